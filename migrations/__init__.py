@@ -1,0 +1,1 @@
+"""Alembic migrations for the syncd index (installed as syncd.migrations)."""

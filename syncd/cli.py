@@ -1,0 +1,235 @@
+"""The `syncd` command: parse arguments, build objects, print. No sync logic lives here."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+import click
+import platformdirs
+import typer
+
+from syncd import __version__
+from syncd.cloud.client import CloudClient, RetryPolicy
+from syncd.config import DEFAULT_BASE_URL, Settings, load_settings
+from syncd.devserver import DevServer, serve
+from syncd.errors import EXIT_ITEMS_FAILED, SyncdError
+from syncd.index import migrate
+from syncd.index.store import Store
+from syncd.logs import configure_logging
+from syncd.mirror.writer import Mirror
+from syncd.sync.engine import SyncEngine
+
+logger = logging.getLogger("syncd")
+
+app = typer.Typer(
+    help="Mirror your SpecStory Cloud sessions to a Markdown folder tree and a SQLite index.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Manage the index database.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+DEMO_SYNTHETIC_SESSIONS = 60
+DEMO_PROJECTS = 4
+
+
+@dataclass
+class Options:
+    config: Path | None
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"syncd {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    ctx: typer.Context,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="TOML settings file (default: XDG config dir).")
+    ] = None,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
+) -> None:
+    """Global options shared by every command."""
+    ctx.obj = Options(config=config)
+
+
+def _settings(ctx: typer.Context) -> Settings:
+    options: Options = ctx.obj
+    settings = load_settings(options.config)
+    configure_logging(settings.log_level, settings.log_format)
+    return settings
+
+
+@app.command("sync")
+def sync_command(
+    ctx: typer.Context,
+    once: Annotated[
+        bool, typer.Option("--once", help="Run one full sync cycle and exit (the default).")
+    ] = True,
+) -> None:
+    """Mirror every session once and print 'N new, N updated, N unchanged, N failed'."""
+    settings = _settings(ctx)
+    with _cloud_endpoint(settings) as (base_url, api_key, settings):
+        root = settings.mirror_root
+        mirror = Mirror(root)
+        mirror.ensure_root()
+        with (
+            Store.open(settings.index_url) as store,
+            CloudClient(
+                base_url, api_key, timeout=settings.timeout_seconds, retry=_retry_policy(settings)
+            ) as client,
+            _progress() as progress,
+        ):
+            report = SyncEngine(client, store, mirror, progress=progress).run_once()
+        print(report.summary())
+        print(f"Mirror: {root}")
+    if not report.ok:
+        for error in report.errors[:20]:
+            print(f"  failed: {error}", file=sys.stderr)
+        raise typer.Exit(EXIT_ITEMS_FAILED)
+
+
+def _retry_policy(settings: Settings) -> RetryPolicy:
+    retry = settings.retry
+    return RetryPolicy(
+        attempts=retry.attempts,
+        base_delay=retry.base_delay_seconds,
+        max_delay=retry.max_delay_seconds,
+        max_retry_after=retry.max_retry_after_seconds,
+    )
+
+
+@db_app.command("upgrade")
+def db_upgrade(ctx: typer.Context) -> None:
+    """Apply pending schema migrations to the index (also done on every start)."""
+    settings = _settings(ctx)
+    with Store.open(settings.index_url, migrate_schema=False) as store:
+        before = migrate.current_revision(store.engine)
+        migrate.upgrade(store.engine)
+        after = migrate.current_revision(store.engine)
+    if before == after:
+        print(f"Index already at revision {after}.")
+    else:
+        print(f"Index upgraded from {before or 'empty'} to {after}.")
+
+
+@app.command("devserver")
+def devserver_command(
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0 picks a free one).")] = 8765,
+    api_key: Annotated[str, typer.Option(help="Bearer key clients must send.")] = "dev-key",
+    corpus: Annotated[
+        Path | None, typer.Option(help="Seed from a folder of .md files (flat or per project).")
+    ] = None,
+    synthetic: Annotated[int, typer.Option(help="Add N synthetic sessions.")] = 0,
+    projects: Annotated[int, typer.Option(help="Spread seeded sessions over N projects.")] = 4,
+    huge_session_mb: Annotated[
+        int, typer.Option(help="Add one session of this many MB (streaming tests).")
+    ] = 0,
+    rate_limit: Annotated[
+        int | None, typer.Option(help="Requests per window before 429 (default: unlimited).")
+    ] = None,
+    window: Annotated[float, typer.Option(help="Rate-limit window in seconds.")] = 3600.0,
+) -> None:
+    """Run the local SpecStory-compatible server (for demos and tests)."""
+    server = DevServer(api_key=api_key, port=port, rate_limit=rate_limit, window_seconds=window)
+    _seed(server, corpus, synthetic, projects)
+    if huge_session_mb:
+        project_id = server.add_project("huge")
+        server.add_large_session(project_id, huge_session_mb * 1024 * 1024)
+    server.start()
+    print(f"SpecStory-compatible server on {server.url}  (api key: {server.api_key})", flush=True)
+    serve(server)
+
+
+def _seed(server: DevServer, corpus: Path | None, synthetic: int, projects: int) -> None:
+    if corpus is not None:
+        if not corpus.is_dir():
+            raise SyncdError(f"--corpus {corpus}: not a folder")
+        has_subfolders = any(child.is_dir() for child in corpus.iterdir())
+        if has_subfolders:
+            server.seed_from_folder(corpus)
+        else:
+            server.seed_corpus_flat(corpus, projects=projects)
+    if synthetic:
+        server.seed_synthetic(synthetic, projects)
+
+
+@contextmanager
+def _cloud_endpoint(settings: Settings) -> Iterator[tuple[str, str, Settings]]:
+    """The real cloud when a key is configured; otherwise a seeded local demo server."""
+    api_key = settings.resolve_api_key()
+    if api_key is not None:
+        yield settings.base_url, api_key, settings
+        return
+    if settings.base_url != DEFAULT_BASE_URL:
+        raise SyncdError(f"No API key for {settings.base_url}. Set SYNCD_API_KEY.")
+    root = settings.root or Path(platformdirs.user_data_dir("syncd")) / "demo"
+    server = DevServer(api_key="demo-key", port=0, rate_limit=None)
+    corpus = settings.demo_corpus
+    if corpus is not None and corpus.is_dir():
+        server.seed_corpus_flat(corpus, projects=DEMO_PROJECTS)
+        source = f"the corpus in {corpus}"
+    else:
+        server.seed_synthetic(DEMO_SYNTHETIC_SESSIONS, DEMO_PROJECTS)
+        source = f"{DEMO_SYNTHETIC_SESSIONS} synthetic sessions"
+    print(
+        "No API key configured (SYNCD_API_KEY): syncing from the built-in demo server "
+        f"seeded with {source}.",
+        file=sys.stderr,
+    )
+    with server:
+        yield server.url, server.api_key, settings.model_copy(update={"root": root})
+
+
+@contextmanager
+def _progress() -> Iterator[Callable[[int, int, str], None] | None]:
+    """A progress bar on a terminal; nothing when output goes to a log."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    from rich.progress import Progress
+
+    with Progress(transient=True) as bar:
+        task = bar.add_task("syncing", total=None)
+
+        def update(done: int, total: int, label: str) -> None:
+            bar.update(task, completed=done, total=total, description=label[:40] or "(unnamed)")
+
+        yield update
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Run the CLI and return its exit code: one line per SyncdError, tracebacks only for bugs."""
+    try:
+        code = app(args=argv, prog_name="syncd", standalone_mode=False)
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except SyncdError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return exc.exit_code
+    except (click.Abort, KeyboardInterrupt):
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception:
+        print("unexpected error (please report it):", file=sys.stderr)
+        traceback.print_exc()
+        return 70
+    return code if isinstance(code, int) else 0
+
+
+def main() -> None:
+    sys.exit(run())

@@ -1,0 +1,335 @@
+"""SpecStory Cloud REST client: bearer auth, conditional requests, bounded retries, streaming.
+
+httpx exceptions are translated here, once, into syncd.errors; nothing above this module
+sees them. The API key lives only in the Authorization header and is never formatted into
+a message.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import random
+import time
+import urllib.parse
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from syncd.cloud.models import (
+    ItemError,
+    Project,
+    SessionListing,
+    SessionSummary,
+    etags_match,
+    parse_items,
+)
+from syncd.errors import (
+    AuthError,
+    BadResponseError,
+    BodySizeError,
+    CloudUnavailableError,
+    NotFoundError,
+    RateLimitedError,
+)
+
+logger = logging.getLogger(__name__)
+
+API_PREFIX = "/api/v1"
+CHUNK_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How hard one request tries before its item is reported as failed."""
+
+    attempts: int = 4
+    base_delay: float = 0.5
+    max_delay: float = 30.0
+    # Longest Retry-After a run will sit through; longer ones fail the item instead.
+    max_retry_after: float = 120.0
+
+    def backoff(self, attempt: int, jitter: float) -> float:
+        """Exponential backoff with full jitter; jitter is a number in [0, 1)."""
+        return float(min(self.max_delay, self.base_delay * 2**attempt) * jitter)
+
+
+@dataclass
+class RequestStats:
+    """What a run spent; the sync run record is built from it."""
+
+    requests: int = 0
+    not_modified: int = 0
+    by_status: dict[int, int] = field(default_factory=dict)
+
+    def record(self, status: int) -> None:
+        self.requests += 1
+        self.by_status[status] = self.by_status.get(status, 0) + 1
+        if status == 304:
+            self.not_modified += 1
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """The server's view of our budget, from the X-RateLimit-* headers of the last response."""
+
+    limit: int
+    remaining: int
+    reset_epoch: float
+
+
+class SessionBody:
+    """An open session download. Iterate `chunks()` once; sizes are checked as bytes arrive."""
+
+    def __init__(
+        self, response: httpx.Response, session_id: str, url: str, expected_size: int | None
+    ) -> None:
+        self.etag: str | None = response.headers.get("etag")
+        self.last_modified: str | None = response.headers.get("last-modified")
+        self.content_length = _int_header(response.headers.get("content-length"))
+        self.expected_size = expected_size if expected_size is not None else self.content_length
+        self.received = 0
+        self._response = response
+        self._session_id = session_id
+        self._url = url
+
+    def chunks(self) -> Iterator[bytes]:
+        expected = self.expected_size
+        if (
+            expected is not None
+            and self.content_length is not None
+            and self.content_length != expected
+        ):
+            # Announced size disagrees with the listing: do not download a wrong body.
+            raise BodySizeError(self._session_id, expected, self.content_length)
+        try:
+            for chunk in self._response.iter_raw(CHUNK_BYTES):
+                self.received += len(chunk)
+                if expected is not None and self.received > expected:
+                    raise BodySizeError(self._session_id, expected, self.received)
+                yield chunk
+        except httpx.HTTPError as exc:
+            if expected is not None:
+                raise BodySizeError(self._session_id, expected, self.received) from exc
+            raise CloudUnavailableError(self._url, _describe(exc)) from exc
+        if expected is not None and self.received != expected:
+            raise BodySizeError(self._session_id, expected, self.received)
+
+
+class CloudClient:
+    """Talks to one SpecStory Cloud base URL with one API key."""
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        timeout: float = 30.0,
+        retry: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        jitter: Callable[[], float] = random.random,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.retry = retry or RetryPolicy()
+        self.stats = RequestStats()
+        self.rate_limit: RateLimit | None = None
+        self._sleep = sleep
+        self._jitter = jitter
+        self._http = httpx.Client(
+            base_url=self.base_url + API_PREFIX,
+            headers={"Authorization": f"Bearer {api_key}", "User-Agent": "syncd"},
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+            transport=transport,
+            follow_redirects=False,
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> CloudClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def session_url(self, project_id: str, session_id: str) -> str:
+        """Where a session lives on the server (recorded in front matter as its source)."""
+        return self._url(f"/projects/{_quote(project_id)}/sessions/{_quote(session_id)}")
+
+    # --- endpoints -------------------------------------------------------------------
+
+    def list_projects(self) -> tuple[list[Project], list[ItemError]]:
+        data = self._get_json("/projects")
+        return parse_items(Project, _list_field(data, "projects", self._url("/projects")))
+
+    def list_sessions(self, project_id: str, etag: str | None = None) -> SessionListing | None:
+        """A project's session summaries, or None when the listing is unchanged (304)."""
+        path = f"/projects/{_quote(project_id)}/sessions"
+        headers = {"If-None-Match": etag} if etag else {}
+        with self._send("GET", path, headers) as response:
+            if response.status_code == 304:
+                return None
+            data = self._read_json(response, path)
+        sessions, errors = parse_items(
+            SessionSummary, _list_field(data, "sessions", self._url(path))
+        )
+        return SessionListing(project_id, sessions, response.headers.get("etag"), errors)
+
+    def recent_sessions(self, limit: int = 100) -> tuple[list[SessionSummary], list[ItemError]]:
+        data = self._get_json(f"/sessions/recent?limit={limit}")
+        return parse_items(
+            SessionSummary, _list_field(data, "sessions", self._url("/sessions/recent"))
+        )
+
+    @contextmanager
+    def session_body(
+        self,
+        project_id: str,
+        session_id: str,
+        *,
+        if_none_match: str | None = None,
+        listed_etag: str | None = None,
+        listed_size: int | None = None,
+    ) -> Iterator[SessionBody | None]:
+        """Open a session's Markdown for streaming; yields None when unchanged (304).
+
+        The listing's size is enforced only when the body is the version the listing
+        described (same etag); a newer body is checked against its Content-Length.
+        """
+        path = f"/projects/{_quote(project_id)}/sessions/{_quote(session_id)}"
+        headers = {"Accept": "text/markdown"}
+        if if_none_match:
+            headers["If-None-Match"] = if_none_match
+        with self._send("GET", path, headers) as response:
+            if response.status_code == 304:
+                yield None
+                return
+            same_version = listed_etag is None or etags_match(
+                response.headers.get("etag"), listed_etag
+            )
+            expected = listed_size if same_version else None
+            yield SessionBody(response, session_id, self._url(path), expected)
+
+    # --- transport -------------------------------------------------------------------
+
+    def _url(self, path: str) -> str:
+        return f"{self.base_url}{API_PREFIX}{path.split('?')[0]}"
+
+    def _get_json(self, path: str) -> dict[str, Any]:
+        with self._send("GET", path, {}) as response:
+            return self._read_json(response, path)
+
+    def _read_json(self, response: httpx.Response, path: str) -> dict[str, Any]:
+        try:
+            response.read()
+            payload = response.json()
+        except (httpx.HTTPError, ValueError) as exc:
+            raise BadResponseError(self._url(path), f"body is not JSON ({_describe(exc)})") from exc
+        if not isinstance(payload, dict) or payload.get("success") is not True:
+            raise BadResponseError(self._url(path), "missing {'success': true} wrapper")
+        data = payload.get("data")
+        if not isinstance(data, dict):
+            raise BadResponseError(self._url(path), "'data' is not an object")
+        return data
+
+    @contextmanager
+    def _send(self, method: str, path: str, headers: dict[str, str]) -> Iterator[httpx.Response]:
+        """One logical request: retried on connection errors, 5xx and short 429 waits."""
+        url = self._url(path)
+        for attempt in range(self.retry.attempts):
+            last = attempt == self.retry.attempts - 1
+            try:
+                request = self._http.build_request(method, path, headers=headers)
+                response = self._http.send(request, stream=True)
+            except httpx.TransportError as exc:
+                self.stats.record(0)
+                logger.debug("%s %s failed: %s", method, url, _describe(exc))
+                if last:
+                    raise CloudUnavailableError(url, _describe(exc)) from exc
+                self._sleep(self.retry.backoff(attempt, self._jitter()))
+                continue
+            self._observe(response)
+            logger.debug("%s %s -> %d", method, url, response.status_code)
+            wait = self._retry_wait(response, url, attempt, last)
+            if wait is None:
+                try:
+                    yield response
+                finally:
+                    response.close()
+                return
+            response.close()
+            self._sleep(wait)
+
+    def _retry_wait(
+        self, response: httpx.Response, url: str, attempt: int, last: bool
+    ) -> float | None:
+        """None when the response is final; else how long to wait before trying again."""
+        status = response.status_code
+        if status in (200, 304):
+            return None
+        if status == 401:
+            raise AuthError(self.base_url)
+        if status == 404:
+            raise NotFoundError(url)
+        if status == 429:
+            retry_after = _retry_after_seconds(response.headers.get("retry-after"), time.time())
+            if last or retry_after > self.retry.max_retry_after:
+                raise RateLimitedError(url, retry_after)
+            return retry_after
+        if status >= 500:
+            if last:
+                raise CloudUnavailableError(url, f"HTTP {status} after {attempt + 1} attempts")
+            return self.retry.backoff(attempt, self._jitter())
+        raise BadResponseError(url, f"HTTP {status}")
+
+    def _observe(self, response: httpx.Response) -> None:
+        self.stats.record(response.status_code)
+        limit = _int_header(response.headers.get("x-ratelimit-limit"))
+        remaining = _int_header(response.headers.get("x-ratelimit-remaining"))
+        reset = _int_header(response.headers.get("x-ratelimit-reset"))
+        if limit is not None and remaining is not None and reset is not None:
+            self.rate_limit = RateLimit(limit, remaining, float(reset))
+
+
+def _list_field(data: dict[str, Any], key: str, url: str) -> list[object]:
+    items = data.get(key)
+    if not isinstance(items, list):
+        raise BadResponseError(url, f"'data.{key}' is not a list")
+    return items
+
+
+def _quote(segment: str) -> str:
+    """One path segment, percent-encoded; ids are opaque and may hold '/', '?' or '..'."""
+    quoted = urllib.parse.quote(segment, safe="")
+    return quoted.replace(".", "%2E") if set(quoted) <= {"."} else quoted
+
+
+def _int_header(value: str | None) -> int | None:
+    if value is None:
+        return None
+    try:
+        return int(value.strip())
+    except ValueError:
+        return None
+
+
+def _retry_after_seconds(value: str | None, now: float) -> float:
+    """Retry-After as seconds: an integer or an HTTP date; unreadable means a cautious 60 s."""
+    if value is None:
+        return 60.0
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return 60.0
+    return max(0.0, when.timestamp() - now)
+
+
+def _describe(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__

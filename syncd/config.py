@@ -1,0 +1,202 @@
+"""Settings: defaults < TOML file < .env < SYNCD_* environment variables < explicit values.
+
+Secrets (the API key) may come from the environment, a file or a command, and are
+resolved only when needed, so they never sit in the configuration file.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import tomllib
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Literal
+
+import platformdirs
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from syncd.errors import ConfigError
+
+DEFAULT_BASE_URL = "https://cloud.specstory.com"
+ENV_PREFIX = "SYNCD_"
+
+# Which TOML file the next Settings() reads; a context variable keeps load_settings re-entrant.
+_toml_path: ContextVar[Path | None] = ContextVar("syncd_toml_path", default=None)
+
+
+def default_config_path() -> Path:
+    """The TOML file read when --config is not given (XDG config dir)."""
+    return Path(platformdirs.user_config_dir("syncd")) / "config.toml"
+
+
+def default_root() -> Path:
+    """Where the mirror lives when SYNCD_ROOT is not set."""
+    return Path.home() / "SpecStory"
+
+
+class RetrySettings(BaseModel):
+    """How hard one request tries (SYNCD_RETRY__ATTEMPTS and friends)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    attempts: int = Field(default=4, ge=1, le=10)
+    base_delay_seconds: float = Field(default=0.5, ge=0)
+    max_delay_seconds: float = Field(default=30.0, ge=0)
+    # The longest Retry-After a sync waits through before reporting the item as failed.
+    max_retry_after_seconds: float = Field(default=120.0, ge=0)
+
+
+class Settings(BaseSettings):
+    """Everything syncd can be told. Field names map to SYNCD_<NAME> variables."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="forbid",
+    )
+
+    api_key: SecretStr | None = None
+    api_key_file: Path | None = None
+    api_key_command: str | None = None
+    base_url: str = DEFAULT_BASE_URL
+    root: Path | None = None
+    database_url: str | None = None
+    timeout_seconds: float = 30.0
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["text", "json"] = "text"
+    demo_corpus: Path | None = None
+    retry: RetrySettings = Field(default_factory=RetrySettings)
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url_is_http(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @field_validator("timeout_seconds")
+    @classmethod
+    def _timeout_positive(cls, value: float) -> float:
+        if value <= 0:
+            raise ValueError("must be a positive number of seconds")
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings, dotenv_settings]
+        toml_path = _toml_path.get()
+        if toml_path is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_path))
+        return tuple(sources)
+
+    @property
+    def mirror_root(self) -> Path:
+        return (self.root or default_root()).expanduser()
+
+    @property
+    def state_dir(self) -> Path:
+        """syncd's own folder inside the root: index, lock, logs, outbox."""
+        return self.mirror_root / ".syncd"
+
+    @property
+    def index_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.state_dir / 'index.db'}"
+
+    def has_api_key(self) -> bool:
+        return bool(self.api_key or self.api_key_file or self.api_key_command)
+
+    def resolve_api_key(self) -> str | None:
+        """The key from the first of api_key, api_key_file, api_key_command that is set."""
+        if self.api_key is not None:
+            return _non_empty("api_key", self.api_key.get_secret_value())
+        if self.api_key_file is not None:
+            return _non_empty("api_key_file", _read_key_file(self.api_key_file))
+        if self.api_key_command is not None:
+            return _non_empty("api_key_command", _run_key_command(self.api_key_command))
+        return None
+
+
+def _non_empty(setting: str, value: str) -> str:
+    value = value.strip()
+    if not value:
+        raise ConfigError(_env_name(setting), "the API key is empty")
+    return value
+
+
+def _read_key_file(path: Path) -> str:
+    try:
+        return path.expanduser().read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(
+            _env_name("api_key_file"), f"cannot read {path}: {exc.strerror}"
+        ) from None
+
+
+def _run_key_command(command: str) -> str:
+    # The command's output is the secret: it is never logged or put in an error message.
+    try:
+        done = subprocess.run(
+            command, shell=True, capture_output=True, text=True, timeout=30, check=False
+        )
+    except subprocess.TimeoutExpired:
+        raise ConfigError(_env_name("api_key_command"), "timed out after 30 s") from None
+    if done.returncode != 0:
+        raise ConfigError(_env_name("api_key_command"), f"exited with status {done.returncode}")
+    return done.stdout
+
+
+def _env_name(field: str) -> str:
+    return ENV_PREFIX + field.upper()
+
+
+def load_settings(config_path: Path | None = None, **overrides: object) -> Settings:
+    """Read settings from the TOML file (explicit or default), .env and the environment.
+
+    Raises ConfigError naming the first bad setting; an explicit config file that does not
+    exist is an error, a missing default one is not.
+    """
+    path = config_path if config_path is not None else default_config_path()
+    if config_path is not None and not path.is_file():
+        raise ConfigError("--config", f"{path} does not exist")
+    if path.is_file():
+        _check_toml(path)
+    token = _toml_path.set(path if path.is_file() else None)
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise _config_error(exc) from None
+    finally:
+        _toml_path.reset(token)
+
+
+def _check_toml(path: Path) -> None:
+    try:
+        tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(str(path), f"not a readable TOML file ({exc})") from None
+
+
+def _config_error(exc: ValidationError) -> ConfigError:
+    first = exc.errors()[0]
+    location = "__".join(str(part) for part in first["loc"]) or "settings"
+    if first["type"] == "extra_forbidden":
+        return ConfigError(location, "unknown setting (check its spelling)")
+    # Never echo the offending value: it could be a secret.
+    return ConfigError(_env_name(location), str(first["msg"]))

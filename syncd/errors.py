@@ -1,0 +1,120 @@
+"""One exception tree. Each error builds its message from typed fields and carries an exit code."""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_ITEMS_FAILED = 1
+EXIT_CONFIG = 2
+EXIT_AUTH = 3
+EXIT_UNAVAILABLE = 4
+EXIT_STORAGE = 5
+
+
+class SyncdError(Exception):
+    """Base of every error syncd reports to the user as one line."""
+
+    exit_code = EXIT_ITEMS_FAILED
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class ConfigError(SyncdError):
+    """A setting is missing or invalid."""
+
+    exit_code = EXIT_CONFIG
+
+    def __init__(self, setting: str, problem: str) -> None:
+        self.setting = setting
+        self.problem = problem
+        super().__init__(f"Configuration error in {setting}: {problem}")
+
+
+class AuthError(SyncdError):
+    """The API rejected the key (401)."""
+
+    exit_code = EXIT_AUTH
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url
+        super().__init__(
+            f"API key rejected by {base_url}. Set SYNCD_API_KEY (or api_key_file / "
+            "api_key_command) to a valid key."
+        )
+
+
+class CloudError(SyncdError):
+    """A request to SpecStory Cloud failed; the affected item is retried on a later run."""
+
+    exit_code = EXIT_UNAVAILABLE
+
+
+class CloudUnavailableError(CloudError):
+    """The server could not be reached or kept failing after bounded retries."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        self.url = url
+        self.reason = reason
+        super().__init__(f"SpecStory Cloud unavailable at {url}: {reason}")
+
+
+class RateLimitedError(CloudError):
+    """The server answered 429 and the wait it asked for is longer than we may wait now."""
+
+    def __init__(self, url: str, retry_after: float) -> None:
+        self.url = url
+        self.retry_after = retry_after
+        super().__init__(f"Rate limited by {url}; retry after {retry_after:.0f} s")
+
+
+class BadResponseError(CloudError):
+    """The server answered with something that does not follow the protocol."""
+
+    def __init__(self, url: str, problem: str) -> None:
+        self.url = url
+        self.problem = problem
+        super().__init__(f"Unexpected response from {url}: {problem}")
+
+
+class NotFoundError(CloudError):
+    """The requested project or session does not exist (404)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        super().__init__(f"Not found: {url}")
+
+
+class BodySizeError(CloudError):
+    """A session body's length did not match what the server announced."""
+
+    def __init__(self, session_id: str, expected: int, received: int) -> None:
+        self.session_id = session_id
+        self.expected = expected
+        self.received = received
+        kind = "truncated" if received < expected else "oversized"
+        super().__init__(
+            f"Session {session_id}: body {kind} ({received} bytes received, {expected} expected)"
+        )
+
+
+class UnsafePathError(SyncdError):
+    """A computed path would leave the mirror root."""
+
+    exit_code = EXIT_STORAGE
+
+    def __init__(self, path: str, root: str) -> None:
+        self.path = path
+        self.root = root
+        super().__init__(f"Refusing to write {path!r}: it is outside the mirror root {root}")
+
+
+class StorageError(SyncdError):
+    """The mirror folder or the index could not be written."""
+
+    exit_code = EXIT_STORAGE
+
+    def __init__(self, what: str, reason: str) -> None:
+        self.what = what
+        self.reason = reason
+        super().__init__(f"Cannot write {what}: {reason}")

@@ -1,0 +1,69 @@
+"""The index schema. Alembic migrations in migrations/ create and evolve it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, ForeignKey, Integer, MetaData, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class ProjectRow(Base):
+    __tablename__ = "projects"
+
+    id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    name: Mapped[str] = mapped_column(Text, default="")
+    dirname: Mapped[str] = mapped_column(String(255), unique=True)
+    created_at: Mapped[str | None] = mapped_column(String(40))
+    updated_at: Mapped[str | None] = mapped_column(String(40))
+    list_etag: Mapped[str | None] = mapped_column(String(255))
+
+
+class SessionRow(Base):
+    __tablename__ = "sessions"
+
+    id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id"), index=True)
+    name: Mapped[str] = mapped_column(Text, default="")
+    etag: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[str | None] = mapped_column(String(40))
+    updated_at: Mapped[str | None] = mapped_column(String(40), index=True)
+    started_at: Mapped[str | None] = mapped_column(String(40))
+    ended_at: Mapped[str | None] = mapped_column(String(40))
+    markdown_size: Mapped[int | None] = mapped_column(Integer)
+    raw_data_size: Mapped[int | None] = mapped_column(Integer)
+    body_sha256: Mapped[str | None] = mapped_column(String(64))
+    # Hash of the whole file as syncd wrote it: a different file on disk means a local edit.
+    file_sha256: Mapped[str | None] = mapped_column(String(64))
+    path: Mapped[str] = mapped_column(Text, unique=True)
+    session_metadata: Mapped[dict[str, Any]] = mapped_column("metadata", JSON, default=dict)
+    synced_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class SyncRunRow(Base):
+    __tablename__ = "sync_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    requests: Mapped[int] = mapped_column(Integer, default=0)
+    not_modified: Mapped[int] = mapped_column(Integer, default=0)
+    fetched: Mapped[int] = mapped_column(Integer, default=0)
+    new: Mapped[int] = mapped_column(Integer, default=0)
+    updated: Mapped[int] = mapped_column(Integer, default=0)
+    unchanged: Mapped[int] = mapped_column(Integer, default=0)
+    failed: Mapped[int] = mapped_column(Integer, default=0)
+    errors: Mapped[list[str]] = mapped_column(JSON, default=list)

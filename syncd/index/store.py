@@ -1,0 +1,200 @@
+"""The index: what syncd last mirrored, in SQLite (or PostgreSQL) through SQLAlchemy.
+
+Callers get plain frozen records, never ORM objects, so nothing above this module
+depends on session state. Every save commits: the index row follows the file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, select
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from syncd.errors import StorageError
+from syncd.index import migrate
+from syncd.index.models import ProjectRow, SessionRow, SyncRunRow
+
+
+@dataclass(frozen=True)
+class ProjectRecord:
+    id: str
+    name: str
+    dirname: str
+    created_at: str | None = None
+    updated_at: str | None = None
+    list_etag: str | None = None
+
+
+@dataclass(frozen=True)
+class SessionRecord:
+    id: str
+    project_id: str
+    name: str
+    path: str
+    etag: str | None = None
+    created_at: str | None = None
+    updated_at: str | None = None
+    started_at: str | None = None
+    ended_at: str | None = None
+    markdown_size: int | None = None
+    raw_data_size: int | None = None
+    body_sha256: str | None = None
+    file_sha256: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    synced_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    id: int
+    started_at: datetime
+    ended_at: datetime | None
+    requests: int
+    not_modified: int
+    fetched: int
+    new: int
+    updated: int
+    unchanged: int
+    failed: int
+    errors: list[str]
+
+
+_PROJECT_FIELDS = [f.name for f in dataclasses.fields(ProjectRecord)]
+_SESSION_COLUMNS = {f.name: f.name for f in dataclasses.fields(SessionRecord)} | {
+    "metadata": "session_metadata"
+}
+_RUN_FIELDS = [f.name for f in dataclasses.fields(RunRecord)]
+
+
+class Store:
+    """One open index. Use as a context manager or call close()."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+
+    @classmethod
+    def open(cls, database_url: str, *, migrate_schema: bool = True) -> Store:
+        """Connect, creating the SQLite folder if needed, and apply pending migrations."""
+        url = make_url(database_url)
+        if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            engine = create_engine(url)
+            if url.get_backend_name() == "sqlite":
+                event.listen(engine, "connect", _sqlite_pragmas)
+            store = cls(engine)
+            if migrate_schema:
+                migrate.upgrade(engine)
+        except (SQLAlchemyError, OSError) as exc:
+            raise StorageError(f"the index at {url.render_as_string()}", str(exc)) from exc
+        return store
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Session]:
+        try:
+            with self._sessions.begin() as session:
+                yield session
+        except SQLAlchemyError as exc:
+            raise StorageError("the index", str(exc)) from exc
+
+    # --- projects --------------------------------------------------------------------
+
+    def projects(self) -> dict[str, ProjectRecord]:
+        with self._transaction() as db:
+            rows = db.scalars(select(ProjectRow)).all()
+            return {row.id: _project_record(row) for row in rows}
+
+    def save_project(self, record: ProjectRecord) -> None:
+        with self._transaction() as db:
+            row = db.get(ProjectRow, record.id) or ProjectRow(id=record.id)
+            for name in _PROJECT_FIELDS:
+                setattr(row, name, getattr(record, name))
+            db.add(row)
+
+    # --- sessions --------------------------------------------------------------------
+
+    def sessions(self, project_id: str | None = None) -> dict[str, SessionRecord]:
+        with self._transaction() as db:
+            query = select(SessionRow)
+            if project_id is not None:
+                query = query.where(SessionRow.project_id == project_id)
+            return {row.id: _session_record(row) for row in db.scalars(query)}
+
+    def session(self, session_id: str) -> SessionRecord | None:
+        with self._transaction() as db:
+            row = db.get(SessionRow, session_id)
+            return _session_record(row) if row is not None else None
+
+    def save_session(self, record: SessionRecord) -> None:
+        with self._transaction() as db:
+            row = db.get(SessionRow, record.id) or SessionRow(id=record.id)
+            for name, column in _SESSION_COLUMNS.items():
+                setattr(row, column, getattr(record, name))
+            db.add(row)
+
+    def count_sessions(self) -> int:
+        return len(self.sessions())
+
+    # --- runs ------------------------------------------------------------------------
+
+    def start_run(self, started_at: datetime) -> int:
+        with self._transaction() as db:
+            counters = dict.fromkeys(_RUN_FIELDS[3:-1], 0)
+            row = SyncRunRow(started_at=started_at, errors=[], **counters)
+            db.add(row)
+            db.flush()
+            return row.id
+
+    def finish_run(self, run: RunRecord) -> None:
+        with self._transaction() as db:
+            row = db.get(SyncRunRow, run.id)
+            if row is None:
+                raise StorageError(f"sync run {run.id}", "it is not in the index")
+            for name in _RUN_FIELDS:
+                setattr(row, name, getattr(run, name))
+
+    def runs(self, limit: int = 10) -> list[RunRecord]:
+        with self._transaction() as db:
+            query = select(SyncRunRow).order_by(SyncRunRow.id.desc()).limit(limit)
+            return [
+                RunRecord(**{n: getattr(row, n) for n in _RUN_FIELDS}) for row in db.scalars(query)
+            ]
+
+
+def _project_record(row: ProjectRow) -> ProjectRecord:
+    return ProjectRecord(**{name: getattr(row, name) for name in _PROJECT_FIELDS})
+
+
+def _session_record(row: SessionRow) -> SessionRecord:
+    return SessionRecord(
+        **{name: getattr(row, column) for name, column in _SESSION_COLUMNS.items()}
+    )
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # WAL keeps readers (syncd status) unblocked during a sync; NORMAL is crash-safe in WAL.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()

@@ -1,0 +1,113 @@
+"""Pure conversions between API summaries, index records and front-matter headers."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from syncd.cloud.models import SessionMetadata, SessionSummary
+from syncd.index.store import SessionRecord
+from syncd.mirror.frontmatter import SessionHeader
+
+
+def parse_time(value: str | None) -> datetime | None:
+    """An API timestamp as an aware UTC datetime; None when absent or unreadable."""
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def session_time(summary: SessionSummary) -> datetime | None:
+    """The moment a session's file name is dated by: its start, else its creation."""
+    return parse_time(summary.started_at) or parse_time(summary.created_at)
+
+
+def metadata_dict(summary: SessionSummary) -> dict[str, Any]:
+    return summary.metadata.model_dump(by_alias=True)
+
+
+def summary_from_record(record: SessionRecord) -> SessionSummary:
+    """What the index remembers of a session, in the listing's shape."""
+    return SessionSummary(
+        id=record.id,
+        project_id=record.project_id,
+        name=record.name,
+        markdown_size=record.markdown_size,
+        raw_data_size=record.raw_data_size,
+        created_at=record.created_at,
+        updated_at=record.updated_at,
+        started_at=record.started_at,
+        ended_at=record.ended_at,
+        metadata=SessionMetadata.model_validate(record.metadata or {}),
+        etag=record.etag,
+    )
+
+
+def header_for(
+    summary: SessionSummary, project_name: str, etag: str | None, source_url: str | None
+) -> SessionHeader:
+    meta = summary.metadata
+    return SessionHeader(
+        id=summary.id,
+        project_id=summary.project_id,
+        project=project_name,
+        name=summary.name,
+        created_at=summary.created_at,
+        updated_at=summary.updated_at,
+        started_at=summary.started_at,
+        ended_at=summary.ended_at,
+        client=meta.client_name,
+        client_version=meta.client_version,
+        agent=meta.agent_name,
+        models=tuple(meta.llm_models),
+        branches=tuple(meta.git_branches),
+        tags=tuple(meta.tags),
+        etag=etag,
+        source_url=source_url,
+    )
+
+
+def record_for(
+    summary: SessionSummary,
+    *,
+    path: str,
+    etag: str | None,
+    body_sha256: str | None,
+    file_sha256: str | None,
+    markdown_size: int | None,
+    synced_at: datetime,
+) -> SessionRecord:
+    return SessionRecord(
+        id=summary.id,
+        project_id=summary.project_id,
+        name=summary.name,
+        path=path,
+        etag=etag,
+        created_at=summary.created_at,
+        updated_at=summary.updated_at,
+        started_at=summary.started_at,
+        ended_at=summary.ended_at,
+        markdown_size=markdown_size,
+        raw_data_size=summary.raw_data_size,
+        body_sha256=body_sha256,
+        file_sha256=file_sha256,
+        metadata=metadata_dict(summary),
+        synced_at=synced_at,
+    )
+
+
+def describes_same_file(summary: SessionSummary, record: SessionRecord) -> bool:
+    """True when `summary` renders the front matter that `record`'s file was written with."""
+    return (
+        summary.project_id == record.project_id
+        and summary.name == record.name
+        and summary.created_at == record.created_at
+        and summary.updated_at == record.updated_at
+        and summary.started_at == record.started_at
+        and summary.ended_at == record.ended_at
+        and metadata_dict(summary) == (record.metadata or {})
+    )

@@ -1,0 +1,82 @@
+"""Integration fixtures: a real devserver on 127.0.0.1 and a real mirror in a temp dir."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from syncd.cloud.client import CloudClient, RetryPolicy
+from syncd.devserver import DevServer
+from syncd.index.store import Store
+from syncd.mirror.writer import Mirror
+from syncd.sync.engine import SyncEngine
+from syncd.sync.report import CycleReport
+
+NO_WAIT = RetryPolicy(attempts=3, base_delay=0.0, max_delay=0.0, max_retry_after=120.0)
+
+
+class FakeSleep:
+    """Records the waits a client asked for instead of sleeping through them."""
+
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+
+    def __call__(self, seconds: float) -> None:
+        self.waits.append(seconds)
+
+
+@pytest.fixture
+def server() -> Iterator[DevServer]:
+    with DevServer(api_key="test-key", port=0, rate_limit=None) as running:
+        yield running
+
+
+@dataclass
+class Harness:
+    server: DevServer
+    root: Path
+    sleep: FakeSleep
+
+    @property
+    def database_url(self) -> str:
+        return f"sqlite:///{self.root / '.syncd' / 'index.db'}"
+
+    def sync(self, api_key: str | None = None) -> CycleReport:
+        client = CloudClient(
+            self.server.url, api_key or self.server.api_key, retry=NO_WAIT, sleep=self.sleep
+        )
+        with client, Store.open(self.database_url) as store:
+            return SyncEngine(client, store, Mirror(self.root)).run_once()
+
+    def store(self) -> Store:
+        return Store.open(self.database_url)
+
+    def files(self) -> dict[str, bytes]:
+        """Every file under the root except syncd's own folder, by relative path."""
+        return {
+            p.relative_to(self.root).as_posix(): p.read_bytes()
+            for p in sorted(self.root.rglob("*"))
+            if p.is_file() and ".syncd" not in p.relative_to(self.root).parts
+        }
+
+    def session_files(self) -> dict[str, bytes]:
+        return {
+            k: v
+            for k, v in self.files().items()
+            if k.count("/") == 1 and not k.endswith("INDEX.md")
+        }
+
+    def mtimes(self) -> dict[str, int]:
+        return {
+            p.relative_to(self.root).as_posix(): p.stat().st_mtime_ns
+            for p in self.root.rglob("*")
+            if p.is_file() and ".syncd" not in p.relative_to(self.root).parts
+        }
+
+
+@pytest.fixture
+def harness(server: DevServer, tmp_path: Path) -> Harness:
+    return Harness(server, tmp_path / "mirror", FakeSleep())

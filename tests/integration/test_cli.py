@@ -1,0 +1,113 @@
+"""The `syncd` command end to end: environment in, exit code and one-line messages out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from syncd.cli import app, run
+from syncd.devserver import DevServer
+from tests.integration.test_sync import seed_two_projects
+
+
+@pytest.fixture
+def env_for(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, server: DevServer) -> Path:
+    root = tmp_path / "mirror"
+    monkeypatch.setenv("SYNCD_BASE_URL", server.url)
+    monkeypatch.setenv("SYNCD_API_KEY", server.api_key)
+    monkeypatch.setenv("SYNCD_ROOT", str(root))
+    monkeypatch.setenv("SYNCD_RETRY__BASE_DELAY_SECONDS", "0")
+    return root
+
+
+def test_sync_once_prints_the_summary_and_exits_0(
+    server: DevServer, env_for: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seed_two_projects(server)
+    assert run(["sync", "--once"]) == 0
+    out = capsys.readouterr().out
+    assert "3 new, 0 updated, 0 unchanged, 0 failed" in out
+    assert run(["sync", "--once"]) == 0
+    assert "0 new, 0 updated, 3 unchanged, 0 failed" in capsys.readouterr().out
+
+
+def test_a_failed_session_exits_1_and_the_rest_are_written(
+    server: DevServer, env_for: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from syncd.devserver import Fault
+
+    seed_two_projects(server)
+    server.inject(Fault(kind="status", status=500, path="000000000003$", times=-1))
+    assert run(["sync", "--once"]) == 1
+    captured = capsys.readouterr()
+    assert "2 new, 0 updated, 0 unchanged, 1 failed" in captured.out
+    assert "000000000003" in captured.err
+
+
+def test_rejected_key_exits_3_without_printing_it(
+    server: DevServer,
+    env_for: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("SYNCD_API_KEY", "sk-wrong-and-secret")
+    assert run(["sync", "--once"]) == 3
+    captured = capsys.readouterr()
+    assert f"API key rejected by {server.url}" in captured.err
+    assert "sk-wrong-and-secret" not in captured.out + captured.err
+
+
+def test_bad_setting_exits_2_naming_it(
+    env_for: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("SYNCD_TIMEOUT_SECONDS", "-1")
+    assert run(["sync", "--once"]) == 2
+    err = capsys.readouterr().err
+    assert "SYNCD_TIMEOUT_SECONDS" in err
+    assert err.count("\n") == 1
+
+
+def test_unreachable_server_is_one_clear_line(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("SYNCD_BASE_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("SYNCD_API_KEY", "k")
+    monkeypatch.setenv("SYNCD_ROOT", str(tmp_path / "m"))
+    monkeypatch.setenv("SYNCD_TIMEOUT_SECONDS", "2")
+    monkeypatch.setenv("SYNCD_RETRY__BASE_DELAY_SECONDS", "0")
+    code = run(["sync", "--once"])
+    err = capsys.readouterr().err
+    assert code == 4
+    assert "unavailable at http://127.0.0.1:9" in err
+
+
+def test_without_a_key_the_demo_server_is_synced(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("SYNCD_ROOT", str(tmp_path / "demo"))
+    assert run(["sync", "--once"]) == 0
+    captured = capsys.readouterr()
+    assert "demo server" in captured.err
+    assert "60 new" in captured.out
+    assert (tmp_path / "demo" / "README.md").is_file()
+
+
+def test_db_upgrade_reports_the_revision(env_for: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["db", "upgrade"]) == 0
+    assert "upgraded from empty to 0001" in capsys.readouterr().out
+    assert run(["db", "upgrade"]) == 0
+    assert "already at revision 0001" in capsys.readouterr().out
+
+
+def test_every_command_has_help_text() -> None:
+    import typer.main
+
+    group = typer.main.get_group(app)
+    commands = dict(group.commands)
+    for name, command in commands.items():
+        assert command.help, f"{name} has no help"
+        sub = getattr(command, "commands", {})
+        for sub_name, sub_command in sub.items():
+            assert sub_command.help, f"{name} {sub_name} has no help"
+    assert {"sync", "db", "devserver"} <= set(commands)

@@ -1,0 +1,319 @@
+"""One-shot sync against the devserver over real HTTP, into a real temp folder."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from syncd.devserver import DevServer, Fault
+from syncd.index.store import Store
+from syncd.mirror import frontmatter
+from tests.integration.conftest import FakeSleep, Harness
+
+SESSION_PATH = r"^/api/v1/projects/[^/]+/sessions/[^/]+$"
+
+
+def seed_two_projects(server: DevServer) -> dict[str, bytes]:
+    """Three sessions in two projects; returns id -> markdown bytes."""
+    app = server.add_project("My App", project_id="proj_app")
+    docs = server.add_project("Docs", project_id="proj_docs")
+    bodies = {
+        "550e8400-0000-0000-0000-000000000001": b"# Fix login\n\n_**User**_\n\nfix it\n",
+        "550e8401-0000-0000-0000-000000000002": b"---\nnot front matter\r\nCRLF\r\nno newline",
+        "550e8402-0000-0000-0000-000000000003": "# 日本語 🎉\n\n```py\nprint(1)\n```\n".encode(),
+    }
+    targets = [app, app, docs]
+    names = ["Fix login", "Weird body", "Unicode"]
+    for (sid, body), project, name in zip(bodies.items(), targets, names, strict=True):
+        server.put_session(
+            project,
+            session_id=sid,
+            name=name,
+            markdown=body,
+            created_at="2025-07-20T10:28:48.000Z",
+            metadata={"clientName": "cursor", "llmModels": ["gpt-5"], "tags": ["auth"]},
+        )
+    return bodies
+
+
+def body_requests(server: DevServer, status: int | None = None) -> list[str]:
+    return [
+        r.path
+        for r in server.requests
+        if r.method == "GET"
+        and r.path.count("/") == 6
+        and "/sessions/" in r.path
+        and (status is None or r.status == status)
+    ]
+
+
+def test_first_sync_writes_every_session_byte_identical(harness: Harness) -> None:
+    bodies = seed_two_projects(harness.server)
+    report = harness.sync()
+    assert (report.new, report.updated, report.unchanged, report.failed) == (3, 0, 0, 0)
+    files = harness.session_files()
+    assert len(files) == 3
+    seen = {}
+    for data in files.values():
+        mapping, body = frontmatter.split(data)
+        seen[mapping["id"]] = body
+        assert mapping["client"] == "cursor"
+        assert mapping["models"] == ["gpt-5"]
+        assert str(mapping["etag"]).startswith('W/"')
+    assert seen == bodies
+
+
+def test_files_are_named_by_date_slug_and_id(harness: Harness) -> None:
+    seed_two_projects(harness.server)
+    harness.sync()
+    assert "my-app/2025-07-20_10-28-48Z-fix-login-550e8400.md" in harness.files()
+    assert "docs/INDEX.md" in harness.files()
+    assert "README.md" in harness.files()
+
+
+def test_second_sync_downloads_nothing_and_touches_nothing(harness: Harness) -> None:
+    seed_two_projects(harness.server)
+    harness.sync()
+    before, mtimes = harness.files(), harness.mtimes()
+    harness.server.clear_requests()
+    report = harness.sync()
+    assert (report.new, report.updated, report.unchanged, report.failed) == (0, 0, 3, 0)
+    assert body_requests(harness.server, 200) == []
+    assert all(r.status in (200, 304) for r in harness.server.requests)
+    assert harness.files() == before
+    assert harness.mtimes() == mtimes
+
+
+def test_changed_session_costs_one_body_download(harness: Harness) -> None:
+    seed_two_projects(harness.server)
+    harness.sync()
+    harness.server.put_session(
+        "proj_app",
+        session_id="550e8400-0000-0000-0000-000000000001",
+        name="Fix login",
+        markdown=b"# Fix login\n\nmore\n",
+        created_at="2025-07-20T10:28:48.000Z",
+        metadata={"clientName": "cursor", "llmModels": ["gpt-5"], "tags": ["auth"]},
+    )
+    harness.server.clear_requests()
+    report = harness.sync()
+    assert (report.updated, report.unchanged) == (1, 2)
+    assert len(body_requests(harness.server, 200)) == 1
+    data = harness.files()["my-app/2025-07-20_10-28-48Z-fix-login-550e8400.md"]
+    assert frontmatter.split(data)[1] == b"# Fix login\n\nmore\n"
+
+
+def test_renamed_session_moves_its_file(harness: Harness) -> None:
+    seed_two_projects(harness.server)
+    harness.sync()
+    harness.server.rename_session("proj_app", "550e8400-0000-0000-0000-000000000001", "Login v2")
+    harness.sync()
+    names = set(harness.files())
+    assert "my-app/2025-07-20_10-28-48Z-login-v2-550e8400.md" in names
+    assert "my-app/2025-07-20_10-28-48Z-fix-login-550e8400.md" not in names
+
+
+def test_renamed_project_moves_its_folder(harness: Harness) -> None:
+    seed_two_projects(harness.server)
+    harness.sync()
+    harness.server.rename_project("proj_docs", "Handbook")
+    report = harness.sync()
+    assert report.failed == 0
+    names = set(harness.files())
+    assert not any(n.startswith("docs/") for n in names)
+    assert "handbook/INDEX.md" in names
+    assert any(n.startswith("handbook/2025-07-20") for n in names)
+    assert not (harness.root / "docs").exists()
+
+
+def test_hostile_names_stay_under_the_root(server: DevServer, tmp_path: Path) -> None:
+    # A deep root, so that any escape of a few levels would land inside tmp_path and show.
+    harness = Harness(server, tmp_path / "a" / "b" / "c" / "mirror", FakeSleep())
+    hostile = [
+        "../../etc/passwd",
+        "/",
+        "..",
+        "a\x00b",
+        "CON",
+        "nul.txt",
+        "x" * 500,
+        "🎉🎉🎉",
+        "",
+        "~/.ssh/id_rsa",
+        "C:\\Windows\\system32",
+    ]
+    project = harness.server.add_project("../../outside", project_id="../proj")
+    for position, name in enumerate(hostile):
+        harness.server.put_session(
+            project, session_id=f"../{position}/..", name=name, markdown=f"# {position}\n"
+        )
+    report = harness.sync()
+    assert report.failed == 0
+    assert report.new == len(hostile)
+    outside = [p for p in tmp_path.rglob("*") if p.is_file() and not p.is_relative_to(harness.root)]
+    assert outside == []
+    for relative in harness.session_files():
+        assert len(Path(relative).name.encode()) <= 255
+
+
+def test_truncated_body_fails_only_that_session(harness: Harness) -> None:
+    seed_two_projects(harness.server)
+    harness.server.inject(Fault(kind="truncate", path="000000000001$", times=-1))
+    report = harness.sync()
+    assert (report.new, report.failed) == (2, 1)
+    assert "truncated" in report.errors[0]
+    assert not list(harness.root.rglob("*syncd-tmp*"))
+    harness.server.clear_faults()
+    assert harness.sync().new == 1
+
+
+def test_truncated_update_keeps_the_previous_version(harness: Harness) -> None:
+    seed_two_projects(harness.server)
+    harness.sync()
+    path = "my-app/2025-07-20_10-28-48Z-fix-login-550e8400.md"
+    before = harness.files()[path]
+    harness.server.put_session(
+        "proj_app",
+        session_id="550e8400-0000-0000-0000-000000000001",
+        name="Fix login",
+        markdown=b"# a much longer new version\n" * 100,
+        created_at="2025-07-20T10:28:48.000Z",
+        metadata={"clientName": "cursor", "llmModels": ["gpt-5"], "tags": ["auth"]},
+    )
+    harness.server.inject(Fault(kind="truncate", path="000000000001$", times=-1))
+    report = harness.sync()
+    assert report.failed == 1
+    assert harness.files()[path] == before
+
+
+def test_oversized_body_is_refused(harness: Harness) -> None:
+    seed_two_projects(harness.server)
+    harness.server.inject(Fault(kind="oversize", path="000000000003$", times=-1))
+    report = harness.sync()
+    assert report.failed == 1
+    assert "oversized" in report.errors[0]
+    assert len(harness.session_files()) == 2
+
+
+def test_one_server_error_is_retried_transparently(harness: Harness) -> None:
+    seed_two_projects(harness.server)
+    harness.server.inject(Fault(kind="status", status=503, path="000000000002$", times=1))
+    report = harness.sync()
+    assert (report.new, report.failed) == (3, 0)
+    assert len(harness.sleep.waits) == 1
+
+
+def test_persistent_server_error_fails_one_session_and_the_rest_land(harness: Harness) -> None:
+    seed_two_projects(harness.server)
+    harness.server.inject(Fault(kind="status", status=500, path="000000000002$", times=-1))
+    report = harness.sync()
+    assert (report.new, report.failed) == (2, 1)
+    harness.server.clear_faults()
+    harness.server.clear_requests()
+    report = harness.sync()
+    assert (report.new, report.unchanged, report.failed) == (1, 2, 0)
+    assert len(body_requests(harness.server, 200)) == 1
+
+
+def test_connection_reset_is_retried(harness: Harness) -> None:
+    seed_two_projects(harness.server)
+    harness.server.inject(Fault(kind="reset", path="/projects$", times=1))
+    report = harness.sync()
+    assert (report.new, report.failed) == (3, 0)
+
+
+def test_rate_limited_request_waits_retry_after_then_succeeds(tmp_path: Path) -> None:
+    clock = [1_000_000.0]
+    with DevServer(
+        api_key="k", port=0, rate_limit=3, window_seconds=60.0, clock=lambda: clock[0]
+    ) as server:
+        seed_two_projects(server)
+        harness = Harness(server, tmp_path / "m", _AdvancingSleep(clock))
+        report = harness.sync()
+    assert report.failed == 0
+    assert report.new == 3
+    assert harness.sleep.waits
+    assert all(0 < wait <= 60 for wait in harness.sleep.waits)
+    statuses = [r.status for r in server.requests]
+    assert 429 in statuses
+
+
+class _AdvancingSleep:
+    """A sleep that moves the devserver's clock forward instead of waiting."""
+
+    def __init__(self, clock: list[float]) -> None:
+        self.clock = clock
+        self.waits: list[float] = []
+
+    def __call__(self, seconds: float) -> None:
+        self.waits.append(seconds)
+        self.clock[0] += seconds
+
+
+def test_malformed_listing_item_fails_alone(harness: Harness) -> None:
+    seed_two_projects(harness.server)
+    harness.server.inject(
+        Fault(
+            kind="body",
+            path="/projects/proj_docs/sessions$",
+            body=b'{"success": true, "data": {"sessions": [{"id": "x", "markdownSize": "big"}],'
+            b' "total": 1, "projectId": "proj_docs"}}',
+        )
+    )
+    report = harness.sync()
+    assert report.failed == 1
+    assert report.new == 2
+    assert "x" in report.errors[0]
+
+
+def test_malformed_json_listing_is_a_clear_error(harness: Harness) -> None:
+    seed_two_projects(harness.server)
+    harness.server.inject(Fault(kind="body", path="/projects/proj_app/sessions$", body=b"{oops"))
+    report = harness.sync()
+    assert report.failed == 1
+    assert "not JSON" in report.errors[0]
+    assert report.new == 1
+
+
+def test_failed_listing_is_listed_again_next_run(harness: Harness) -> None:
+    seed_two_projects(harness.server)
+    harness.server.inject(Fault(kind="truncate", path="000000000001$", times=1))
+    harness.server.inject(Fault(kind="truncate", path="000000000001$", times=1))
+    assert harness.sync().failed == 1
+    assert harness.sync().new == 1
+
+
+def test_index_records_hashes_sizes_and_the_run(harness: Harness) -> None:
+    bodies = seed_two_projects(harness.server)
+    harness.sync()
+    with Store.open(harness.database_url) as store:
+        sessions = store.sessions()
+        (run,) = store.runs()
+    import hashlib
+
+    for sid, body in bodies.items():
+        assert sessions[sid].body_sha256 == hashlib.sha256(body).hexdigest()
+        assert sessions[sid].markdown_size == len(body)
+    assert (run.new, run.failed, run.fetched) == (3, 0, 3)
+    assert run.requests == 1 + 2 + 3
+    assert run.ended_at is not None
+
+
+def test_leftover_temp_files_are_swept(harness: Harness) -> None:
+    seed_two_projects(harness.server)
+    harness.sync()
+    leftover = harness.root / "my-app" / ".x.md.deadbeef.syncd-tmp"
+    leftover.write_bytes(b"half")
+    harness.sync()
+    assert not leftover.exists()
+
+
+def test_index_pages_are_not_rewritten_when_nothing_changed(harness: Harness) -> None:
+    seed_two_projects(harness.server)
+    harness.sync()
+    index = harness.root / "my-app" / "INDEX.md"
+    stamp = index.stat().st_mtime_ns
+    os.utime(index, ns=(stamp - 10_000_000_000, stamp - 10_000_000_000))
+    harness.sync()
+    assert index.stat().st_mtime_ns == stamp - 10_000_000_000
+    assert "Fix login" in index.read_text()

@@ -1,0 +1,136 @@
+"""Settings come from TOML, .env and SYNCD_* variables; bad ones name themselves."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from syncd.config import default_config_path, load_settings
+from syncd.errors import EXIT_CONFIG, ConfigError
+
+
+def test_defaults_need_no_file(tmp_path: Path) -> None:
+    settings = load_settings()
+    assert settings.base_url == "https://cloud.specstory.com"
+    assert settings.mirror_root == Path.home() / "SpecStory"
+    assert settings.index_url.endswith("/SpecStory/.syncd/index.db")
+
+
+def test_toml_file_is_read(tmp_path: Path) -> None:
+    config = tmp_path / "syncd.toml"
+    config.write_text(f'root = "{tmp_path / "mirror"}"\nbase_url = "http://127.0.0.1:9/"\n')
+    settings = load_settings(config)
+    assert settings.mirror_root == tmp_path / "mirror"
+    assert settings.base_url == "http://127.0.0.1:9"
+
+
+def test_default_config_file_lives_in_the_xdg_config_dir(tmp_path: Path) -> None:
+    default_config_path().parent.mkdir(parents=True)
+    default_config_path().write_text("timeout_seconds = 7\n")
+    assert str(default_config_path()).startswith(str(tmp_path / "xdg-config"))
+    assert load_settings().timeout_seconds == 7
+
+
+def test_environment_overrides_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = tmp_path / "syncd.toml"
+    config.write_text("timeout_seconds = 7\n")
+    monkeypatch.setenv("SYNCD_TIMEOUT_SECONDS", "9")
+    assert load_settings(config).timeout_seconds == 9
+
+
+def test_dotenv_in_the_working_directory_is_read(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("SYNCD_BASE_URL=http://127.0.0.1:1234\n")
+    assert load_settings().base_url == "http://127.0.0.1:1234"
+
+
+def test_database_url_defaults_to_sqlite_under_the_root(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SYNCD_ROOT", str(tmp_path / "m"))
+    assert load_settings().index_url == f"sqlite:///{tmp_path / 'm' / '.syncd' / 'index.db'}"
+
+
+def test_bad_value_names_the_setting_and_exits_2(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SYNCD_TIMEOUT_SECONDS", "soon")
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert "SYNCD_TIMEOUT_SECONDS" in caught.value.message
+    assert caught.value.exit_code == EXIT_CONFIG
+
+
+def test_bad_base_url_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SYNCD_BASE_URL", "cloud.specstory.com")
+    with pytest.raises(ConfigError, match="SYNCD_BASE_URL"):
+        load_settings()
+
+
+def test_unknown_key_in_the_file_is_named(tmp_path: Path) -> None:
+    config = tmp_path / "syncd.toml"
+    config.write_text("tiemout_seconds = 7\n")
+    with pytest.raises(ConfigError, match="tiemout_seconds"):
+        load_settings(config)
+
+
+def test_unparsable_toml_names_the_file(tmp_path: Path) -> None:
+    config = tmp_path / "syncd.toml"
+    config.write_text("root = \n")
+    with pytest.raises(ConfigError, match=r"syncd\.toml"):
+        load_settings(config)
+
+
+def test_explicit_missing_config_file_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="--config"):
+        load_settings(tmp_path / "nope.toml")
+
+
+def test_key_from_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    key_file = tmp_path / "key"
+    key_file.write_text("sk-from-file\n")
+    monkeypatch.setenv("SYNCD_API_KEY_FILE", str(key_file))
+    assert load_settings().resolve_api_key() == "sk-from-file"
+
+
+def test_key_from_a_command(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SYNCD_API_KEY_COMMAND", "echo sk-from-command")
+    assert load_settings().resolve_api_key() == "sk-from-command"
+
+
+def test_failing_key_command_does_not_echo_its_output(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SYNCD_API_KEY_COMMAND", "echo sk-secret-output; exit 3")
+    with pytest.raises(ConfigError) as caught:
+        load_settings().resolve_api_key()
+    assert "status 3" in caught.value.message
+    assert "sk-secret-output" not in caught.value.message
+
+
+def test_missing_key_file_is_a_config_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SYNCD_API_KEY_FILE", str(tmp_path / "absent"))
+    with pytest.raises(ConfigError, match="SYNCD_API_KEY_FILE"):
+        load_settings().resolve_api_key()
+
+
+def test_key_never_appears_in_the_settings_repr(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SYNCD_API_KEY", "sk-very-secret")
+    settings = load_settings()
+    assert "sk-very-secret" not in repr(settings)
+    assert settings.resolve_api_key() == "sk-very-secret"
+
+
+def test_nested_settings_use_a_double_underscore(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SYNCD_RETRY__ATTEMPTS", "2")
+    assert load_settings().retry.attempts == 2
+
+
+def test_nested_settings_from_a_toml_table(tmp_path: Path) -> None:
+    config = tmp_path / "syncd.toml"
+    config.write_text("[retry]\nmax_retry_after_seconds = 5\n")
+    assert load_settings(config).retry.max_retry_after_seconds == 5
+
+
+def test_bad_nested_setting_is_named_with_its_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SYNCD_RETRY__ATTEMPTS", "0")
+    with pytest.raises(ConfigError, match="SYNCD_RETRY__ATTEMPTS"):
+        load_settings()
