@@ -122,7 +122,8 @@ class DevRequestHandler(BaseHTTPRequestHandler):
             if not authorized:
                 response = error_response(401, AUTH_ERROR)
             elif not decision.allowed:
-                response = error_response(429, "Rate limit exceeded; retry after the window resets")
+                message = f"Rate limit of {decision.limit} requests exceeded; retry in "
+                response = error_response(429, f"{message}{decision.retry_after} s")
             else:
                 fault = context.faults.take(
                     method, path, session_content=is_session_content(method, path)
@@ -132,12 +133,7 @@ class DevRequestHandler(BaseHTTPRequestHandler):
                     self._reset()
                     return
                 request = ApiRequest(
-                    method,
-                    path,
-                    query,
-                    body,
-                    self.headers.get("Accept"),
-                    self.headers.get("If-None-Match"),
+                    method, path, query, body, self.headers["Accept"], self.headers["If-None-Match"]
                 )
                 response = self._answer(context.api, request, fault)
         response.headers.extend(decision.headers())

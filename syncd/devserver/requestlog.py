@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections import deque
 from dataclasses import dataclass
 
 
@@ -23,11 +24,11 @@ class RequestRecord:
 
 
 class RequestLog:
-    """Thread-safe append-only list of RequestRecord."""
+    """Thread-safe record of the most recent `capacity` requests (a long demo run stays small)."""
 
-    def __init__(self) -> None:
+    def __init__(self, capacity: int = 100_000) -> None:
         self._lock = threading.Lock()
-        self._records: list[RequestRecord] = []
+        self._records: deque[RequestRecord] = deque(maxlen=capacity)
 
     def append(self, record: RequestRecord) -> None:
         with self._lock:

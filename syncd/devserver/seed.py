@@ -5,6 +5,7 @@ Ids derive from relative paths (or the seed), so seeding twice gives the same id
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import re
 import uuid
@@ -64,6 +65,9 @@ def seed_flat(store: Store, root: Path, projects: int, now_ms: int) -> int:
     if projects < 1:
         raise ValueError(f"projects must be >= 1, got {projects}")
     files = sorted(p for p in root.glob("*.md") if p.is_file() and p.name not in _SKIPPED)
+    repos = _manifest_repos(root)
+    if repos:
+        return _seed_by_repo(store, root, files, repos, now_ms)
     ids = []
     for index in range(projects):
         name = f"corpus-{index + 1}"
@@ -71,6 +75,34 @@ def seed_flat(store: Store, root: Path, projects: int, now_ms: int) -> int:
         store.add_project(ids[-1], name, now_ms)
     for index, path in enumerate(files):
         _put_file(store, ids[index % projects], path, f"{root.name}/{path.name}", now_ms)
+    return len(files)
+
+
+def _manifest_repos(root: Path) -> dict[str, str]:
+    """file name -> source repository, from a corpus MANIFEST.tsv when there is one."""
+    manifest = root / "MANIFEST.tsv"
+    if not manifest.is_file():
+        return {}
+    rows = csv.DictReader(manifest.read_text(encoding="utf-8").splitlines(), delimiter="\t")
+    return {
+        row["file"]: row["source_repo"]
+        for row in rows
+        if row.get("file") and row.get("source_repo")
+    }
+
+
+def _seed_by_repo(
+    store: Store, root: Path, files: Sequence[Path], repos: dict[str, str], now_ms: int
+) -> int:
+    """One project per source repository, so a demo mirror looks like a real account."""
+    created: set[str] = set()
+    for path in files:
+        repo = repos.get(path.name, "unsorted")
+        project_id = project_id_for(f"{root.name}/{repo}")
+        if project_id not in created:
+            store.add_project(project_id, repo, now_ms)
+            created.add(project_id)
+        _put_file(store, project_id, path, f"{root.name}/{path.name}", now_ms)
     return len(files)
 
 

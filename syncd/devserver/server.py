@@ -201,7 +201,11 @@ class DevServer:
 
     @property
     def requests(self) -> list[RequestRecord]:
-        """Every request answered so far (401s and 429s included), oldest first; a copy."""
+        """Requests answered so far (401s and 429s included; the last 100,000), oldest first.
+
+        A copy: later requests do not change it. Each is recorded before its response is
+        written, so a client that has its answer will find the record.
+        """
         return self._log.snapshot()
 
     def clear_requests(self) -> None:

@@ -86,9 +86,9 @@ class Store:
     def open(cls, database_url: str, *, migrate_schema: bool = True) -> Store:
         """Connect, creating the SQLite folder if needed, and apply pending migrations."""
         url = make_url(database_url)
-        if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
-            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
         try:
+            if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+                Path(url.database).parent.mkdir(parents=True, exist_ok=True)
             engine = create_engine(url)
             if url.get_backend_name() == "sqlite":
                 event.listen(engine, "connect", _sqlite_pragmas)

@@ -50,6 +50,13 @@ class Mirror:
             raise UnsafePathError(relative, str(self.root))
         return target
 
+    def exists(self, relative: str) -> bool:
+        """Whether a regular file is at `relative` (a path that fails the checks is absent)."""
+        try:
+            return (self.root / check_relative(relative)).is_file()
+        except UnsafePathError:
+            return False
+
     def read_bytes(self, relative: str) -> bytes | None:
         path = self.resolve(relative)
         try:

@@ -99,6 +99,7 @@ class SyncEngine:
         indexed: dict[str, SessionRecord],
         report: CycleReport,
     ) -> None:
+        failures_before = report.failed
         previous = indexed_projects.get(project.id)
         moved = previous is not None and previous.dirname != dirname
         renamed = previous is not None and previous.name != project.name
@@ -109,6 +110,24 @@ class SyncEngine:
         if listing is not None:
             for item in listing.errors:
                 report.fail(f"session {item.item_id or '#' + str(item.position)}: {item.problem}")
+        self._save_project(project, dirname, list_etag)
+        listed_ids = {s.id for s in listed} if listed is not None else set()
+        missing = [
+            r.id
+            for r in indexed.values()
+            if (r.project_id == project.id or r.id in listed_ids) and not self.mirror.exists(r.path)
+        ]
+        plan = plan_project(
+            project, dirname, listed, indexed, missing_files=missing, project_renamed=renamed
+        )
+        self._execute(plan, report, indexed)
+        if listing is not None and report.failed == failures_before:
+            # Only a fully applied listing may be skipped next time via its etag.
+            self._save_project(project, dirname, listing.etag)
+        if moved and previous is not None:
+            self._retire_dir(previous.dirname)
+
+    def _save_project(self, project: Project, dirname: str, list_etag: str | None) -> None:
         self.store.save_project(
             ProjectRecord(
                 id=project.id,
@@ -116,29 +135,9 @@ class SyncEngine:
                 dirname=dirname,
                 created_at=project.created_at,
                 updated_at=project.updated_at,
-                list_etag=previous.list_etag if previous and not moved and not renamed else None,
+                list_etag=list_etag,
             )
         )
-        missing = [r.id for r in indexed.values() if not self._file_exists(r.path)]
-        plan = plan_project(
-            project, dirname, listed, indexed, missing_files=missing, project_renamed=renamed
-        )
-        failures_before = report.failed
-        self._execute(plan, report, indexed)
-        if listing is not None and report.failed == failures_before:
-            # Only a fully applied listing may be skipped next time via its etag.
-            self.store.save_project(
-                ProjectRecord(
-                    id=project.id,
-                    name=project.name,
-                    dirname=dirname,
-                    created_at=project.created_at,
-                    updated_at=project.updated_at,
-                    list_etag=listing.etag,
-                )
-            )
-        if moved and previous is not None:
-            self._retire_dir(previous.dirname)
 
     def _execute(
         self, plan: ProjectPlan, report: CycleReport, indexed: dict[str, SessionRecord]
@@ -147,32 +146,35 @@ class SyncEngine:
         items: list[Rewrite | Fetch] = [*plan.rewrites, *plan.fetches]
         for item in items:
             session_id = item.summary.id
+            record: SessionRecord | None
             try:
                 if isinstance(item, Rewrite):
-                    self._rewrite(plan, item, report)
+                    record = self._rewrite(plan, item, report)
                 else:
-                    self._fetch(plan, item, report)
+                    record = self._fetch(plan, item, report)
             except (AuthError, RateLimitedError):
                 raise
             except SyncdError as exc:
                 logger.error("session %s: %s", session_id, exc.message)
                 report.fail(f"session {session_id}: {exc.message}")
                 continue
-            record = self.store.session(session_id)
             if record is not None:
                 indexed[session_id] = record
 
-    def _fetch(self, plan: ProjectPlan, fetch: Fetch, report: CycleReport) -> None:
-        for attempt in range(BODY_ATTEMPTS):
+    def _fetch(self, plan: ProjectPlan, fetch: Fetch, report: CycleReport) -> SessionRecord | None:
+        """Download and write one session; a broken transfer is tried once more."""
+        for attempt in range(1, BODY_ATTEMPTS + 1):
             try:
-                self._download(plan, fetch, report)
-                return
+                return self._download(plan, fetch, report)
             except CloudError as exc:
-                if isinstance(exc, RateLimitedError) or attempt == BODY_ATTEMPTS - 1:
+                if isinstance(exc, RateLimitedError) or attempt == BODY_ATTEMPTS:
                     raise
-                logger.warning("session %s: %s; retrying once", fetch.summary.id, exc.message)
+                logger.warning("session %s: %s; trying again", fetch.summary.id, exc.message)
+        return None
 
-    def _download(self, plan: ProjectPlan, fetch: Fetch, report: CycleReport) -> None:
+    def _download(
+        self, plan: ProjectPlan, fetch: Fetch, report: CycleReport
+    ) -> SessionRecord | None:
         summary = fetch.summary
         with self.client.session_body(
             plan.project.id,
@@ -182,24 +184,25 @@ class SyncEngine:
             listed_size=summary.markdown_size,
         ) as body:
             if body is None:
-                self._not_modified(plan, fetch, report)
-                return
-            self._write_body(plan, fetch, body, report)
+                return self._not_modified(plan, fetch, report)
+            return self._write_body(plan, fetch, body, report)
 
-    def _not_modified(self, plan: ProjectPlan, fetch: Fetch, report: CycleReport) -> None:
+    def _not_modified(
+        self, plan: ProjectPlan, fetch: Fetch, report: CycleReport
+    ) -> SessionRecord | None:
         """304: the listing's etag was ahead of the body; keep ours, refresh only what moved."""
         previous = fetch.previous
         if previous is None:
             raise CloudError(f"session {fetch.summary.id}: 304 for a request that held no etag")
         summary = fetch.summary.model_copy(update={"etag": previous.etag})
         if fetch.path != previous.path or not describes_same_file(summary, previous):
-            self._rewrite(plan, Rewrite(summary, fetch.path, previous), report)
-        else:
-            report.unchanged += 1
+            return self._rewrite(plan, Rewrite(summary, fetch.path, previous), report)
+        report.unchanged += 1
+        return None
 
     def _write_body(
         self, plan: ProjectPlan, fetch: Fetch, body: SessionBody, report: CycleReport
-    ) -> None:
+    ) -> SessionRecord:
         summary = fetch.summary
         etag = body.etag or summary.etag
         header = frontmatter.render(
@@ -217,7 +220,7 @@ class SyncEngine:
 
         outcome = self.mirror.write(fetch.path, chunks())
         report.fetched += 1
-        self._finish_write(
+        return self._finish_write(
             fetch.previous,
             fetch.path,
             summary,
@@ -228,7 +231,7 @@ class SyncEngine:
             report,
         )
 
-    def _rewrite(self, plan: ProjectPlan, rewrite: Rewrite, report: CycleReport) -> None:
+    def _rewrite(self, plan: ProjectPlan, rewrite: Rewrite, report: CycleReport) -> SessionRecord:
         previous = rewrite.previous
         current = self.mirror.read_bytes(previous.path)
         if current is None:
@@ -247,7 +250,7 @@ class SyncEngine:
             )
         )
         outcome = self.mirror.write_bytes(rewrite.path, header + body)
-        self._finish_write(
+        return self._finish_write(
             previous,
             rewrite.path,
             summary,
@@ -268,27 +271,29 @@ class SyncEngine:
         file_sha256: str,
         size: int,
         report: CycleReport,
-    ) -> None:
+    ) -> SessionRecord:
+        # The old file goes before the index moves on: a crash in between leaves an index
+        # pointing at a missing file, which the next run fetches again (no stale duplicate).
         if previous is not None and previous.path != path:
             self.mirror.remove(previous.path)
             logger.info("moved %s -> %s", previous.path, path)
-        self.store.save_session(
-            record_for(
-                summary,
-                path=path,
-                etag=etag,
-                body_sha256=body_sha256,
-                file_sha256=file_sha256,
-                markdown_size=size,
-                synced_at=self.clock(),
-            )
+        record = record_for(
+            summary,
+            path=path,
+            etag=etag,
+            body_sha256=body_sha256,
+            file_sha256=file_sha256,
+            markdown_size=size,
+            synced_at=self.clock(),
         )
+        self.store.save_session(record)
         if previous is None:
             report.new += 1
             logger.debug("new %s -> %s", summary.id, path)
         else:
             report.updated += 1
             logger.debug("updated %s -> %s", summary.id, path)
+        return record
 
     def _write_pages(self, projects: list[Project], dirnames: dict[str, str]) -> None:
         sessions = self.store.sessions()
@@ -298,12 +303,6 @@ class SyncEngine:
     def _retire_dir(self, dirname: str) -> None:
         self.mirror.remove(f"{dirname}/{overview.PROJECT_INDEX}")
         self.mirror.remove_empty_dir(dirname)
-
-    def _file_exists(self, relative: str) -> bool:
-        try:
-            return self.mirror.resolve(relative).is_file()
-        except SyncdError:
-            return False
 
     def _source_url(self, project_id: str, session_id: str) -> str:
         return self.client.session_url(project_id, session_id)

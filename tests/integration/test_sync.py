@@ -317,3 +317,21 @@ def test_index_pages_are_not_rewritten_when_nothing_changed(harness: Harness) ->
     harness.sync()
     assert index.stat().st_mtime_ns == stamp - 10_000_000_000
     assert "Fix login" in index.read_text()
+
+
+def test_listing_with_a_bad_item_is_not_skipped_next_run(harness: Harness) -> None:
+    seed_two_projects(harness.server)
+    harness.server.inject(
+        Fault(
+            kind="body",
+            path="/projects/proj_docs/sessions$",
+            body=b'{"success": true, "data": {"sessions": [{"id": "x", "markdownSize": "big"}],'
+            b' "total": 1, "projectId": "proj_docs"}}',
+        )
+    )
+    harness.sync()
+    harness.server.clear_requests()
+    report = harness.sync()
+    assert report.new == 1
+    docs_lists = [r for r in harness.server.requests if r.path.endswith("proj_docs/sessions")]
+    assert [r.if_none_match for r in docs_lists] == [None]

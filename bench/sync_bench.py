@@ -1,0 +1,146 @@
+"""Sync throughput, no-change cost and streaming memory, against the local devserver.
+
+Run: .venv/bin/python bench/sync_bench.py [--sessions 2000 --projects 20 --huge-mb 200]
+
+Prints figures and ratios; asserts nothing (benchmarks are read, not pass/fail), except
+that the streaming run stays under the memory ceiling the design promises.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import resource
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+RSS_CEILING_MB = 150
+SYNCD = [sys.executable, "-m", "syncd"]
+
+
+@contextmanager
+def devserver(*args: str) -> Iterator[str]:
+    """A `syncd devserver` subprocess (so its memory is not ours); yields its URL."""
+    process = subprocess.Popen(
+        [*SYNCD, "devserver", "--port", "0", *args],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        match = re.search(r"(http://127\.0\.0\.1:\d+)", line)
+        if not match:
+            raise RuntimeError(f"devserver did not start: {line!r}")
+        yield match.group(1)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def sync(url: str, root: Path) -> tuple[float, str]:
+    env = os.environ | {
+        "SYNCD_BASE_URL": url,
+        "SYNCD_API_KEY": "dev-key",
+        "SYNCD_ROOT": str(root),
+        "SYNCD_LOG_LEVEL": "WARNING",
+    }
+    started = time.perf_counter()
+    done = subprocess.run(
+        [*SYNCD, "sync", "--once"], env=env, capture_output=True, text=True, check=False
+    )
+    elapsed = time.perf_counter() - started
+    if done.returncode != 0:
+        raise RuntimeError(f"sync failed ({done.returncode}): {done.stderr.strip()}")
+    return elapsed, done.stdout.splitlines()[0]
+
+
+def last_run_requests(root: Path) -> tuple[int, int]:
+    import sqlite3
+
+    with sqlite3.connect(root / ".syncd" / "index.db") as db:
+        row = db.execute(
+            "SELECT requests, not_modified FROM sync_runs ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+    return int(row[0]), int(row[1])
+
+
+def session_sizes(root: Path) -> list[int]:
+    return [
+        p.stat().st_size
+        for p in root.glob("*/*.md")
+        if p.name != "INDEX.md"
+    ]
+
+
+def plain_write_loop(sizes: list[int], folder: Path) -> float:
+    """The floor: the same bytes written with write + fsync + rename per file."""
+    block = secrets.token_bytes(1 << 20)
+    started = time.perf_counter()
+    for number, size in enumerate(sizes):
+        target = folder / f"{number}.md"
+        temp = folder / f".{number}.tmp"
+        with temp.open("wb") as handle:
+            remaining = size
+            while remaining:
+                piece = block[: min(remaining, len(block))]
+                handle.write(piece)
+                remaining -= len(piece)
+            handle.flush()
+            os.fsync(handle.fileno())
+        temp.replace(target)
+    return time.perf_counter() - started
+
+
+def peak_rss_of_child_sync(url: str, root: Path) -> float:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    sync(url, root)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    # ru_maxrss of children is the largest child so far (KiB on Linux); the devserver is
+    # still running, so the figure is the sync process's own peak.
+    return max(after, before) / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sessions", type=int, default=2000)
+    parser.add_argument("--projects", type=int, default=20)
+    parser.add_argument("--huge-mb", type=int, default=200)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="syncd-bench-") as scratch:
+        work = Path(scratch)
+        with devserver("--synthetic", str(args.sessions), "--projects", str(args.projects)) as url:
+            root = work / "mirror"
+            first, first_line = sync(url, root)
+            sizes = session_sizes(root)
+            total_mb = sum(sizes) / 1e6
+            second, second_line = sync(url, root)
+            requests, not_modified = last_run_requests(root)
+        plain_dir = work / "plain"
+        plain_dir.mkdir()
+        plain = plain_write_loop(sizes, plain_dir)
+
+        print(f"sessions: {len(sizes)} in {args.projects} projects, {total_mb:.1f} MB of Markdown")
+        print(f"first sync:   {first:7.2f} s  {len(sizes) / first:8.1f} sessions/s  ({first_line})")
+        print(f"second sync:  {second:7.2f} s  {requests} requests ({not_modified} were 304)"
+              f"  ({second_line})")
+        print(f"plain write loop (write+fsync+rename per file): {plain:.2f} s")
+        print(f"ratio first sync / plain write loop: {first / plain:.2f}x")
+
+        with devserver("--huge-session-mb", str(args.huge_mb), "--projects", "1") as url:
+            peak = peak_rss_of_child_sync(url, work / "huge")
+        verdict = "OK" if peak < RSS_CEILING_MB else "OVER"
+        print(f"peak RSS syncing one {args.huge_mb} MB session: {peak:.0f} MB "
+              f"(ceiling {RSS_CEILING_MB} MB: {verdict})")
+
+
+if __name__ == "__main__":
+    main()

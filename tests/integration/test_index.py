@@ -1,0 +1,98 @@
+"""The index: migrations and the store contract, on real SQLite files (and PostgreSQL when
+SYNCD_TEST_POSTGRES_URL names a server)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, inspect, text
+
+from syncd.errors import StorageError
+from syncd.index import migrate
+from syncd.index.store import ProjectRecord, RunRecord, SessionRecord, Store
+
+POSTGRES_URL = os.environ.get("SYNCD_TEST_POSTGRES_URL")
+BACKENDS = ["sqlite"] + (["postgresql"] if POSTGRES_URL else [])
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'nested' / 'index.db'}"
+        return
+    assert POSTGRES_URL is not None
+    engine = create_engine(POSTGRES_URL)
+    with engine.begin() as connection:
+        connection.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+    engine.dispose()
+    yield POSTGRES_URL
+
+
+def test_opening_creates_the_schema_at_head(database_url: str) -> None:
+    with Store.open(database_url) as store:
+        assert migrate.current_revision(store.engine) == migrate.head_revision(store.engine)
+        tables = set(inspect(store.engine).get_table_names())
+    assert {"projects", "sessions", "sync_runs", "alembic_version"} <= tables
+
+
+def test_migrations_go_down_and_up_again(database_url: str) -> None:
+    with Store.open(database_url) as store:
+        migrate.downgrade(store.engine, "base")
+        assert "sessions" not in inspect(store.engine).get_table_names()
+        migrate.upgrade(store.engine)
+        assert "sessions" in inspect(store.engine).get_table_names()
+
+
+def test_session_round_trips_with_its_metadata(database_url: str) -> None:
+    record = SessionRecord(
+        id="550e8400",
+        project_id="proj_1",
+        name="Fix 🎉 login",
+        path="app/x.md",
+        etag='W/"1"',
+        markdown_size=12,
+        body_sha256="ab" * 32,
+        metadata={"llmModels": ["gpt-5"], "tags": []},
+    )
+    with Store.open(database_url) as store:
+        store.save_project(ProjectRecord("proj_1", "App", "app"))
+        store.save_session(record)
+        store.save_session(record)  # saving twice updates, never duplicates
+        assert store.sessions() == {record.id: record}
+        assert store.sessions("other") == {}
+        assert store.session("550e8400") == record
+
+
+def test_runs_are_recorded_newest_first(database_url: str) -> None:
+    with Store.open(database_url) as store:
+        first = store.start_run(datetime(2026, 1, 1, tzinfo=UTC))
+        second = store.start_run(datetime(2026, 1, 2, tzinfo=UTC))
+        store.finish_run(
+            RunRecord(
+                second,
+                datetime(2026, 1, 2, tzinfo=UTC),
+                datetime(2026, 1, 2, tzinfo=UTC),
+                7,
+                6,
+                1,
+                1,
+                0,
+                6,
+                0,
+                [],
+            )
+        )
+        runs = store.runs()
+    assert [r.id for r in runs] == [second, first]
+    assert (runs[0].requests, runs[0].not_modified) == (7, 6)
+
+
+def test_unwritable_index_location_is_a_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(StorageError, match="index"):
+        Store.open(f"sqlite:///{blocker / 'index.db'}")
