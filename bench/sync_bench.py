@@ -73,11 +73,7 @@ def last_run_requests(root: Path) -> tuple[int, int]:
 
 
 def session_sizes(root: Path) -> list[int]:
-    return [
-        p.stat().st_size
-        for p in root.glob("*/*.md")
-        if p.name != "INDEX.md"
-    ]
+    return [p.stat().st_size for p in root.glob("*/*.md") if p.name != "INDEX.md"]
 
 
 def plain_write_loop(sizes: list[int], folder: Path) -> float:
@@ -130,16 +126,20 @@ def main() -> None:
 
         print(f"sessions: {len(sizes)} in {args.projects} projects, {total_mb:.1f} MB of Markdown")
         print(f"first sync:   {first:7.2f} s  {len(sizes) / first:8.1f} sessions/s  ({first_line})")
-        print(f"second sync:  {second:7.2f} s  {requests} requests ({not_modified} were 304)"
-              f"  ({second_line})")
+        print(
+            f"second sync:  {second:7.2f} s  {requests} requests ({not_modified} were 304)"
+            f"  ({second_line})"
+        )
         print(f"plain write loop (write+fsync+rename per file): {plain:.2f} s")
         print(f"ratio first sync / plain write loop: {first / plain:.2f}x")
 
         with devserver("--huge-session-mb", str(args.huge_mb), "--projects", "1") as url:
             peak = peak_rss_of_child_sync(url, work / "huge")
         verdict = "OK" if peak < RSS_CEILING_MB else "OVER"
-        print(f"peak RSS syncing one {args.huge_mb} MB session: {peak:.0f} MB "
-              f"(ceiling {RSS_CEILING_MB} MB: {verdict})")
+        print(
+            f"peak RSS syncing one {args.huge_mb} MB session: {peak:.0f} MB "
+            f"(ceiling {RSS_CEILING_MB} MB: {verdict})"
+        )
 
 
 if __name__ == "__main__":
