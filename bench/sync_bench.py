@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import resource
 import secrets
 import subprocess
 import sys
@@ -45,21 +44,45 @@ def devserver(*args: str) -> Iterator[str]:
         process.wait(timeout=30)
 
 
-def sync(url: str, root: Path) -> tuple[float, str]:
-    env = os.environ | {
+def _env(url: str, root: Path) -> dict[str, str]:
+    return os.environ | {
         "SYNCD_BASE_URL": url,
         "SYNCD_API_KEY": "dev-key",
         "SYNCD_ROOT": str(root),
         "SYNCD_LOG_LEVEL": "WARNING",
     }
+
+
+def sync(url: str, root: Path) -> tuple[float, str]:
     started = time.perf_counter()
     done = subprocess.run(
-        [*SYNCD, "sync", "--once"], env=env, capture_output=True, text=True, check=False
+        [*SYNCD, "sync", "--once"], env=_env(url, root), capture_output=True, text=True, check=False
     )
     elapsed = time.perf_counter() - started
     if done.returncode != 0:
         raise RuntimeError(f"sync failed ({done.returncode}): {done.stderr.strip()}")
     return elapsed, done.stdout.splitlines()[0]
+
+
+# A wrapper whose only child is the sync, so RUSAGE_CHILDREN is the sync's own peak.
+_PEAK_RSS_WRAPPER = """
+import resource, subprocess, sys
+done = subprocess.run(sys.argv[1:], capture_output=True)
+if done.returncode:
+    sys.exit(done.stderr.decode())
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+"""
+
+
+def peak_rss_of_sync_mb(url: str, root: Path) -> float:
+    done = subprocess.run(
+        [sys.executable, "-c", _PEAK_RSS_WRAPPER, *SYNCD, "sync", "--once"],
+        env=_env(url, root),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return int(done.stdout.strip()) / 1024  # ru_maxrss is in KiB on Linux
 
 
 def last_run_requests(root: Path) -> tuple[int, int]:
@@ -95,15 +118,6 @@ def plain_write_loop(sizes: list[int], folder: Path) -> float:
     return time.perf_counter() - started
 
 
-def peak_rss_of_child_sync(url: str, root: Path) -> float:
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    sync(url, root)
-    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    # ru_maxrss of children is the largest child so far (KiB on Linux); the devserver is
-    # still running, so the figure is the sync process's own peak.
-    return max(after, before) / 1024
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sessions", type=int, default=2000)
@@ -134,7 +148,7 @@ def main() -> None:
         print(f"ratio first sync / plain write loop: {first / plain:.2f}x")
 
         with devserver("--huge-session-mb", str(args.huge_mb), "--projects", "1") as url:
-            peak = peak_rss_of_child_sync(url, work / "huge")
+            peak = peak_rss_of_sync_mb(url, work / "huge")
         verdict = "OK" if peak < RSS_CEILING_MB else "OVER"
         print(
             f"peak RSS syncing one {args.huge_mb} MB session: {peak:.0f} MB "

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
-import click
 import platformdirs
 import typer
 
@@ -33,8 +32,10 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Plain click help: stable text for logs, pipes and the README's CLI reference.
+    rich_markup_mode=None,
 )
-db_app = typer.Typer(help="Manage the index database.", no_args_is_help=True)
+db_app = typer.Typer(help="Manage the index database.", no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(db_app, name="db")
 
 DEMO_SYNTHETIC_SESSIONS = 60
@@ -77,10 +78,15 @@ def _settings(ctx: typer.Context) -> Settings:
 def sync_command(
     ctx: typer.Context,
     once: Annotated[
-        bool, typer.Option("--once", help="Run one full sync cycle and exit (the default).")
-    ] = True,
+        bool,
+        typer.Option("--once", help="Run one cycle and exit (what this command always does)."),
+    ] = False,
 ) -> None:
-    """Mirror every session once and print 'N new, N updated, N unchanged, N failed'."""
+    """Mirror every session once, then say what changed.
+
+    Prints 'N new, N updated, N unchanged, N failed' and exits 0, or 1 when a session
+    failed (every other session is still written; the failed ones are retried next run).
+    """
     settings = _settings(ctx)
     with _cloud_endpoint(settings) as (base_url, api_key, settings):
         root = settings.mirror_root
@@ -114,7 +120,10 @@ def _retry_policy(settings: Settings) -> RetryPolicy:
 
 @db_app.command("upgrade")
 def db_upgrade(ctx: typer.Context) -> None:
-    """Apply pending schema migrations to the index (also done on every start)."""
+    """Apply pending schema migrations to the index.
+
+    Every command that opens the index does this too; this one only upgrades.
+    """
     settings = _settings(ctx)
     with Store.open(settings.index_url, migrate_schema=False) as store:
         before = migrate.current_revision(store.engine)
@@ -143,7 +152,11 @@ def devserver_command(
     ] = None,
     window: Annotated[float, typer.Option(help="Rate-limit window in seconds.")] = 3600.0,
 ) -> None:
-    """Run the local SpecStory-compatible server (for demos and tests)."""
+    """Run the local SpecStory-compatible server.
+
+    It speaks the SpecStory Cloud REST API on 127.0.0.1 for demos and tests, seeded from
+    a folder of SpecStory Markdown and/or synthetic sessions. Prints its URL and key.
+    """
     server = DevServer(api_key=api_key, port=port, rate_limit=rate_limit, window_seconds=window)
     _seed(server, corpus, synthetic, projects)
     if huge_session_mb:
@@ -212,23 +225,26 @@ def _progress() -> Iterator[Callable[[int, int, str], None] | None]:
 
 
 def run(argv: list[str] | None = None) -> int:
-    """Run the CLI and return its exit code: one line per SyncdError, tracebacks only for bugs."""
+    """Run the CLI and return its exit code: one line per SyncdError, tracebacks only for bugs.
+
+    Usage errors, --help and interrupts are handled by the argument parser (standalone
+    mode) and arrive here as SystemExit.
+    """
     try:
-        code = app(args=argv, prog_name="syncd", standalone_mode=False)
-    except click.ClickException as exc:
-        exc.show()
-        return exc.exit_code
+        app(args=argv, prog_name="syncd", standalone_mode=True)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 1
     except SyncdError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return exc.exit_code
-    except (click.Abort, KeyboardInterrupt):
+    except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
     except Exception:
         print("unexpected error (please report it):", file=sys.stderr)
         traceback.print_exc()
         return 70
-    return code if isinstance(code, int) else 0
+    return 0
 
 
 def main() -> None:
