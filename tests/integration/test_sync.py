@@ -335,3 +335,15 @@ def test_listing_with_a_bad_item_is_not_skipped_next_run(harness: Harness) -> No
     assert report.new == 1
     docs_lists = [r for r in harness.server.requests if r.path.endswith("proj_docs/sessions")]
     assert [r.if_none_match for r in docs_lists] == [None]
+
+
+def test_every_corpus_session_is_mirrored_byte_for_byte(
+    server: DevServer, tmp_path: Path, corpus_dir: Path
+) -> None:
+    expected = sorted(p.read_bytes() for p in corpus_dir.glob("*.md") if p.name != "FORMAT.md")
+    server.seed_corpus_flat(corpus_dir)
+    harness = Harness(server, tmp_path / "mirror", FakeSleep())
+    report = harness.sync()
+    assert (report.new, report.failed) == (len(expected), 0)
+    bodies = sorted(frontmatter.split(data)[1] for data in harness.session_files().values())
+    assert bodies == expected
