@@ -18,7 +18,7 @@ from syncd import __version__
 from syncd.cloud.client import CloudClient, RetryPolicy
 from syncd.config import DEFAULT_BASE_URL, Settings, load_settings
 from syncd.devserver import DevServer, serve
-from syncd.errors import EXIT_ITEMS_FAILED, SyncdError
+from syncd.errors import EXIT_ITEMS_FAILED, ConfigError, SyncdError
 from syncd.index import migrate
 from syncd.index.store import Store
 from syncd.logs import configure_logging
@@ -81,6 +81,12 @@ def sync_command(
         bool,
         typer.Option("--once", help="Run one cycle and exit (what this command always does)."),
     ] = False,
+    demo: Annotated[
+        bool,
+        typer.Option(
+            "--demo", help="Sync the built-in demo server instead of SpecStory Cloud (no key)."
+        ),
+    ] = False,
 ) -> None:
     """Mirror every session once, then say what changed.
 
@@ -88,7 +94,7 @@ def sync_command(
     failed (every other session is still written; the failed ones are retried next run).
     """
     settings = _settings(ctx)
-    with _cloud_endpoint(settings) as (base_url, api_key, settings):
+    with _cloud_endpoint(settings, demo=demo) as (base_url, api_key, settings):
         root = settings.mirror_root
         mirror = Mirror(root)
         mirror.ensure_root()
@@ -181,14 +187,22 @@ def _seed(server: DevServer, corpus: Path | None, synthetic: int, projects: int)
 
 
 @contextmanager
-def _cloud_endpoint(settings: Settings) -> Iterator[tuple[str, str, Settings]]:
-    """The real cloud when a key is configured; otherwise a seeded local demo server."""
-    api_key = settings.resolve_api_key()
+def _cloud_endpoint(settings: Settings, *, demo: bool) -> Iterator[tuple[str, str, Settings]]:
+    """The real cloud when a key is configured; otherwise a seeded local demo server.
+
+    The demo is used without asking only when nothing at all is configured (no key, no
+    root, default server), so a missing key never fills a real mirror with demo data.
+    """
+    api_key = None if demo else settings.resolve_api_key()
     if api_key is not None:
         yield settings.base_url, api_key, settings
         return
-    if settings.base_url != DEFAULT_BASE_URL:
-        raise SyncdError(f"No API key for {settings.base_url}. Set SYNCD_API_KEY.")
+    if not demo and (settings.root is not None or settings.base_url != DEFAULT_BASE_URL):
+        raise ConfigError(
+            "SYNCD_API_KEY",
+            f"no API key for {settings.base_url}; set SYNCD_API_KEY (or api_key_file / "
+            "api_key_command), or pass --demo to try syncd on its built-in demo server",
+        )
     root = settings.root or Path(platformdirs.user_data_dir("syncd")) / "demo"
     server = DevServer(api_key="demo-key", port=0, rate_limit=None)
     corpus = settings.demo_corpus
@@ -198,9 +212,10 @@ def _cloud_endpoint(settings: Settings) -> Iterator[tuple[str, str, Settings]]:
     else:
         server.seed_synthetic(DEMO_SYNTHETIC_SESSIONS, DEMO_PROJECTS)
         source = f"{DEMO_SYNTHETIC_SESSIONS} synthetic sessions"
+    reason = "" if demo else "No API key configured (SYNCD_API_KEY). "
     print(
-        "No API key configured (SYNCD_API_KEY): syncing from the built-in demo server "
-        f"seeded with {source}.",
+        f"{reason}Syncing from syncd's built-in demo server, seeded with {source}; "
+        "no SpecStory Cloud account is involved.",
         file=sys.stderr,
     )
     with server:

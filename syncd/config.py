@@ -60,6 +60,8 @@ class Settings(BaseSettings):
         env_nested_delimiter="__",
         env_file=".env",
         env_file_encoding="utf-8",
+        # A project's .env often holds other tools' variables: only SYNCD_* ones are ours.
+        dotenv_filtering="match_prefix",
         extra="forbid",
     )
 
@@ -129,7 +131,9 @@ class Settings(BaseSettings):
         if self.api_key_file is not None:
             return _non_empty("api_key_file", _read_key_file(self.api_key_file))
         if self.api_key_command is not None:
-            return _non_empty("api_key_command", _run_key_command(self.api_key_command))
+            # Like pass(1) and git credential helpers: the first line is the secret.
+            output = _run_key_command(self.api_key_command).strip()
+            return _non_empty("api_key_command", output.splitlines()[0] if output else "")
         return None
 
 
@@ -137,6 +141,12 @@ def _non_empty(setting: str, value: str) -> str:
     value = value.strip()
     if not value:
         raise ConfigError(_env_name(setting), "the API key is empty")
+    # The key goes into an HTTP header: control or non-ASCII characters would break the
+    # request and could echo the key in a transport error. The value is never shown.
+    if not value.isascii() or any(ch.isspace() or not ch.isprintable() for ch in value):
+        raise ConfigError(
+            _env_name(setting), "the API key contains spaces, line breaks or non-ASCII characters"
+        )
     return value
 
 

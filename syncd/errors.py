@@ -92,9 +92,35 @@ class BodySizeError(CloudError):
         self.session_id = session_id
         self.expected = expected
         self.received = received
-        kind = "truncated" if received < expected else "oversized"
+        kind = "truncated" if self.truncated else "oversized"
         super().__init__(
             f"Session {session_id}: body {kind} ({received} bytes received, {expected} expected)"
+        )
+
+    @property
+    def truncated(self) -> bool:
+        return self.received < self.expected
+
+
+class TransferInterruptedError(CloudError):
+    """The connection broke while a body of unknown length was streaming."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        self.url = url
+        self.reason = reason
+        super().__init__(f"Transfer from {url} interrupted: {reason}")
+
+
+class StaleListingError(CloudError):
+    """The listing announced a version that the session itself says we already hold."""
+
+    def __init__(self, session_id: str, listed_etag: str, held_etag: str | None) -> None:
+        self.session_id = session_id
+        self.listed_etag = listed_etag
+        self.held_etag = held_etag
+        super().__init__(
+            f"Session {session_id}: listed as {listed_etag} but the server answered 304 for "
+            f"{held_etag}; kept the mirrored version, will ask again next run"
         )
 
 

@@ -34,6 +34,7 @@ from syncd.errors import (
     CloudUnavailableError,
     NotFoundError,
     RateLimitedError,
+    TransferInterruptedError,
 )
 
 logger = logging.getLogger(__name__)
@@ -97,6 +98,9 @@ class SessionBody:
         self._url = url
 
     def chunks(self) -> Iterator[bytes]:
+        encoding = self._response.headers.get("content-encoding", "identity").strip().lower()
+        if encoding != "identity":
+            raise BadResponseError(self._url, f"body sent with Content-Encoding {encoding!r}")
         expected = self.expected_size
         if (
             expected is not None
@@ -114,7 +118,7 @@ class SessionBody:
         except httpx.HTTPError as exc:
             if expected is not None:
                 raise BodySizeError(self._session_id, expected, self.received) from exc
-            raise CloudUnavailableError(self._url, _describe(exc)) from exc
+            raise TransferInterruptedError(self._url, _describe(exc)) from exc
         if expected is not None and self.received != expected:
             raise BodySizeError(self._session_id, expected, self.received)
 
@@ -201,7 +205,9 @@ class CloudClient:
         described (same etag); a newer body is checked against its Content-Length.
         """
         path = f"/projects/{_quote(project_id)}/sessions/{_quote(session_id)}"
-        headers = {"Accept": "text/markdown"}
+        # identity: the size checks and the bytes on disk must be the body itself, never a
+        # compressed form of it (a gzip-ing proxy would otherwise corrupt files).
+        headers = {"Accept": "text/markdown", "Accept-Encoding": "identity"}
         if if_none_match:
             headers["If-None-Match"] = if_none_match
         with self._send("GET", path, headers) as response:
@@ -332,4 +338,7 @@ def _retry_after_seconds(value: str | None, now: float) -> float:
 
 
 def _describe(exc: Exception) -> str:
+    if isinstance(exc, httpx.LocalProtocolError):
+        # Raised about our own request, and its text can quote our headers (the key).
+        return "the request could not be sent (LocalProtocolError)"
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__

@@ -15,7 +15,8 @@ _KINDS: frozenset[str] = frozenset({"status", "latency", "reset", "truncate", "o
 class Fault:
     """A failure to inject into matching requests.
 
-    - status: answer `status` with a wrapped JSON error (or exactly `body` when given).
+    - status: answer `status` with a wrapped JSON error (or exactly `body` when given);
+      304 answers "Not Modified" with no body, like a stale cache in front of the API.
     - latency: wait `delay` seconds, then answer normally.
     - reset: close the TCP connection abruptly (RST) without answering.
     - truncate: send the headers with the full Content-Length, half the body, then close.

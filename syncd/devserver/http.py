@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import socket
 import struct
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from syncd.devserver.faults import Fault, FaultBook
 from syncd.devserver.headers import bearer_matches
 from syncd.devserver.ratelimit import RateDecision, RateWindow
 from syncd.devserver.requestlog import RequestLog, RequestRecord
-from syncd.devserver.responses import Response, error_response, raw_response
+from syncd.devserver.responses import Response, error_response, not_modified, raw_response
 from syncd.devserver.routes import Api, ApiRequest, is_session_content
 
 logger = logging.getLogger(__name__)
@@ -77,6 +78,11 @@ class DevHTTPServer(ThreadingHTTPServer):
                 logger.debug("devserver: connection already closed")
 
     def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client closing its connection (e.g. after an error response it did not read)
+        # is normal traffic, not a server fault worth a traceback.
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            logger.debug("devserver: connection from %s closed by the client", client_address)
+            return
         logger.warning("devserver: request from %s failed", client_address, exc_info=True)
 
 
@@ -147,6 +153,9 @@ class DevRequestHandler(BaseHTTPRequestHandler):
         """The response for an authorized request, shaped by the fault that hit it, if any."""
         try:
             if fault is not None and fault.kind == "status":
+                if fault.status == 304:
+                    # A lagging cache or replica: "not modified", whatever was asked.
+                    return not_modified([])
                 if fault.body is not None:
                     response = raw_response(fault.status, fault.body)
                 else:
@@ -217,6 +226,7 @@ class DevRequestHandler(BaseHTTPRequestHandler):
                 if_none_match=None if headers is None else headers.get("If-None-Match"),
                 accept=None if headers is None else headers.get("Accept"),
                 authorized=authorized,
+                accept_encoding=None if headers is None else headers.get("Accept-Encoding"),
             )
         )
 

@@ -21,6 +21,7 @@ class RequestRecord:
     if_none_match: str | None
     accept: str | None
     authorized: bool
+    accept_encoding: str | None = None
 
 
 class RequestLog:

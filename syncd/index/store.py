@@ -96,7 +96,8 @@ class Store:
             if migrate_schema:
                 migrate.upgrade(engine)
         except (SQLAlchemyError, OSError) as exc:
-            raise StorageError(f"the index at {url.render_as_string()}", str(exc)) from exc
+            where = f"the index at {url.render_as_string(hide_password=True)}"
+            raise StorageError(where, _one_line(exc)) from exc
         return store
 
     def close(self) -> None:
@@ -114,7 +115,7 @@ class Store:
             with self._sessions.begin() as session:
                 yield session
         except SQLAlchemyError as exc:
-            raise StorageError("the index", str(exc)) from exc
+            raise StorageError("the index", _one_line(exc)) from exc
 
     # --- projects --------------------------------------------------------------------
 
@@ -129,6 +130,24 @@ class Store:
             for name in _PROJECT_FIELDS:
                 setattr(row, name, getattr(record, name))
             db.add(row)
+
+    def save_dirnames(self, records: list[ProjectRecord]) -> None:
+        """Give each project its folder; new projects are inserted with their record.
+
+        Folder names are unique, so names that move between projects are first parked on
+        placeholders, all in one transaction.
+        """
+        with self._transaction() as db:
+            rows = {row.id: row for row in db.scalars(select(ProjectRow))}
+            moving = [r for r in records if r.id in rows and rows[r.id].dirname != r.dirname]
+            for record in moving:
+                rows[record.id].dirname = f"\x00moving\x00{record.id}"
+            db.flush()
+            for record in moving:
+                rows[record.id].dirname = record.dirname
+            for record in records:
+                if record.id not in rows:
+                    db.add(ProjectRow(**{name: getattr(record, name) for name in _PROJECT_FIELDS}))
 
     # --- sessions --------------------------------------------------------------------
 
@@ -178,6 +197,13 @@ class Store:
             return [
                 RunRecord(**{n: getattr(row, n) for n in _RUN_FIELDS}) for row in db.scalars(query)
             ]
+
+
+def _one_line(exc: Exception) -> str:
+    """The driver's own message, without SQLAlchemy's SQL and parameter dump."""
+    cause = getattr(exc, "orig", None) or exc
+    lines = str(cause).strip().splitlines()
+    return lines[0] if lines else type(cause).__name__
 
 
 def _project_record(row: ProjectRow) -> ProjectRecord:

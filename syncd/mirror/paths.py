@@ -186,3 +186,16 @@ def _is_safe_relative(rel: str) -> bool:
         part not in (b"", b".", b"..") and len(part) <= NAME_MAX_BYTES
         for part in encoded.split(b"/")
     )
+
+
+def local_copy_name(filename: str, when: datetime) -> str:
+    """The name a user's edited copy is kept under: ``<stem>.local-<YYYYmmddTHHMMSSZ>.md``.
+
+    The stem is shortened when needed so the name still fits the 255-byte limit.
+    """
+    stem = filename[:-3] if filename.endswith(".md") else filename
+    stamp = when.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+    suffix = f".local-{stamp}.md"
+    budget = SESSION_FILENAME_MAX_BYTES - len(suffix)
+    encoded = stem.encode("utf-8")[:budget]
+    return encoded.decode("utf-8", errors="ignore") + suffix

@@ -10,16 +10,30 @@ import hashlib
 import logging
 import os
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from syncd.errors import StorageError, UnsafePathError
+from syncd.mirror.frontmatter import FrontMatterError, split
 from syncd.mirror.paths import check_relative
 
 logger = logging.getLogger(__name__)
 
 TEMP_MARKER = ".syncd-tmp"
+CHUNK_BYTES = 1 << 20
+# Front matter is a few hundred bytes; a "header" larger than this is not ours.
+HEAD_LIMIT = 1 << 20
+
+
+@dataclass(frozen=True)
+class FileInspection:
+    """What a mirrored file holds now, read in one pass."""
+
+    file_sha256: str
+    front_matter: dict[str, object] | None  # None: missing or unreadable
+    body_offset: int  # where the body starts (0 when there is no readable front matter)
+    body_sha256: str
 
 
 @dataclass(frozen=True)
@@ -79,6 +93,38 @@ class Mirror:
             raise StorageError(relative, exc.strerror or str(exc)) from exc
         return digest.hexdigest()
 
+    def inspect(self, relative: str) -> FileInspection | None:
+        """Hash the file and its body and parse its front matter; None when it is absent."""
+        path = self.resolve(relative)
+        try:
+            with path.open("rb") as handle:
+                head = handle.read(HEAD_LIMIT)
+                try:
+                    mapping, body_head = split(head)
+                    offset = len(head) - len(body_head)
+                except FrontMatterError:
+                    mapping, offset = None, 0
+                file_hash, body_hash = hashlib.sha256(head), hashlib.sha256(head[offset:])
+                while chunk := handle.read(CHUNK_BYTES):
+                    file_hash.update(chunk)
+                    body_hash.update(chunk)
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise StorageError(relative, exc.strerror or str(exc)) from exc
+        return FileInspection(file_hash.hexdigest(), mapping, offset, body_hash.hexdigest())
+
+    def iter_bytes(self, relative: str, offset: int = 0) -> Iterator[bytes]:
+        """The file's bytes from `offset` on, in chunks (for copying big bodies)."""
+        path = self.resolve(relative)
+        try:
+            with path.open("rb") as handle:
+                handle.seek(offset)
+                while chunk := handle.read(CHUNK_BYTES):
+                    yield chunk
+        except OSError as exc:
+            raise StorageError(relative, exc.strerror or str(exc)) from exc
+
     def write(self, relative: str, chunks: Iterable[bytes]) -> WriteOutcome:
         """Stream `chunks` into a temp file beside the target, fsync, then rename over it.
 
@@ -117,6 +163,11 @@ class Mirror:
         return WriteOutcome(sha256, size, written=True)
 
     def write_bytes(self, relative: str, data: bytes) -> WriteOutcome:
+        """Like write(), but an unchanged file is detected before any temp file exists, so
+        a no-change run does not even touch the folder's mtime."""
+        sha256 = hashlib.sha256(data).hexdigest()
+        if self._holds(self.resolve(relative), sha256, len(data)):
+            return WriteOutcome(sha256, len(data), written=False)
         return self.write(relative, [data])
 
     def move(self, old: str, new: str) -> None:
@@ -142,6 +193,24 @@ class Mirror:
             path.rmdir()
         except OSError:
             return
+
+    def top_level_folders(self) -> list[str]:
+        """Folder names directly under the root, syncd's own dot-folders excluded."""
+        if not self.root.is_dir():
+            return []
+        return sorted(
+            p.name
+            for p in self.root.iterdir()
+            if p.is_dir() and not p.is_symlink() and not p.name.startswith(".")
+        )
+
+    def only_holds(self, folder: str, names: set[str]) -> bool:
+        """Whether `folder` contains nothing but files from `names`."""
+        path = self.resolve(folder)
+        try:
+            return all(child.name in names and child.is_file() for child in path.iterdir())
+        except OSError:
+            return False
 
     def sweep_temp_files(self) -> list[str]:
         """Delete temp files left by an interrupted write; returns their relative paths."""

@@ -6,20 +6,33 @@ next run. Only a rejected key or a long rate-limit wait stops the cycle early.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import itertools
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import PurePosixPath
 
 from syncd.cloud.client import CloudClient, SessionBody
-from syncd.cloud.models import Project, SessionSummary
-from syncd.errors import AuthError, CloudError, RateLimitedError, StorageError, SyncdError
+from syncd.cloud.models import Project, SessionSummary, etags_match
+from syncd.errors import (
+    AuthError,
+    BadResponseError,
+    BodySizeError,
+    RateLimitedError,
+    StaleListingError,
+    SyncdError,
+    TransferInterruptedError,
+)
 from syncd.index.store import ProjectRecord, RunRecord, SessionRecord, Store
 from syncd.mirror import frontmatter
+from syncd.mirror.paths import local_copy_name
 from syncd.mirror.writer import Mirror
 from syncd.sync import overview
 from syncd.sync.convert import describes_same_file, header_for, record_for
+from syncd.sync.localedits import FileState, Verdict, classify
 from syncd.sync.planner import Fetch, ProjectPlan, Rewrite, assign_dirnames, plan_project
 from syncd.sync.report import CycleReport
 
@@ -28,6 +41,8 @@ logger = logging.getLogger(__name__)
 Progress = Callable[[int, int, str], None]
 Clock = Callable[[], datetime]
 
+# A body whose transfer broke is tried once more in the same run; other failures wait
+# for the next run (the client already retried the request itself).
 BODY_ATTEMPTS = 2
 
 
@@ -72,12 +87,17 @@ class SyncEngine:
             )
         return report
 
+    # --- projects ----------------------------------------------------------------------
+
     def _cycle(self, report: CycleReport) -> None:
         projects, bad_projects = self.client.list_projects()
         for item in bad_projects:
             report.fail(f"project #{item.position} ({item.item_id}): {item.problem}")
         indexed_projects = self.store.projects()
         dirnames = assign_dirnames(projects, indexed_projects)
+        # Folders are claimed for every project up front, in one transaction, so that two
+        # projects trading names never hold the same folder, even for a moment.
+        self.store.save_dirnames([self._project_record(p, dirnames[p.id], None) for p in projects])
         indexed = self.store.sessions()
         for position, project in enumerate(projects, start=1):
             if self.progress:
@@ -86,10 +106,11 @@ class SyncEngine:
                 self._sync_project(project, dirnames[project.id], indexed_projects, indexed, report)
             except (AuthError, RateLimitedError):
                 raise
-            except CloudError as exc:
+            except SyncdError as exc:
                 logger.error("project %s: %s", project.id, exc.message)
                 report.fail(f"project {project.id}: {exc.message}")
         self._write_pages(projects, dirnames)
+        self._drop_abandoned_folders(set(dirnames.values()))
 
     def _sync_project(
         self,
@@ -101,43 +122,47 @@ class SyncEngine:
     ) -> None:
         failures_before = report.failed
         previous = indexed_projects.get(project.id)
-        moved = previous is not None and previous.dirname != dirname
         renamed = previous is not None and previous.name != project.name
-        # A moved folder makes the stored list etag useless: we must see every session again.
-        list_etag = previous.list_etag if previous and not moved and not renamed else None
-        listing = self.client.list_sessions(project.id, etag=list_etag)
-        listed = None if listing is None else listing.sessions
+        moved = previous is not None and previous.dirname != dirname
+        # After a rename or move every session must be looked at, so the listing's etag
+        # from before is of no use.
+        held_etag = previous.list_etag if previous and not (renamed or moved) else None
+        listing = self.client.list_sessions(project.id, etag=held_etag)
+        listed = None
         if listing is not None:
             for item in listing.errors:
                 report.fail(f"session {item.item_id or '#' + str(item.position)}: {item.problem}")
-        self._save_project(project, dirname, list_etag)
-        listed_ids = {s.id for s in listed} if listed is not None else set()
+            # A session is filed under the project whose listing it came from.
+            listed = [_in_project(s, project.id) for s in listing.sessions]
+        concerned = {s.id for s in listed or ()}
         missing = [
             r.id
             for r in indexed.values()
-            if (r.project_id == project.id or r.id in listed_ids) and not self.mirror.exists(r.path)
+            if (r.project_id == project.id or r.id in concerned) and not self.mirror.exists(r.path)
         ]
         plan = plan_project(
             project, dirname, listed, indexed, missing_files=missing, project_renamed=renamed
         )
         self._execute(plan, report, indexed)
-        if listing is not None and report.failed == failures_before:
-            # Only a fully applied listing may be skipped next time via its etag.
-            self._save_project(project, dirname, listing.etag)
-        if moved and previous is not None:
-            self._retire_dir(previous.dirname)
+        if report.failed == failures_before:
+            # Only a fully applied listing may be skipped next time (and only then is the
+            # new project name final: until then its sessions are still looked at).
+            list_etag = listing.etag if listing is not None else held_etag
+            self.store.save_project(self._project_record(project, dirname, list_etag))
 
-    def _save_project(self, project: Project, dirname: str, list_etag: str | None) -> None:
-        self.store.save_project(
-            ProjectRecord(
-                id=project.id,
-                name=project.name,
-                dirname=dirname,
-                created_at=project.created_at,
-                updated_at=project.updated_at,
-                list_etag=list_etag,
-            )
+    def _project_record(
+        self, project: Project, dirname: str, list_etag: str | None
+    ) -> ProjectRecord:
+        return ProjectRecord(
+            id=project.id,
+            name=project.name,
+            dirname=dirname,
+            created_at=project.created_at,
+            updated_at=project.updated_at,
+            list_etag=list_etag,
         )
+
+    # --- sessions ----------------------------------------------------------------------
 
     def _execute(
         self, plan: ProjectPlan, report: CycleReport, indexed: dict[str, SessionRecord]
@@ -162,38 +187,46 @@ class SyncEngine:
                 indexed[session_id] = record
 
     def _fetch(self, plan: ProjectPlan, fetch: Fetch, report: CycleReport) -> SessionRecord | None:
-        """Download and write one session; a broken transfer is tried once more."""
+        verdict = self._protect_local_edits(fetch.previous)
         for attempt in range(1, BODY_ATTEMPTS + 1):
             try:
-                return self._download(plan, fetch, report)
-            except CloudError as exc:
-                if isinstance(exc, RateLimitedError) or attempt == BODY_ATTEMPTS:
+                return self._download(plan, fetch, verdict, report)
+            except (BodySizeError, TransferInterruptedError) as exc:
+                broken = isinstance(exc, TransferInterruptedError) or exc.truncated
+                if not broken or attempt == BODY_ATTEMPTS:
                     raise
                 logger.warning("session %s: %s; trying again", fetch.summary.id, exc.message)
         return None
 
     def _download(
-        self, plan: ProjectPlan, fetch: Fetch, report: CycleReport
+        self, plan: ProjectPlan, fetch: Fetch, verdict: Verdict, report: CycleReport
     ) -> SessionRecord | None:
         summary = fetch.summary
+        # A file the user edited has been moved aside: its etag no longer describes a file.
+        if_none_match = fetch.if_none_match if verdict.body_reusable else None
         with self.client.session_body(
             plan.project.id,
             summary.id,
-            if_none_match=fetch.if_none_match,
+            if_none_match=if_none_match,
             listed_etag=summary.etag,
             listed_size=summary.markdown_size,
         ) as body:
             if body is None:
                 return self._not_modified(plan, fetch, report)
-            return self._write_body(plan, fetch, body, report)
+            return self._write_body(plan, fetch, body, verdict, report)
 
     def _not_modified(
         self, plan: ProjectPlan, fetch: Fetch, report: CycleReport
     ) -> SessionRecord | None:
-        """304: the listing's etag was ahead of the body; keep ours, refresh only what moved."""
+        """304: the version we hold is current; only its place or front matter may change."""
         previous = fetch.previous
         if previous is None:
-            raise CloudError(f"session {fetch.summary.id}: 304 for a request that held no etag")
+            raise BadResponseError(
+                self.client.session_url(plan.project.id, fetch.summary.id),
+                "304 Not Modified for a request that held no etag",
+            )
+        if fetch.summary.etag and not etags_match(fetch.summary.etag, previous.etag):
+            raise StaleListingError(fetch.summary.id, fetch.summary.etag, previous.etag)
         summary = fetch.summary.model_copy(update={"etag": previous.etag})
         if fetch.path != previous.path or not describes_same_file(summary, previous):
             return self._rewrite(plan, Rewrite(summary, fetch.path, previous), report)
@@ -201,15 +234,16 @@ class SyncEngine:
         return None
 
     def _write_body(
-        self, plan: ProjectPlan, fetch: Fetch, body: SessionBody, report: CycleReport
+        self,
+        plan: ProjectPlan,
+        fetch: Fetch,
+        body: SessionBody,
+        verdict: Verdict,
+        report: CycleReport,
     ) -> SessionRecord:
         summary = fetch.summary
         etag = body.etag or summary.etag
-        header = frontmatter.render(
-            header_for(
-                summary, plan.project.name, etag, self._source_url(plan.project.id, summary.id)
-            )
-        )
+        header = self._header(plan, summary, etag, verdict)
         body_hash = hashlib.sha256()
 
         def chunks() -> Iterator[bytes]:
@@ -231,35 +265,53 @@ class SyncEngine:
             report,
         )
 
-    def _rewrite(self, plan: ProjectPlan, rewrite: Rewrite, report: CycleReport) -> SessionRecord:
+    def _rewrite(
+        self, plan: ProjectPlan, rewrite: Rewrite, report: CycleReport
+    ) -> SessionRecord | None:
+        """New front matter and/or place for a body already on disk: no download."""
         previous = rewrite.previous
-        current = self.mirror.read_bytes(previous.path)
-        if current is None:
-            raise StorageError(
-                previous.path, "the mirrored file is gone; it is fetched again next run"
-            )
-        _, body = frontmatter.split(current)
-        body_sha = hashlib.sha256(body).hexdigest()
-        summary = rewrite.summary
-        header = frontmatter.render(
-            header_for(
-                summary,
-                plan.project.name,
-                previous.etag,
-                self._source_url(plan.project.id, summary.id),
-            )
+        inspection = self.mirror.inspect(previous.path)
+        verdict = classify(inspection, previous)
+        if inspection is None or not verdict.body_reusable:
+            # The body on disk is not the cloud's any more: fetch it again instead.
+            fetch = Fetch(rewrite.summary, rewrite.path, previous, None)
+            return self._fetch(plan, fetch, report)
+        header = self._header(plan, rewrite.summary, previous.etag, verdict)
+        size = self.mirror.resolve(previous.path).stat().st_size - inspection.body_offset
+        chunks: Iterable[bytes] = itertools.chain(
+            [header], self.mirror.iter_bytes(previous.path, inspection.body_offset)
         )
-        outcome = self.mirror.write_bytes(rewrite.path, header + body)
+        outcome = self.mirror.write(rewrite.path, chunks)
         return self._finish_write(
             previous,
             rewrite.path,
-            summary,
+            rewrite.summary,
             previous.etag,
-            body_sha,
+            inspection.body_sha256,
             outcome.sha256,
-            len(body),
+            size,
             report,
         )
+
+    def _header(
+        self, plan: ProjectPlan, summary: SessionSummary, etag: str | None, verdict: Verdict
+    ) -> bytes:
+        source = self.client.session_url(plan.project.id, summary.id)
+        header = header_for(summary, plan.project.name, etag, source)
+        # The user's own mark survives every rewrite.
+        return frontmatter.render(dataclasses.replace(header, pullstory=verdict.pullstory))
+
+    def _protect_local_edits(self, previous: SessionRecord | None) -> Verdict:
+        """Keep a user's edited copy beside the file before it is replaced."""
+        if previous is None:
+            return Verdict(FileState.MISSING)
+        verdict = classify(self.mirror.inspect(previous.path), previous)
+        if verdict.state is FileState.EDITED:
+            source = PurePosixPath(previous.path)
+            kept = (source.parent / local_copy_name(source.name, self.clock())).as_posix()
+            self.mirror.move(previous.path, kept)
+            logger.warning("%s was edited locally: kept it as %s", previous.path, kept)
+        return verdict
 
     def _finish_write(
         self,
@@ -295,14 +347,24 @@ class SyncEngine:
             logger.debug("updated %s -> %s", summary.id, path)
         return record
 
+    # --- pages and folders -------------------------------------------------------------
+
     def _write_pages(self, projects: list[Project], dirnames: dict[str, str]) -> None:
         sessions = self.store.sessions()
         for path, content in overview.render_pages(projects, dirnames, sessions.values()).items():
             self.mirror.write_bytes(path, content)
 
-    def _retire_dir(self, dirname: str) -> None:
-        self.mirror.remove(f"{dirname}/{overview.PROJECT_INDEX}")
-        self.mirror.remove_empty_dir(dirname)
+    def _drop_abandoned_folders(self, in_use: set[str]) -> None:
+        """A project folder left with only its generated INDEX.md (after a move) goes."""
+        owned = in_use | {p.dirname for p in self.store.projects().values()}
+        for folder in self.mirror.top_level_folders():
+            if folder not in owned and self.mirror.only_holds(folder, {overview.PROJECT_INDEX}):
+                self.mirror.remove(f"{folder}/{overview.PROJECT_INDEX}")
+                self.mirror.remove_empty_dir(folder)
+                logger.info("removed the empty folder %s", folder)
 
-    def _source_url(self, project_id: str, session_id: str) -> str:
-        return self.client.session_url(project_id, session_id)
+
+def _in_project(summary: SessionSummary, project_id: str) -> SessionSummary:
+    if summary.project_id == project_id:
+        return summary
+    return summary.model_copy(update={"project_id": project_id})

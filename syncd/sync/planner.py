@@ -48,7 +48,11 @@ def assign_dirnames(
 ) -> dict[str, str]:
     """A folder name per project id: kept while the name is unchanged, unique (case-blind)."""
     chosen: dict[str, str] = {}
-    taken: set[str] = set(RESERVED_DIRS)
+    listed = {p.id for p in projects}
+    # Folders of projects missing from this listing still hold their files: never reuse.
+    taken = set(RESERVED_DIRS) | {
+        r.dirname.casefold() for r in indexed.values() if r.id not in listed
+    }
     ordered = sorted(projects, key=lambda p: (p.created_at or "", p.id))
     for project in ordered:
         record = indexed.get(project.id)

@@ -82,15 +82,43 @@ def test_unreachable_server_is_one_clear_line(
     assert "unavailable at http://127.0.0.1:9" in err
 
 
-def test_without_a_key_the_demo_server_is_synced(
+def test_with_nothing_configured_the_demo_server_is_synced(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(["sync", "--once"]) == 0
+    captured = capsys.readouterr()
+    assert "No API key configured" in captured.err
+    assert "demo server" in captured.err
+    assert "60 new" in captured.out
+    demo_root = tmp_path / "xdg-data" / "syncd" / "demo"
+    assert (demo_root / "README.md").is_file()
+
+
+def test_demo_flag_syncs_the_demo_server_into_the_configured_root(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("SYNCD_ROOT", str(tmp_path / "demo"))
-    assert run(["sync", "--once"]) == 0
-    captured = capsys.readouterr()
-    assert "demo server" in captured.err
-    assert "60 new" in captured.out
+    monkeypatch.setenv("SYNCD_API_KEY", "sk-real-key-not-used")
+    assert run(["sync", "--once", "--demo"]) == 0
+    assert "60 new" in capsys.readouterr().out
     assert (tmp_path / "demo" / "README.md").is_file()
+
+
+def test_missing_key_with_a_configured_root_never_fills_it_with_demo_data(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("SYNCD_ROOT", str(tmp_path / "real"))
+    assert run(["sync", "--once"]) == 2
+    assert "SYNCD_API_KEY" in capsys.readouterr().err
+    assert not (tmp_path / "real").exists()
+
+
+def test_missing_key_for_a_custom_server_exits_2_naming_the_setting(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("SYNCD_BASE_URL", "http://127.0.0.1:9")
+    assert run(["sync", "--once"]) == 2
+    assert "SYNCD_API_KEY" in capsys.readouterr().err
 
 
 def test_db_upgrade_reports_the_revision(env_for: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -581,8 +581,26 @@ def test_request_log_records_each_request_as_seen(
     client.get("/sessions/recent", params={"limit": "3"})
     client.get(session_path(one), headers={"If-None-Match": '"x"', "Accept": "text/markdown"})
     assert server.requests == [
-        RequestRecord("GET", "/api/v1/sessions/recent", {"limit": "3"}, 200, None, "*/*", True),
-        RequestRecord("GET", f"/api/v1{session_path(one)}", {}, 200, '"x"', "text/markdown", True),
+        RequestRecord(
+            "GET",
+            "/api/v1/sessions/recent",
+            {"limit": "3"},
+            200,
+            None,
+            "*/*",
+            True,
+            "gzip, deflate",
+        ),
+        RequestRecord(
+            "GET",
+            f"/api/v1{session_path(one)}",
+            {},
+            200,
+            '"x"',
+            "text/markdown",
+            True,
+            "gzip, deflate",
+        ),
     ]
     snapshot = server.requests
     client.get("/projects")

@@ -5,7 +5,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
 from syncd.devserver import DevServer, Fault
+from syncd.errors import RateLimitedError
 from syncd.index.store import Store
 from syncd.mirror import frontmatter
 from tests.integration.conftest import FakeSleep, Harness
@@ -275,12 +278,27 @@ def test_malformed_json_listing_is_a_clear_error(harness: Harness) -> None:
     assert report.new == 1
 
 
-def test_failed_listing_is_listed_again_next_run(harness: Harness) -> None:
+def test_project_with_a_failed_session_is_listed_in_full_next_run(harness: Harness) -> None:
     seed_two_projects(harness.server)
-    harness.server.inject(Fault(kind="truncate", path="000000000001$", times=1))
-    harness.server.inject(Fault(kind="truncate", path="000000000001$", times=1))
+    harness.server.inject(Fault(kind="truncate", path="000000000001$", times=2))
     assert harness.sync().failed == 1
+    harness.server.clear_requests()
     assert harness.sync().new == 1
+    app_lists = [r for r in harness.server.requests if r.path.endswith("proj_app/sessions")]
+    docs_lists = [r for r in harness.server.requests if r.path.endswith("proj_docs/sessions")]
+    assert [(r.if_none_match, r.status) for r in app_lists] == [(None, 200)]
+    assert [r.status for r in docs_lists] == [304]
+
+
+def test_long_retry_after_fails_fast_instead_of_waiting(tmp_path: Path) -> None:
+    with DevServer(api_key="k", port=0, rate_limit=2, window_seconds=3600.0) as server:
+        seed_two_projects(server)
+        harness = Harness(server, tmp_path / "m", FakeSleep())
+        with pytest.raises(RateLimitedError) as caught:
+            harness.sync()
+    assert caught.value.retry_after > 120
+    assert harness.sleep.waits == []
+    assert [r.status for r in server.requests].count(429) == 1
 
 
 def test_index_records_hashes_sizes_and_the_run(harness: Harness) -> None:

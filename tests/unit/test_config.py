@@ -134,3 +134,31 @@ def test_bad_nested_setting_is_named_with_its_variable(monkeypatch: pytest.Monke
     monkeypatch.setenv("SYNCD_RETRY__ATTEMPTS", "0")
     with pytest.raises(ConfigError, match="SYNCD_RETRY__ATTEMPTS"):
         load_settings()
+
+
+def test_unrelated_variables_in_dotenv_are_ignored(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("OPENAI_API_KEY=sk-other\nSYNCD_TIMEOUT_SECONDS=5\n")
+    assert load_settings().timeout_seconds == 5
+
+
+def test_misspelt_syncd_variable_in_dotenv_is_named(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("SYNCD_TIMEOUT_SECOND=5\n")
+    with pytest.raises(ConfigError, match="timeout_second"):
+        load_settings()
+
+
+def test_key_command_uses_its_first_line_like_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SYNCD_API_KEY_COMMAND", "printf 'sk-first\\nlogin: me@example.com\\n'")
+    assert load_settings().resolve_api_key() == "sk-first"
+
+
+def test_multi_line_key_file_is_refused_without_showing_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key_file = tmp_path / "key"
+    key_file.write_text("sk-SECRET-123\nlogin: me@example.com\n")
+    monkeypatch.setenv("SYNCD_API_KEY_FILE", str(key_file))
+    with pytest.raises(ConfigError) as caught:
+        load_settings().resolve_api_key()
+    assert "SYNCD_API_KEY_FILE" in caught.value.message
+    assert "sk-SECRET" not in caught.value.message

@@ -356,3 +356,14 @@ def test_check_relative_accepts_only_paths_that_stay_below_the_root(rel: str) ->
     assert str(path) == rel
     assert "\x00" not in rel
     assert "\\" not in rel
+
+
+def test_local_copy_name_keeps_the_stem_and_fits_the_name_limit() -> None:
+    from syncd.mirror.paths import SESSION_FILENAME_MAX_BYTES, local_copy_name
+
+    when = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    assert local_copy_name("2026-x-abc.md", when) == "2026-x-abc.local-20260102T030405Z.md"
+    long_name = "a" * (SESSION_FILENAME_MAX_BYTES - 3) + ".md"
+    kept = local_copy_name(long_name, when)
+    assert len(kept.encode()) <= SESSION_FILENAME_MAX_BYTES
+    assert kept.endswith(".local-20260102T030405Z.md")

@@ -1,0 +1,71 @@
+"""Decide whether a mirrored file was edited by its user since syncd wrote it. Pure.
+
+syncd remembers the sha256 of every file it writes. A file that no longer matches is
+either only *marked* (the user added `pullstory: true`, which syncd keeps on later
+rewrites) or *edited* (anything else), in which case the user's copy is kept beside the
+new version as `<name>.local-<timestamp>.md`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from enum import Enum
+
+from syncd.index.store import SessionRecord
+from syncd.mirror.frontmatter import FrontMatterError, SessionHeader, header_from_mapping
+from syncd.mirror.writer import FileInspection
+from syncd.sync.convert import header_for, summary_from_record
+
+# Keys the user owns: set by hand in the mirrored file, carried over by every rewrite.
+USER_KEYS = ("pullstory",)
+_KNOWN_KEYS = frozenset(field.name for field in dataclasses.fields(SessionHeader))
+
+
+class FileState(Enum):
+    MISSING = "missing"
+    PRISTINE = "pristine"  # exactly what syncd wrote
+    MARKED = "marked"  # what syncd wrote plus user-owned keys
+    EDITED = "edited"  # anything else: the user's copy must be kept
+
+
+@dataclass(frozen=True)
+class Verdict:
+    state: FileState
+    pullstory: bool | None = None
+
+    @property
+    def body_reusable(self) -> bool:
+        """Whether the body on disk is still the one the cloud sent."""
+        return self.state in (FileState.PRISTINE, FileState.MARKED)
+
+
+def classify(inspection: FileInspection | None, record: SessionRecord) -> Verdict:
+    if inspection is None:
+        return Verdict(FileState.MISSING)
+    mark = _pullstory_mark(inspection.front_matter)
+    if inspection.file_sha256 == record.file_sha256:
+        return Verdict(FileState.PRISTINE, mark)
+    if inspection.body_sha256 != record.body_sha256 or inspection.front_matter is None:
+        return Verdict(FileState.EDITED, mark)
+    if set(inspection.front_matter) - _KNOWN_KEYS:
+        return Verdict(FileState.EDITED, mark)  # the user added keys of their own
+    try:
+        header = header_from_mapping(inspection.front_matter)
+    except FrontMatterError:
+        return Verdict(FileState.EDITED, mark)
+    # Same body; the front matter must say what syncd wrote, apart from the user's keys.
+    # (project and source_url are display values syncd rewrites anyway.)
+    expected = header_for(
+        summary_from_record(record), header.project, record.etag, header.source_url
+    )
+    if dataclasses.replace(header, pullstory=None, pullstory_url=None) == dataclasses.replace(
+        expected, pullstory_url=None
+    ):
+        return Verdict(FileState.MARKED, mark)
+    return Verdict(FileState.EDITED, mark)
+
+
+def _pullstory_mark(mapping: dict[str, object] | None) -> bool | None:
+    value = (mapping or {}).get("pullstory")
+    return value if isinstance(value, bool) else None
