@@ -52,6 +52,37 @@ class RetrySettings(BaseModel):
     max_retry_after_seconds: float = Field(default=120.0, ge=0)
 
 
+class ScheduleSettings(BaseModel):
+    """How often `syncd run` works (SYNCD_SCHEDULE__SYNC_SECONDS and friends)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    sync_seconds: float = Field(default=300.0, ge=10)
+    reconcile_seconds: float = Field(default=3600.0, ge=60)
+    # Random delay added to each run so many machines do not hit the API in step.
+    jitter_seconds: float = Field(default=30.0, ge=0)
+
+
+class BudgetSettings(BaseModel):
+    """The share of the API's rate limit kept free for interactive commands."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reserve: float = Field(default=0.1, ge=0.0, lt=1.0)
+    # A pause longer than this ends the cycle; the rest is picked up when the budget allows.
+    max_inline_wait_seconds: float = Field(default=60.0, ge=0)
+
+
+class DeletionSettings(BaseModel):
+    """What happens to a session deleted in the cloud (confirmed by a 404)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    mode: Literal["archive", "delete", "keep"] = "archive"
+    # Refuse to remove more than this share of a project's sessions in one cycle.
+    max_share: float = Field(default=0.25, gt=0.0, le=1.0)
+
+
 class Settings(BaseSettings):
     """Everything syncd can be told. Field names map to SYNCD_<NAME> variables."""
 
@@ -76,6 +107,11 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = "text"
     demo_corpus: Path | None = None
     retry: RetrySettings = Field(default_factory=RetrySettings)
+    schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
+    budget: BudgetSettings = Field(default_factory=BudgetSettings)
+    deletion: DeletionSettings = Field(default_factory=DeletionSettings)
+    # `syncd status --check` fails when the last successful sync is older than this.
+    stale_after_seconds: float = Field(default=3600.0, gt=0)
 
     @field_validator("base_url")
     @classmethod

@@ -144,3 +144,22 @@ class StorageError(SyncdError):
         self.what = what
         self.reason = reason
         super().__init__(f"Cannot write {what}: {reason}")
+
+
+class BudgetExhaustedError(CloudError):
+    """The rate budget allows no more requests before `resume_at` (epoch seconds)."""
+
+    def __init__(self, resume_at: float, wait: float) -> None:
+        self.resume_at = resume_at
+        self.wait = wait
+        super().__init__(
+            f"Rate budget spent: the next request may go in {wait:.0f} s; "
+            "the remaining work waits for the reset"
+        )
+
+
+class StopRequested(SyncdError):
+    """The daemon was asked to stop; the cycle ends after the item in hand."""
+
+    def __init__(self) -> None:
+        super().__init__("stopping on request")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, MetaData, String, Text
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, MetaData, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING_CONVENTION = {
@@ -67,3 +67,20 @@ class SyncRunRow(Base):
     unchanged: Mapped[int] = mapped_column(Integer, default=0)
     failed: Mapped[int] = mapped_column(Integer, default=0)
     errors: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # once (a one-shot sync), incremental, reconcile; deferred = left for later by the budget
+    kind: Mapped[str] = mapped_column(String(20), default="once", server_default="once")
+    deferred: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    deleted: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class RateBudgetRow(Base):
+    """The API's last word on our rate budget (one row), so a restart remembers it."""
+
+    __tablename__ = "rate_budget"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    limit: Mapped[int] = mapped_column(Integer)
+    remaining: Mapped[int] = mapped_column(Integer)
+    reset_at: Mapped[float] = mapped_column(Float)
+    observed_at: Mapped[float] = mapped_column(Float)
+    blocked_until: Mapped[float | None] = mapped_column(Float)

@@ -10,18 +10,18 @@ import dataclasses
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, select
+from sqlalchemy import Engine, create_engine, event, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from syncd.errors import StorageError
 from syncd.index import migrate
-from syncd.index.models import ProjectRow, SessionRow, SyncRunRow
+from syncd.index.models import ProjectRow, RateBudgetRow, SessionRow, SyncRunRow
 
 
 @dataclass(frozen=True)
@@ -66,6 +66,25 @@ class RunRecord:
     unchanged: int
     failed: int
     errors: list[str]
+    kind: str = "once"
+    deferred: int = 0
+    deleted: int = 0
+
+    @property
+    def succeeded(self) -> bool:
+        """Finished with every item landed (nothing failed, nothing deferred)."""
+        return self.ended_at is not None and self.failed == 0 and self.deferred == 0
+
+
+@dataclass(frozen=True)
+class BudgetRecord:
+    """The API's last word on the rate budget (epoch seconds)."""
+
+    limit: int
+    remaining: int
+    reset_at: float
+    observed_at: float
+    blocked_until: float | None = None
 
 
 _PROJECT_FIELDS = [f.name for f in dataclasses.fields(ProjectRecord)]
@@ -73,6 +92,17 @@ _SESSION_COLUMNS = {f.name: f.name for f in dataclasses.fields(SessionRecord)} |
     "metadata": "session_metadata"
 }
 _RUN_FIELDS = [f.name for f in dataclasses.fields(RunRecord)]
+_RUN_COUNTERS = [
+    "requests",
+    "not_modified",
+    "fetched",
+    "new",
+    "updated",
+    "unchanged",
+    "failed",
+    "deferred",
+    "deleted",
+]
 
 
 class Store:
@@ -171,14 +201,46 @@ class Store:
             db.add(row)
 
     def count_sessions(self) -> int:
-        return len(self.sessions())
+        with self._transaction() as db:
+            return int(db.scalar(select(func.count()).select_from(SessionRow)) or 0)
+
+    def delete_session(self, session_id: str) -> None:
+        with self._transaction() as db:
+            row = db.get(SessionRow, session_id)
+            if row is not None:
+                db.delete(row)
+
+    def delete_project(self, project_id: str) -> None:
+        """Forget a project that has no sessions left."""
+        with self._transaction() as db:
+            row = db.get(ProjectRow, project_id)
+            if row is not None:
+                db.delete(row)
+
+    # --- rate budget -----------------------------------------------------------------
+
+    def budget(self) -> BudgetRecord | None:
+        with self._transaction() as db:
+            row = db.get(RateBudgetRow, 1)
+            if row is None:
+                return None
+            return BudgetRecord(
+                row.limit, row.remaining, row.reset_at, row.observed_at, row.blocked_until
+            )
+
+    def save_budget(self, record: BudgetRecord) -> None:
+        with self._transaction() as db:
+            row = db.get(RateBudgetRow, 1) or RateBudgetRow(id=1)
+            for name in ("limit", "remaining", "reset_at", "observed_at", "blocked_until"):
+                setattr(row, name, getattr(record, name))
+            db.add(row)
 
     # --- runs ------------------------------------------------------------------------
 
-    def start_run(self, started_at: datetime) -> int:
+    def start_run(self, started_at: datetime, kind: str = "once") -> int:
         with self._transaction() as db:
-            counters = dict.fromkeys(_RUN_FIELDS[3:-1], 0)
-            row = SyncRunRow(started_at=started_at, errors=[], **counters)
+            counters = dict.fromkeys(_RUN_COUNTERS, 0)
+            row = SyncRunRow(started_at=started_at, errors=[], kind=kind, **counters)
             db.add(row)
             db.flush()
             return row.id
@@ -191,12 +253,26 @@ class Store:
             for name in _RUN_FIELDS:
                 setattr(row, name, getattr(run, name))
 
+    def last_success(self) -> RunRecord | None:
+        """The newest run that finished with nothing failed or deferred."""
+        with self._transaction() as db:
+            query = (
+                select(SyncRunRow)
+                .where(
+                    SyncRunRow.ended_at.is_not(None),
+                    SyncRunRow.failed == 0,
+                    SyncRunRow.deferred == 0,
+                )
+                .order_by(SyncRunRow.id.desc())
+                .limit(1)
+            )
+            row = db.scalars(query).first()
+            return _run_record(row) if row is not None else None
+
     def runs(self, limit: int = 10) -> list[RunRecord]:
         with self._transaction() as db:
             query = select(SyncRunRow).order_by(SyncRunRow.id.desc()).limit(limit)
-            return [
-                RunRecord(**{n: getattr(row, n) for n in _RUN_FIELDS}) for row in db.scalars(query)
-            ]
+            return [_run_record(row) for row in db.scalars(query)]
 
 
 def _one_line(exc: Exception) -> str:
@@ -214,6 +290,17 @@ def _session_record(row: SessionRow) -> SessionRecord:
     return SessionRecord(
         **{name: getattr(row, column) for name, column in _SESSION_COLUMNS.items()}
     )
+
+
+def _run_record(row: SyncRunRow) -> RunRecord:
+    started, ended = _as_utc(row.started_at), _as_utc(row.ended_at) if row.ended_at else None
+    values = {name: getattr(row, name) for name in _RUN_FIELDS}
+    return RunRecord(**(values | {"started_at": started, "ended_at": ended}))
+
+
+def _as_utc(value: datetime) -> datetime:
+    # SQLite hands timestamps back without their zone; they were written in UTC.
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -96,3 +96,23 @@ def test_unwritable_index_location_is_a_clear_error(tmp_path: Path) -> None:
     blocker.write_text("not a folder")
     with pytest.raises(StorageError, match="index"):
         Store.open(f"sqlite:///{blocker / 'index.db'}")
+
+
+def test_migrations_describe_exactly_the_models(tmp_path: Path) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from syncd.index.models import Base
+
+    with Store.open(f"sqlite:///{tmp_path / 'index.db'}") as store, store.engine.connect() as db:
+        assert compare_metadata(MigrationContext.configure(db), Base.metadata) == []
+
+
+def test_budget_state_survives_reopening(database_url: str) -> None:
+    from syncd.index.store import BudgetRecord
+
+    with Store.open(database_url) as store:
+        assert store.budget() is None
+        store.save_budget(BudgetRecord(1000, 12, 1_700_000_000.0, 1_699_999_000.0, None))
+    with Store.open(database_url) as store:
+        assert store.budget() == BudgetRecord(1000, 12, 1_700_000_000.0, 1_699_999_000.0, None)

@@ -1,0 +1,1 @@
+"""The long-running service: scheduler wiring, sd_notify, the root lock and signal handling."""
