@@ -107,6 +107,8 @@ def sync_command(
         ):
             report = SyncEngine(client, store, mirror, progress=progress).run_once()
         print(report.summary())
+        if (halt := report.halt_line()) is not None:
+            print(halt)
         print(f"Mirror: {root}")
     if not report.ok:
         for error in report.errors[:20]:

@@ -8,6 +8,7 @@ EXIT_CONFIG = 2
 EXIT_AUTH = 3
 EXIT_UNAVAILABLE = 4
 EXIT_STORAGE = 5
+EXIT_LOCKED = 6
 
 
 class SyncdError(Exception):
@@ -163,3 +164,15 @@ class StopRequested(SyncdError):
 
     def __init__(self) -> None:
         super().__init__("stopping on request")
+
+
+class RootLockedError(SyncdError):
+    """Another process owns the mirror root (holds its lock); `pid` is None when unreadable."""
+
+    exit_code = EXIT_LOCKED
+
+    def __init__(self, root: str, pid: int | None) -> None:
+        self.root = root
+        self.pid = pid
+        who = "another syncd" if pid is None else f"another syncd (pid {pid})"
+        super().__init__(f"{who} already owns {root}; stop it first or use a different SYNCD_ROOT")

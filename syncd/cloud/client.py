@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 
+from syncd.cloud.budget import RateBudget
 from syncd.cloud.models import (
     ItemError,
     Project,
@@ -31,6 +32,7 @@ from syncd.errors import (
     AuthError,
     BadResponseError,
     BodySizeError,
+    BudgetExhaustedError,
     CloudUnavailableError,
     NotFoundError,
     RateLimitedError,
@@ -71,15 +73,6 @@ class RequestStats:
         self.by_status[status] = self.by_status.get(status, 0) + 1
         if status == 304:
             self.not_modified += 1
-
-
-@dataclass(frozen=True)
-class RateLimit:
-    """The server's view of our budget, from the X-RateLimit-* headers of the last response."""
-
-    limit: int
-    remaining: int
-    reset_epoch: float
 
 
 class SessionBody:
@@ -136,11 +129,15 @@ class CloudClient:
         sleep: Callable[[float], None] = time.sleep,
         jitter: Callable[[], float] = random.random,
         transport: httpx.BaseTransport | None = None,
+        budget: RateBudget | None = None,
+        max_budget_wait: float = 60.0,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.retry = retry or RetryPolicy()
         self.stats = RequestStats()
-        self.rate_limit: RateLimit | None = None
+        # Every request passes through one budget; interactive when nobody says otherwise.
+        self.budget = budget or RateBudget(interactive=True)
+        self.max_budget_wait = max_budget_wait
         self._sleep = sleep
         self._jitter = jitter
         self._http = httpx.Client(
@@ -163,6 +160,15 @@ class CloudClient:
     def session_url(self, project_id: str, session_id: str) -> str:
         """Where a session lives on the server (recorded in front matter as its source)."""
         return self._url(f"/projects/{_quote(project_id)}/sessions/{_quote(session_id)}")
+
+    def session_exists(self, project_id: str, session_id: str) -> bool:
+        """HEAD on the session: False only on a clear 404 (how deletions are confirmed)."""
+        path = f"/projects/{_quote(project_id)}/sessions/{_quote(session_id)}"
+        try:
+            with self._send("HEAD", path, {}):
+                return True
+        except NotFoundError:
+            return False
 
     # --- endpoints -------------------------------------------------------------------
 
@@ -248,6 +254,8 @@ class CloudClient:
         url = self._url(path)
         for attempt in range(self.retry.attempts):
             last = attempt == self.retry.attempts - 1
+            self._await_budget()
+            self.budget.note_send()
             try:
                 request = self._http.build_request(method, path, headers=headers)
                 response = self._http.send(request, stream=True)
@@ -268,7 +276,8 @@ class CloudClient:
                     response.close()
                 return
             response.close()
-            self._sleep(wait)
+            if wait > 0:
+                self._sleep(wait)
 
     def _retry_wait(
         self, response: httpx.Response, url: str, attempt: int, last: bool
@@ -282,15 +291,28 @@ class CloudClient:
         if status == 404:
             raise NotFoundError(url)
         if status == 429:
-            retry_after = _retry_after_seconds(response.headers.get("retry-after"), time.time())
+            retry_after = _retry_after_seconds(
+                response.headers.get("retry-after"), self.budget.now()
+            )
+            self.budget.block(retry_after)
             if last or retry_after > self.retry.max_retry_after:
                 raise RateLimitedError(url, retry_after)
-            return retry_after
+            return 0.0  # the budget now holds every request until Retry-After has passed
         if status >= 500:
             if last:
                 raise CloudUnavailableError(url, f"HTTP {status} after {attempt + 1} attempts")
             return self.retry.backoff(attempt, self._jitter())
         raise BadResponseError(url, f"HTTP {status}")
+
+    def _await_budget(self) -> None:
+        """Wait until the budget lets a request go, or give up when that is too long."""
+        for _ in range(3):  # a wait can end a hair early; never spin
+            wait = self.budget.delay()
+            if wait <= 0:
+                return
+            if wait > self.max_budget_wait:
+                raise BudgetExhaustedError(self.budget.now() + wait, wait)
+            self._sleep(wait)
 
     def _observe(self, response: httpx.Response) -> None:
         self.stats.record(response.status_code)
@@ -298,7 +320,7 @@ class CloudClient:
         remaining = _int_header(response.headers.get("x-ratelimit-remaining"))
         reset = _int_header(response.headers.get("x-ratelimit-reset"))
         if limit is not None and remaining is not None and reset is not None:
-            self.rate_limit = RateLimit(limit, remaining, float(reset))
+            self.budget.observe(limit, remaining, float(reset))
 
 
 def _list_field(data: dict[str, Any], key: str, url: str) -> list[object]:

@@ -15,18 +15,20 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import PurePosixPath
 
+from syncd.cloud.budget import BudgetSnapshot
 from syncd.cloud.client import CloudClient, SessionBody
 from syncd.cloud.models import Project, SessionSummary, etags_match
 from syncd.errors import (
-    AuthError,
     BadResponseError,
     BodySizeError,
+    BudgetExhaustedError,
     RateLimitedError,
     StaleListingError,
+    StopRequested,
     SyncdError,
     TransferInterruptedError,
 )
-from syncd.index.store import ProjectRecord, RunRecord, SessionRecord, Store
+from syncd.index.store import BudgetRecord, ProjectRecord, RunRecord, SessionRecord, Store
 from syncd.mirror import frontmatter
 from syncd.mirror.paths import local_copy_name
 from syncd.mirror.writer import Mirror
@@ -62,6 +64,7 @@ class SyncEngine:
         """Mirror every project and session; returns what happened (never raises for items)."""
         self.mirror.ensure_root()
         self.mirror.sweep_temp_files()
+        self._restore_budget()
         started_at = self.clock()
         run_id = self.store.start_run(started_at)
         report = CycleReport()
@@ -70,6 +73,7 @@ class SyncEngine:
         try:
             self._cycle(report)
         finally:
+            self._save_budget()
             self.store.finish_run(
                 RunRecord(
                     id=run_id,
@@ -83,14 +87,47 @@ class SyncEngine:
                     unchanged=report.unchanged,
                     failed=report.failed,
                     errors=report.errors[:100],
+                    deferred=report.deferred,
+                    deleted=report.deleted,
                 )
             )
         return report
 
+    def _restore_budget(self) -> None:
+        budget = self.client.budget
+        saved = self.store.budget()
+        if not budget.known and saved is not None:
+            budget.restore(
+                BudgetSnapshot(
+                    saved.limit,
+                    saved.remaining,
+                    saved.reset_at,
+                    saved.observed_at,
+                    saved.blocked_until,
+                )
+            )
+
+    def _save_budget(self) -> None:
+        snapshot = self.client.budget.snapshot()
+        if snapshot is not None:
+            self.store.save_budget(
+                BudgetRecord(
+                    snapshot.limit,
+                    snapshot.remaining,
+                    snapshot.reset_at,
+                    snapshot.observed_at,
+                    snapshot.blocked_until,
+                )
+            )
+
     # --- projects ----------------------------------------------------------------------
 
     def _cycle(self, report: CycleReport) -> None:
-        projects, bad_projects = self.client.list_projects()
+        try:
+            projects, bad_projects = self.client.list_projects()
+        except HALTS as exc:
+            self._halt(report, exc, pending=0)
+            return
         for item in bad_projects:
             report.fail(f"project #{item.position} ({item.item_id}): {item.problem}")
         indexed_projects = self.store.projects()
@@ -102,10 +139,12 @@ class SyncEngine:
         for position, project in enumerate(projects, start=1):
             if self.progress:
                 self.progress(position, len(projects), project.name)
+            self.client.budget.pending = len(projects) - position + 1
             try:
                 self._sync_project(project, dirnames[project.id], indexed_projects, indexed, report)
-            except (AuthError, RateLimitedError):
-                raise
+            except (*HALTS, CycleHalted) as exc:
+                self._halt(report, exc, pending=0)
+                break
             except SyncdError as exc:
                 logger.error("project %s: %s", project.id, exc.message)
                 report.fail(f"project {project.id}: {exc.message}")
@@ -150,6 +189,18 @@ class SyncEngine:
             list_etag = listing.etag if listing is not None else held_etag
             self.store.save_project(self._project_record(project, dirname, list_etag))
 
+    def _halt(self, report: CycleReport, exc: Exception, pending: int) -> None:
+        if isinstance(exc, CycleHalted):
+            pending, exc = exc.pending, exc.cause
+        resume_at = None
+        if isinstance(exc, BudgetExhaustedError):
+            resume_at = exc.resume_at
+        elif isinstance(exc, RateLimitedError):
+            resume_at = self.client.budget.now() + exc.retry_after
+        reason = exc.message if isinstance(exc, SyncdError) else str(exc)
+        report.halt(reason, pending, resume_at)
+        logger.warning("cycle stopped early: %s", reason)
+
     def _project_record(
         self, project: Project, dirname: str, list_etag: str | None
     ) -> ProjectRecord:
@@ -169,16 +220,17 @@ class SyncEngine:
     ) -> None:
         report.unchanged += len(plan.unchanged)
         items: list[Rewrite | Fetch] = [*plan.rewrites, *plan.fetches]
-        for item in items:
+        for position, item in enumerate(items):
             session_id = item.summary.id
             record: SessionRecord | None
+            self.client.budget.pending = len(items) - position
             try:
                 if isinstance(item, Rewrite):
                     record = self._rewrite(plan, item, report)
                 else:
                     record = self._fetch(plan, item, report)
-            except (AuthError, RateLimitedError):
-                raise
+            except HALTS as exc:
+                raise CycleHalted(exc, pending=len(items) - position) from exc
             except SyncdError as exc:
                 logger.error("session %s: %s", session_id, exc.message)
                 report.fail(f"session {session_id}: {exc.message}")
@@ -362,6 +414,19 @@ class SyncEngine:
                 self.mirror.remove(f"{folder}/{overview.PROJECT_INDEX}")
                 self.mirror.remove_empty_dir(folder)
                 logger.info("removed the empty folder %s", folder)
+
+
+class CycleHalted(Exception):
+    """Carries a halt out of a project together with the items it left undone."""
+
+    def __init__(self, cause: SyncdError, pending: int) -> None:
+        super().__init__(cause.message)
+        self.cause = cause
+        self.pending = pending
+
+
+# Conditions that end a cycle early without failing its items: they are done later.
+HALTS = (RateLimitedError, BudgetExhaustedError, StopRequested)
 
 
 def _in_project(summary: SessionSummary, project_id: str) -> SessionSummary:

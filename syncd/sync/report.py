@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 
 @dataclass
@@ -12,18 +13,43 @@ class CycleReport:
     unchanged: int = 0
     failed: int = 0
     fetched: int = 0
+    deferred: int = 0
+    deleted: int = 0
     errors: list[str] = field(default_factory=list)
+    # Why the cycle ended before finishing (budget spent, rate limited, stopping), if it did.
+    halted: str | None = None
+    resume_at: float | None = None  # epoch seconds when the budget allows work again
+    actions: list[str] = field(default_factory=list)  # what a dry run would do
 
     def fail(self, message: str) -> None:
         self.failed += 1
         self.errors.append(message)
 
+    def halt(self, reason: str, pending: int, resume_at: float | None = None) -> None:
+        self.halted = reason
+        # At least one: a halted cycle never counts as a complete one.
+        self.deferred += max(pending, 1)
+        self.resume_at = resume_at
+
     @property
     def ok(self) -> bool:
-        return not self.errors
+        return not self.errors and self.halted is None
 
     def summary(self) -> str:
-        return (
+        line = (
             f"{self.new} new, {self.updated} updated, {self.unchanged} unchanged, "
             f"{self.failed} failed"
         )
+        if self.deleted:
+            line += f", {self.deleted} deleted"
+        if self.deferred:
+            line += f", {self.deferred} deferred"
+        return line
+
+    def halt_line(self) -> str | None:
+        if self.halted is None:
+            return None
+        if self.resume_at is None:
+            return f"Stopped early: {self.halted}"
+        when = datetime.fromtimestamp(self.resume_at, UTC).strftime("%H:%M:%S UTC")
+        return f"Stopped early: {self.halted}. The rest can continue after {when}."

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from syncd.cloud.budget import RateBudget
 from syncd.cloud.client import CloudClient, RetryPolicy
 from syncd.devserver import DevServer
 from syncd.index.store import Store
@@ -16,6 +18,21 @@ from syncd.sync.engine import SyncEngine
 from syncd.sync.report import CycleReport
 
 NO_WAIT = RetryPolicy(attempts=3, base_delay=0.0, max_delay=0.0, max_retry_after=120.0)
+
+
+class FakeClock:
+    """Epoch seconds that move only when a sleep asks them to: waits cost no real time."""
+
+    def __init__(self, start: float = 1_800_000_000.0) -> None:
+        self.now = start
+        self.waits: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.waits.append(seconds)
+        self.now += seconds
 
 
 class FakeSleep:
@@ -38,7 +55,9 @@ def server() -> Iterator[DevServer]:
 class Harness:
     server: DevServer
     root: Path
-    sleep: FakeSleep
+    sleep: Callable[[float], None]
+    clock: Callable[[], float] = time.time
+    interactive: bool = True
 
     @property
     def database_url(self) -> str:
@@ -46,7 +65,11 @@ class Harness:
 
     def sync(self, api_key: str | None = None) -> CycleReport:
         client = CloudClient(
-            self.server.url, api_key or self.server.api_key, retry=NO_WAIT, sleep=self.sleep
+            self.server.url,
+            api_key or self.server.api_key,
+            retry=NO_WAIT,
+            sleep=self.sleep,
+            budget=RateBudget(interactive=self.interactive, clock=self.clock),
         )
         with client, Store.open(self.database_url) as store:
             return SyncEngine(client, store, Mirror(self.root)).run_once()

@@ -5,13 +5,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import pytest
+import httpx
 
 from syncd.devserver import DevServer, Fault
-from syncd.errors import RateLimitedError
 from syncd.index.store import Store
 from syncd.mirror import frontmatter
-from tests.integration.conftest import FakeSleep, Harness
+from tests.integration.conftest import FakeClock, FakeSleep, Harness
 
 SESSION_PATH = r"^/api/v1/projects/[^/]+/sessions/[^/]+$"
 
@@ -203,7 +202,7 @@ def test_one_server_error_is_retried_transparently(harness: Harness) -> None:
     harness.server.inject(Fault(kind="status", status=503, path="000000000002$", times=1))
     report = harness.sync()
     assert (report.new, report.failed) == (3, 0)
-    assert len(harness.sleep.waits) == 1
+    assert len([r for r in harness.server.requests if r.path.endswith("000000000002")]) == 2
 
 
 def test_persistent_server_error_fails_one_session_and_the_rest_land(harness: Harness) -> None:
@@ -225,32 +224,28 @@ def test_connection_reset_is_retried(harness: Harness) -> None:
     assert (report.new, report.failed) == (3, 0)
 
 
-def test_rate_limited_request_waits_retry_after_then_succeeds(tmp_path: Path) -> None:
-    clock = [1_000_000.0]
-    with DevServer(
-        api_key="k", port=0, rate_limit=3, window_seconds=60.0, clock=lambda: clock[0]
-    ) as server:
+def test_rate_limit_is_respected_without_a_single_429(tmp_path: Path) -> None:
+    clock = FakeClock()
+    with DevServer(api_key="k", port=0, rate_limit=3, window_seconds=60.0, clock=clock) as server:
         seed_two_projects(server)
-        harness = Harness(server, tmp_path / "m", _AdvancingSleep(clock))
+        harness = Harness(server, tmp_path / "m", clock.sleep, clock)
         report = harness.sync()
-    assert report.failed == 0
-    assert report.new == 3
-    assert harness.sleep.waits
-    assert all(0 < wait <= 60 for wait in harness.sleep.waits)
-    statuses = [r.status for r in server.requests]
-    assert 429 in statuses
+    assert (report.new, report.failed) == (3, 0)
+    assert [r.status for r in server.requests].count(429) == 0
+    assert clock.waits  # it waited for the window to reset instead
+    assert all(0 < wait <= 60 for wait in clock.waits)
 
 
-class _AdvancingSleep:
-    """A sleep that moves the devserver's clock forward instead of waiting."""
-
-    def __init__(self, clock: list[float]) -> None:
-        self.clock = clock
-        self.waits: list[float] = []
-
-    def __call__(self, seconds: float) -> None:
-        self.waits.append(seconds)
-        self.clock[0] += seconds
+def test_429_is_honoured_with_its_retry_after(tmp_path: Path) -> None:
+    clock = FakeClock()
+    with DevServer(api_key="k", port=0, rate_limit=None, clock=clock) as server:
+        seed_two_projects(server)
+        server.inject(Fault(kind="status", status=429, path="000000000002$"))
+        harness = Harness(server, tmp_path / "m", clock.sleep, clock)
+        report = harness.sync()
+    assert (report.new, report.failed) == (3, 0)
+    assert clock.waits == [1.0]  # the devserver's Retry-After
+    assert [r.status for r in server.requests].count(429) == 1
 
 
 def test_malformed_listing_item_fails_alone(harness: Harness) -> None:
@@ -290,15 +285,40 @@ def test_project_with_a_failed_session_is_listed_in_full_next_run(harness: Harne
     assert [r.status for r in docs_lists] == [304]
 
 
-def test_long_retry_after_fails_fast_instead_of_waiting(tmp_path: Path) -> None:
-    with DevServer(api_key="k", port=0, rate_limit=2, window_seconds=3600.0) as server:
+def test_spent_budget_defers_the_rest_instead_of_waiting_an_hour(tmp_path: Path) -> None:
+    with DevServer(api_key="k", port=0, rate_limit=4, window_seconds=3600.0) as server:
         seed_two_projects(server)
         harness = Harness(server, tmp_path / "m", FakeSleep())
-        with pytest.raises(RateLimitedError) as caught:
-            harness.sync()
-    assert caught.value.retry_after > 120
+        report = harness.sync()
+        assert report.halted is not None
+        assert report.deferred >= 1
+        assert report.resume_at is not None
+        assert harness.sleep.waits == []
+        assert [r.status for r in server.requests].count(429) == 0
+        with Store.open(harness.database_url) as store:
+            (run,) = store.runs()
+            assert not run.succeeded
+            budget = store.budget()
+        assert budget is not None
+        assert budget.remaining == 0
+
+
+def test_429_from_a_budget_spent_elsewhere_stops_the_cycle_without_waiting(
+    tmp_path: Path,
+) -> None:
+    with DevServer(api_key="k", port=0, rate_limit=4, window_seconds=3600.0) as server:
+        seed_two_projects(server)
+        # Another machine with the same key spends the whole window first.
+        for _ in range(4):
+            httpx.get(f"{server.url}/api/v1/projects", headers={"Authorization": "Bearer k"})
+        harness = Harness(server, tmp_path / "m", FakeSleep())
+        report = harness.sync()
+        statuses = [r.status for r in server.requests]
+    assert report.halted is not None
+    assert "Rate limited" in report.halted
+    assert report.resume_at is not None
     assert harness.sleep.waits == []
-    assert [r.status for r in server.requests].count(429) == 1
+    assert statuses.count(429) == 1  # one answer, never a loop
 
 
 def test_index_records_hashes_sizes_and_the_run(harness: Harness) -> None:

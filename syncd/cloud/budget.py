@@ -1,0 +1,117 @@
+"""The rate budget: how many requests we may still send, and when.
+
+Fed by the X-RateLimit-* headers of every response (the server's count is the truth:
+other machines may spend the same key). Pure arithmetic; the clock is passed in.
+
+- A reserve (default 10% of the limit) is kept for interactive commands.
+- Work that fits in what is left goes at once; a backlog bigger than that is paced
+  evenly across the rest of the window instead of bursting.
+- A 429's Retry-After blocks every request until it has passed.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class BudgetSnapshot:
+    limit: int
+    remaining: int
+    reset_at: float
+    observed_at: float
+    blocked_until: float | None
+
+
+class RateBudget:
+    def __init__(
+        self,
+        *,
+        reserve: float = 0.1,
+        interactive: bool = False,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.reserve = reserve
+        self.interactive = interactive
+        self._clock = clock
+        self.limit: int | None = None
+        self.remaining = 0
+        self.reset_at = 0.0
+        self.observed_at = 0.0
+        self.blocked_until = 0.0
+        self.pending = 1  # requests the caller still has to make (for pacing)
+        self._last_send = -math.inf
+
+    def restore(self, snapshot: BudgetSnapshot) -> None:
+        """Resume from what an earlier process learnt (so a restart does not forget)."""
+        self.limit, self.remaining = snapshot.limit, snapshot.remaining
+        self.reset_at, self.observed_at = snapshot.reset_at, snapshot.observed_at
+        self.blocked_until = snapshot.blocked_until or 0.0
+
+    def now(self) -> float:
+        return self._clock()
+
+    @property
+    def known(self) -> bool:
+        return self.limit is not None
+
+    def reserved(self) -> int:
+        if self.limit is None or self.interactive:
+            return 0
+        return math.ceil(self.limit * self.reserve)
+
+    def usable(self) -> int | None:
+        """Requests that may still go out in this window; None when nothing is known yet."""
+        if self.limit is None:
+            return None
+        if self.now() >= self.reset_at:
+            return self.limit - self.reserved()  # a new window has begun
+        return self.remaining - self.reserved()
+
+    def delay(self) -> float:
+        """Seconds to wait before the next request may be sent (0 when it may go now)."""
+        now = self.now()
+        if now < self.blocked_until:
+            return self.blocked_until - now
+        usable = self.usable()
+        if usable is None or now >= self.reset_at:
+            return 0.0
+        if usable <= 0:
+            return self.reset_at - now
+        if self.pending <= usable:
+            return 0.0
+        # More work than budget: spread what is left evenly over the rest of the window.
+        interval = (self.reset_at - now) / usable
+        return max(0.0, self._last_send + interval - now)
+
+    def resume_at(self) -> float:
+        return self.now() + self.delay()
+
+    def note_send(self) -> None:
+        """A request is going out; count it until the response's headers correct us."""
+        self._last_send = self.now()
+        if self.limit is not None:
+            if self._last_send >= self.reset_at:
+                self.remaining = self.limit
+            self.remaining = max(0, self.remaining - 1)
+
+    def observe(self, limit: int, remaining: int, reset_at: float) -> None:
+        """The server's own figures, from a response's X-RateLimit-* headers."""
+        self.limit = max(1, limit)
+        self.remaining = max(0, remaining)
+        self.reset_at = reset_at
+        self.observed_at = self.now()
+
+    def block(self, seconds: float) -> None:
+        """A 429 said to come back in `seconds`: nothing goes out before then."""
+        # Only the wait is certain; the next response's headers say what is left after it.
+        self.blocked_until = max(self.blocked_until, self.now() + seconds)
+
+    def snapshot(self) -> BudgetSnapshot | None:
+        if self.limit is None:
+            return None
+        blocked = self.blocked_until if self.blocked_until > self.now() else None
+        return BudgetSnapshot(self.limit, self.remaining, self.reset_at, self.observed_at, blocked)
