@@ -179,6 +179,13 @@ class Store:
                 if record.id not in rows:
                     db.add(ProjectRow(**{name: getattr(record, name) for name in _PROJECT_FIELDS}))
 
+    def forget_list_etag(self, project_id: str) -> None:
+        """Make the next run list this project in full (no If-None-Match)."""
+        with self._transaction() as db:
+            row = db.get(ProjectRow, project_id)
+            if row is not None:
+                row.list_etag = None
+
     # --- sessions --------------------------------------------------------------------
 
     def sessions(self, project_id: str | None = None) -> dict[str, SessionRecord]:
@@ -273,6 +280,26 @@ class Store:
         with self._transaction() as db:
             query = select(SyncRunRow).order_by(SyncRunRow.id.desc()).limit(limit)
             return [_run_record(row) for row in db.scalars(query)]
+
+    def replace_all(self, projects: list[ProjectRecord], sessions: list[SessionRecord]) -> None:
+        """Make `projects` and `sessions` the whole content of their tables, in one
+        transaction (`syncd db rebuild`); runs and the rate budget are kept."""
+        with self._transaction() as db:
+            for table in (SessionRow, ProjectRow):
+                for row in db.scalars(select(table)):
+                    db.delete(row)
+                # Sessions go first (they point at projects); new rows may reuse ids and paths.
+                db.flush()
+            db.add_all(
+                ProjectRow(**{name: getattr(r, name) for name in _PROJECT_FIELDS}) for r in projects
+            )
+            db.flush()
+            db.add_all(
+                SessionRow(
+                    **{column: getattr(r, name) for name, column in _SESSION_COLUMNS.items()}
+                )
+                for r in sessions
+            )
 
 
 def _one_line(exc: Exception) -> str:

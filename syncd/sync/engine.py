@@ -1,55 +1,61 @@
-"""Run one sync cycle: list, plan, fetch/rewrite, index, regenerate pages.
+"""Run sync cycles: the incremental fast path, full listings, and reconciliation.
+
+- incremental: one request (`/sessions/recent`) when nothing changed; k changed sessions
+  cost k + 1 requests. Falls back to a full listing when the recent page cannot tell.
+- full listing (`syncd sync --once`, reconciliation): every project's listing, sent with
+  If-None-Match; deletions are detected here and only here.
 
 One item failing never stops the cycle: it is logged once, counted and retried on the
-next run. Only a rejected key or a long rate-limit wait stops the cycle early.
+next run. A spent budget, a long Retry-After or a stop request ends the cycle early with
+the rest deferred; only a rejected key stops it with an error.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
-import itertools
 import logging
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import PurePosixPath
 
 from syncd.cloud.budget import BudgetSnapshot
-from syncd.cloud.client import CloudClient, SessionBody
+from syncd.cloud.client import CloudClient
 from syncd.cloud.models import Project, SessionSummary, etags_match
 from syncd.errors import (
-    BadResponseError,
-    BodySizeError,
+    AuthError,
     BudgetExhaustedError,
+    CloudUnavailableError,
     RateLimitedError,
-    StaleListingError,
-    StopRequested,
     SyncdError,
-    TransferInterruptedError,
 )
 from syncd.index.store import BudgetRecord, ProjectRecord, RunRecord, SessionRecord, Store
-from syncd.mirror import frontmatter
-from syncd.mirror.paths import local_copy_name
 from syncd.mirror.writer import Mirror
 from syncd.sync import overview
-from syncd.sync.convert import describes_same_file, header_for, record_for
-from syncd.sync.localedits import FileState, Verdict, classify
-from syncd.sync.planner import Fetch, ProjectPlan, Rewrite, assign_dirnames, plan_project
+from syncd.sync.deletions import DeletionPlan, plan_deletions
+from syncd.sync.localedits import FileState, classify
+from syncd.sync.planner import ProjectPlan, assign_dirnames, plan_project
 from syncd.sync.report import CycleReport
+from syncd.sync.sessions import HALTS, CycleHalted, SessionSync
 
 logger = logging.getLogger(__name__)
 
 Progress = Callable[[int, int, str], None]
 Clock = Callable[[], datetime]
 
-# A body whose transfer broke is tried once more in the same run; other failures wait
-# for the next run (the client already retried the request itself).
-BODY_ATTEMPTS = 2
+RECENT_LIMIT = 100  # the API's maximum page of recently updated sessions
+TRASH = ".trash"
 
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class SyncOptions:
+    deletion_mode: str = "archive"  # archive | delete | keep
+    max_delete_share: float = 0.25
+    allow_mass_delete: bool = False
+    dry_run: bool = False
 
 
 @dataclass
@@ -59,19 +65,38 @@ class SyncEngine:
     mirror: Mirror
     clock: Clock = _utcnow
     progress: Progress | None = None
+    options: SyncOptions = field(default_factory=SyncOptions)
 
-    def run_once(self) -> CycleReport:
-        """Mirror every project and session; returns what happened (never raises for items)."""
+    def __post_init__(self) -> None:
+        self.sessions = SessionSync(
+            self.client, self.store, self.mirror, self.clock, dry_run=self.options.dry_run
+        )
+
+    def run_once(self, kind: str = "once") -> CycleReport:
+        """List everything, mirror every change, and handle deletions (reconciliation)."""
+        return self._run(kind, lambda report: self._full(report, deletions=True))
+
+    def run_incremental(self) -> CycleReport:
+        """The cheap cycle: the recent-sessions page first, a full listing only if needed."""
+        return self._run("incremental", self._incremental)
+
+    # --- bookkeeping -------------------------------------------------------------------
+
+    def _run(self, kind: str, cycle: Callable[[CycleReport], None]) -> CycleReport:
+        report = CycleReport()
+        if self.options.dry_run:
+            cycle(report)  # a dry run writes nothing: no temp sweep, no run record
+            return report
         self.mirror.ensure_root()
         self.mirror.sweep_temp_files()
         self._restore_budget()
         started_at = self.clock()
-        run_id = self.store.start_run(started_at)
-        report = CycleReport()
+        run_id = self.store.start_run(started_at, kind)
         requests_before = self.client.stats.requests
         not_modified_before = self.client.stats.not_modified
         try:
-            self._cycle(report)
+            cycle(report)
+            self._write_pages()
         finally:
             self._save_budget()
             self.store.finish_run(
@@ -87,6 +112,7 @@ class SyncEngine:
                     unchanged=report.unchanged,
                     failed=report.failed,
                     errors=report.errors[:100],
+                    kind=kind,
                     deferred=report.deferred,
                     deleted=report.deleted,
                 )
@@ -94,10 +120,9 @@ class SyncEngine:
         return report
 
     def _restore_budget(self) -> None:
-        budget = self.client.budget
         saved = self.store.budget()
-        if not budget.known and saved is not None:
-            budget.restore(
+        if not self.client.budget.known and saved is not None:
+            self.client.budget.restore(
                 BudgetSnapshot(
                     saved.limit,
                     saved.remaining,
@@ -120,36 +145,103 @@ class SyncEngine:
                 )
             )
 
-    # --- projects ----------------------------------------------------------------------
+    def _halt(self, report: CycleReport, exc: Exception) -> None:
+        pending = 0
+        if isinstance(exc, CycleHalted):
+            pending, exc = exc.pending, exc.cause
+        resume_at = None
+        if isinstance(exc, BudgetExhaustedError):
+            resume_at = exc.resume_at
+        elif isinstance(exc, RateLimitedError):
+            resume_at = self.client.budget.now() + exc.retry_after
+        reason = exc.message if isinstance(exc, SyncdError) else str(exc)
+        report.halt(reason, pending, resume_at)
+        logger.warning("cycle stopped early: %s", reason)
 
-    def _cycle(self, report: CycleReport) -> None:
+    # --- the incremental fast path -----------------------------------------------------
+
+    def _incremental(self, report: CycleReport) -> None:
+        try:
+            recent, bad = self.client.recent_sessions(RECENT_LIMIT)
+        except HALTS as exc:
+            self._halt(report, exc)
+            return
+        indexed = self.store.sessions()
+        projects = self.store.projects()
+        changed = [s for s in recent if _is_new_or_changed(s, indexed)]
+        report.unchanged = len(indexed) - sum(1 for s in changed if s.id in indexed)
+        if not changed and not bad:
+            return
+        page_full = len(recent) >= RECENT_LIMIT and len(changed) == len(recent)
+        unknown_project = any(s.project_id not in projects for s in changed)
+        if bad or page_full or unknown_project:
+            # The page cannot tell the whole story: list everything (no deletions here).
+            report.unchanged = 0
+            self._full(report, deletions=False)
+            return
+        by_project: dict[str, list[SessionSummary]] = {}
+        for summary in changed:
+            by_project.setdefault(summary.project_id, []).append(summary)
+        for project_id, summaries in sorted(by_project.items()):
+            record = projects[project_id]
+            project = Project(id=record.id, name=record.name, created_at=record.created_at)
+            plan = plan_project(project, record.dirname, summaries, indexed)
+            try:
+                self.sessions.execute(plan, report, indexed)
+            except CycleHalted as exc:
+                self._halt(report, exc)
+                return
+
+    # --- full listings -----------------------------------------------------------------
+
+    def _full(self, report: CycleReport, *, deletions: bool) -> None:
         try:
             projects, bad_projects = self.client.list_projects()
         except HALTS as exc:
-            self._halt(report, exc, pending=0)
+            self._halt(report, exc)
+            return
+        except (AuthError, CloudUnavailableError):
+            raise  # nothing can be done this cycle: one clear error for the caller
+        except SyncdError as exc:
+            logger.error("listing projects: %s", exc.message)
+            report.fail(f"listing projects: {exc.message}")
             return
         for item in bad_projects:
             report.fail(f"project #{item.position} ({item.item_id}): {item.problem}")
         indexed_projects = self.store.projects()
         dirnames = assign_dirnames(projects, indexed_projects)
-        # Folders are claimed for every project up front, in one transaction, so that two
-        # projects trading names never hold the same folder, even for a moment.
-        self.store.save_dirnames([self._project_record(p, dirnames[p.id], None) for p in projects])
+        if not self.options.dry_run:
+            # Folders are claimed for every project up front, in one transaction, so that
+            # two projects trading names never hold the same folder, even for a moment.
+            self.store.save_dirnames([_project_record(p, dirnames[p.id], None) for p in projects])
         indexed = self.store.sessions()
+        complete = not bad_projects
+        seen: set[str] = set()  # every session id some listing (or a 304) vouched for
         for position, project in enumerate(projects, start=1):
             if self.progress:
                 self.progress(position, len(projects), project.name)
             self.client.budget.pending = len(projects) - position + 1
             try:
-                self._sync_project(project, dirnames[project.id], indexed_projects, indexed, report)
+                listed_ids = self._sync_project(
+                    project, dirnames[project.id], indexed_projects, indexed, report
+                )
             except (*HALTS, CycleHalted) as exc:
-                self._halt(report, exc, pending=0)
-                break
+                self._halt(report, exc)
+                return
             except SyncdError as exc:
+                listed_ids = None
                 logger.error("project %s: %s", project.id, exc.message)
                 report.fail(f"project {project.id}: {exc.message}")
-        self._write_pages(projects, dirnames)
-        self._drop_abandoned_folders(set(dirnames.values()))
+            if listed_ids is None:
+                complete = False
+            else:
+                seen |= listed_ids
+        # Deletions only from a complete, error-free listing of everything, so a session
+        # that moved between projects is never taken for deleted.
+        if deletions and complete:
+            self._delete_vanished(projects, indexed_projects, seen, indexed, report)
+        if not self.options.dry_run:
+            self._drop_abandoned_folders()
 
     def _sync_project(
         self,
@@ -158,7 +250,8 @@ class SyncEngine:
         indexed_projects: dict[str, ProjectRecord],
         indexed: dict[str, SessionRecord],
         report: CycleReport,
-    ) -> None:
+    ) -> set[str] | None:
+        """Sync one project: the ids its listing vouches for, or None if anything failed."""
         failures_before = report.failed
         previous = indexed_projects.get(project.id)
         renamed = previous is not None and previous.name != project.name
@@ -173,242 +266,131 @@ class SyncEngine:
                 report.fail(f"session {item.item_id or '#' + str(item.position)}: {item.problem}")
             # A session is filed under the project whose listing it came from.
             listed = [_in_project(s, project.id) for s in listing.sessions]
-        concerned = {s.id for s in listed or ()}
-        missing = [
-            r.id
-            for r in indexed.values()
-            if (r.project_id == project.id or r.id in concerned) and not self.mirror.exists(r.path)
-        ]
         plan = plan_project(
-            project, dirname, listed, indexed, missing_files=missing, project_renamed=renamed
+            project,
+            dirname,
+            listed,
+            indexed,
+            missing_files=self._missing_files(project.id, listed, indexed),
+            project_renamed=renamed,
         )
-        self._execute(plan, report, indexed)
-        if report.failed == failures_before:
+        self.sessions.execute(plan, report, indexed)
+        if report.failed != failures_before:
+            return None
+        if not self.options.dry_run:
             # Only a fully applied listing may be skipped next time (and only then is the
             # new project name final: until then its sessions are still looked at).
             list_etag = listing.etag if listing is not None else held_etag
-            self.store.save_project(self._project_record(project, dirname, list_etag))
+            self.store.save_project(_project_record(project, dirname, list_etag))
+        if listed is None:  # 304: the listing is what it was, so is the project
+            return {r.id for r in indexed.values() if r.project_id == project.id}
+        return {s.id for s in listed}
 
-    def _halt(self, report: CycleReport, exc: Exception, pending: int) -> None:
-        if isinstance(exc, CycleHalted):
-            pending, exc = exc.pending, exc.cause
-        resume_at = None
-        if isinstance(exc, BudgetExhaustedError):
-            resume_at = exc.resume_at
-        elif isinstance(exc, RateLimitedError):
-            resume_at = self.client.budget.now() + exc.retry_after
-        reason = exc.message if isinstance(exc, SyncdError) else str(exc)
-        report.halt(reason, pending, resume_at)
-        logger.warning("cycle stopped early: %s", reason)
+    def _missing_files(
+        self,
+        project_id: str,
+        listed: list[SessionSummary] | None,
+        indexed: dict[str, SessionRecord],
+    ) -> list[str]:
+        concerned = {s.id for s in listed or ()}
+        return [
+            r.id
+            for r in indexed.values()
+            if (r.project_id == project_id or r.id in concerned) and not self.mirror.exists(r.path)
+        ]
 
-    def _project_record(
-        self, project: Project, dirname: str, list_etag: str | None
-    ) -> ProjectRecord:
-        return ProjectRecord(
-            id=project.id,
-            name=project.name,
-            dirname=dirname,
-            created_at=project.created_at,
-            updated_at=project.updated_at,
-            list_etag=list_etag,
-        )
+    # --- deletions ---------------------------------------------------------------------
 
-    # --- sessions ----------------------------------------------------------------------
-
-    def _execute(
-        self, plan: ProjectPlan, report: CycleReport, indexed: dict[str, SessionRecord]
+    def _delete_vanished(
+        self,
+        projects: list[Project],
+        indexed_projects: dict[str, ProjectRecord],
+        seen: set[str],
+        indexed: dict[str, SessionRecord],
+        report: CycleReport,
     ) -> None:
-        report.unchanged += len(plan.unchanged)
-        items: list[Rewrite | Fetch] = [*plan.rewrites, *plan.fetches]
-        for position, item in enumerate(items):
-            session_id = item.summary.id
-            record: SessionRecord | None
-            self.client.budget.pending = len(items) - position
-            try:
-                if isinstance(item, Rewrite):
-                    record = self._rewrite(plan, item, report)
-                else:
-                    record = self._fetch(plan, item, report)
-            except HALTS as exc:
-                raise CycleHalted(exc, pending=len(items) - position) from exc
-            except SyncdError as exc:
-                logger.error("session %s: %s", session_id, exc.message)
-                report.fail(f"session {session_id}: {exc.message}")
-                continue
-            if record is not None:
-                indexed[session_id] = record
-
-    def _fetch(self, plan: ProjectPlan, fetch: Fetch, report: CycleReport) -> SessionRecord | None:
-        verdict = self._protect_local_edits(fetch.previous)
-        for attempt in range(1, BODY_ATTEMPTS + 1):
-            try:
-                return self._download(plan, fetch, verdict, report)
-            except (BodySizeError, TransferInterruptedError) as exc:
-                broken = isinstance(exc, TransferInterruptedError) or exc.truncated
-                if not broken or attempt == BODY_ATTEMPTS:
-                    raise
-                logger.warning("session %s: %s; trying again", fetch.summary.id, exc.message)
-        return None
-
-    def _download(
-        self, plan: ProjectPlan, fetch: Fetch, verdict: Verdict, report: CycleReport
-    ) -> SessionRecord | None:
-        summary = fetch.summary
-        # A file the user edited has been moved aside: its etag no longer describes a file.
-        if_none_match = fetch.if_none_match if verdict.body_reusable else None
-        with self.client.session_body(
-            plan.project.id,
-            summary.id,
-            if_none_match=if_none_match,
-            listed_etag=summary.etag,
-            listed_size=summary.markdown_size,
-        ) as body:
-            if body is None:
-                return self._not_modified(plan, fetch, report)
-            return self._write_body(plan, fetch, body, verdict, report)
-
-    def _not_modified(
-        self, plan: ProjectPlan, fetch: Fetch, report: CycleReport
-    ) -> SessionRecord | None:
-        """304: the version we hold is current; only its place or front matter may change."""
-        previous = fetch.previous
-        if previous is None:
-            raise BadResponseError(
-                self.client.session_url(plan.project.id, fetch.summary.id),
-                "304 Not Modified for a request that held no etag",
+        listed = {p.id for p in projects}
+        names = {p.id: p.name for p in projects} | {
+            r.id: r.name for r in indexed_projects.values() if r.id not in listed
+        }
+        for project_id, name in sorted(names.items()):
+            plan = plan_deletions(
+                project_id,
+                name,
+                seen,
+                indexed,
+                max_share=self.options.max_delete_share,
+                allow_mass_delete=self.options.allow_mass_delete,
             )
-        if fetch.summary.etag and not etags_match(fetch.summary.etag, previous.etag):
-            raise StaleListingError(fetch.summary.id, fetch.summary.etag, previous.etag)
-        summary = fetch.summary.model_copy(update={"etag": previous.etag})
-        if fetch.path != previous.path or not describes_same_file(summary, previous):
-            return self._rewrite(plan, Rewrite(summary, fetch.path, previous), report)
-        report.unchanged += 1
-        return None
+            self._apply_deletions(plan, indexed, report)
+            vanished = project_id not in listed
+            if (
+                vanished
+                and not self.options.dry_run
+                and not any(r.project_id == project_id for r in indexed.values())
+            ):
+                dirname = indexed_projects[project_id].dirname
+                self.store.delete_project(project_id)
+                self.mirror.remove(f"{dirname}/{overview.PROJECT_INDEX}")
+                self.mirror.remove_empty_dir(dirname)
 
-    def _write_body(
-        self,
-        plan: ProjectPlan,
-        fetch: Fetch,
-        body: SessionBody,
-        verdict: Verdict,
-        report: CycleReport,
-    ) -> SessionRecord:
-        summary = fetch.summary
-        etag = body.etag or summary.etag
-        header = self._header(plan, summary, etag, verdict)
-        body_hash = hashlib.sha256()
+    def _apply_deletions(
+        self, plan: DeletionPlan, indexed: dict[str, SessionRecord], report: CycleReport
+    ) -> None:
+        if plan.refusal is not None:
+            logger.error("%s", plan.refusal)
+            report.fail(plan.refusal)
+            # The project must be listed in full again next time, or a 304 would hide
+            # the missing sessions from the next attempt.
+            self.store.forget_list_etag(plan.project_id)
+            return
+        for record in plan.candidates:
+            if self.options.dry_run:
+                report.actions.append(f"trash   {record.path} (if a HEAD request confirms 404)")
+                continue
+            try:
+                if self.client.session_exists(record.project_id, record.id):
+                    continue  # not gone: it moved, or the listing was stale
+                self._trash(record)
+            except HALTS as exc:
+                raise CycleHalted(exc, pending=0) from exc
+            except SyncdError as exc:
+                report.fail(f"session {record.id}: {exc.message}")
+                self.store.forget_list_etag(plan.project_id)
+                continue
+            self.store.delete_session(record.id)
+            indexed.pop(record.id, None)
+            report.deleted += 1
 
-        def chunks() -> Iterator[bytes]:
-            yield header
-            for chunk in body.chunks():
-                body_hash.update(chunk)
-                yield chunk
-
-        outcome = self.mirror.write(fetch.path, chunks())
-        report.fetched += 1
-        return self._finish_write(
-            fetch.previous,
-            fetch.path,
-            summary,
-            etag,
-            body_hash.hexdigest(),
-            outcome.sha256,
-            body.received,
-            report,
-        )
-
-    def _rewrite(
-        self, plan: ProjectPlan, rewrite: Rewrite, report: CycleReport
-    ) -> SessionRecord | None:
-        """New front matter and/or place for a body already on disk: no download."""
-        previous = rewrite.previous
-        inspection = self.mirror.inspect(previous.path)
-        verdict = classify(inspection, previous)
-        if inspection is None or not verdict.body_reusable:
-            # The body on disk is not the cloud's any more: fetch it again instead.
-            fetch = Fetch(rewrite.summary, rewrite.path, previous, None)
-            return self._fetch(plan, fetch, report)
-        header = self._header(plan, rewrite.summary, previous.etag, verdict)
-        size = self.mirror.resolve(previous.path).stat().st_size - inspection.body_offset
-        chunks: Iterable[bytes] = itertools.chain(
-            [header], self.mirror.iter_bytes(previous.path, inspection.body_offset)
-        )
-        outcome = self.mirror.write(rewrite.path, chunks)
-        return self._finish_write(
-            previous,
-            rewrite.path,
-            rewrite.summary,
-            previous.etag,
-            inspection.body_sha256,
-            outcome.sha256,
-            size,
-            report,
-        )
-
-    def _header(
-        self, plan: ProjectPlan, summary: SessionSummary, etag: str | None, verdict: Verdict
-    ) -> bytes:
-        source = self.client.session_url(plan.project.id, summary.id)
-        header = header_for(summary, plan.project.name, etag, source)
-        # The user's own mark survives every rewrite.
-        return frontmatter.render(dataclasses.replace(header, pullstory=verdict.pullstory))
-
-    def _protect_local_edits(self, previous: SessionRecord | None) -> Verdict:
-        """Keep a user's edited copy beside the file before it is replaced."""
-        if previous is None:
-            return Verdict(FileState.MISSING)
-        verdict = classify(self.mirror.inspect(previous.path), previous)
-        if verdict.state is FileState.EDITED:
-            source = PurePosixPath(previous.path)
-            kept = (source.parent / local_copy_name(source.name, self.clock())).as_posix()
-            self.mirror.move(previous.path, kept)
-            logger.warning("%s was edited locally: kept it as %s", previous.path, kept)
-        return verdict
-
-    def _finish_write(
-        self,
-        previous: SessionRecord | None,
-        path: str,
-        summary: SessionSummary,
-        etag: str | None,
-        body_sha256: str,
-        file_sha256: str,
-        size: int,
-        report: CycleReport,
-    ) -> SessionRecord:
-        # The old file goes before the index moves on: a crash in between leaves an index
-        # pointing at a missing file, which the next run fetches again (no stale duplicate).
-        if previous is not None and previous.path != path:
-            self.mirror.remove(previous.path)
-            logger.info("moved %s -> %s", previous.path, path)
-        record = record_for(
-            summary,
-            path=path,
-            etag=etag,
-            body_sha256=body_sha256,
-            file_sha256=file_sha256,
-            markdown_size=size,
-            synced_at=self.clock(),
-        )
-        self.store.save_session(record)
-        if previous is None:
-            report.new += 1
-            logger.debug("new %s -> %s", summary.id, path)
-        else:
-            report.updated += 1
-            logger.debug("updated %s -> %s", summary.id, path)
-        return record
+    def _trash(self, record: SessionRecord) -> None:
+        mode = self.options.deletion_mode
+        edited = classify(self.mirror.inspect(record.path), record).state is FileState.EDITED
+        if mode == "keep" or not self.mirror.exists(record.path):
+            logger.info("session %s was deleted in the cloud; kept %s", record.id, record.path)
+            return
+        if mode == "delete" and not edited:
+            self.mirror.remove(record.path)
+            logger.info("session %s was deleted in the cloud; removed %s", record.id, record.path)
+            return
+        # archive (and delete of a file the user edited: edits are never destroyed)
+        target = PurePosixPath(TRASH) / record.path
+        if self.mirror.exists(target.as_posix()):
+            stamp = self.clock().strftime("%Y%m%dT%H%M%SZ")
+            target = target.with_name(f"{target.stem}.{stamp}.md")
+        self.mirror.move(record.path, target.as_posix())
+        logger.info("session %s was deleted in the cloud; moved to %s", record.id, target)
 
     # --- pages and folders -------------------------------------------------------------
 
-    def _write_pages(self, projects: list[Project], dirnames: dict[str, str]) -> None:
-        sessions = self.store.sessions()
-        for path, content in overview.render_pages(projects, dirnames, sessions.values()).items():
+    def _write_pages(self) -> None:
+        projects = list(self.store.projects().values())
+        pages = overview.render_pages(projects, self.store.sessions().values())
+        for path, content in pages.items():
             self.mirror.write_bytes(path, content)
 
-    def _drop_abandoned_folders(self, in_use: set[str]) -> None:
+    def _drop_abandoned_folders(self) -> None:
         """A project folder left with only its generated INDEX.md (after a move) goes."""
-        owned = in_use | {p.dirname for p in self.store.projects().values()}
+        owned = {p.dirname for p in self.store.projects().values()}
         for folder in self.mirror.top_level_folders():
             if folder not in owned and self.mirror.only_holds(folder, {overview.PROJECT_INDEX}):
                 self.mirror.remove(f"{folder}/{overview.PROJECT_INDEX}")
@@ -416,20 +398,30 @@ class SyncEngine:
                 logger.info("removed the empty folder %s", folder)
 
 
-class CycleHalted(Exception):
-    """Carries a halt out of a project together with the items it left undone."""
-
-    def __init__(self, cause: SyncdError, pending: int) -> None:
-        super().__init__(cause.message)
-        self.cause = cause
-        self.pending = pending
-
-
-# Conditions that end a cycle early without failing its items: they are done later.
-HALTS = (RateLimitedError, BudgetExhaustedError, StopRequested)
+def _is_new_or_changed(summary: SessionSummary, indexed: dict[str, SessionRecord]) -> bool:
+    record = indexed.get(summary.id)
+    if record is None:
+        return True
+    if summary.etag:  # the recent page may carry etags; when it does they decide
+        return not etags_match(summary.etag, record.etag)
+    return summary.updated_at != record.updated_at
 
 
 def _in_project(summary: SessionSummary, project_id: str) -> SessionSummary:
     if summary.project_id == project_id:
         return summary
     return summary.model_copy(update={"project_id": project_id})
+
+
+def _project_record(project: Project, dirname: str, list_etag: str | None) -> ProjectRecord:
+    return ProjectRecord(
+        id=project.id,
+        name=project.name,
+        dirname=dirname,
+        created_at=project.created_at,
+        updated_at=project.updated_at,
+        list_etag=list_etag,
+    )
+
+
+__all__ = ["ProjectPlan", "SyncEngine", "SyncOptions"]

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import PurePosixPath
 
-from syncd.cloud.models import Project
-from syncd.index.store import SessionRecord
+from syncd.index.store import ProjectRecord, SessionRecord
 from syncd.mirror.pages import ProjectEntry, SessionEntry, render_project_index, render_root_readme
 
 PROJECT_INDEX = "INDEX.md"
@@ -14,9 +13,9 @@ ROOT_README = "README.md"
 
 
 def render_pages(
-    projects: Sequence[Project], dirnames: Mapping[str, str], sessions: Iterable[SessionRecord]
+    projects: Sequence[ProjectRecord], sessions: Iterable[SessionRecord]
 ) -> dict[str, bytes]:
-    """Relative path -> page bytes for every listed project and the root."""
+    """Relative path -> page bytes for every indexed project and the root."""
     by_project: dict[str, list[SessionRecord]] = {p.id: [] for p in projects}
     for record in sessions:
         if record.project_id in by_project:
@@ -25,7 +24,7 @@ def render_pages(
     entries: list[ProjectEntry] = []
     for project in projects:
         records = by_project[project.id]
-        dirname = dirnames[project.id]
+        dirname = project.dirname
         rows = [_session_entry(r) for r in records]
         pages[f"{dirname}/{PROJECT_INDEX}"] = render_project_index(project.name, rows).encode()
         last = max((r.updated_at or r.created_at or "" for r in records), default="") or None

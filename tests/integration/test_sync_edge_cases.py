@@ -55,11 +55,13 @@ def test_new_project_never_takes_a_deleted_projects_folder(harness: Harness) -> 
     ).raise_for_status()
     new = harness.server.add_project("Same", project_id="proj_new")
     put(harness.server, new, "bbbbbbbb-1", "new session")
-    assert harness.sync().failed == 0
+    report = harness.sync()
+    assert (report.new, report.deleted, report.failed) == (1, 1, 0)
     assert harness.sync().failed == 0
     folders = project_folders(harness)
-    assert folders["same"] == {"old session"}  # deletions are never guessed from a listing
-    assert {"new session"} in folders.values()
+    assert folders == {"same-proj_new": {"new session"}}
+    # The deleted project's session was confirmed gone (404) and archived, not reused.
+    assert [p.parent.name for p in (harness.root / ".trash").rglob("*.md")] == ["same"]
 
 
 def test_renamed_project_and_a_new_one_taking_its_name(harness: Harness) -> None:

@@ -1,0 +1,55 @@
+"""Which sessions a complete listing says are gone, and whether removing them is sane. Pure.
+
+A session missing from a listing is only a candidate: the engine confirms each one with
+its own request (404) before anything happens, and a guard refuses to remove more than a
+set share of a project's sessions in one cycle, so a broken, partial or empty listing can
+never wipe the archive.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from syncd.index.store import SessionRecord
+
+
+@dataclass(frozen=True)
+class DeletionPlan:
+    project_id: str
+    candidates: list[SessionRecord]
+    total: int  # sessions of the project in the index
+    refusal: str | None  # why the guard refuses, when it does
+
+    @property
+    def allowed(self) -> bool:
+        return self.refusal is None and bool(self.candidates)
+
+
+def allowed_count(total: int, max_share: float) -> int:
+    """The most sessions one cycle may remove from a project of `total` (at least one)."""
+    return max(1, math.floor(total * max_share))
+
+
+def plan_deletions(
+    project_id: str,
+    project_name: str,
+    listed_ids: Iterable[str],
+    indexed: Mapping[str, SessionRecord],
+    *,
+    max_share: float,
+    allow_mass_delete: bool,
+) -> DeletionPlan:
+    listed = set(listed_ids)
+    mine = [r for r in indexed.values() if r.project_id == project_id]
+    candidates = sorted((r for r in mine if r.id not in listed), key=lambda r: r.path)
+    refusal = None
+    limit = allowed_count(len(mine), max_share)
+    if len(candidates) > limit and not allow_mass_delete:
+        refusal = (
+            f"refusing to remove {len(candidates)} of {len(mine)} sessions of project "
+            f"{project_name!r} in one cycle (the limit is {limit}, {max_share:.0%}); if they "
+            "really were deleted, run: syncd sync --once --allow-mass-delete"
+        )
+    return DeletionPlan(project_id, candidates, len(mine), refusal)

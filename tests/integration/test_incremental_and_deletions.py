@@ -1,0 +1,216 @@
+"""The cheap incremental cycle, and deletions that only a complete listing can cause."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+
+from syncd.cloud.budget import RateBudget
+from syncd.cloud.client import CloudClient
+from syncd.devserver import DevServer, Fault
+from syncd.index.store import Store
+from syncd.mirror.writer import Mirror
+from syncd.sync.engine import SyncEngine, SyncOptions
+from syncd.sync.report import CycleReport
+from tests.integration.conftest import NO_WAIT, Harness
+from tests.integration.test_sync import seed_two_projects
+
+FIX_LOGIN_ID = "550e8400-0000-0000-0000-000000000001"
+
+
+def engine_run(harness: Harness, *, incremental: bool = False, **options: object) -> CycleReport:
+    client = CloudClient(
+        harness.server.url,
+        harness.server.api_key,
+        retry=NO_WAIT,
+        sleep=harness.sleep,
+        budget=RateBudget(interactive=False),
+    )
+    with client, Store.open(harness.database_url) as store:
+        engine = SyncEngine(client, store, Mirror(harness.root), options=SyncOptions(**options))  # type: ignore[arg-type]
+        return engine.run_incremental() if incremental else engine.run_once()
+
+
+def seed_project(server: DevServer, sessions: int, project_id: str = "proj_big") -> list[str]:
+    server.add_project("Big", project_id=project_id)
+    ids = [f"{n:08d}-aaaa" for n in range(sessions)]
+    for sid in ids:
+        server.put_session(project_id, session_id=sid, name=f"s{sid}", markdown=f"# {sid}\n")
+    return ids
+
+
+def test_incremental_cycle_with_nothing_changed_costs_one_request(harness: Harness) -> None:
+    seed_two_projects(harness.server)
+    engine_run(harness)
+    harness.server.clear_requests()
+    report = engine_run(harness, incremental=True)
+    assert report.unchanged == 3
+    assert [r.path for r in harness.server.requests] == ["/api/v1/sessions/recent"]
+
+
+def test_incremental_cycle_with_k_changes_costs_k_plus_one(harness: Harness) -> None:
+    ids = seed_project(harness.server, 20)
+    engine_run(harness)
+    for sid in ids[:3]:
+        harness.server.put_session("proj_big", session_id=sid, name=f"s{sid}", markdown="# v2\n")
+    harness.server.clear_requests()
+    report = engine_run(harness, incremental=True)
+    assert (report.updated, report.unchanged, report.failed) == (3, 17, 0)
+    assert len(harness.server.requests) == 3 + 1
+
+
+def test_incremental_cycle_picks_up_a_new_session(harness: Harness) -> None:
+    seed_two_projects(harness.server)
+    engine_run(harness)
+    harness.server.put_session("proj_docs", session_id="new-one", name="Fresh", markdown="# n\n")
+    harness.server.clear_requests()
+    report = engine_run(harness, incremental=True)
+    assert report.new == 1
+    assert len(harness.server.requests) == 2
+
+
+def test_incremental_cycle_falls_back_to_listing_for_a_new_project(harness: Harness) -> None:
+    seed_two_projects(harness.server)
+    engine_run(harness)
+    harness.server.add_project("Brand new", project_id="proj_new")
+    harness.server.put_session("proj_new", session_id="new-one", name="Fresh", markdown="# n\n")
+    report = engine_run(harness, incremental=True)
+    assert (report.new, report.failed) == (1, 0)
+    assert (harness.root / "brand-new" / "INDEX.md").is_file()
+
+
+def test_deleted_session_is_confirmed_by_404_and_archived(harness: Harness) -> None:
+    ids = seed_project(harness.server, 8)
+    engine_run(harness)
+    harness.server.delete_session("proj_big", ids[0])
+    harness.server.clear_requests()
+    report = engine_run(harness)
+    assert report.deleted == 1
+    heads = [r for r in harness.server.requests if r.method == "HEAD"]
+    assert [(r.path.rsplit("/", 1)[1], r.status) for r in heads] == [(ids[0], 404)]
+    trashed = list((harness.root / ".trash").rglob("*.md"))
+    assert len(trashed) == 1
+    assert ids[0][:8] in trashed[0].name
+    with Store.open(harness.database_url) as store:
+        assert ids[0] not in store.sessions()
+    assert "s" + ids[0] not in (harness.root / "big" / "INDEX.md").read_text()
+
+
+def test_deletion_mode_delete_removes_the_file(harness: Harness) -> None:
+    ids = seed_project(harness.server, 8)
+    engine_run(harness)
+    harness.server.delete_session("proj_big", ids[0])
+    assert engine_run(harness, deletion_mode="delete").deleted == 1
+    assert not (harness.root / ".trash").exists()
+    assert len(list((harness.root / "big").glob("*-aaaa*.md"))) == 7
+
+
+def test_deletion_mode_keep_leaves_the_file(harness: Harness) -> None:
+    ids = seed_project(harness.server, 8)
+    engine_run(harness)
+    harness.server.delete_session("proj_big", ids[0])
+    assert engine_run(harness, deletion_mode="keep").deleted == 1
+    assert len(list((harness.root / "big").glob("*-aaaa*.md"))) == 8
+
+
+def test_empty_listing_deletes_nothing_and_says_why(harness: Harness) -> None:
+    seed_project(harness.server, 8)
+    engine_run(harness)
+    harness.server.inject(
+        Fault(
+            kind="body",
+            path="/projects/proj_big/sessions$",
+            body=b'{"success": true, "data": {"sessions": [], "total": 0, "projectId": "x"}}',
+        )
+    )
+    report = engine_run(harness)
+    assert report.deleted == 0
+    assert "refusing to remove 8 of 8 sessions" in report.errors[0]
+    assert "--allow-mass-delete" in report.errors[0]
+    assert len(list((harness.root / "big").glob("*-aaaa*.md"))) == 8
+    assert not any(r.method == "HEAD" for r in harness.server.requests)
+
+
+def test_mass_delete_goes_through_when_allowed(harness: Harness) -> None:
+    ids = seed_project(harness.server, 8)
+    engine_run(harness)
+    for sid in ids[:4]:
+        harness.server.delete_session("proj_big", sid)
+    assert engine_run(harness).failed == 1  # 4 of 8 is over 25%: refused
+    assert engine_run(harness, allow_mass_delete=True).deleted == 4
+
+
+def test_listing_with_an_error_deletes_nothing(harness: Harness) -> None:
+    ids = seed_project(harness.server, 8)
+    engine_run(harness)
+    harness.server.delete_session("proj_big", ids[0])
+    harness.server.inject(
+        Fault(kind="status", status=500, path="/projects/proj_big/sessions$", times=3)
+    )
+    report = engine_run(harness)
+    assert report.deleted == 0
+    assert "proj_big" in report.errors[0]
+    assert len(list((harness.root / "big").glob("*-aaaa*.md"))) == 8
+
+
+def test_a_session_that_still_answers_is_not_deleted(harness: Harness) -> None:
+    ids = seed_project(harness.server, 8)
+    engine_run(harness)
+    listing = httpx.get(
+        f"{harness.server.url}/api/v1/projects/proj_big/sessions",
+        headers={"Authorization": f"Bearer {harness.server.api_key}"},
+    ).json()
+    listing["data"]["sessions"] = [s for s in listing["data"]["sessions"] if s["id"] != ids[0]]
+    import json
+
+    harness.server.inject(
+        Fault(kind="body", path="/projects/proj_big/sessions$", body=json.dumps(listing).encode())
+    )
+    report = engine_run(harness)
+    assert report.deleted == 0
+    assert len(list((harness.root / "big").glob("*-aaaa*.md"))) == 8
+
+
+def test_session_moved_between_projects_is_never_trashed(harness: Harness) -> None:
+    bodies = seed_two_projects(harness.server)
+    engine_run(harness)
+    harness.server.delete_session("proj_app", FIX_LOGIN_ID)
+    harness.server.put_session(
+        "proj_docs", session_id=FIX_LOGIN_ID, name="Fix login", markdown=bodies[FIX_LOGIN_ID]
+    )
+    report = engine_run(harness, allow_mass_delete=True)
+    assert report.deleted == 0
+    assert not (harness.root / ".trash").exists()
+
+
+def test_deleted_project_goes_with_its_last_session(harness: Harness) -> None:
+    seed_two_projects(harness.server)
+    engine_run(harness)
+    httpx.delete(
+        f"{harness.server.url}/api/v1/projects/proj_docs",
+        headers={"Authorization": f"Bearer {harness.server.api_key}"},
+    ).raise_for_status()
+    report = engine_run(harness)
+    assert report.deleted == 1
+    assert not (harness.root / "docs").exists()
+    assert "Docs" not in (harness.root / "README.md").read_text()
+
+
+def test_dry_run_reports_and_changes_nothing(harness: Harness, tmp_path: Path) -> None:
+    ids = seed_project(harness.server, 8)
+    engine_run(harness)
+    before = harness.files()
+    harness.server.delete_session("proj_big", ids[0])
+    harness.server.put_session("proj_big", session_id=ids[1], name="renamed", markdown="# 2\n")
+    harness.server.put_session("proj_big", session_id="zz-new", name="new", markdown="# n\n")
+    harness.server.clear_requests()
+    report = engine_run(harness, dry_run=True)
+    actions = "\n".join(report.actions)
+    assert "update " in actions
+    assert "fetch  " in actions
+    assert "trash " in actions
+    assert harness.files() == before
+    assert not any(r.accept == "text/markdown" for r in harness.server.requests)
+    with Store.open(harness.database_url) as store:
+        assert len(store.runs()) == 1
