@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -15,15 +17,22 @@ import platformdirs
 import typer
 
 from syncd import __version__
-from syncd.cloud.client import CloudClient, RetryPolicy
 from syncd.config import DEFAULT_BASE_URL, Settings, load_settings
+from syncd.daemon.doctor import exit_code as doctor_exit_code
+from syncd.daemon.doctor import run_checks
+from syncd.daemon.doctor import summary as doctor_summary
+from syncd.daemon.lock import RootLock
+from syncd.daemon.runtime import build_client, sync_options
+from syncd.daemon.service import Daemon
+from syncd.daemon.status import EXIT_UNHEALTHY, check_line, collect_status, describe, open_index
 from syncd.devserver import DevServer, serve
-from syncd.errors import EXIT_ITEMS_FAILED, ConfigError, SyncdError
+from syncd.errors import EXIT_ITEMS_FAILED, ConfigError, MirrorMissingError, SyncdError
 from syncd.index import migrate
 from syncd.index.store import Store
 from syncd.logs import configure_logging
 from syncd.mirror.writer import Mirror
 from syncd.sync.engine import SyncEngine
+from syncd.sync.rebuild import rebuild_index
 
 logger = logging.getLogger("syncd")
 
@@ -81,6 +90,19 @@ def sync_command(
         bool,
         typer.Option("--once", help="Run one cycle and exit (what this command always does)."),
     ] = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run", help="Print what would be fetched, moved and trashed; change nothing."
+        ),
+    ] = False,
+    allow_mass_delete: Annotated[
+        bool,
+        typer.Option(
+            "--allow-mass-delete",
+            help="Let this run remove more than deletion.max_share of a project's sessions.",
+        ),
+    ] = False,
     demo: Annotated[
         bool,
         typer.Option(
@@ -92,20 +114,25 @@ def sync_command(
 
     Prints 'N new, N updated, N unchanged, N failed' and exits 0, or 1 when a session
     failed (every other session is still written; the failed ones are retried next run).
+    Sessions deleted in the cloud are confirmed one by one and moved to .trash/.
     """
     settings = _settings(ctx)
     with _cloud_endpoint(settings, demo=demo) as (base_url, api_key, settings):
         root = settings.mirror_root
         mirror = Mirror(root)
-        mirror.ensure_root()
+        options = sync_options(settings, allow_mass_delete=allow_mass_delete, dry_run=dry_run)
         with (
+            RootLock(settings.state_dir),
             Store.open(settings.index_url) as store,
-            CloudClient(
-                base_url, api_key, timeout=settings.timeout_seconds, retry=_retry_policy(settings)
-            ) as client,
+            build_client(settings, base_url, api_key, interactive=True) as client,
             _progress() as progress,
         ):
-            report = SyncEngine(client, store, mirror, progress=progress).run_once()
+            engine = SyncEngine(client, store, mirror, progress=progress, options=options)
+            report = engine.run_once()
+        if dry_run:
+            for action in report.actions:
+                print(action)
+            print(f"Dry run: {len(report.actions)} change(s) would be made; nothing was changed.")
         print(report.summary())
         if (halt := report.halt_line()) is not None:
             print(halt)
@@ -116,14 +143,111 @@ def sync_command(
         raise typer.Exit(EXIT_ITEMS_FAILED)
 
 
-def _retry_policy(settings: Settings) -> RetryPolicy:
-    retry = settings.retry
-    return RetryPolicy(
-        attempts=retry.attempts,
-        base_delay=retry.base_delay_seconds,
-        max_delay=retry.max_delay_seconds,
-        max_retry_after=retry.max_retry_after_seconds,
-    )
+@app.command("run")
+def run_command(ctx: typer.Context) -> None:
+    """Run the daemon: keep the mirror current until stopped.
+
+    Incremental syncs every schedule.sync_seconds, a full reconciliation at start-up and
+    every schedule.reconcile_seconds, all within the API's rate budget. SIGTERM/SIGINT
+    stop it after the file in hand; SIGHUP reloads the configuration. Under systemd it
+    reports readiness and feeds the watchdog.
+    """
+    options: Options = ctx.obj
+    _settings(ctx)  # fail fast, with exit code 2, on a bad configuration
+    daemon = Daemon(lambda: load_settings(options.config))
+    raise typer.Exit(daemon.run())
+
+
+@app.command("status")
+def status_command(
+    ctx: typer.Context,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the status as one JSON object.")
+    ] = False,
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check", help="Print one line; exit 0 when healthy, 1 when not (health checks)."
+        ),
+    ] = False,
+) -> None:
+    """Show the daemon, the last runs, the mirror and the rate budget.
+
+    Takes no lock and writes nothing, so it works while a daemon syncs and on a root that
+    was never synced. Healthy means the last successful sync ended less than
+    stale_after_seconds ago.
+    """
+    settings = _settings(ctx)
+    store = open_index(settings.index_url)
+    try:
+        report = collect_status(
+            store,
+            settings.state_dir,
+            now=datetime.now(UTC),
+            sync_seconds=settings.schedule.sync_seconds,
+            stale_after_seconds=settings.stale_after_seconds,
+        )
+    finally:
+        if store is not None:
+            store.close()
+    if as_json:
+        print(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
+    elif check:
+        print(check_line(report))
+    else:
+        _print_rows(describe(report))
+    if check and not report.healthy:
+        raise typer.Exit(EXIT_UNHEALTHY)
+
+
+def _print_rows(rows: list[tuple[str, str]]) -> None:
+    """A compact two-column table on a terminal; aligned plain lines otherwise."""
+    if sys.stdout.isatty():
+        from rich.console import Console
+        from rich.table import Table
+        from rich.text import Text
+
+        table = Table.grid(padding=(0, 2))
+        table.add_column(style="bold", no_wrap=True)
+        table.add_column()
+        for label, value in rows:
+            table.add_row(label, Text(value))  # Text: no markup is read from the values
+        Console().print(table)
+        return
+    width = max(len(label) for label, _ in rows)
+    for label, value in rows:
+        print(f"{label + ':' if label else '':<{width + 1}}  {value}")
+
+
+@app.command("doctor")
+def doctor_command(ctx: typer.Context) -> None:
+    """Check the set-up and say how to fix each problem found.
+
+    Checks the configuration, the API key (and that the server accepts it: one request),
+    the mirror root, the index and the lock, and reports every problem at once. Exits 0
+    when all pass, 1 when any fails, 2 when the configuration cannot be loaded.
+    """
+    options: Options = ctx.obj
+    checks = run_checks(options.config)
+    passed, failed, skipped = _marks()
+    for check in checks:
+        mark = skipped if check.skipped else passed if check.ok else failed
+        print(f"{mark} {check.name}: {check.detail}")
+        if check.fix and not check.ok:
+            print(f"    fix: {check.fix}")
+    print(doctor_summary(checks))
+    code = doctor_exit_code(checks)
+    if code:
+        raise typer.Exit(code)
+
+
+def _marks() -> tuple[str, str, str]:
+    """Check marks, or words when the output cannot encode them."""
+    try:
+        "✓✗".encode(sys.stdout.encoding or "ascii")
+    except (UnicodeEncodeError, LookupError):
+        return "ok", "FAIL", "skip"
+    return "✓", "✗", "-"
 
 
 @db_app.command("upgrade")
@@ -141,6 +265,31 @@ def db_upgrade(ctx: typer.Context) -> None:
         print(f"Index already at revision {after}.")
     else:
         print(f"Index upgraded from {before or 'empty'} to {after}.")
+
+
+@db_app.command("rebuild")
+def db_rebuild(ctx: typer.Context) -> None:
+    """Recreate the index from the mirror's files.
+
+    Projects and sessions come from the front matter every session file carries (ids,
+    names, times, etag); files without it are listed and left alone. The next sync lists
+    every project again but downloads nothing the files already hold. Refuses (exit 6)
+    while another syncd owns the root.
+    """
+    settings = _settings(ctx)
+    root = settings.mirror_root
+    if not root.is_dir():
+        raise MirrorMissingError(str(root))
+    with RootLock(settings.state_dir), Store.open(settings.index_url) as store:
+        report = rebuild_index(Mirror(root), store)
+    files = "file" if report.sessions == 1 else "files"
+    projects = "project" if report.projects == 1 else "projects"
+    print(
+        f"Rebuilt the index from {report.sessions} {files} in {report.projects} {projects} "
+        f"({len(report.skipped)} skipped)"
+    )
+    for item in report.skipped:
+        print(f"  skipped {item.path}: {item.reason}")
 
 
 @app.command("devserver")

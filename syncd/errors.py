@@ -176,3 +176,13 @@ class RootLockedError(SyncdError):
         self.pid = pid
         who = "another syncd" if pid is None else f"another syncd (pid {pid})"
         super().__init__(f"{who} already owns {root}; stop it first or use a different SYNCD_ROOT")
+
+
+class MirrorMissingError(SyncdError):
+    """A command that reads the mirror found no folder at the configured root."""
+
+    exit_code = EXIT_CONFIG
+
+    def __init__(self, root: str) -> None:
+        self.root = root
+        super().__init__(f"No mirror at {root}: nothing to read. Check SYNCD_ROOT.")

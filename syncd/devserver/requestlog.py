@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 
@@ -28,12 +29,18 @@ class RequestLog:
     """Thread-safe record of the most recent `capacity` requests (a long demo run stays small)."""
 
     def __init__(self, capacity: int = 100_000) -> None:
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()
         self._records: deque[RequestRecord] = deque(maxlen=capacity)
 
     def append(self, record: RequestRecord) -> None:
         with self._lock:
             self._records.append(record)
+            self._lock.notify_all()
+
+    def wait_for(self, predicate: Callable[[list[RequestRecord]], bool], timeout: float) -> bool:
+        """Block until `predicate(records)` holds (True) or `timeout` passes (False)."""
+        with self._lock:
+            return self._lock.wait_for(lambda: predicate(list(self._records)), timeout)
 
     def snapshot(self) -> list[RequestRecord]:
         """A copy: later requests do not change it."""

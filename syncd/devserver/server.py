@@ -211,6 +211,12 @@ class DevServer:
     def clear_requests(self) -> None:
         self._log.clear()
 
+    def wait_for_requests(
+        self, predicate: Callable[[list[RequestRecord]], bool], timeout: float = 10.0
+    ) -> bool:
+        """Wait (on a condition, not by polling) until the request log satisfies `predicate`."""
+        return self._log.wait_for(predicate, timeout)
+
     def inject(self, fault: Fault) -> None:
         """Make matching requests fail; faults are tried in the order injected."""
         self._faults.add(fault)

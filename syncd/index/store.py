@@ -16,10 +16,10 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, func, select
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from syncd.errors import StorageError
+from syncd.errors import ConfigError, StorageError
 from syncd.index import migrate
 from syncd.index.models import ProjectRow, RateBudgetRow, SessionRow, SyncRunRow
 
@@ -115,7 +115,10 @@ class Store:
     @classmethod
     def open(cls, database_url: str, *, migrate_schema: bool = True) -> Store:
         """Connect, creating the SQLite folder if needed, and apply pending migrations."""
-        url = make_url(database_url)
+        try:
+            url = make_url(database_url)
+        except ArgumentError:
+            raise ConfigError("SYNCD_DATABASE_URL", "not a database URL") from None
         try:
             if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
                 Path(url.database).parent.mkdir(parents=True, exist_ok=True)

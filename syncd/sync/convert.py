@@ -101,13 +101,13 @@ def record_for(
 
 
 def describes_same_file(summary: SessionSummary, record: SessionRecord) -> bool:
-    """True when `summary` renders the front matter that `record`'s file was written with."""
-    return (
-        summary.project_id == record.project_id
-        and summary.name == record.name
-        and summary.created_at == record.created_at
-        and summary.updated_at == record.updated_at
-        and summary.started_at == record.started_at
-        and summary.ended_at == record.ended_at
-        and metadata_dict(summary) == (record.metadata or {})
-    )
+    """True when `summary` renders the front matter that `record`'s file was written with.
+
+    Only what the front matter shows counts (not, say, deviceId or rawDataSize), so a
+    change the file cannot show never rewrites it.
+    """
+    if summary.project_id != record.project_id:
+        return False
+    now = header_for(summary, "", None, None)
+    then = header_for(summary_from_record(record), "", None, None)
+    return now == then

@@ -66,10 +66,19 @@ class SyncEngine:
     clock: Clock = _utcnow
     progress: Progress | None = None
     options: SyncOptions = field(default_factory=SyncOptions)
+    # Called between projects and items: a heartbeat, and the place a stop request lands.
+    checkpoint: Callable[[], None] = lambda: None
+    heartbeat: Callable[[], None] = lambda: None
 
     def __post_init__(self) -> None:
         self.sessions = SessionSync(
-            self.client, self.store, self.mirror, self.clock, dry_run=self.options.dry_run
+            self.client,
+            self.store,
+            self.mirror,
+            self.clock,
+            dry_run=self.options.dry_run,
+            checkpoint=self.checkpoint,
+            heartbeat=self.heartbeat,
         )
 
     def run_once(self, kind: str = "once") -> CycleReport:
@@ -79,6 +88,10 @@ class SyncEngine:
     def run_incremental(self) -> CycleReport:
         """The cheap cycle: the recent-sessions page first, a full listing only if needed."""
         return self._run("incremental", self._incremental)
+
+    def run_listing(self, kind: str) -> CycleReport:
+        """Every listing, without deletions (draining a backlog the budget left)."""
+        return self._run(kind, lambda report: self._full(report, deletions=False))
 
     # --- bookkeeping -------------------------------------------------------------------
 
@@ -222,6 +235,7 @@ class SyncEngine:
                 self.progress(position, len(projects), project.name)
             self.client.budget.pending = len(projects) - position + 1
             try:
+                self.checkpoint()
                 listed_ids = self._sync_project(
                     project, dirnames[project.id], indexed_projects, indexed, report
                 )

@@ -9,7 +9,12 @@ from pathlib import PurePosixPath
 from syncd.cloud.models import Project, SessionSummary, etags_match
 from syncd.index.store import ProjectRecord, SessionRecord
 from syncd.mirror.paths import id_tag, project_dirname, session_filename
-from syncd.sync.convert import describes_same_file, session_time, summary_from_record
+from syncd.sync.convert import (
+    describes_same_file,
+    metadata_dict,
+    session_time,
+    summary_from_record,
+)
 
 # Names syncd keeps for itself at the top of the root.
 RESERVED_DIRS = frozenset({".syncd", ".trash", ".git", "readme.md"})
@@ -41,6 +46,8 @@ class ProjectPlan:
     fetches: list[Fetch] = field(default_factory=list)
     rewrites: list[Rewrite] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
+    # Unchanged files whose index row lags behind (e.g. deviceId after `db rebuild`).
+    reindex: list[SessionSummary] = field(default_factory=list)
 
 
 def assign_dirnames(
@@ -101,6 +108,10 @@ def plan_project(
             plan.rewrites.append(Rewrite(summary, path, previous))
         else:
             plan.unchanged.append(summary.id)
+            if metadata_dict(summary) != (previous.metadata or {}) or (
+                summary.raw_data_size != previous.raw_data_size
+            ):
+                plan.reindex.append(summary)
     return plan
 
 

@@ -31,7 +31,7 @@ from syncd.index.store import SessionRecord, Store
 from syncd.mirror import frontmatter
 from syncd.mirror.paths import local_copy_name
 from syncd.mirror.writer import Mirror
-from syncd.sync.convert import describes_same_file, header_for, record_for
+from syncd.sync.convert import describes_same_file, header_for, metadata_dict, record_for
 from syncd.sync.localedits import FileState, Verdict, classify
 from syncd.sync.planner import Fetch, ProjectPlan, Rewrite
 from syncd.sync.report import CycleReport
@@ -62,6 +62,10 @@ class SessionSync:
     mirror: Mirror
     clock: Callable[[], datetime]
     dry_run: bool = False
+    # Called before each item: beats the daemon's heartbeat, raises StopRequested to stop.
+    checkpoint: Callable[[], None] = lambda: None
+    # Called as body bytes arrive: a long download is progress, not a hang.
+    heartbeat: Callable[[], None] = lambda: None
 
     def execute(
         self, plan: ProjectPlan, report: CycleReport, indexed: dict[str, SessionRecord]
@@ -71,11 +75,14 @@ class SessionSync:
         if self.dry_run:
             report.actions.extend(_describe(item) for item in items)
             return
+        for summary in plan.reindex:
+            indexed[summary.id] = self._reindex(summary, indexed[summary.id])
         for position, item in enumerate(items):
             session_id = item.summary.id
             record: SessionRecord | None
             self.client.budget.pending = len(items) - position
             try:
+                self.checkpoint()
                 if isinstance(item, Rewrite):
                     record = self._rewrite(plan, item, report)
                 else:
@@ -88,6 +95,16 @@ class SessionSync:
                 continue
             if record is not None:
                 indexed[session_id] = record
+
+    def _reindex(self, summary: SessionSummary, record: SessionRecord) -> SessionRecord:
+        """Refresh what only the index holds; the file already says the same."""
+        updated = dataclasses.replace(
+            record,
+            metadata=metadata_dict(summary),
+            raw_data_size=summary.raw_data_size,
+        )
+        self.store.save_session(updated)
+        return updated
 
     def _fetch(self, plan: ProjectPlan, fetch: Fetch, report: CycleReport) -> SessionRecord | None:
         verdict = self._protect_local_edits(fetch.previous)
@@ -153,6 +170,7 @@ class SessionSync:
             yield header
             for chunk in body.chunks():
                 body_hash.update(chunk)
+                self.heartbeat()
                 yield chunk
 
         outcome = self.mirror.write(fetch.path, chunks())

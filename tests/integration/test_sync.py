@@ -385,3 +385,17 @@ def test_every_corpus_session_is_mirrored_byte_for_byte(
     assert (report.new, report.failed) == (len(expected), 0)
     bodies = sorted(frontmatter.split(data)[1] for data in harness.session_files().values())
     assert bodies == expected
+
+
+def test_budget_state_survives_a_restart(tmp_path: Path) -> None:
+    clock = FakeClock()
+    with DevServer(api_key="k", port=0, rate_limit=4, window_seconds=600.0, clock=clock) as server:
+        seed_two_projects(server)
+        first = Harness(server, tmp_path / "m", FakeSleep(), clock, interactive=True)
+        assert first.sync().halted is not None  # spent: 4 requests for 6 needed
+        server.clear_requests()
+        # A new process: it knows the budget is spent before sending anything.
+        second = Harness(server, tmp_path / "m", FakeSleep(), clock, interactive=True)
+        report = second.sync()
+    assert report.halted is not None
+    assert server.requests == []

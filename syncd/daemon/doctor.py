@@ -1,0 +1,220 @@
+"""`syncd doctor`: check the whole set-up and report every problem with its fix, at once.
+
+Checks run in order and each records its outcome instead of stopping the rest; a check
+that cannot run because an earlier one failed is reported as skipped. The API key is
+never part of any detail.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
+
+from syncd.cloud.client import CloudClient, RetryPolicy
+from syncd.config import Settings, default_config_path, load_settings
+from syncd.daemon.lock import UNKNOWN_PID, holder
+from syncd.daemon.status import open_index
+from syncd.errors import (
+    EXIT_CONFIG,
+    EXIT_ITEMS_FAILED,
+    EXIT_OK,
+    AuthError,
+    CloudError,
+    CloudUnavailableError,
+    ConfigError,
+    RateLimitedError,
+    StorageError,
+    SyncdError,
+)
+from syncd.index import migrate
+
+CONFIGURATION = "configuration"
+API_KEY = "API key"
+SERVER = "server"
+MIRROR_ROOT = "mirror root"
+INDEX = "index"
+LOCK = "lock"
+KEY_SOURCES = "Set SYNCD_API_KEY, or api_key_file / api_key_command in the config file."
+
+
+@dataclass(frozen=True)
+class Check:
+    """One check's outcome. `fix` says what to do when it failed; a skipped check did not run."""
+
+    name: str
+    ok: bool
+    detail: str
+    fix: str | None = None
+    skipped: bool = False
+
+
+def run_checks(config_path: Path | None) -> list[Check]:
+    """Every check, in order: configuration, API key, server, mirror root, index, lock.
+
+    Makes exactly one request (the project list) when a key is configured.
+    """
+    try:
+        settings = load_settings(config_path)
+    except ConfigError as exc:
+        fix = f"Correct {exc.setting}, then run 'syncd doctor' again."
+        failed = Check(CONFIGURATION, False, exc.message, fix)
+        rest = [API_KEY, SERVER, MIRROR_ROOT, INDEX, LOCK]
+        return [failed, *(_skipped(name, "the configuration did not load") for name in rest)]
+    checks = [_configuration(config_path, settings)]
+    key_check, api_key = _api_key(settings)
+    checks.append(key_check)
+    if api_key is None:
+        checks.append(_skipped(SERVER, "no usable API key"))
+    else:
+        checks.append(_server(settings, api_key))
+    checks.append(_mirror_root(settings.mirror_root))
+    checks.append(_index(settings.index_url))
+    checks.append(_lock(settings.state_dir))
+    return checks
+
+
+def exit_code(checks: list[Check]) -> int:
+    """0 when every check passed, 2 when the configuration did not load, else 1."""
+    if any(c.name == CONFIGURATION and not c.ok for c in checks):
+        return EXIT_CONFIG
+    return EXIT_OK if all(c.ok for c in checks) else EXIT_ITEMS_FAILED
+
+
+def summary(checks: list[Check]) -> str:
+    """The closing line: 'All 6 checks passed.' or '2 of 6 checks failed, 1 not run.'"""
+    failed = sum(1 for c in checks if not c.ok and not c.skipped)
+    not_run = sum(1 for c in checks if c.skipped)
+    if not failed:
+        return f"All {len(checks)} checks passed."
+    return f"{failed} of {len(checks)} checks failed" + (
+        f", {not_run} not run." if not_run else "."
+    )
+
+
+def _skipped(name: str, reason: str) -> Check:
+    return Check(name, False, f"not checked: {reason}", skipped=True)
+
+
+def _configuration(config_path: Path | None, settings: Settings) -> Check:
+    path = config_path or default_config_path()
+    source = str(path) if path.is_file() else "defaults and SYNCD_* variables (no config file)"
+    return Check(CONFIGURATION, True, f"{source}; root {settings.mirror_root}")
+
+
+def _api_key(settings: Settings) -> tuple[Check, str | None]:
+    if not settings.has_api_key():
+        return Check(API_KEY, False, "no API key is configured", KEY_SOURCES), None
+    if settings.api_key is not None:
+        source = "api_key"
+    elif settings.api_key_file is not None:
+        source = f"api_key_file {settings.api_key_file}"
+    else:
+        source = "api_key_command"
+    try:
+        key = settings.resolve_api_key()
+    except ConfigError as exc:
+        fix = f"Make {exc.setting} give the key, or use another of: {KEY_SOURCES}"
+        return Check(API_KEY, False, exc.message, fix), None
+    return Check(API_KEY, True, f"configured ({source}) and readable"), key
+
+
+def _server(settings: Settings, api_key: str) -> Check:
+    base_url = settings.base_url
+    # One attempt: doctor reports what the server says now, it does not retry.
+    client = CloudClient(
+        base_url, api_key, timeout=settings.timeout_seconds, retry=RetryPolicy(attempts=1)
+    )
+    try:
+        with client:
+            projects, _ = client.list_projects()
+    except AuthError:
+        fix = f"Create a new API key in SpecStory Cloud. {KEY_SOURCES}"
+        return Check(SERVER, False, f"{base_url} rejected the API key (401)", fix)
+    except CloudUnavailableError as exc:
+        fix = "Check the network connection and SYNCD_BASE_URL."
+        return Check(SERVER, False, f"cannot reach {base_url}: {exc.reason}", fix)
+    except RateLimitedError as exc:
+        fix = "Wait for the rate-limit window to reset (a running syncd may be using it)."
+        detail = f"{base_url} is rate limiting this key (retry after {exc.retry_after:.0f} s)"
+        return Check(SERVER, False, detail, fix)
+    except CloudError as exc:
+        fix = "Check that SYNCD_BASE_URL points at SpecStory Cloud."
+        return Check(SERVER, False, exc.message, fix)
+    count = len(projects)
+    noun = "project" if count == 1 else "projects"
+    return Check(SERVER, True, f"{base_url} accepted the API key ({count} {noun})")
+
+
+def _mirror_root(root: Path) -> Check:
+    if root.exists():
+        return _probe_writable(root)
+    ancestor = next((p for p in root.parents if p.exists()), None)
+    if ancestor is not None and ancestor.is_dir() and os.access(ancestor, os.W_OK | os.X_OK):
+        return Check(MIRROR_ROOT, True, f"{root} does not exist yet; the first sync creates it")
+    fix = f"Create {root} and give this user write access, or set SYNCD_ROOT to another folder."
+    return Check(MIRROR_ROOT, False, f"{root} does not exist and cannot be created", fix)
+
+
+def _probe_writable(root: Path) -> Check:
+    fix = f"Give this user write access to {root}, or set SYNCD_ROOT to another folder."
+    if not root.is_dir():
+        return Check(MIRROR_ROOT, False, f"{root} is not a folder", fix)
+    state_dir = root / ".syncd"
+    created = not state_dir.exists()
+    probe = state_dir / f".doctor-{secrets.token_hex(4)}.probe"
+    try:
+        state_dir.mkdir(exist_ok=True)
+        with probe.open("xb") as handle:
+            handle.write(b"syncd doctor\n")
+        probe.unlink()
+        if created:
+            state_dir.rmdir()
+    except OSError as exc:
+        probe.unlink(missing_ok=True)
+        reason = exc.strerror or str(exc)
+        return Check(MIRROR_ROOT, False, f"cannot write in {state_dir}: {reason}", fix)
+    return Check(MIRROR_ROOT, True, f"{root} exists and is writable")
+
+
+def _index(database_url: str) -> Check:
+    try:
+        store = open_index(database_url)
+    except SyncdError as exc:
+        fix = "Set SYNCD_DATABASE_URL to a SQLAlchemy URL whose driver is installed."
+        return Check(INDEX, False, exc.message, fix)
+    where = make_url(database_url).render_as_string(hide_password=True)
+    if store is None:
+        return Check(INDEX, True, f"{where} does not exist yet; the first sync creates it")
+    try:
+        with store:
+            # Proves the database answers (errors arrive translated) before asking Alembic.
+            sessions = store.count_sessions()
+            current = migrate.current_revision(store.engine)
+            head = migrate.head_revision(store.engine)
+    except StorageError as exc:
+        fix = (
+            "If the file is damaged, move it aside and run 'syncd db rebuild': the index is "
+            "recovered from the mirror's files."
+        )
+        return Check(INDEX, False, f"cannot read {where}: {exc.reason}", fix)
+    if current != head:
+        fix = "Run 'syncd db upgrade' (every sync does it too)."
+        detail = f"{where} is at revision {current or 'none'}; the newest is {head}"
+        return Check(INDEX, False, detail, fix)
+    noun = "session" if sessions == 1 else "sessions"
+    return Check(INDEX, True, f"{where} at revision {current} (newest), {sessions} {noun}")
+
+
+def _lock(state_dir: Path) -> Check:
+    try:
+        pid = holder(state_dir)
+    except SyncdError as exc:
+        return Check(LOCK, False, exc.message, f"Give this user read access to {state_dir}.")
+    if pid is None:
+        return Check(LOCK, True, "no syncd owns this root right now")
+    who = "a syncd" if pid == UNKNOWN_PID else f"syncd pid {pid}"
+    return Check(LOCK, True, f"{who} owns this root (running); that is fine")

@@ -1,0 +1,56 @@
+"""Build the sync machinery from settings: the one place configuration turns into objects."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from syncd.cloud.budget import RateBudget
+from syncd.cloud.client import CloudClient, RetryPolicy
+from syncd.config import Settings
+from syncd.sync.engine import SyncOptions
+
+
+def retry_policy(settings: Settings) -> RetryPolicy:
+    retry = settings.retry
+    return RetryPolicy(
+        attempts=retry.attempts,
+        base_delay=retry.base_delay_seconds,
+        max_delay=retry.max_delay_seconds,
+        max_retry_after=retry.max_retry_after_seconds,
+    )
+
+
+def build_client(
+    settings: Settings,
+    base_url: str,
+    api_key: str,
+    *,
+    interactive: bool,
+    sleep: Callable[[float], None] = time.sleep,
+) -> CloudClient:
+    """A client whose every request passes through a budget with the configured reserve.
+
+    Interactive commands (a one-shot sync, doctor) may spend the reserve; the daemon not.
+    """
+    budget = RateBudget(reserve=settings.budget.reserve, interactive=interactive)
+    return CloudClient(
+        base_url,
+        api_key,
+        timeout=settings.timeout_seconds,
+        retry=retry_policy(settings),
+        sleep=sleep,
+        budget=budget,
+        max_budget_wait=settings.budget.max_inline_wait_seconds,
+    )
+
+
+def sync_options(
+    settings: Settings, *, allow_mass_delete: bool = False, dry_run: bool = False
+) -> SyncOptions:
+    return SyncOptions(
+        deletion_mode=settings.deletion.mode,
+        max_delete_share=settings.deletion.max_share,
+        allow_mass_delete=allow_mass_delete,
+        dry_run=dry_run,
+    )

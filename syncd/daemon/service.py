@@ -1,0 +1,318 @@
+"""`syncd run`: the scheduler, signals, the watchdog and the daemon's own state file.
+
+APScheduler 3 runs the jobs on a single worker thread, so two syncs never overlap:
+- incremental: every schedule.sync_seconds (jittered, coalesced),
+- reconcile: at start-up and every schedule.reconcile_seconds (the only deletions),
+- drain: once, when the rate budget allows again, after a cycle it cut short.
+The main thread only waits: for a signal, and to ping the watchdog while jobs progress.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from types import FrameType
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.date import DateTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from syncd.config import Settings
+from syncd.daemon.heartbeat import Heartbeat
+from syncd.daemon.lock import RootLock
+from syncd.daemon.notify import Notifier
+from syncd.daemon.runtime import build_client, sync_options
+from syncd.daemon.state import DaemonState, write_state
+from syncd.errors import AuthError, ConfigError, StopRequested, SyncdError
+from syncd.index.store import Store
+from syncd.mirror.writer import Mirror
+from syncd.sync.engine import SyncEngine
+from syncd.sync.report import CycleReport
+
+logger = logging.getLogger(__name__)
+
+# How often the main thread looks around when no watchdog asks for more.
+TICK_SECONDS = 30.0
+STOP_TIMEOUT_SECONDS = 10.0
+
+
+class Daemon:
+    """One daemon for one mirror root. `run()` returns the exit code."""
+
+    def __init__(
+        self,
+        load_settings: Callable[[], Settings],
+        *,
+        notifier: Notifier | None = None,
+        install_signals: bool = True,
+    ) -> None:
+        self._load_settings = load_settings
+        self.settings = load_settings()
+        self.notifier = notifier or Notifier()
+        self.install_signals = install_signals
+        self.stop_event = threading.Event()
+        self.reload_event = threading.Event()
+        self._wake = threading.Event()  # wakes the main loop for a signal
+        self.heartbeat = Heartbeat()
+        self.started_at = datetime.now(UTC)
+        self.activity = "starting"
+        self.budget_wait_until: datetime | None = None
+        self._scheduler: BackgroundScheduler | None = None
+
+    # --- lifecycle ---------------------------------------------------------------------
+
+    def run(self) -> int:
+        settings = self.settings
+        api_key = settings.resolve_api_key()
+        if api_key is None:
+            raise ConfigError("SYNCD_API_KEY", "the daemon needs an API key")
+        self._api_key = api_key
+        mirror = Mirror(settings.mirror_root)
+        mirror.ensure_root()
+        with RootLock(settings.state_dir), Store.open(settings.index_url) as store:
+            self._store, self._mirror = store, mirror
+            self._install_signal_handlers()
+            scheduler = self._start_scheduler()
+            self.activity = "idle"
+            self._write_state()
+            self.notifier.ready(f"mirroring into {settings.mirror_root}")
+            logger.info(
+                "syncd running: %s -> %s (sync every %.0f s, reconcile every %.0f s)",
+                settings.base_url,
+                settings.mirror_root,
+                settings.schedule.sync_seconds,
+                settings.schedule.reconcile_seconds,
+            )
+            try:
+                self._main_loop()
+            finally:
+                self.notifier.stopping()
+                self.activity = "stopping"
+                logger.info("stopping: finishing the file in hand")
+                scheduler.shutdown(wait=True)
+                self._write_state()
+        logger.info("stopped")
+        return 0
+
+    def request_stop(self) -> None:
+        self.stop_event.set()
+        self._wake.set()
+
+    def request_reload(self) -> None:
+        self.reload_event.set()
+        self._wake.set()
+
+    def _main_loop(self) -> None:
+        interval = self.notifier.watchdog_interval
+        tick = min(TICK_SECONDS, interval) if interval else TICK_SECONDS
+        # A job silent for longer than this is hung: the watchdog stops being fed.
+        max_silence = 2 * interval if interval else float("inf")
+        while not self.stop_event.is_set():
+            self._wake.wait(tick)
+            self._wake.clear()
+            if self.stop_event.is_set():
+                break
+            if self.reload_event.is_set():
+                self.reload_event.clear()
+                self._reload()
+            if self.heartbeat.healthy(max_silence):
+                self.notifier.watchdog()
+            else:
+                logger.error(
+                    "a sync has made no progress for %.0f s; not feeding the watchdog", max_silence
+                )
+            self._write_state()
+
+    def _install_signal_handlers(self) -> None:
+        if not self.install_signals:
+            return
+
+        def on_stop(signum: int, frame: FrameType | None) -> None:
+            self.request_stop()
+
+        def on_reload(signum: int, frame: FrameType | None) -> None:
+            self.request_reload()
+
+        signal.signal(signal.SIGTERM, on_stop)
+        signal.signal(signal.SIGINT, on_stop)
+        signal.signal(signal.SIGHUP, on_reload)
+
+    # --- scheduling --------------------------------------------------------------------
+
+    def _start_scheduler(self) -> BackgroundScheduler:
+        schedule = self.settings.schedule
+        scheduler = BackgroundScheduler(
+            executors={"default": ThreadPoolExecutor(max_workers=1)},
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+            timezone=UTC,
+        )
+        now = datetime.now(UTC)
+        scheduler.add_job(
+            self._job,
+            IntervalTrigger(seconds=schedule.reconcile_seconds, timezone=UTC),
+            args=["reconcile"],
+            id="reconcile",
+            next_run_time=now,  # reconciliation at start-up
+        )
+        scheduler.add_job(
+            self._job,
+            IntervalTrigger(
+                seconds=schedule.sync_seconds, jitter=schedule.jitter_seconds, timezone=UTC
+            ),
+            args=["incremental"],
+            id="incremental",
+        )
+        scheduler.start()
+        self._scheduler = scheduler
+        return scheduler
+
+    def _schedule_drain(self, report: CycleReport) -> None:
+        if self._scheduler is None or report.resume_at is None or self.stop_event.is_set():
+            return
+        when = datetime.fromtimestamp(report.resume_at, UTC) + timedelta(seconds=1)
+        self.budget_wait_until = when
+        self._scheduler.add_job(
+            self._job,
+            DateTrigger(when, timezone=UTC),
+            args=["drain"],
+            id="drain",
+            replace_existing=True,
+        )
+        logger.info("the rest of the work resumes at %s", when.strftime("%H:%M:%S UTC"))
+
+    # --- one job -----------------------------------------------------------------------
+
+    def _job(self, kind: str) -> None:
+        if self.stop_event.is_set():
+            return
+        self.heartbeat.start_job()
+        self.activity = f"{kind} sync"
+        self._write_state()
+        started = time.monotonic()
+        try:
+            with build_client(
+                self.settings,
+                self.settings.base_url,
+                self._api_key,
+                interactive=False,
+                sleep=self._pause,
+            ) as client:
+                engine = SyncEngine(
+                    client,
+                    self._store,
+                    self._mirror,
+                    options=sync_options(self.settings),
+                    checkpoint=self._checkpoint,
+                    heartbeat=self.heartbeat.beat,
+                )
+                if kind == "incremental":
+                    report = engine.run_incremental()
+                elif kind == "reconcile":
+                    report = engine.run_once("reconcile")
+                else:
+                    report = engine.run_listing(kind)
+                budget = client.budget
+            self._log_cycle(kind, report, budget.remaining if budget.known else None, started)
+            self.budget_wait_until = None
+            if report.halted is not None:
+                self._schedule_drain(report)
+        except AuthError as exc:
+            logger.error("%s; will try again at the next cycle", exc.message)
+        except SyncdError as exc:
+            logger.error("%s sync failed: %s", kind, exc.message)
+        except Exception:
+            logger.exception("%s sync crashed; will try again at the next cycle", kind)
+        finally:
+            self.activity = "idle"
+            self.heartbeat.end_job()
+            self._write_state()
+
+    def _checkpoint(self) -> None:
+        self.heartbeat.beat()
+        if self.stop_event.is_set():
+            raise StopRequested()
+
+    def _pause(self, seconds: float) -> None:
+        """A wait the rate budget asked for; a stop request cuts it short."""
+        self.heartbeat.quiet_for(seconds)
+        self.activity = f"pacing for the rate budget ({seconds:.1f} s)"
+        if self.stop_event.wait(seconds):
+            raise StopRequested()
+
+    def _log_cycle(
+        self, kind: str, report: CycleReport, remaining: int | None, started: float
+    ) -> None:
+        budget = "unknown" if remaining is None else str(remaining)
+        logger.info(
+            "%s: %s; budget left %s; %.1f s",
+            kind,
+            report.summary(),
+            budget,
+            time.monotonic() - started,
+        )
+        for error in report.errors[:10]:
+            logger.error("%s", error)
+
+    # --- reload and state --------------------------------------------------------------
+
+    def _reload(self) -> None:
+        self.notifier.reloading()
+        try:
+            settings = self._load_settings()
+            api_key = settings.resolve_api_key()
+        except SyncdError as exc:
+            logger.error("reload failed, keeping the running configuration: %s", exc.message)
+            self.notifier.ready("reload failed; running configuration kept")
+            return
+        if settings.mirror_root != self.settings.mirror_root or (
+            settings.index_url != self.settings.index_url
+        ):
+            logger.error("the root and database cannot change on reload; restart syncd for that")
+        else:
+            self.settings = settings
+            if api_key is not None:
+                self._api_key = api_key
+            if self._scheduler is not None:
+                schedule = settings.schedule
+                self._scheduler.reschedule_job(
+                    "incremental",
+                    trigger=IntervalTrigger(
+                        seconds=schedule.sync_seconds, jitter=schedule.jitter_seconds, timezone=UTC
+                    ),
+                )
+                self._scheduler.reschedule_job(
+                    "reconcile",
+                    trigger=IntervalTrigger(seconds=schedule.reconcile_seconds, timezone=UTC),
+                )
+            logger.info("configuration reloaded")
+        self._write_state()
+        self.notifier.ready("configuration reloaded")
+
+    def _write_state(self) -> None:
+        scheduler = self._scheduler
+        next_sync = next_reconcile = None
+        if scheduler is not None and scheduler.running:
+            incremental = scheduler.get_job("incremental")
+            reconcile = scheduler.get_job("reconcile")
+            next_sync = incremental.next_run_time if incremental else None
+            next_reconcile = reconcile.next_run_time if reconcile else None
+        try:
+            write_state(
+                self.settings.state_dir,
+                DaemonState(
+                    pid=os.getpid(),
+                    started_at=self.started_at,
+                    activity=self.activity,
+                    next_sync=next_sync,
+                    next_reconcile=next_reconcile,
+                    budget_wait_until=self.budget_wait_until,
+                ),
+            )
+        except SyncdError as exc:
+            logger.warning("cannot write the daemon state: %s", exc.message)

@@ -1,0 +1,368 @@
+"""`syncd status`: read-only, works on a never-synced root and while a daemon is syncing."""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from syncd.cli import run
+from syncd.daemon.state import STATE_NAME, DaemonState, read_state, write_state
+from syncd.daemon.status import MAX_RECENT_ERRORS, collect_status, describe, duration
+from syncd.devserver import DevServer, Fault
+from syncd.index.store import BudgetRecord, RunRecord, Store
+from tests.integration.test_lock import lock_held_by_another_process
+from tests.integration.test_sync import seed_two_projects
+
+NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def root(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, server: DevServer) -> Path:
+    """SYNCD_* pointed at the devserver and a mirror root that does not exist yet."""
+    root = tmp_path / "mirror"
+    monkeypatch.setenv("SYNCD_BASE_URL", server.url)
+    monkeypatch.setenv("SYNCD_API_KEY", server.api_key)
+    monkeypatch.setenv("SYNCD_ROOT", str(root))
+    monkeypatch.setenv("SYNCD_RETRY__BASE_DELAY_SECONDS", "0")
+    return root
+
+
+def status_json(capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
+    assert run(["status", "--json"]) == 0
+    data: dict[str, Any] = json.loads(capsys.readouterr().out)
+    return data
+
+
+def row(out: str, label: str) -> str:
+    """The value printed beside `label:` in the plain (not a terminal) status output."""
+    match = re.search(rf"^{re.escape(label)}:\s+(.*)$", out, re.MULTILINE)
+    assert match is not None, f"no {label!r} row in:\n{out}"
+    return match.group(1)
+
+
+def synced(server: DevServer, capsys: pytest.CaptureFixture[str]) -> None:
+    seed_two_projects(server)
+    assert run(["sync", "--once"]) == 0
+    capsys.readouterr()
+
+
+def index_url(root: Path) -> str:
+    return f"sqlite:///{root / '.syncd' / 'index.db'}"
+
+
+def add_run(store: Store, started_at: datetime, **fields: Any) -> RunRecord:
+    run_id = store.start_run(started_at, kind=fields.pop("kind", "incremental"))
+    counts = {"requests": 0, "not_modified": 0, "fetched": 0, "new": 0, "updated": 0}
+    record = RunRecord(
+        id=run_id,
+        started_at=started_at,
+        ended_at=fields.pop("ended_at", started_at + timedelta(seconds=5)),
+        unchanged=0,
+        failed=fields.pop("failed", 0),
+        errors=fields.pop("errors", []),
+        **(counts | fields),
+    )
+    store.finish_run(record)
+    return record
+
+
+# --- never synced ------------------------------------------------------------------------
+
+
+def test_status_of_a_never_synced_root_says_so_and_creates_nothing(
+    root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(["status"]) == 0
+    out = capsys.readouterr().out
+    assert "never synced" in row(out, "index")
+    assert row(out, "health") == "UNHEALTHY: no successful sync yet"
+    assert row(out, "daemon") == "not running"
+    assert not root.exists()
+
+
+def test_status_check_of_a_never_synced_root_exits_1(
+    root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(["status", "--check"]) == 1
+    assert capsys.readouterr().out == "unhealthy: no successful sync yet\n"
+    assert not root.exists()
+
+
+def test_status_json_of_a_never_synced_root(root: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = status_json(capsys)
+    assert data["index_exists"] is False
+    assert data["healthy"] is False
+    assert data["problem"] == "no successful sync yet"
+    assert data["last_run"] is None
+    assert data["daemon"]["running"] is False
+    assert (data["sessions"], data["projects"]) == (0, 0)
+
+
+# --- after syncs -------------------------------------------------------------------------
+
+
+def test_status_after_a_sync_shows_the_run_the_counts_and_health(
+    server: DevServer, root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    synced(server, capsys)
+    assert run(["status"]) == 0
+    out = capsys.readouterr().out
+    assert row(out, "mirror") == str(root)
+    assert row(out, "health") == "healthy"
+    assert row(out, "daemon") == "not running"
+    assert row(out, "last run").startswith("sync --once, ended ")
+    assert "3 new, 0 updated, 0 unchanged, 0 failed" in row(out, "last run")
+    assert row(out, "sessions") == "3 in 2 projects"
+    assert re.fullmatch(r"\d+ of \d+ left, resets at \d\d:\d\d", row(out, "rate budget"))
+
+
+def test_status_json_has_iso_utc_timestamps_and_the_run_counts(
+    server: DevServer, root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    synced(server, capsys)
+    data = status_json(capsys)
+    assert data["healthy"] is True
+    assert data["problem"] is None
+    assert (data["sessions"], data["projects"]) == (3, 2)
+    last_run = data["last_run"]
+    assert (last_run["kind"], last_run["new"], last_run["failed"]) == ("once", 3, 0)
+    assert last_run["succeeded"] is True
+    assert data["last_success"] == last_run
+    ended = datetime.fromisoformat(last_run["ended_at"])
+    assert ended.utcoffset() == timedelta(0)
+    assert datetime.fromisoformat(data["now"]) >= ended
+
+
+def test_status_check_is_healthy_after_a_sync_and_unhealthy_once_stale(
+    server: DevServer,
+    root: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    synced(server, capsys)
+    assert run(["status", "--check"]) == 0
+    assert capsys.readouterr().out.startswith("healthy: last successful sync ended ")
+    monkeypatch.setenv("SYNCD_STALE_AFTER_SECONDS", "0.000001")
+    assert run(["status", "--check"]) == 1
+    out = capsys.readouterr().out
+    assert out.startswith("unhealthy: the last successful sync ended ")
+    assert "no syncd daemon is running" in out
+    assert out.count("\n") == 1
+
+
+def test_a_failed_session_shows_in_recent_errors_and_keeps_health_failing(
+    server: DevServer, root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seed_two_projects(server)
+    server.inject(Fault(kind="status", status=500, path="000000000003$", times=-1))
+    assert run(["sync", "--once"]) == 1
+    capsys.readouterr()
+    assert run(["status"]) == 0
+    out = capsys.readouterr().out
+    assert row(out, "health") == "UNHEALTHY: no successful sync yet"
+    assert row(out, "last success") == "never"
+    assert "000000000003" in row(out, "recent errors")
+    data = status_json(capsys)
+    assert "000000000003" in data["recent_errors"][0]["message"]
+
+
+def test_healthy_means_the_last_success_ended_within_the_limit(root: Path) -> None:
+    with Store.open(index_url(root)) as store:
+        success = add_run(store, NOW - timedelta(minutes=30))
+        add_run(store, NOW - timedelta(minutes=5), failed=1, errors=["session x: boom"])
+        assert success.ended_at is not None
+
+        def status_at(now: datetime) -> tuple[bool, str | None]:
+            report = collect_status(
+                store, root / ".syncd", now=now, sync_seconds=300, stale_after_seconds=3600
+            )
+            return report.healthy, report.problem
+
+        assert status_at(success.ended_at + timedelta(seconds=3599)) == (True, None)
+        healthy, problem = status_at(success.ended_at + timedelta(seconds=3600))
+        assert not healthy
+        assert problem == (
+            "the last successful sync ended 1 h ago (more than the 1 h allowed); "
+            "no syncd daemon is running"
+        )
+
+
+def test_recent_errors_are_newest_first_and_at_most_ten(root: Path) -> None:
+    with Store.open(index_url(root)) as store:
+        add_run(store, NOW - timedelta(hours=3), failed=2, errors=["a1", "a2"])
+        add_run(store, NOW - timedelta(hours=2), failed=1, errors=["b1"])
+        report = collect_status(
+            store, root / ".syncd", now=NOW, sync_seconds=300, stale_after_seconds=3600
+        )
+        assert [e.message for e in report.recent_errors] == ["b1", "a2", "a1"]
+        many = [f"c{n}" for n in range(12)]
+        add_run(store, NOW - timedelta(hours=1), failed=12, errors=many)
+        report = collect_status(
+            store, root / ".syncd", now=NOW, sync_seconds=300, stale_after_seconds=3600
+        )
+    assert len(report.recent_errors) == MAX_RECENT_ERRORS == 10
+    assert report.recent_errors[0].message == "c11"
+
+
+def test_a_spent_budget_says_when_it_resets(root: Path) -> None:
+    reset = NOW + timedelta(minutes=20)
+    local = reset.astimezone().strftime("%H:%M")
+    with Store.open(index_url(root)) as store:
+        store.save_budget(BudgetRecord(1000, 0, reset.timestamp(), NOW.timestamp()))
+
+        def budget_line(now: datetime) -> str:
+            report = collect_status(
+                store, root / ".syncd", now=now, sync_seconds=300, stale_after_seconds=3600
+            )
+            return dict(describe(report))["rate budget"]
+
+        assert budget_line(NOW) == f"spent, waiting for reset at {local}"
+        # Once the window is over the recorded count is out of date: the budget refilled.
+        assert budget_line(reset + timedelta(seconds=1)).startswith("1000 per window")
+        blocked = NOW + timedelta(minutes=3)
+        store.save_budget(
+            BudgetRecord(1000, 500, reset.timestamp(), NOW.timestamp(), blocked.timestamp())
+        )
+        blocked_local = blocked.astimezone().strftime("%H:%M")
+        assert budget_line(NOW) == f"spent, waiting for reset at {blocked_local}"
+        store.save_budget(BudgetRecord(1000, 840, reset.timestamp(), NOW.timestamp()))
+        assert budget_line(NOW) == f"840 of 1000 left, resets at {local}"
+
+
+def test_budget_in_json_is_utc_with_the_spent_flag(
+    root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    reset = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=30)
+    with Store.open(index_url(root)) as store:
+        store.save_budget(BudgetRecord(100, 0, reset.timestamp(), reset.timestamp() - 60))
+    budget = status_json(capsys)["budget"]
+    assert budget["spent"] is True
+    assert budget["wait_until"] == budget["reset_at"] == reset.isoformat()
+    assert (budget["limit"], budget["remaining"]) == (100, 0)
+
+
+# --- with a daemon -------------------------------------------------------------------------
+
+
+def test_status_shows_a_running_daemon_its_activity_and_next_sync(
+    server: DevServer, root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    synced(server, capsys)
+    state_dir = root / ".syncd"
+    with lock_held_by_another_process(state_dir) as daemon:
+        now = datetime.now(UTC).replace(microsecond=0)
+        next_sync = now + timedelta(minutes=4)
+        write_state(
+            state_dir,
+            DaemonState(daemon.pid, now - timedelta(hours=1), "idle", next_sync, None, None),
+        )
+        assert run(["status"]) == 0
+        out = capsys.readouterr().out
+        assert row(out, "daemon").startswith(f"running (pid {daemon.pid}), idle, started ")
+        assert row(out, "next sync").endswith("(in 4 min), every 5 min")
+        data = status_json(capsys)
+    assert data["daemon"]["running"] is True
+    assert data["daemon"]["pid"] == daemon.pid
+    assert data["daemon"]["activity"] == "idle"
+    assert data["next_sync"] == data["daemon"]["next_sync"] == next_sync.isoformat()
+
+
+def test_a_state_file_left_by_a_dead_daemon_is_ignored(
+    server: DevServer, root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    synced(server, capsys)
+    write_state(root / ".syncd", DaemonState(999_999, NOW, "syncing", NOW, None, None))
+    data = status_json(capsys)
+    assert data["daemon"]["running"] is False
+    assert data["daemon"]["activity"] is None
+    assert data["next_sync"] is None
+
+
+def test_status_reads_while_a_sync_holds_a_write_transaction(
+    server: DevServer, root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    synced(server, capsys)
+    writer = sqlite3.connect(root / ".syncd" / "index.db", isolation_level=None)
+    try:
+        writer.execute("BEGIN IMMEDIATE")
+        writer.execute(
+            "INSERT INTO sync_runs (started_at, requests, not_modified, fetched, new, updated,"
+            " unchanged, failed, errors, kind, deferred, deleted)"
+            " VALUES ('2026-03-01 12:00:00.000000', 0, 0, 0, 0, 0, 0, 0, '[]', 'incremental', 0, 0)"
+        )
+        with lock_held_by_another_process(root / ".syncd") as daemon:
+            data = status_json(capsys)
+            assert data["daemon"]["pid"] == daemon.pid
+            # The uncommitted run is not visible yet; the committed state is.
+            assert data["last_run"]["kind"] == "once"
+            assert data["sessions"] == 3
+            writer.execute("COMMIT")
+            assert run(["status"]) == 0
+            assert row(capsys.readouterr().out, "last run").startswith("sync, in progress since")
+    finally:
+        writer.close()
+
+
+# --- the state file --------------------------------------------------------------------------
+
+
+def test_daemon_state_round_trips_through_its_file_in_utc(tmp_path: Path) -> None:
+    plus_one = datetime(2026, 3, 1, 13, 0, tzinfo=timezone(timedelta(hours=1)))
+    state = DaemonState(4321, plus_one, "syncing", NOW, NOW + timedelta(hours=1), None)
+    write_state(tmp_path, state)
+    read = read_state(tmp_path)
+    assert read == state
+    assert read is not None
+    assert read.started_at.utcoffset() == timedelta(0)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [STATE_NAME]  # no temp file left
+    write_state(tmp_path, replace(state, activity="idle", next_sync=None))
+    assert read_state(tmp_path) == replace(state, activity="idle", next_sync=None)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"",
+        b"{not json",
+        b"\xff\xfe\x00",
+        b"[]",
+        b'{"pid": 1}',
+        b'{"pid": "x", "started_at": "2026-03-01T12:00:00+00:00", "activity": "idle",'
+        b' "next_sync": null, "next_reconcile": null, "budget_wait_until": null}',
+        # A time without a zone is not trusted.
+        b'{"pid": 1, "started_at": "2026-03-01T12:00:00", "activity": "idle",'
+        b' "next_sync": null, "next_reconcile": null, "budget_wait_until": null}',
+    ],
+)
+def test_a_corrupt_state_file_reads_as_no_state(tmp_path: Path, content: bytes) -> None:
+    (tmp_path / STATE_NAME).write_bytes(content)
+    assert read_state(tmp_path) is None
+
+
+def test_a_missing_state_file_reads_as_no_state(tmp_path: Path) -> None:
+    assert read_state(tmp_path) is None
+    assert read_state(tmp_path / "absent") is None
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        (0.4, "0 s"),
+        (59.4, "59 s"),
+        (89, "1 min"),
+        (239.6, "4 min"),
+        (3599, "1 h"),
+        (3600 + 5 * 60, "1 h 5 min"),
+        (86400 * 3 + 3600 * 4, "3 d 4 h"),
+        (-5, "0 s"),
+    ],
+)
+def test_durations_are_rounded_to_their_last_unit(seconds: float, text: str) -> None:
+    assert duration(seconds) == text
