@@ -227,6 +227,7 @@ class DevRequestHandler(BaseHTTPRequestHandler):
                 accept=None if headers is None else headers.get("Accept"),
                 authorized=authorized,
                 accept_encoding=None if headers is None else headers.get("Accept-Encoding"),
+                at=self._dev_server().context.rate.now(),
             )
         )
 

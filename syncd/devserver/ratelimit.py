@@ -53,6 +53,9 @@ class RateWindow:
         self._window_end: float | None = None
         self._count = 0
 
+    def now(self) -> float:
+        return self._clock()
+
     def hit(self) -> RateDecision:
         """Count one request and say whether it may be served."""
         now = self._clock()

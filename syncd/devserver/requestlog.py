@@ -23,6 +23,7 @@ class RequestRecord:
     accept: str | None
     authorized: bool
     accept_encoding: str | None = None
+    at: float = 0.0  # the server's clock when the request arrived (epoch seconds)
 
 
 class RequestLog:

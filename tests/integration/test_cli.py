@@ -144,3 +144,29 @@ def test_every_command_has_help_text() -> None:
         for sub_name, sub_command in sub.items():
             assert sub_command.help, f"{name} {sub_name} has no help"
     assert {"sync", "db", "devserver"} <= set(commands)
+
+
+def test_dry_run_prints_the_changes_and_makes_none(
+    server: DevServer, env_for: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seed_two_projects(server)
+    assert run(["sync", "--once", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("fetch  ") == 3
+    assert "nothing was changed" in out
+    assert not any(p.suffix == ".md" for p in env_for.rglob("*"))
+
+
+def test_mass_delete_needs_the_flag(
+    server: DevServer, env_for: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seed_two_projects(server)
+    assert run(["sync", "--once"]) == 0
+    server.delete_session("proj_app", "550e8400-0000-0000-0000-000000000001")
+    server.delete_session("proj_app", "550e8401-0000-0000-0000-000000000002")
+    capsys.readouterr()
+    assert run(["sync", "--once"]) == 1
+    assert "--allow-mass-delete" in capsys.readouterr().err
+    assert run(["sync", "--once", "--allow-mass-delete"]) == 0
+    assert "2 deleted" in capsys.readouterr().out
+    assert len(list((env_for / ".trash").rglob("*.md"))) == 2

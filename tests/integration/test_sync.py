@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 from pathlib import Path
 
@@ -399,3 +400,26 @@ def test_budget_state_survives_a_restart(tmp_path: Path) -> None:
         report = second.sync()
     assert report.halted is not None
     assert server.requests == []
+
+
+def test_the_daemon_paces_a_backlog_and_never_spends_the_reserve(tmp_path: Path) -> None:
+    clock = FakeClock()
+    with DevServer(api_key="k", port=0, rate_limit=20, window_seconds=600.0, clock=clock) as server:
+        server.add_project("Big", project_id="proj_big")
+        for n in range(40):
+            server.put_session("proj_big", session_id=f"s-{n:03d}", name=str(n), markdown="# x\n")
+        start = clock()
+        daemon = Harness(server, tmp_path / "m", clock.sleep, clock, interactive=False)
+        report = daemon.sync()
+        requests = server.requests
+    assert (report.new, report.failed, report.halted) == (40, 0, None)
+    assert [r.status for r in requests].count(429) == 0
+    per_window: dict[int, int] = {}
+    for request in requests:
+        window = int((request.at - start) // 600)
+        per_window[window] = per_window.get(window, 0) + 1
+    # The first request learns the limit; after that 10% of every window stays free.
+    assert max(per_window.values()) <= 20 - 2 + 1
+    assert len(per_window) == 3  # 42 requests at 18 a window: the minimum
+    gaps = [b.at - a.at for a, b in itertools.pairwise(requests[3:13])]
+    assert min(gaps) > 20  # paced across the window, not a burst then a wait
