@@ -24,6 +24,7 @@ from pydantic_settings import (
 from syncd.errors import ConfigError
 
 DEFAULT_BASE_URL = "https://cloud.specstory.com"
+DEFAULT_PULLSTORY_URL = "https://pullstory.com/api/v1"
 ENV_PREFIX = "SYNCD_"
 
 # Which TOML file the next Settings() reads; a context variable keeps load_settings re-entrant.
@@ -83,6 +84,33 @@ class DeletionSettings(BaseModel):
     max_share: float = Field(default=0.25, gt=0.0, le=1.0)
 
 
+class PullStorySettings(BaseModel):
+    """Pushing sessions to PullStory (SYNCD_PULLSTORY__*)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    base_url: str = DEFAULT_PULLSTORY_URL
+    api_key: SecretStr | None = None
+    api_key_file: Path | None = None
+    api_key_command: str | None = None
+    # Selection rules: a session matching any of them is pushed (globs, case-insensitive).
+    projects: list[str] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=list)
+    names: list[str] = Field(default_factory=list)
+    # How often the daemon's push worker looks for work.
+    interval_seconds: float = Field(default=10.0, ge=1)
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url_is_http(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    def resolve_api_key(self) -> str | None:
+        return resolve_secret("pullstory__", self.api_key, self.api_key_file, self.api_key_command)
+
+
 class Settings(BaseSettings):
     """Everything syncd can be told. Field names map to SYNCD_<NAME> variables."""
 
@@ -110,6 +138,7 @@ class Settings(BaseSettings):
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
     budget: BudgetSettings = Field(default_factory=BudgetSettings)
     deletion: DeletionSettings = Field(default_factory=DeletionSettings)
+    pullstory: PullStorySettings = Field(default_factory=PullStorySettings)
     # `syncd status --check` fails when the last successful sync is older than this.
     stale_after_seconds: float = Field(default=3600.0, gt=0)
 
@@ -162,15 +191,23 @@ class Settings(BaseSettings):
 
     def resolve_api_key(self) -> str | None:
         """The key from the first of api_key, api_key_file, api_key_command that is set."""
-        if self.api_key is not None:
-            return _non_empty("api_key", self.api_key.get_secret_value())
-        if self.api_key_file is not None:
-            return _non_empty("api_key_file", _read_key_file(self.api_key_file))
-        if self.api_key_command is not None:
-            # Like pass(1) and git credential helpers: the first line is the secret.
-            output = _run_key_command(self.api_key_command).strip()
-            return _non_empty("api_key_command", output.splitlines()[0] if output else "")
-        return None
+        return resolve_secret("", self.api_key, self.api_key_file, self.api_key_command)
+
+
+def resolve_secret(
+    prefix: str, value: SecretStr | None, file: Path | None, command: str | None
+) -> str | None:
+    """A secret from the first of value, file, command that is set; errors name the
+    SYNCD_<prefix>API_KEY* variable and never show the secret."""
+    if value is not None:
+        return _non_empty(prefix + "api_key", value.get_secret_value())
+    if file is not None:
+        return _non_empty(prefix + "api_key_file", _read_key_file(prefix + "api_key_file", file))
+    if command is not None:
+        # Like pass(1) and git credential helpers: the first line is the secret.
+        output = _run_key_command(prefix + "api_key_command", command).strip()
+        return _non_empty(prefix + "api_key_command", output.splitlines()[0] if output else "")
+    return None
 
 
 def _non_empty(setting: str, value: str) -> str:
@@ -186,25 +223,23 @@ def _non_empty(setting: str, value: str) -> str:
     return value
 
 
-def _read_key_file(path: Path) -> str:
+def _read_key_file(setting: str, path: Path) -> str:
     try:
         return path.expanduser().read_text(encoding="utf-8")
     except OSError as exc:
-        raise ConfigError(
-            _env_name("api_key_file"), f"cannot read {path}: {exc.strerror}"
-        ) from None
+        raise ConfigError(_env_name(setting), f"cannot read {path}: {exc.strerror}") from None
 
 
-def _run_key_command(command: str) -> str:
+def _run_key_command(setting: str, command: str) -> str:
     # The command's output is the secret: it is never logged or put in an error message.
     try:
         done = subprocess.run(
             command, shell=True, capture_output=True, text=True, timeout=30, check=False
         )
     except subprocess.TimeoutExpired:
-        raise ConfigError(_env_name("api_key_command"), "timed out after 30 s") from None
+        raise ConfigError(_env_name(setting), "timed out after 30 s") from None
     if done.returncode != 0:
-        raise ConfigError(_env_name("api_key_command"), f"exited with status {done.returncode}")
+        raise ConfigError(_env_name(setting), f"exited with status {done.returncode}")
     return done.stdout
 
 

@@ -51,6 +51,8 @@ class SessionRow(Base):
     path: Mapped[str] = mapped_column(Text, unique=True)
     session_metadata: Mapped[dict[str, Any]] = mapped_column("metadata", JSON, default=dict)
     synced_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The PullStory story of this session once ready; kept in its front matter too.
+    pullstory_url: Mapped[str | None] = mapped_column(Text)
 
 
 class SyncRunRow(Base):
@@ -84,3 +86,34 @@ class RateBudgetRow(Base):
     reset_at: Mapped[float] = mapped_column(Float)
     observed_at: Mapped[float] = mapped_column(Float)
     blocked_until: Mapped[float | None] = mapped_column(Float)
+
+
+class StoryRow(Base):
+    """One brief pushed (or to push) to PullStory. A brief hash is never posted twice."""
+
+    __tablename__ = "stories"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    session_id: Mapped[str] = mapped_column(String(255), index=True)
+    brief_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    story_id: Mapped[str | None] = mapped_column(String(64))
+    # queued | generating | ready | failed | rejected (the brief was refused as invalid)
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    url: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    next_poll_at: Mapped[float | None] = mapped_column(Float)
+    source: Mapped[str] = mapped_column(String(20))  # push | mark | outbox | rule
+    created_at: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[float] = mapped_column(Float)
+
+
+class PushStateRow(Base):
+    """Whether pushing is paused (quota spent), and when to look at the usage again."""
+
+    __tablename__ = "push_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    paused_reason: Mapped[str | None] = mapped_column(Text)
+    next_usage_check: Mapped[float | None] = mapped_column(Float)
+    not_before: Mapped[float | None] = mapped_column(Float)  # a Retry-After to honour

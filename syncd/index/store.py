@@ -51,6 +51,7 @@ class SessionRecord:
     file_sha256: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
     synced_at: datetime | None = None
+    pullstory_url: str | None = None
 
 
 @dataclass(frozen=True)

@@ -48,7 +48,11 @@ def summary_from_record(record: SessionRecord) -> SessionSummary:
 
 
 def header_for(
-    summary: SessionSummary, project_name: str, etag: str | None, source_url: str | None
+    summary: SessionSummary,
+    project_name: str,
+    etag: str | None,
+    source_url: str | None,
+    pullstory_url: str | None = None,
 ) -> SessionHeader:
     meta = summary.metadata
     return SessionHeader(
@@ -68,6 +72,7 @@ def header_for(
         tags=tuple(meta.tags),
         etag=etag,
         source_url=source_url,
+        pullstory_url=pullstory_url,
     )
 
 
@@ -80,6 +85,7 @@ def record_for(
     file_sha256: str | None,
     markdown_size: int | None,
     synced_at: datetime,
+    pullstory_url: str | None = None,
 ) -> SessionRecord:
     return SessionRecord(
         id=summary.id,
@@ -97,6 +103,7 @@ def record_for(
         file_sha256=file_sha256,
         metadata=metadata_dict(summary),
         synced_at=synced_at,
+        pullstory_url=pullstory_url,
     )
 
 

@@ -131,6 +131,7 @@ def _read(mirror: Mirror, relative: str) -> _Found | SkippedFile:
         body_sha256=inspection.body_sha256,
         file_sha256=inspection.file_sha256,
         metadata=_metadata(header),
+        pullstory_url=header.pullstory_url,
     )
     return _Found(record, header.project)
 

@@ -31,7 +31,13 @@ from syncd.index.store import SessionRecord, Store
 from syncd.mirror import frontmatter
 from syncd.mirror.paths import local_copy_name
 from syncd.mirror.writer import Mirror
-from syncd.sync.convert import describes_same_file, header_for, metadata_dict, record_for
+from syncd.sync.convert import (
+    describes_same_file,
+    header_for,
+    metadata_dict,
+    record_for,
+    summary_from_record,
+)
 from syncd.sync.localedits import FileState, Verdict, classify
 from syncd.sync.planner import Fetch, ProjectPlan, Rewrite
 from syncd.sync.report import CycleReport
@@ -95,6 +101,11 @@ class SessionSync:
                 continue
             if record is not None:
                 indexed[session_id] = record
+
+    def refresh_file(self, plan: ProjectPlan, record: SessionRecord) -> SessionRecord | None:
+        """Rewrite a session's front matter from its record (e.g. a new story URL)."""
+        summary = summary_from_record(record)
+        return self._rewrite(plan, Rewrite(summary, record.path, record), CycleReport())
 
     def _reindex(self, summary: SessionSummary, record: SessionRecord) -> SessionRecord:
         """Refresh what only the index holds; the file already says the same."""
@@ -163,7 +174,8 @@ class SessionSync:
     ) -> SessionRecord:
         summary = fetch.summary
         etag = body.etag or summary.etag
-        header = self._header(plan, summary, etag, verdict)
+        story = fetch.previous.pullstory_url if fetch.previous else None
+        header = self._header(plan, summary, etag, verdict, story)
         body_hash = hashlib.sha256()
 
         def chunks() -> Iterator[bytes]:
@@ -197,7 +209,7 @@ class SessionSync:
             # The body on disk is not the cloud's any more: fetch it again instead.
             fetch = Fetch(rewrite.summary, rewrite.path, previous, None)
             return self._fetch(plan, fetch, report)
-        header = self._header(plan, rewrite.summary, previous.etag, verdict)
+        header = self._header(plan, rewrite.summary, previous.etag, verdict, previous.pullstory_url)
         size = self.mirror.resolve(previous.path).stat().st_size - inspection.body_offset
         chunks: Iterable[bytes] = itertools.chain(
             [header], self.mirror.iter_bytes(previous.path, inspection.body_offset)
@@ -215,10 +227,15 @@ class SessionSync:
         )
 
     def _header(
-        self, plan: ProjectPlan, summary: SessionSummary, etag: str | None, verdict: Verdict
+        self,
+        plan: ProjectPlan,
+        summary: SessionSummary,
+        etag: str | None,
+        verdict: Verdict,
+        pullstory_url: str | None,
     ) -> bytes:
         source = self.client.session_url(plan.project.id, summary.id)
-        header = header_for(summary, plan.project.name, etag, source)
+        header = header_for(summary, plan.project.name, etag, source, pullstory_url)
         # The user's own mark survives every rewrite.
         return frontmatter.render(dataclasses.replace(header, pullstory=verdict.pullstory))
 
@@ -258,6 +275,7 @@ class SessionSync:
             file_sha256=file_sha256,
             markdown_size=size,
             synced_at=self.clock(),
+            pullstory_url=previous.pullstory_url if previous else None,
         )
         self.store.save_session(record)
         if previous is None:
