@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import time
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -21,16 +22,26 @@ from syncd.config import DEFAULT_BASE_URL, Settings, load_settings
 from syncd.daemon.doctor import exit_code as doctor_exit_code
 from syncd.daemon.doctor import run_checks
 from syncd.daemon.doctor import summary as doctor_summary
-from syncd.daemon.lock import RootLock
+from syncd.daemon.lock import RootLock, holder
 from syncd.daemon.runtime import build_client, sync_options
 from syncd.daemon.service import Daemon
 from syncd.daemon.status import EXIT_UNHEALTHY, check_line, collect_status, describe, open_index
 from syncd.devserver import DevServer, serve
-from syncd.errors import EXIT_ITEMS_FAILED, ConfigError, MirrorMissingError, SyncdError
+from syncd.errors import (
+    EXIT_ITEMS_FAILED,
+    ConfigError,
+    MirrorMissingError,
+    NoBriefError,
+    SyncdError,
+)
 from syncd.index import migrate
-from syncd.index.store import Store
+from syncd.index.store import Store, StoryRecord
 from syncd.logs import configure_logging
 from syncd.mirror.writer import Mirror
+from syncd.push.brief import NoBrief
+from syncd.push.pullstory import PullStoryClient
+from syncd.push.queue import PushQueue
+from syncd.push.selection import brief_for, enqueue, resolve_session
 from syncd.sync.engine import SyncEngine
 from syncd.sync.rebuild import rebuild_index
 
@@ -290,6 +301,146 @@ def db_rebuild(ctx: typer.Context) -> None:
     )
     for item in report.skipped:
         print(f"  skipped {item.path}: {item.reason}")
+
+
+@app.command("brief")
+def brief_command(
+    ctx: typer.Context,
+    session: Annotated[str, typer.Argument(help="Session id, id prefix or mirrored file.")],
+) -> None:
+    """Print the PullStory brief a session makes, as JSON, without sending it."""
+    settings = _settings(ctx)
+    store, mirror = _open_mirror(settings)
+    with store:
+        record = resolve_session(store, mirror, session)
+        brief = brief_for(store, mirror, record)
+    if isinstance(brief, NoBrief):
+        raise NoBriefError(record.name or record.id, brief.reason)
+    print(json.dumps(brief.to_json(), indent=2, ensure_ascii=False))
+
+
+@app.command("push")
+def push_command(
+    ctx: typer.Context,
+    session: Annotated[str, typer.Argument(help="Session id, id prefix or mirrored file.")],
+    wait: Annotated[
+        bool, typer.Option("--wait", help="Block until the story is ready or failed.")
+    ] = False,
+) -> None:
+    """Send a session to PullStory as a brief (never the same brief twice).
+
+    Without a running daemon the story is posted at once; with --wait, syncd follows
+    it and prints the story URL (exit 0) or its error (exit 1). While `syncd run` owns the
+    root, the brief is queued for it.
+    """
+    settings = _settings(ctx)
+    token = settings.pullstory.resolve_api_key()
+    if token is None:
+        raise ConfigError("SYNCD_PULLSTORY__API_KEY", "no PullStory token is configured")
+    store, mirror = _open_mirror(settings)
+    with store:
+        record = resolve_session(store, mirror, session)
+        story = enqueue(store, mirror, record, "push", time.time())
+        owner = holder(settings.state_dir)
+        if owner:
+            print(f"Queued; the running syncd (pid {owner}) pushes it.")
+            if wait:
+                story = _wait_for_daemon(store, story.brief_hash)
+        elif story.status in ("queued", "generating"):
+            with (
+                RootLock(settings.state_dir),
+                PullStoryClient(
+                    settings.pullstory.base_url, token, timeout=settings.timeout_seconds
+                ) as client,
+            ):
+                queue = PushQueue(store, client, on_ready=lambda s: _write_url(settings, s))
+                queue.drain(
+                    max_seconds=WAIT_LIMIT_SECONDS if wait else 30.0,
+                    until_final=story.brief_hash if wait else None,
+                )
+            story = _story(store, story.brief_hash)
+        state = store.push_state()
+    print(_story_line(story))
+    if state.paused_reason:
+        print(state.paused_reason, file=sys.stderr)
+    if story.status in ("failed", "rejected") or (wait and story.status != "ready"):
+        raise typer.Exit(EXIT_ITEMS_FAILED)
+
+
+@app.command("ls")
+def ls_command(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines.")] = False,
+) -> None:
+    """List mirrored sessions, newest first, with their PullStory story when there is one."""
+    settings = _settings(ctx)
+    store, _ = _open_mirror(settings)
+    with store:
+        projects = store.projects()
+        sessions = sorted(
+            store.sessions().values(),
+            key=lambda r: (r.started_at or r.created_at or "", r.id),
+            reverse=True,
+        )
+    for record in sessions:
+        project = projects.get(record.project_id)
+        if as_json:
+            row = {
+                "id": record.id,
+                "project": project.name if project else record.project_id,
+                "name": record.name,
+                "started_at": record.started_at or record.created_at,
+                "path": record.path,
+                "pullstory_url": record.pullstory_url,
+            }
+            print(json.dumps(row, ensure_ascii=False))
+            continue
+        when = (record.started_at or record.created_at or "")[:16].replace("T", " ")
+        story = f"  {record.pullstory_url}" if record.pullstory_url else ""
+        name = record.name or "(untitled)"
+        print(f"{when:16}  {record.id[:8]}  {project.name if project else '?'} / {name}{story}")
+
+
+WAIT_LIMIT_SECONDS = 3600.0
+
+
+def _open_mirror(settings: Settings) -> tuple[Store, Mirror]:
+    store = open_index(settings.index_url)
+    if store is None:
+        raise MirrorMissingError(str(settings.mirror_root))
+    return store, Mirror(settings.mirror_root)
+
+
+def _story(store: Store, brief_hash: str) -> StoryRecord:
+    return next(s for s in store.stories() if s.brief_hash == brief_hash)
+
+
+def _wait_for_daemon(store: Store, brief_hash: str) -> StoryRecord:
+    deadline = time.monotonic() + WAIT_LIMIT_SECONDS
+    story = _story(store, brief_hash)
+    while story.status in ("queued", "generating") and time.monotonic() < deadline:
+        time.sleep(2.0)  # the daemon does the work; this only reads the index
+        story = _story(store, brief_hash)
+    return story
+
+
+def _write_url(settings: Settings, story: StoryRecord) -> None:
+    key = settings.resolve_api_key() or ""
+    with (
+        Store.open(settings.index_url) as store,
+        build_client(settings, settings.base_url, key, interactive=True) as client,
+    ):
+        SyncEngine(client, store, Mirror(settings.mirror_root)).refresh_file(story.session_id)
+
+
+def _story_line(story: StoryRecord) -> str:
+    if story.status == "ready":
+        return f"ready: {story.url}"
+    if story.status in ("failed", "rejected"):
+        return f"{story.status}: {story.last_error}"
+    if story.status == "generating":
+        return f"generating: story {story.story_id} (syncd run or push --wait follows it)"
+    return "queued"
 
 
 @app.command("devserver")

@@ -186,3 +186,78 @@ class MirrorMissingError(SyncdError):
     def __init__(self, root: str) -> None:
         self.root = root
         super().__init__(f"No mirror at {root}: nothing to read. Check SYNCD_ROOT.")
+
+
+class PullStoryError(SyncdError):
+    """Talking to PullStory failed; the story is tried again later unless said otherwise."""
+
+    exit_code = EXIT_UNAVAILABLE
+
+
+class PullStoryAuthError(PullStoryError):
+    exit_code = EXIT_AUTH
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url
+        super().__init__(
+            f"PullStory token rejected by {base_url}. Set SYNCD_PULLSTORY__API_KEY (or "
+            "pullstory.api_key_file / api_key_command)."
+        )
+
+
+class PullStoryUnavailableError(PullStoryError):
+    def __init__(self, url: str, reason: str) -> None:
+        self.url = url
+        self.reason = reason
+        super().__init__(f"PullStory unavailable at {url}: {reason}")
+
+
+class PullStoryRateLimitedError(PullStoryError):
+    def __init__(self, url: str, retry_after: float) -> None:
+        self.url = url
+        self.retry_after = retry_after
+        super().__init__(f"PullStory rate limit reached at {url}; retry after {retry_after:.0f} s")
+
+
+class BriefRejectedError(PullStoryError):
+    """PullStory refused the brief as invalid: sending it again would not help."""
+
+    def __init__(self, status: int, message: str) -> None:
+        self.status = status
+        self.problem = message
+        super().__init__(f"PullStory rejected the brief ({status}): {message}")
+
+
+class QuotaExhaustedError(PullStoryError):
+    """No video minutes left this period: pushing pauses until the usage shows minutes."""
+
+    def __init__(self, remaining: float | None, required: float | None, upgrade_url: str | None):
+        self.remaining = remaining
+        self.required = required
+        self.upgrade_url = upgrade_url
+        need = f", {required:g} needed" if required is not None else ""
+        where = f"; more at {upgrade_url}" if upgrade_url else ""
+        super().__init__(
+            f"PullStory minutes used up ({remaining or 0:g} left{need}): pushing is paused "
+            f"until the usage shows minutes again{where}"
+        )
+
+
+class NoBriefError(SyncdError):
+    """A session cannot become a valid PullStory brief (e.g. it touches no file)."""
+
+    def __init__(self, session: str, reason: str) -> None:
+        self.session = session
+        self.reason = reason
+        super().__init__(f"No PullStory brief for {session}: {reason}")
+
+
+class SessionNotFoundError(SyncdError):
+    """An id, id prefix or path names no mirrored session (or more than one)."""
+
+    exit_code = EXIT_CONFIG
+
+    def __init__(self, wanted: str, problem: str) -> None:
+        self.wanted = wanted
+        self.problem = problem
+        super().__init__(f"{wanted!r}: {problem}")

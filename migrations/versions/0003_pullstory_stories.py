@@ -21,6 +21,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("session_id", sa.String(length=255), nullable=False),
         sa.Column("brief_hash", sa.String(length=64), nullable=False),
+        sa.Column("brief", sa.JSON(), nullable=False),
         sa.Column("story_id", sa.String(length=64), nullable=True),
         sa.Column("status", sa.String(length=20), nullable=False),
         sa.Column("url", sa.Text(), nullable=True),

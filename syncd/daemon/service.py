@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from types import FrameType
 
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -30,8 +31,12 @@ from syncd.daemon.notify import Notifier
 from syncd.daemon.runtime import build_client, sync_options
 from syncd.daemon.state import DaemonState, write_state
 from syncd.errors import AuthError, ConfigError, StopRequested, SyncdError
-from syncd.index.store import Store
+from syncd.index.store import Store, StoryRecord
 from syncd.mirror.writer import Mirror
+from syncd.push.pullstory import PullStoryClient
+from syncd.push.queue import PushQueue
+from syncd.push.selection import Rules, enqueue_by_rules, handle_changed_files
+from syncd.push.watcher import MarkWatcher
 from syncd.sync.engine import SyncEngine
 from syncd.sync.report import CycleReport
 
@@ -64,6 +69,7 @@ class Daemon:
         self.activity = "starting"
         self.budget_wait_until: datetime | None = None
         self._scheduler: BackgroundScheduler | None = None
+        self._push_token: str | None = None
 
     # --- lifecycle ---------------------------------------------------------------------
 
@@ -79,6 +85,7 @@ class Daemon:
             self._store, self._mirror = store, mirror
             self._install_signal_handlers()
             scheduler = self._start_scheduler()
+            watcher = self._start_pushing(scheduler)
             self.activity = "idle"
             self._write_state()
             self.notifier.ready(f"mirroring into {settings.mirror_root}")
@@ -95,6 +102,8 @@ class Daemon:
                 self.notifier.stopping()
                 self.activity = "stopping"
                 logger.info("stopping: finishing the file in hand")
+                if watcher is not None:
+                    watcher.stop()
                 scheduler.shutdown(wait=True)
                 self._write_state()
         logger.info("stopped")
@@ -148,7 +157,12 @@ class Daemon:
     def _start_scheduler(self) -> BackgroundScheduler:
         schedule = self.settings.schedule
         scheduler = BackgroundScheduler(
-            executors={"default": ThreadPoolExecutor(max_workers=1)},
+            # Syncs (and every write to the mirror) on one thread; pushes on their own, so
+            # a slow PullStory never holds up a sync.
+            executors={
+                "default": ThreadPoolExecutor(max_workers=1),
+                "push": ThreadPoolExecutor(max_workers=1),
+            },
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
             timezone=UTC,
         )
@@ -186,6 +200,81 @@ class Daemon:
         )
         logger.info("the rest of the work resumes at %s", when.strftime("%H:%M:%S UTC"))
 
+    # --- PullStory ---------------------------------------------------------------------
+
+    def _start_pushing(self, scheduler: BackgroundScheduler) -> MarkWatcher | None:
+        token = self.settings.pullstory.resolve_api_key()
+        if token is None:
+            logger.info("no PullStory token (SYNCD_PULLSTORY__API_KEY): pushing is off")
+            return None
+        self._push_token = token
+        scheduler.add_job(
+            self._push_job,
+            IntervalTrigger(seconds=self.settings.pullstory.interval_seconds, timezone=UTC),
+            id="push",
+            executor="push",
+            next_run_time=datetime.now(UTC),  # resume stories a restart interrupted
+        )
+        watcher = MarkWatcher(self.settings.mirror_root, self._on_files_changed)
+        watcher.start()
+        return watcher
+
+    def _on_files_changed(self, paths: set[Path]) -> None:
+        queued = handle_changed_files(self._store, self._mirror, paths, time.time())
+        if queued:
+            self._wake_push()
+
+    def _wake_push(self) -> None:
+        scheduler = self._scheduler
+        if scheduler is not None and scheduler.get_job("push") is not None:
+            scheduler.modify_job("push", next_run_time=datetime.now(UTC))
+
+    def _push_job(self) -> None:
+        if self.stop_event.is_set():
+            return
+        settings = self.settings.pullstory
+        try:
+            assert self._push_token is not None  # the job exists only with a token
+            with PullStoryClient(settings.base_url, self._push_token) as client:
+                queue = PushQueue(
+                    self._store, client, on_ready=self._story_ready, sleep=self._pause_push
+                )
+                queue.drain(max_seconds=settings.interval_seconds)
+        except StopRequested:
+            return
+        except SyncdError as exc:
+            logger.error("pushing to PullStory: %s", exc.message)
+        except Exception:
+            logger.exception("pushing to PullStory crashed; will try again")
+
+    def _pause_push(self, seconds: float) -> None:
+        if self.stop_event.wait(seconds):
+            raise StopRequested()
+
+    def _story_ready(self, story: StoryRecord) -> None:
+        # The file is rewritten on the sync thread: one writer for the mirror.
+        if self._scheduler is not None:
+            self._scheduler.add_job(self._write_story_url, args=[story.session_id])
+
+    def _write_story_url(self, session_id: str) -> None:
+        try:
+            with build_client(
+                self.settings, self.settings.base_url, self._api_key, interactive=False
+            ) as client:
+                SyncEngine(client, self._store, self._mirror).refresh_file(session_id)
+        except SyncdError as exc:
+            logger.error("session %s: writing its story URL: %s", session_id, exc.message)
+
+    def _enqueue_by_rules(self) -> None:
+        rules = self._rules()
+        pushing = self._push_token is not None
+        if rules and pushing and enqueue_by_rules(self._store, self._mirror, rules, time.time()):
+            self._wake_push()
+
+    def _rules(self) -> Rules:
+        settings = self.settings.pullstory
+        return Rules(tuple(settings.projects), tuple(settings.tags), tuple(settings.names))
+
     # --- one job -----------------------------------------------------------------------
 
     def _job(self, kind: str) -> None:
@@ -219,6 +308,7 @@ class Daemon:
                     report = engine.run_listing(kind)
                 budget = client.budget
             self._log_cycle(kind, report, budget.remaining if budget.known else None, started)
+            self._enqueue_by_rules()
             self.budget_wait_until = None
             if report.halted is not None:
                 self._schedule_drain(report)

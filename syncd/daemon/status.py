@@ -61,6 +61,21 @@ class RecentError:
 
 
 @dataclass(frozen=True)
+class PushStatus:
+    """Stories by status, whether pushing is paused, and the newest ready ones."""
+
+    counts: dict[str, int]
+    paused_reason: str | None
+    latest_ready: tuple[tuple[str, str], ...]  # (session id, story URL)
+
+    def summary(self) -> str:
+        order = ("ready", "generating", "queued", "failed", "rejected")
+        parts = [f"{self.counts[s]} {s}" for s in order if self.counts.get(s)]
+        text = ", ".join(parts) if parts else "nothing pushed yet"
+        return f"{text}; PAUSED: {self.paused_reason}" if self.paused_reason else text
+
+
+@dataclass(frozen=True)
 class StatusReport:
     """Everything `syncd status` shows. `daemon` is the running daemon's own state, if any."""
 
@@ -80,6 +95,7 @@ class StatusReport:
     problem: str | None
     sync_seconds: float
     stale_after_seconds: float
+    pushes: PushStatus | None = None
 
     @property
     def daemon_running(self) -> bool:
@@ -116,6 +132,15 @@ class StatusReport:
             "schedule": {
                 "sync_seconds": self.sync_seconds,
                 "stale_after_seconds": self.stale_after_seconds,
+            },
+            "pullstory": None
+            if self.pushes is None
+            else {
+                "stories": self.pushes.counts,
+                "paused": self.pushes.paused_reason,
+                "latest_ready": [
+                    {"session_id": sid, "url": url} for sid, url in self.pushes.latest_ready
+                ],
             },
         }
 
@@ -171,7 +196,20 @@ def collect_status(
         problem=problem,
         sync_seconds=sync_seconds,
         stale_after_seconds=stale_after_seconds,
+        pushes=_push_status(store) if store else None,
     )
+
+
+def _push_status(store: Store) -> PushStatus | None:
+    stories = store.stories()
+    state = store.push_state()
+    if not stories and state.paused_reason is None:
+        return None
+    counts: dict[str, int] = {}
+    for story in stories:
+        counts[story.status] = counts.get(story.status, 0) + 1
+    ready = [(s.session_id, s.url) for s in reversed(stories) if s.status == "ready" and s.url]
+    return PushStatus(counts, state.paused_reason, tuple(ready[:5]))
 
 
 def _health(
@@ -243,6 +281,10 @@ def describe(report: StatusReport) -> list[tuple[str, str]]:
     rows.append(("sessions", f"{report.sessions} in {_plural(report.projects, 'project')}"))
     budget = report.budget
     rows.append(("rate budget", budget.summary() if budget else "unknown (no request made yet)"))
+    if report.pushes is not None:
+        rows.append(("pullstory", report.pushes.summary()))
+        for position, (session_id, url) in enumerate(report.pushes.latest_ready):
+            rows.append(("latest stories" if position == 0 else "", f"{session_id[:8]}  {url}"))
     for position, error in enumerate(report.recent_errors):
         label = "recent errors" if position == 0 else ""
         rows.append((label, f"{_clock(error.run_started_at)}  {error.message}"))

@@ -1,10 +1,20 @@
-"""A local SpecStory Cloud REST server for demos and integration tests.
+"""Local SpecStory Cloud and PullStory servers for demos and integration tests.
 
-It imports nothing from the rest of syncd, so it cannot agree with a client bug.
+They import nothing from the rest of syncd, so they cannot agree with a client bug.
 """
 
 from syncd.devserver.faults import Fault, FaultKind
+from syncd.devserver.pullstory_http import PullStoryRecord
+from syncd.devserver.pullstory_server import PullStoryServer
 from syncd.devserver.requestlog import RequestRecord
 from syncd.devserver.server import DevServer, serve
 
-__all__ = ["DevServer", "Fault", "FaultKind", "RequestRecord", "serve"]
+__all__ = [
+    "DevServer",
+    "Fault",
+    "FaultKind",
+    "PullStoryRecord",
+    "PullStoryServer",
+    "RequestRecord",
+    "serve",
+]

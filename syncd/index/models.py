@@ -96,6 +96,8 @@ class StoryRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     session_id: Mapped[str] = mapped_column(String(255), index=True)
     brief_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # The exact body to POST, kept so a restart can send it without rebuilding it.
+    brief: Mapped[dict[str, Any]] = mapped_column(JSON)
     story_id: Mapped[str | None] = mapped_column(String(64))
     # queued | generating | ready | failed | rejected (the brief was refused as invalid)
     status: Mapped[str] = mapped_column(String(20), index=True)

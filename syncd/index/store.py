@@ -21,7 +21,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from syncd.errors import ConfigError, StorageError
 from syncd.index import migrate
-from syncd.index.models import ProjectRow, RateBudgetRow, SessionRow, SyncRunRow
+from syncd.index.models import (
+    ProjectRow,
+    PushStateRow,
+    RateBudgetRow,
+    SessionRow,
+    StoryRow,
+    SyncRunRow,
+)
 
 
 @dataclass(frozen=True)
@@ -75,6 +82,32 @@ class RunRecord:
     def succeeded(self) -> bool:
         """Finished with every item landed (nothing failed, nothing deferred)."""
         return self.ended_at is not None and self.failed == 0 and self.deferred == 0
+
+
+@dataclass(frozen=True)
+class StoryRecord:
+    """A brief on its way to (or back from) PullStory. Times are epoch seconds."""
+
+    session_id: str
+    brief_hash: str
+    brief: dict[str, Any]
+    status: str  # queued | generating | ready | failed | rejected
+    source: str  # push | mark | outbox | rule
+    created_at: float
+    updated_at: float
+    story_id: str | None = None
+    url: str | None = None
+    attempts: int = 0
+    last_error: str | None = None
+    next_poll_at: float | None = None
+    id: int | None = None
+
+
+@dataclass(frozen=True)
+class PushState:
+    paused_reason: str | None = None
+    next_usage_check: float | None = None
+    not_before: float | None = None
 
 
 @dataclass(frozen=True)
@@ -228,6 +261,63 @@ class Store:
             if row is not None:
                 db.delete(row)
 
+    # --- PullStory ---------------------------------------------------------------------
+
+    def add_story(self, record: StoryRecord) -> StoryRecord:
+        """Insert a new brief, or return the existing one with the same hash."""
+        with self._transaction() as db:
+            existing = db.scalars(
+                select(StoryRow).where(StoryRow.brief_hash == record.brief_hash)
+            ).first()
+            if existing is not None:
+                return _story_record(existing)
+            row = StoryRow(**_story_values(record))
+            db.add(row)
+            db.flush()
+            return _story_record(row)
+
+    def save_story(self, record: StoryRecord) -> None:
+        with self._transaction() as db:
+            row = db.get(StoryRow, record.id)
+            if row is None:
+                raise StorageError(f"story {record.id}", "it is not in the index")
+            for name, value in _story_values(record).items():
+                setattr(row, name, value)
+
+    def stories(
+        self, *, statuses: tuple[str, ...] | None = None, session_id: str | None = None
+    ) -> list[StoryRecord]:
+        with self._transaction() as db:
+            query = select(StoryRow).order_by(StoryRow.id)
+            if statuses is not None:
+                query = query.where(StoryRow.status.in_(statuses))
+            if session_id is not None:
+                query = query.where(StoryRow.session_id == session_id)
+            return [_story_record(row) for row in db.scalars(query)]
+
+    def set_pullstory_url(self, session_id: str, url: str) -> SessionRecord | None:
+        with self._transaction() as db:
+            row = db.get(SessionRow, session_id)
+            if row is None:
+                return None
+            row.pullstory_url = url
+            return _session_record(row)
+
+    def push_state(self) -> PushState:
+        with self._transaction() as db:
+            row = db.get(PushStateRow, 1)
+            if row is None:
+                return PushState()
+            return PushState(row.paused_reason, row.next_usage_check, row.not_before)
+
+    def save_push_state(self, state: PushState) -> None:
+        with self._transaction() as db:
+            row = db.get(PushStateRow, 1) or PushStateRow(id=1)
+            row.paused_reason = state.paused_reason
+            row.next_usage_check = state.next_usage_check
+            row.not_before = state.not_before
+            db.add(row)
+
     # --- rate budget -----------------------------------------------------------------
 
     def budget(self) -> BudgetRecord | None:
@@ -304,6 +394,17 @@ class Store:
                 )
                 for r in sessions
             )
+
+
+_STORY_FIELDS = [f.name for f in dataclasses.fields(StoryRecord) if f.name != "id"]
+
+
+def _story_values(record: StoryRecord) -> dict[str, Any]:
+    return {name: getattr(record, name) for name in _STORY_FIELDS}
+
+
+def _story_record(row: StoryRow) -> StoryRecord:
+    return StoryRecord(id=row.id, **{name: getattr(row, name) for name in _STORY_FIELDS})
 
 
 def _one_line(exc: Exception) -> str:

@@ -93,6 +93,18 @@ class SyncEngine:
         """Every listing, without deletions (draining a backlog the budget left)."""
         return self._run(kind, lambda report: self._full(report, deletions=False))
 
+    def refresh_file(self, session_id: str) -> None:
+        """Rewrite one session's front matter from the index (e.g. its new story URL)."""
+        record = self.store.session(session_id)
+        project = self.store.projects().get(record.project_id) if record else None
+        if record is None or project is None:
+            return
+        plan = ProjectPlan(
+            Project(id=project.id, name=project.name, created_at=project.created_at),
+            project.dirname,
+        )
+        self.sessions.refresh_file(plan, record)
+
     # --- bookkeeping -------------------------------------------------------------------
 
     def _run(self, kind: str, cycle: Callable[[CycleReport], None]) -> CycleReport:

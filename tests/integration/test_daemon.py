@@ -207,3 +207,62 @@ def test_bad_reload_keeps_the_running_configuration(tmp_path: Path, bad: str) ->
             assert any("reload failed" in m for m in seen)
             daemon.messages_until("WATCHDOG=1")  # still alive and well
             assert daemon.stop() == 0
+
+
+def test_daemon_pushes_a_marked_session_and_writes_its_story_url(tmp_path: Path) -> None:
+    from syncd.devserver import PullStoryServer
+    from tests.integration.test_push import TOKEN, session_markdown
+
+    with (
+        DevServer(api_key="k", port=0, rate_limit=None) as server,
+        PullStoryServer(
+            TOKEN, port=0, generation_seconds=None, generation_polls=1, estimated_seconds=1
+        ) as stories,
+    ):
+        server.add_project("Tools", project_id="proj_tools")
+        server.put_session(
+            "proj_tools",
+            session_id="00000000-aaaa",
+            name="Fix the parser",
+            markdown=session_markdown("parser"),
+        )
+        with running_daemon(
+            server,
+            tmp_path,
+            SYNCD_PULLSTORY__BASE_URL=stories.url,
+            SYNCD_PULLSTORY__API_KEY=TOKEN,
+            SYNCD_PULLSTORY__INTERVAL_SECONDS="1",
+        ) as daemon:
+            daemon.messages_until("READY=1")
+            assert server.wait_for_requests(
+                lambda log: any(r.accept == "text/markdown" for r in log), DEADLINE
+            )
+            index = f"sqlite:///{daemon.root / '.syncd' / 'index.db'}"
+            path = _wait_for_file(daemon.root)
+            path.write_bytes(path.read_bytes().replace(b"\n---\n", b"\npullstory: true\n---\n", 1))
+            assert stories.wait_for_requests(
+                lambda log: any(r.method == "POST" for r in log), 2.0 + 1.0
+            ), "the mark was not noticed within 2 s (plus the push worker's tick)"
+            assert stories.wait_for_requests(
+                lambda log: any(r.method == "GET" and r.status == 200 for r in log), DEADLINE
+            )
+            end = time.monotonic() + DEADLINE
+            while "pullstory_url:" not in path.read_text():
+                assert time.monotonic() < end, "the story URL never reached the file"
+                time.sleep(0.05)  # polling a file with a deadline
+            assert daemon.stop() == 0
+        with Store.open(index) as store:
+            (story,) = store.stories()
+            assert story.status == "ready"
+            assert story.source == "mark"
+        assert "pullstory: true" in path.read_text()
+
+
+def _wait_for_file(root: Path) -> Path:
+    end = time.monotonic() + DEADLINE
+    while True:
+        found = [p for p in root.glob("tools/*.md") if p.name != "INDEX.md"]
+        if found and (root / "README.md").exists():
+            return found[0]
+        assert time.monotonic() < end, "the session was never mirrored"
+        time.sleep(0.05)

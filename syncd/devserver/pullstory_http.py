@@ -1,0 +1,254 @@
+"""The PullStory wire: a keep-alive HTTP/1.1 handler doing auth, limits, faults, logging, writes.
+
+It shares the SpecStory server's fault book, request log and rate window, not its handler:
+the two protocols differ in envelopes, auth messages and rate-limit scopes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import struct
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from syncd.devserver.faults import Fault, FaultBook
+from syncd.devserver.headers import bearer_matches
+from syncd.devserver.pullstory_routes import PullStoryApi, error_response
+from syncd.devserver.requestlog import RequestLog, RequestRecord
+from syncd.devserver.responses import Response, raw_response
+
+logger = logging.getLogger(__name__)
+
+MAX_REQUEST_BODY = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class PullStoryRecord(RequestRecord):
+    """A request as the PullStory server saw it, with its JSON body (None: none, or not JSON)."""
+
+    body: object = None
+
+
+@dataclass(frozen=True)
+class PullStoryContext:
+    """Everything a request handler needs, shared by all connections."""
+
+    api: PullStoryApi
+    faults: FaultBook
+    log: RequestLog
+    clock: Callable[[], float]
+
+
+class _BodyError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+class PullStoryHTTPServer(ThreadingHTTPServer):
+    """A threading server that can close its open keep-alive connections when stopped."""
+
+    daemon_threads = True
+    block_on_close = False
+
+    def __init__(self, address: tuple[str, int], context: PullStoryContext) -> None:
+        self.context = context
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+        super().__init__(address, PullStoryRequestHandler)
+
+    def track(self, connection: socket.socket) -> None:
+        with self._connections_lock:
+            self._connections.add(connection)
+
+    def untrack(self, connection: socket.socket) -> None:
+        with self._connections_lock:
+            self._connections.discard(connection)
+
+    def close_connections(self) -> None:
+        """Wake every handler thread waiting on a keep-alive connection so it ends."""
+        with self._connections_lock:
+            connections = list(self._connections)
+        for connection in connections:
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                logger.debug("pullstory devserver: connection already closed")
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client closing its connection early is normal traffic, not a server fault.
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            logger.debug("pullstory devserver: %s closed the connection", client_address)
+            return
+        logger.warning("pullstory devserver: request from %s failed", client_address, exc_info=True)
+
+
+class PullStoryRequestHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "syncd-pullstory-devserver/0.1"
+    timeout = 60  # seconds an idle keep-alive connection may stay open
+
+    def setup(self) -> None:
+        super().setup()
+        # Headers and body go out in separate writes; Nagle would hold the body ~40 ms.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._server().track(self.connection)
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            self._server().untrack(self.connection)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        logger.debug("pullstory devserver %s: %s", self.address_string(), format % args)
+
+    def _server(self) -> PullStoryHTTPServer:
+        assert isinstance(self.server, PullStoryHTTPServer)
+        return self.server
+
+    def _serve(self) -> None:
+        context = self._server().context
+        method, path = self.command, urlsplit(self.path).path
+        authorization = self.headers.get("Authorization")
+        try:
+            body = self._read_body()
+        except _BodyError as exc:
+            self.close_connection = True
+            self._finish(error_response(exc.status, "bad_request", exc.message), b"", None)
+            return
+        refusal = context.api.gate(method, path, authorization)
+        if refusal is not None:
+            self._finish(refusal, body, None)
+            return
+        fault = context.faults.take(method, path, session_content=False)
+        if fault is not None and fault.kind == "reset":
+            self._record(0, body)
+            self._reset()
+            return
+        self._finish(self._answer(context.api, method, path, body, fault), body, fault)
+
+    do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _serve
+
+    def _answer(
+        self, api: PullStoryApi, method: str, path: str, body: bytes, fault: Fault | None
+    ) -> Response:
+        """The response for an authorized request, shaped by the fault that hit it, if any."""
+        try:
+            if fault is not None and fault.kind == "status":
+                return _fault_response(fault)
+            if fault is not None and fault.kind == "body":
+                return raw_response(200, fault.body or b"")
+            if fault is not None and fault.kind == "latency":
+                time.sleep(fault.delay)
+            return api.handle(method, path, body)
+        except Exception:
+            logger.exception("pullstory devserver: %s %s crashed", method, path)
+            return error_response(500, "internal_error", "Internal devserver error")
+
+    def _finish(self, response: Response, body: bytes, fault: Fault | None) -> None:
+        self._record(response.status, body)
+        self._write(response, truncate=fault is not None and fault.kind == "truncate")
+
+    def _read_body(self) -> bytes:
+        if self.headers.get("Transfer-Encoding") is not None:
+            raise _BodyError(411, "Send the body with a Content-Length, not Transfer-Encoding")
+        declared = self.headers.get("Content-Length")
+        if declared is None:
+            return b""
+        if not declared.strip().isdigit():
+            raise _BodyError(400, f"Invalid Content-Length: {declared!r}")
+        length = int(declared)
+        if length > MAX_REQUEST_BODY:
+            raise _BodyError(413, f"Request body over {MAX_REQUEST_BODY} bytes")
+        data = self.rfile.read(length)
+        if len(data) != length:
+            raise _BodyError(400, "Request body shorter than its Content-Length")
+        return data
+
+    def _record(self, status: int, body: bytes) -> None:
+        """Recorded before the response is written, so a client never sees it missing."""
+        context = self._server().context
+        headers = getattr(self, "headers", None)
+        split = urlsplit(getattr(self, "path", "") or "")
+        context.log.append(
+            PullStoryRecord(
+                method=self.command or "",
+                path=split.path,
+                query=dict(parse_qsl(split.query, keep_blank_values=True)),
+                status=status,
+                if_none_match=None if headers is None else headers.get("If-None-Match"),
+                accept=None if headers is None else headers.get("Accept"),
+                authorized=headers is not None
+                and bearer_matches(headers.get("Authorization"), context.api.token),
+                accept_encoding=None if headers is None else headers.get("Accept-Encoding"),
+                at=context.clock(),
+                body=_json_or_none(body),
+            )
+        )
+
+    def _write(self, response: Response, *, truncate: bool) -> None:
+        data = b"".join(response.parts)
+        try:
+            self.send_response(response.status)
+            for name, value in response.headers:
+                self.send_header(name, value)
+            if response.length is not None:
+                self.send_header("Content-Length", str(len(data)))
+            if self.close_connection or truncate:
+                self.send_header("Connection", "close")
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(data[: len(data) // 2] if truncate else data)
+        except OSError:
+            logger.debug("pullstory devserver: client went away mid-response", exc_info=True)
+            self.close_connection = True
+        if truncate:
+            self.close_connection = True
+
+    def _reset(self) -> None:
+        """Abort the connection with a TCP RST: SO_LINGER 0, then close."""
+        self.close_connection = True
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.connection.close()
+        self.rfile.close()  # the socket's fd is released once its last file object closes
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """Malformed requests (bad request line, unknown method...): a PullStory JSON error."""
+        self.close_connection = True
+        response = error_response(code, "bad_request", message or HTTPStatus(code).phrase)
+        self._finish(response, b"", None)
+
+
+def _fault_response(fault: Fault) -> Response:
+    if fault.status in (204, 304):
+        return Response(fault.status, [], (), None)
+    if fault.body is not None:
+        return raw_response(fault.status, fault.body)
+    if fault.status == 429:
+        message = "Injected fault: rate limited"
+        headers = [("Retry-After", "1")]
+        return error_response(429, "rate_limit_exceeded", message, headers, retry_after=1)
+    headers = [("Retry-After", "1")] if fault.status == 503 else []
+    return error_response(
+        fault.status, "injected_fault", f"Injected fault: {fault.status}", headers
+    )
+
+
+def _json_or_none(body: bytes) -> object:
+    if not body:
+        return None
+    try:
+        return json.loads(body)
+    except ValueError:
+        return None

@@ -1,0 +1,180 @@
+"""PullStoryServer: a local PullStory API on 127.0.0.1 that tests drive directly."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from types import TracebackType
+
+from syncd.devserver.faults import Fault, FaultBook
+from syncd.devserver.pullstory_http import PullStoryContext, PullStoryHTTPServer, PullStoryRecord
+from syncd.devserver.pullstory_routes import API_PREFIX, PullStoryApi, RateLimits
+from syncd.devserver.pullstory_state import DEFAULT_FAILURE, Generation, Quota, StoryBook
+from syncd.devserver.requestlog import RequestLog, RequestRecord
+
+logger = logging.getLogger(__name__)
+
+
+class PullStoryServer:
+    """The PullStory API (POST /stories, GET /stories/{id}, GET /me/usage) over real HTTP.
+
+    `clock` drives generation, the quota period, the rate windows and the request log's
+    `at`, so tests move time instead of sleeping. A story is ready `generation_seconds`
+    after it started, or on its `generation_polls`-th GET, whichever comes first (None
+    turns a trigger off). Limits are per minute; None means unlimited.
+    """
+
+    def __init__(
+        self,
+        token: str = "ps_live_test",
+        host: str = "127.0.0.1",
+        port: int = 0,
+        clock: Callable[[], float] = time.time,
+        *,
+        generation_seconds: float | None = 90.0,
+        generation_polls: int | None = None,
+        estimated_seconds: int | None = None,
+        minutes_included: float = 120.0,
+        plan: str = "pro",
+        post_limit_per_minute: int | None = 10,
+        get_limit_per_minute: int | None = 120,
+        other_limit_per_minute: int | None = 60,
+    ) -> None:
+        self._token = token
+        self._address = (host, port)
+        self._clock = clock
+        self._book = StoryBook(
+            clock,
+            Generation(generation_seconds, generation_polls, estimated_seconds),
+            Quota.for_month(plan, minutes_included, clock()),
+        )
+        self._faults = FaultBook()
+        self._log = RequestLog()
+        limits = RateLimits(
+            clock,
+            create_story=post_limit_per_minute,
+            get_story=get_limit_per_minute,
+            other=other_limit_per_minute,
+        )
+        self._context = PullStoryContext(
+            api=PullStoryApi(token, self._book, limits),
+            faults=self._faults,
+            log=self._log,
+            clock=clock,
+        )
+        self._http: PullStoryHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # Lifecycle
+
+    def start(self) -> None:
+        """Bind (port 0 picks a free port) and serve from a daemon thread."""
+        if self._http is not None:
+            raise RuntimeError("PullStoryServer is already running")
+        self._http = PullStoryHTTPServer(self._address, self._context)
+        self._thread = threading.Thread(
+            target=self._http.serve_forever,
+            kwargs={"poll_interval": 0.01},  # stop() waits up to one interval
+            name=f"pullstory-devserver:{self._http.server_address[1]}",
+            daemon=True,
+        )
+        self._thread.start()
+        logger.debug("pullstory devserver listening on %s", self.url)
+
+    def stop(self) -> None:
+        """Stop serving and close every open connection; safe to call twice."""
+        http, thread = self._http, self._thread
+        self._http = self._thread = None
+        if http is None:
+            return
+        http.shutdown()
+        http.server_close()
+        http.close_connections()
+        if thread is not None:
+            thread.join()
+
+    def __enter__(self) -> PullStoryServer:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        """`http://127.0.0.1:PORT/api/v1`: the base URL a PullStory client is configured with."""
+        if self._http is None:
+            raise RuntimeError("PullStoryServer has no URL until start() is called")
+        host, port = self._http.server_address[:2]
+        return f"http://{host!s}:{port}{API_PREFIX}"
+
+    @property
+    def token(self) -> str:
+        return self._token
+
+    @property
+    def running(self) -> bool:
+        return self._http is not None
+
+    # Stories and quota
+
+    @property
+    def stories(self) -> dict[str, dict[str, object]]:
+        """Every story by id, as GET /stories/{id} would show it now (without counting a poll)."""
+        return self._book.snapshot()
+
+    @property
+    def usage(self) -> dict[str, object]:
+        """What GET /me/usage would answer now."""
+        return self._book.usage()
+
+    def fail_next_story(self, error: str = DEFAULT_FAILURE) -> None:
+        """The next generation to start (a new brief, or a failed one posted again) ends
+        as `failed` with `error` instead of `ready`; each call arms one more."""
+        self._book.fail_next(error)
+
+    def set_minutes_remaining(self, minutes: float) -> None:
+        """Set minutes_used so that `minutes` remain (0 to minutes_included)."""
+        self._book.set_minutes_remaining(minutes)
+
+    # Observation and faults
+
+    @property
+    def requests(self) -> list[PullStoryRecord]:
+        """Requests answered so far (401s and 429s included), oldest first; a copy.
+
+        Each is recorded before its response is written; `body` is the request's JSON, or
+        None when it had none or it did not parse.
+        """
+        return _pullstory_records(self._log.snapshot())
+
+    def clear_requests(self) -> None:
+        self._log.clear()
+
+    def wait_for_requests(
+        self, predicate: Callable[[list[PullStoryRecord]], bool], timeout: float = 10.0
+    ) -> bool:
+        """Wait (on a condition, not by polling) until the request log satisfies `predicate`."""
+        return self._log.wait_for(lambda records: predicate(_pullstory_records(records)), timeout)
+
+    def inject(self, fault: Fault) -> None:
+        """Make matching requests fail; faults are tried in the order injected.
+
+        Kinds: status (a PullStory error body, or exactly `body`), latency, reset (before
+        the request is handled), truncate (after: a POST still creates its story), body.
+        """
+        self._faults.add(fault)
+
+    def clear_faults(self) -> None:
+        self._faults.clear()
+
+
+def _pullstory_records(records: list[RequestRecord]) -> list[PullStoryRecord]:
+    return [record for record in records if isinstance(record, PullStoryRecord)]

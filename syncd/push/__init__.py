@@ -1,0 +1,1 @@
+"""Pushing selected sessions to PullStory: briefs, the client, the queue, the watcher."""

@@ -1,0 +1,99 @@
+"""Turn a SpecStory session's Markdown into a PullStory brief, or say why it cannot be one.
+
+Pure: no I/O, no clock. `build_brief` never raises on any text and never returns a brief
+that `validate` rejects:
+
+    result = build_brief(markdown, name="Fix the sync bug")
+    if isinstance(result, NoBrief):
+        print(result.reason)
+    else:
+        body, key = result.to_json(), result.content_hash()
+
+The title comes from the session name, the summary from the first user request, the
+files from what the conversation read, edited or showed (ranked, with excerpts and line
+ranges), the flow from the user's successive requests ending with the outcome, and the
+highlights from notable outcomes (files changed, test results, tasks done).
+"""
+
+from __future__ import annotations
+
+from syncd.push.brief_files import rank_files
+from syncd.push.brief_model import LIMITS, Brief, BriefFile, Limits, NoBrief, validate
+from syncd.push.brief_outcomes import make_highlights
+from syncd.push.brief_scan import scan
+from syncd.push.brief_story import make_flow, make_summary, make_title
+from syncd.push.brief_transcript import (
+    USER,
+    Turn,
+    clean_input,
+    read_transcript,
+    request_text,
+)
+
+__all__ = ["LIMITS", "Brief", "BriefFile", "Limits", "NoBrief", "build_brief", "validate"]
+
+EMPTY = "the session is empty: there is no conversation to tell"
+NO_TURNS = (
+    "the session has no conversation turns: it is an empty export or a note SpecStory did not write"
+)
+NO_REQUEST = (
+    "the conversation has no user request to tell: its user turns are empty or only "
+    "slash commands and command output"
+)
+NO_FILES = "the conversation touches no file: a brief needs at least one"
+
+
+def build_brief(markdown: str, *, name: str, repo: dict[str, str] | None = None) -> Brief | NoBrief:
+    """The brief for one session's Markdown, or a NoBrief whose reason says what is
+    missing. `name` is the session's name (its title); `repo` is passed through."""
+    text = clean_input(markdown or "")
+    if not text.strip():
+        return NoBrief(EMPTY)
+    transcript = read_transcript(text)
+    if not transcript.turns:
+        return NoBrief(NO_TURNS)
+    requests = user_requests(transcript.turns)
+    if not requests:
+        return NoBrief(NO_REQUEST)
+    findings = scan(transcript.turns)
+    files = rank_files(findings.events)
+    if not files:
+        return NoBrief(NO_FILES)
+    title = make_title(clean_input(name or ""), transcript.heading, requests)
+    brief = Brief(
+        title=title,
+        summary=make_summary(requests, title),
+        files=tuple(files[: LIMITS.files_items[1]]),
+        flow=make_flow(requests, findings.chunks, files, title),
+        highlights=make_highlights(files, findings),
+        repo=_repo(repo),
+    )
+    problems = validate(brief)
+    if problems:
+        return NoBrief(f"syncd built a brief PullStory would refuse ({'; '.join(problems)})")
+    return brief
+
+
+def user_requests(turns: tuple[Turn, ...]) -> list[str]:
+    """The user's requests in order: consecutive user turns merged into one, meta turns
+    (slash commands, command output, interruptions) and subagent prompts left out."""
+    requests: list[str] = []
+    current: list[str] = []
+    for turn in turns:
+        if turn.speaker != USER or turn.sidechain:
+            if current:
+                requests.append("\n\n".join(current))
+                current = []
+            continue
+        text = request_text(turn.lines)
+        if text:
+            current.append(text)
+    if current:
+        requests.append("\n\n".join(current))
+    return requests
+
+
+def _repo(repo: dict[str, str] | None) -> dict[str, str] | None:
+    if repo is None:
+        return None
+    return {clean_input(str(key)): clean_input(str(value)) for key, value in repo.items()}

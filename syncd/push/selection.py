@@ -1,0 +1,214 @@
+"""Which sessions go to PullStory, and turning one into a queued brief.
+
+A session is selected by the configured rules (project, tag, name globs), by
+`syncd push`, by a `pullstory: true` line in its mirrored file, or by a file dropped
+or linked into `<root>/.syncd/outbox/`. Whatever the way in, the brief is built from
+the mirrored file and queued once per content hash.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import logging
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from syncd.errors import NoBriefError, SessionNotFoundError, StorageError, SyncdError
+from syncd.index.store import SessionRecord, Store, StoryRecord
+from syncd.mirror import frontmatter
+from syncd.mirror.writer import Mirror
+from syncd.push.brief import Brief, NoBrief, build_brief
+
+logger = logging.getLogger(__name__)
+
+OUTBOX = ".syncd/outbox"
+
+
+@dataclass(frozen=True)
+class Rules:
+    projects: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    names: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.projects or self.tags or self.names)
+
+    def match(self, record: SessionRecord, project_name: str, dirname: str) -> bool:
+        tags = [str(t) for t in (record.metadata or {}).get("tags") or ()]
+        return (
+            _any_glob(self.projects, [project_name, dirname, record.project_id])
+            or _any_glob(self.tags, tags)
+            or _any_glob(self.names, [record.name])
+        )
+
+
+def _any_glob(patterns: Iterable[str], values: Iterable[str]) -> bool:
+    values = [v.casefold() for v in values]
+    return any(fnmatch.fnmatchcase(v, p.casefold()) for p in patterns for v in values)
+
+
+def resolve_session(store: Store, mirror: Mirror, wanted: str) -> SessionRecord:
+    """A session from its id, a unique id prefix, or the path of its mirrored file."""
+    path = Path(wanted).expanduser()
+    if path.suffix == ".md" and path.exists():
+        relative = _relative_to_root(mirror, path)
+        for record in store.sessions().values():
+            if record.path == relative:
+                return record
+        raise SessionNotFoundError(wanted, "this file is not a session syncd mirrored")
+    sessions = store.sessions()
+    if wanted in sessions:
+        return sessions[wanted]
+    matches = [r for r in sessions.values() if r.id.startswith(wanted)] if wanted else []
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise SessionNotFoundError(wanted, "no mirrored session has this id or path")
+    listed = ", ".join(sorted(r.id for r in matches)[:10])
+    raise SessionNotFoundError(wanted, f"ambiguous: {len(matches)} sessions match ({listed})")
+
+
+def _relative_to_root(mirror: Mirror, path: Path) -> str:
+    resolved, root = path.resolve(), mirror.root.resolve()
+    if not resolved.is_relative_to(root):
+        raise SessionNotFoundError(str(path), f"it is outside the mirror root {mirror.root}")
+    return resolved.relative_to(root).as_posix()
+
+
+def brief_for(store: Store, mirror: Mirror, record: SessionRecord) -> Brief | NoBrief:
+    data = mirror.read_bytes(record.path)
+    if data is None:
+        return NoBrief("its mirrored file is missing; run a sync first")
+    try:
+        _, body = frontmatter.split(data)
+    except frontmatter.FrontMatterError:
+        body = data
+    return build_brief(body.decode("utf-8", errors="replace"), name=record.name)
+
+
+def enqueue(
+    store: Store, mirror: Mirror, record: SessionRecord, source: str, now: float
+) -> StoryRecord:
+    """Queue the session's brief, or return the story that already has this brief."""
+    brief = brief_for(store, mirror, record)
+    if isinstance(brief, NoBrief):
+        raise NoBriefError(record.name or record.id, brief.reason)
+    story = store.add_story(
+        StoryRecord(
+            session_id=record.id,
+            brief_hash=brief.content_hash(),
+            brief=brief.to_json(),
+            status="queued",
+            source=source,
+            created_at=now,
+            updated_at=now,
+            next_poll_at=now,
+        )
+    )
+    logger.info("session %s: PullStory brief %s (%s)", record.id, story.status, source)
+    return story
+
+
+def is_marked(mirror: Mirror, record: SessionRecord) -> bool:
+    """Whether the user put `pullstory: true` in the mirrored file's front matter."""
+    inspection = mirror.inspect(record.path)
+    if inspection is None or inspection.front_matter is None:
+        return False
+    return inspection.front_matter.get("pullstory") is True
+
+
+def outbox_entries(mirror: Mirror) -> list[Path]:
+    folder = mirror.root / OUTBOX
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if p.suffix == ".md" and not p.name.startswith("."))
+
+
+def take_from_outbox(store: Store, mirror: Mirror, entry: Path, now: float) -> StoryRecord:
+    """Queue the session a dropped or linked file stands for, then remove the entry.
+
+    A link must point inside the mirror root; a dropped copy is matched by the session id
+    in its front matter.
+    """
+    try:
+        target = entry.resolve(strict=True)
+    except OSError as exc:
+        entry.unlink(missing_ok=True)
+        raise SessionNotFoundError(entry.name, f"broken link ({exc.strerror})") from None
+    root = mirror.root.resolve()
+    if not target.is_relative_to(root):
+        entry.unlink(missing_ok=True)
+        raise SessionNotFoundError(entry.name, f"it points outside the mirror root ({target})")
+    record = _session_of_file(store, target, root)
+    try:
+        story = enqueue(store, mirror, record, "outbox", now)
+    finally:
+        try:
+            entry.unlink()
+        except OSError as exc:
+            raise StorageError(str(entry), os.strerror(exc.errno or 0)) from exc
+    return story
+
+
+def _session_of_file(store: Store, path: Path, root: Path) -> SessionRecord:
+    relative = path.relative_to(root).as_posix()
+    sessions = store.sessions()
+    for record in sessions.values():
+        if record.path == relative:
+            return record
+    try:
+        mapping, _ = frontmatter.split(path.read_bytes()[: 1 << 20])
+    except (OSError, frontmatter.FrontMatterError):
+        raise SessionNotFoundError(path.name, "not a mirrored session file") from None
+    session_id = mapping.get("id")
+    if isinstance(session_id, str) and session_id in sessions:
+        return sessions[session_id]
+    raise SessionNotFoundError(path.name, "its session id is not in the index")
+
+
+def handle_changed_files(
+    store: Store, mirror: Mirror, paths: Iterable[Path], now: float
+) -> list[StoryRecord]:
+    """Queue what the user marked or dropped; syncd's own writes are not marks."""
+    root = mirror.root.resolve()
+    by_path = {r.path: r for r in store.sessions().values()}
+    queued: list[StoryRecord] = []
+    for path in sorted(set(paths)):
+        try:
+            if path.parent.resolve() == (root / OUTBOX).resolve():
+                if path.exists() or path.is_symlink():
+                    queued.append(take_from_outbox(store, mirror, path, now))
+                continue
+            record = by_path.get(path.resolve().relative_to(root).as_posix())
+            if record is None:
+                continue
+            inspection = mirror.inspect(record.path)
+            if inspection is None or inspection.file_sha256 == record.file_sha256:
+                continue  # as syncd wrote it: not the user's mark
+            if inspection.front_matter and inspection.front_matter.get("pullstory") is True:
+                queued.append(enqueue(store, mirror, record, "mark", now))
+        except (SyncdError, ValueError) as exc:
+            message = exc.message if isinstance(exc, SyncdError) else str(exc)
+            logger.warning("%s: %s", path.name, message)
+    return queued
+
+
+def enqueue_by_rules(store: Store, mirror: Mirror, rules: Rules, now: float) -> list[StoryRecord]:
+    """Queue every session the rules select that has no story yet."""
+    if not rules:
+        return []
+    projects = store.projects()
+    pushed = {s.session_id for s in store.stories()}
+    queued = []
+    for record in store.sessions().values():
+        project = projects.get(record.project_id)
+        if record.id in pushed or project is None:
+            continue
+        if rules.match(record, project.name, project.dirname):
+            try:
+                queued.append(enqueue(store, mirror, record, "rule", now))
+            except NoBriefError as exc:
+                logger.debug("%s", exc.message)  # asked again each cycle: keep it quiet
+    return queued
