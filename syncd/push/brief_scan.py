@@ -2,8 +2,9 @@
 what its tools printed, and which tasks it ticked off.
 
 One pass over the lines of each turn. Fences are tracked only inside a turn (a marker
-always ends a turn, fence or not), and a closing fence must sit at its opener's indent,
-so a diff's context line ``` ```md``` does not end the diff.
+always ends a turn, fence or not); a closing fence must sit at its opener's indent, so an
+indented fence inside a diff or a numbered result does not end the block early, and an
+opener with an info string inside a block nests (FORMAT.md, section 8).
 """
 
 from __future__ import annotations
@@ -222,7 +223,8 @@ class _Scanner:
 
     def _fence_line(self, line: str) -> None:
         fence = self.fence
-        assert fence is not None
+        if fence is None:
+            return
         if self.tool and self.tool.wrapper and line.strip().endswith("</tool-use>"):
             self._close_fence()
             self._end_tool()
