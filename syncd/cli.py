@@ -342,10 +342,10 @@ def push_command(
         record = resolve_session(store, mirror, session)
         story = enqueue(store, mirror, record, "push", time.time())
         owner = holder(settings.state_dir)
-        if owner:
-            print(f"Queued; the running syncd (pid {owner}) pushes it.")
+        if owner is not None:
+            print(f"Queued; the running syncd (pid {owner or '?'}) pushes it.")
             if wait:
-                story = _wait_for_daemon(store, story.brief_hash)
+                story = _wait_for_daemon(store, settings, story.brief_hash)
         elif story.status in ("queued", "generating"):
             with (
                 RootLock(settings.state_dir),
@@ -415,10 +415,12 @@ def _story(store: Store, brief_hash: str) -> StoryRecord:
     return next(s for s in store.stories() if s.brief_hash == brief_hash)
 
 
-def _wait_for_daemon(store: Store, brief_hash: str) -> StoryRecord:
+def _wait_for_daemon(store: Store, settings: Settings, brief_hash: str) -> StoryRecord:
     deadline = time.monotonic() + WAIT_LIMIT_SECONDS
     story = _story(store, brief_hash)
     while story.status in ("queued", "generating") and time.monotonic() < deadline:
+        if holder(settings.state_dir) is None or store.push_state().paused_reason:
+            break  # the daemon is gone, or pushing is paused: say so instead of hanging
         time.sleep(2.0)  # the daemon does the work; this only reads the index
         story = _story(store, brief_hash)
     return story

@@ -261,3 +261,11 @@ class SessionNotFoundError(SyncdError):
         self.wanted = wanted
         self.problem = problem
         super().__init__(f"{wanted!r}: {problem}")
+
+
+class StoryNotFoundError(PullStoryError):
+    """PullStory does not know the story (404): following it further cannot help."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        super().__init__(f"PullStory has no story at {url}")

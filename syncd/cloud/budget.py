@@ -16,6 +16,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+SKEWED_WINDOW = 60.0
+MAX_REFUSAL_BACKOFF = 3600.0
+
 
 @dataclass(frozen=True)
 class BudgetSnapshot:
@@ -44,6 +47,7 @@ class RateBudget:
         self.blocked_until = 0.0
         self.pending = 1  # requests the caller still has to make (for pacing)
         self._last_send = -math.inf
+        self._refusals = 0  # 429s in a row
 
     def restore(self, snapshot: BudgetSnapshot) -> None:
         """Resume from what an earlier process learnt (so a restart does not forget)."""
@@ -87,6 +91,14 @@ class RateBudget:
         interval = (self.reset_at - now) / usable
         return max(0.0, self._last_send + interval - now)
 
+    def waiting_for_reset(self) -> bool:
+        """True when the budget is spent or a 429 holds everything (not mere pacing)."""
+        now = self.now()
+        if now < self.blocked_until:
+            return True
+        usable = self.usable()
+        return usable is not None and usable <= 0 and now < self.reset_at
+
     def resume_at(self) -> float:
         return self.now() + self.delay()
 
@@ -99,16 +111,32 @@ class RateBudget:
             self.remaining = max(0, self.remaining - 1)
 
     def observe(self, limit: int, remaining: int, reset_at: float) -> None:
-        """The server's own figures, from a response's X-RateLimit-* headers."""
+        """The server's own figures, from a response's X-RateLimit-* headers.
+
+        A reset already in the past (clock skew) still leaves `remaining` trusted for a
+        minute, so a skewed clock never switches pacing and the reserve off.
+        """
+        now = self.now()
+        if reset_at <= now:
+            reset_at = now + SKEWED_WINDOW
         self.limit = max(1, limit)
         self.remaining = max(0, remaining)
         self.reset_at = reset_at
-        self.observed_at = self.now()
+        self.observed_at = now
+
+    def note_success(self) -> None:
+        self._refusals = 0
 
     def block(self, seconds: float) -> None:
-        """A 429 said to come back in `seconds`: nothing goes out before then."""
+        """A 429 said to come back in `seconds`: nothing goes out before then.
+
+        Consecutive 429s back off exponentially whatever Retry-After says, so a server
+        that keeps refusing is never hammered (the count survives across cycles).
+        """
+        self._refusals += 1
+        backoff = min(MAX_REFUSAL_BACKOFF, 2.0 ** (self._refusals - 1))
         # Only the wait is certain; the next response's headers say what is left after it.
-        self.blocked_until = max(self.blocked_until, self.now() + seconds)
+        self.blocked_until = max(self.blocked_until, self.now() + max(seconds, backoff))
 
     def snapshot(self) -> BudgetSnapshot | None:
         if self.limit is None:

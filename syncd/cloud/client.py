@@ -310,7 +310,8 @@ class CloudClient:
             wait = self.budget.delay()
             if wait <= 0:
                 return
-            if wait > self.max_budget_wait:
+            # Pacing waits are part of the plan; only a spent budget ends the cycle early.
+            if wait > self.max_budget_wait and self.budget.waiting_for_reset():
                 raise BudgetExhaustedError(self.budget.now() + wait, wait)
             self._sleep(wait)
 
@@ -321,6 +322,8 @@ class CloudClient:
         reset = _int_header(response.headers.get("x-ratelimit-reset"))
         if limit is not None and remaining is not None and reset is not None:
             self.budget.observe(limit, remaining, float(reset))
+        if response.status_code < 400:
+            self.budget.note_success()
 
 
 def _list_field(data: dict[str, Any], key: str, url: str) -> list[object]:

@@ -28,12 +28,14 @@ def build_client(
     *,
     interactive: bool,
     sleep: Callable[[float], None] = time.sleep,
+    budget: RateBudget | None = None,
 ) -> CloudClient:
     """A client whose every request passes through a budget with the configured reserve.
 
     Interactive commands (a one-shot sync, doctor) may spend the reserve; the daemon not.
     """
-    budget = RateBudget(reserve=settings.budget.reserve, interactive=interactive)
+    if budget is None:
+        budget = RateBudget(reserve=settings.budget.reserve, interactive=interactive)
     return CloudClient(
         base_url,
         api_key,

@@ -24,7 +24,8 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from syncd.config import Settings
+from syncd.cloud.budget import RateBudget
+from syncd.config import ScheduleSettings, Settings
 from syncd.daemon.heartbeat import Heartbeat
 from syncd.daemon.lock import RootLock
 from syncd.daemon.notify import Notifier
@@ -35,7 +36,7 @@ from syncd.index.store import Store, StoryRecord
 from syncd.mirror.writer import Mirror
 from syncd.push.pullstory import PullStoryClient
 from syncd.push.queue import PushQueue
-from syncd.push.selection import Rules, enqueue_by_rules, handle_changed_files
+from syncd.push.selection import Rules, enqueue_by_rules, handle_changed_files, outbox_entries
 from syncd.push.watcher import MarkWatcher
 from syncd.sync.engine import SyncEngine
 from syncd.sync.report import CycleReport
@@ -70,6 +71,9 @@ class Daemon:
         self.budget_wait_until: datetime | None = None
         self._scheduler: BackgroundScheduler | None = None
         self._push_token: str | None = None
+        self._push_queue: PushQueue | None = None
+        # One budget for the daemon's life: pacing and 429 back-off carry across jobs.
+        self._budget = RateBudget(reserve=self.settings.budget.reserve, interactive=False)
 
     # --- lifecycle ---------------------------------------------------------------------
 
@@ -105,6 +109,8 @@ class Daemon:
                 if watcher is not None:
                     watcher.stop()
                 scheduler.shutdown(wait=True)
+                if self._push_queue is not None:
+                    self._push_queue.client.close()
                 self._write_state()
         logger.info("stopped")
         return 0
@@ -217,6 +223,8 @@ class Daemon:
         )
         watcher = MarkWatcher(self.settings.mirror_root, self._on_files_changed)
         watcher.start()
+        # Drops made while the daemon was down are picked up now.
+        self._on_files_changed(set(outbox_entries(self._mirror)))
         return watcher
 
     def _on_files_changed(self, paths: set[Path]) -> None:
@@ -234,12 +242,14 @@ class Daemon:
             return
         settings = self.settings.pullstory
         try:
-            assert self._push_token is not None  # the job exists only with a token
-            with PullStoryClient(settings.base_url, self._push_token) as client:
-                queue = PushQueue(
+            if self._push_queue is None:
+                assert self._push_token is not None  # the job exists only with a token
+                # One queue for the daemon's life: its request spacing carries across ticks.
+                client = PullStoryClient(settings.base_url, self._push_token)
+                self._push_queue = PushQueue(
                     self._store, client, on_ready=self._story_ready, sleep=self._pause_push
                 )
-                queue.drain(max_seconds=settings.interval_seconds)
+            self._push_queue.drain(max_seconds=settings.interval_seconds)
         except StopRequested:
             return
         except SyncdError as exc:
@@ -291,6 +301,7 @@ class Daemon:
                 self._api_key,
                 interactive=False,
                 sleep=self._pause,
+                budget=self._budget,
             ) as client:
                 engine = SyncEngine(
                     client,
@@ -365,24 +376,32 @@ class Daemon:
         ):
             logger.error("the root and database cannot change on reload; restart syncd for that")
         else:
+            previous_schedule = self.settings.schedule
             self.settings = settings
             if api_key is not None:
                 self._api_key = api_key
             if self._scheduler is not None:
-                schedule = settings.schedule
-                self._scheduler.reschedule_job(
-                    "incremental",
-                    trigger=IntervalTrigger(
-                        seconds=schedule.sync_seconds, jitter=schedule.jitter_seconds, timezone=UTC
-                    ),
-                )
-                self._scheduler.reschedule_job(
-                    "reconcile",
-                    trigger=IntervalTrigger(seconds=schedule.reconcile_seconds, timezone=UTC),
-                )
+                self._reschedule(previous_schedule, settings)
             logger.info("configuration reloaded")
         self._write_state()
         self.notifier.ready("configuration reloaded")
+
+    def _reschedule(self, before: ScheduleSettings, settings: Settings) -> None:
+        """Move the timers only when their intervals changed (a reload is not a restart)."""
+        assert self._scheduler is not None
+        schedule = settings.schedule
+        if before == schedule:
+            return
+        self._scheduler.reschedule_job(
+            "incremental",
+            trigger=IntervalTrigger(
+                seconds=schedule.sync_seconds, jitter=schedule.jitter_seconds, timezone=UTC
+            ),
+        )
+        self._scheduler.reschedule_job(
+            "reconcile",
+            trigger=IntervalTrigger(seconds=schedule.reconcile_seconds, timezone=UTC),
+        )
 
     def _write_state(self) -> None:
         scheduler = self._scheduler

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import email.utils
 import logging
+import re
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -21,9 +22,12 @@ from syncd.errors import (
     PullStoryRateLimitedError,
     PullStoryUnavailableError,
     QuotaExhaustedError,
+    StoryNotFoundError,
 )
 
 logger = logging.getLogger(__name__)
+
+_STORY_ID = re.compile(r"brief_[a-f0-9]{16}")
 
 
 @dataclass(frozen=True)
@@ -92,6 +96,8 @@ class PullStoryClient:
         return Story.from_json(self._call("POST", "/stories", brief), self._url("/stories"))
 
     def get_story(self, story_id: str) -> Story:
+        if not _STORY_ID.fullmatch(story_id):
+            raise StoryNotFoundError(self._url("/stories/") + repr(story_id))
         path = f"/stories/{story_id}"
         return Story.from_json(self._call("GET", path, None), self._url(path))
 
@@ -134,7 +140,10 @@ class PullStoryClient:
             )
         if status == 429:
             raise PullStoryRateLimitedError(url, _retry_after(response, error))
-        if status in (400, 422):
+        if status == 404 and method == "GET" and path.startswith("/stories/"):
+            raise StoryNotFoundError(url)
+        if 400 <= status < 500 and status not in (408, 425):
+            # Any other refusal of the request itself: sending it again would not help.
             raise BriefRejectedError(status, message)
         raise PullStoryUnavailableError(url, f"HTTP {status}: {message}")
 

@@ -25,6 +25,7 @@ from syncd.errors import (
     PullStoryRateLimitedError,
     PullStoryUnavailableError,
     QuotaExhaustedError,
+    StoryNotFoundError,
 )
 from syncd.index.store import PushState, Store, StoryRecord
 from syncd.push.pullstory import PullStoryClient, Story
@@ -35,6 +36,8 @@ POST_SPACING = 60.0 / 10  # POST /stories: 10 a minute
 GET_SPACING = 60.0 / 120  # GET /stories/{id}: 120 a minute
 USAGE_RECHECK = 600.0  # while paused for quota, look at the usage every 10 minutes
 MIN_POLL = 5.0
+MAX_ATTEMPTS = 20  # then the story is recorded as failed with the last error
+STORY_URL = "https://pullstory.com/s/"
 MAX_BACKOFF = 600.0
 OPEN = ("queued", "generating")
 
@@ -56,6 +59,8 @@ class PushQueue:
         while self.clock() < deadline:
             if until_final is not None and self._is_final(until_final):
                 return
+            if until_final is not None and self._held_by_pause(until_final):
+                return  # waiting for a new month's minutes is not something to block on
             wake = self.step()
             if wake is None:
                 return
@@ -74,11 +79,15 @@ class PushQueue:
         open_stories = self.store.stories(statuses=OPEN)
         if not open_stories:
             return None
-        if state.paused_reason is not None:
-            return self._check_usage(state, now)
+        paused = state.paused_reason is not None
+        if paused and (state.next_usage_check is None or now >= state.next_usage_check):
+            self._check_usage(state, now)
+            state = self.store.push_state()
+            paused = state.paused_reason is not None
         due = [s for s in open_stories if (s.next_poll_at or 0.0) <= now]
+        # A quota pause holds new briefs only: stories already paid for are still followed.
         polls = [s for s in due if s.status == "generating"]
-        posts = [s for s in due if s.status == "queued"]
+        posts = [] if paused else [s for s in due if s.status == "queued"]
         try:
             if polls and now - self._last_get >= GET_SPACING:
                 self._last_get = now
@@ -122,23 +131,27 @@ class PushQueue:
         assert story.story_id is not None
         try:
             answer = self.client.get_story(story.story_id)
+        except StoryNotFoundError as exc:
+            self._save(story, status="failed", last_error=exc.message, next_poll_at=None)
+            return
         except (PullStoryUnavailableError, PullStoryAuthError) as exc:
             self._retry_later(story, exc, now)
             return
         self._apply(story, answer, now)
 
     def _apply(self, story: StoryRecord, answer: Story, now: float) -> None:
-        if answer.status == "ready" and answer.url:
+        if answer.status == "ready":
+            url = answer.url or STORY_URL + answer.id
             ready = self._save(
                 story,
                 status="ready",
                 story_id=answer.id,
-                url=answer.url,
+                url=url,
                 next_poll_at=None,
                 last_error=None,
             )
-            self.store.set_pullstory_url(story.session_id, answer.url)
-            logger.info("session %s: story ready at %s", story.session_id, answer.url)
+            self.store.set_pullstory_url(story.session_id, url)
+            logger.info("session %s: story ready at %s", story.session_id, url)
             self.on_ready(ready)
         elif answer.status == "failed":
             self._save(
@@ -161,6 +174,12 @@ class PushQueue:
 
     def _retry_later(self, story: StoryRecord, exc: PullStoryError, now: float) -> None:
         attempts = story.attempts + 1
+        if attempts >= MAX_ATTEMPTS:
+            self._save(
+                story, status="failed", attempts=attempts, last_error=exc.message, next_poll_at=None
+            )
+            logger.error("session %s: giving up: %s", story.session_id, exc.message)
+            return
         backoff = min(MAX_BACKOFF, 30.0 * 2 ** (attempts - 1))
         self._save(story, attempts=attempts, last_error=exc.message, next_poll_at=now + backoff)
         logger.warning(
@@ -168,8 +187,6 @@ class PushQueue:
         )
 
     def _check_usage(self, state: PushState, now: float) -> float:
-        if state.next_usage_check is not None and now < state.next_usage_check:
-            return state.next_usage_check
         try:
             usage = self.client.usage()
         except PullStoryError as exc:
@@ -191,6 +208,12 @@ class PushQueue:
         self.store.save_story(updated)
         return updated
 
+    def _held_by_pause(self, brief_hash: str) -> bool:
+        if self.store.push_state().paused_reason is None:
+            return False
+        queued = self.store.stories(statuses=("queued",))
+        return any(s.brief_hash == brief_hash for s in queued)
+
     def _is_final(self, brief_hash: str) -> bool:
         return not any(s.brief_hash == brief_hash for s in self.store.stories(statuses=OPEN))
 
@@ -200,12 +223,13 @@ class PushQueue:
             return state.not_before
         times = []
         for story in self.store.stories(statuses=OPEN):
+            if story.status == "queued" and state.paused_reason is not None:
+                times.append(state.next_usage_check or self.clock())
+                continue
             due = story.next_poll_at or 0.0
             spacing = POST_SPACING if story.status == "queued" else GET_SPACING
             last = self._last_post if story.status == "queued" else self._last_get
             times.append(max(due, last + spacing))
-        if state.paused_reason is not None:
-            times = [state.next_usage_check or self.clock()]
         return min(times) if times else None
 
 

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import fnmatch
 import logging
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from syncd.errors import NoBriefError, SessionNotFoundError, StorageError, SyncdError
+from syncd.errors import NoBriefError, SessionNotFoundError, SyncdError
 from syncd.index.store import SessionRecord, Store, StoryRecord
 from syncd.mirror import frontmatter
 from syncd.mirror.writer import Mirror
@@ -127,29 +126,41 @@ def outbox_entries(mirror: Mirror) -> list[Path]:
 
 
 def take_from_outbox(store: Store, mirror: Mirror, entry: Path, now: float) -> StoryRecord:
-    """Queue the session a dropped or linked file stands for, then remove the entry.
+    """Queue the session a dropped or linked file stands for.
 
-    A link must point inside the mirror root; a dropped copy is matched by the session id
-    in its front matter.
+    A link (which must point inside the mirror root) is removed once its session is
+    queued. A real file is removed only when it is an exact copy of the mirrored file:
+    it may be the user's only copy, so it is never deleted on an error or a difference.
     """
+    root = mirror.root.resolve()
+    if (mirror.root / OUTBOX).is_symlink():
+        raise SessionNotFoundError(OUTBOX, "the outbox is a link; syncd only uses a real folder")
+    link = entry.is_symlink()
     try:
         target = entry.resolve(strict=True)
-    except OSError as exc:
-        entry.unlink(missing_ok=True)
-        raise SessionNotFoundError(entry.name, f"broken link ({exc.strerror})") from None
-    root = mirror.root.resolve()
+    except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop (Python 3.11)
+        if link:
+            entry.unlink(missing_ok=True)
+        raise SessionNotFoundError(entry.name, f"broken link ({exc})") from None
     if not target.is_relative_to(root):
-        entry.unlink(missing_ok=True)
+        if link:
+            entry.unlink(missing_ok=True)
         raise SessionNotFoundError(entry.name, f"it points outside the mirror root ({target})")
     record = _session_of_file(store, target, root)
-    try:
-        story = enqueue(store, mirror, record, "outbox", now)
-    finally:
-        try:
-            entry.unlink()
-        except OSError as exc:
-            raise StorageError(str(entry), os.strerror(exc.errno or 0)) from exc
+    story = enqueue(store, mirror, record, "outbox", now)
+    if link or _same_bytes(entry, mirror, record):
+        entry.unlink(missing_ok=True)
+    else:
+        logger.info("%s differs from the mirrored file: left in the outbox", entry.name)
     return story
+
+
+def _same_bytes(entry: Path, mirror: Mirror, record: SessionRecord) -> bool:
+    mirrored = mirror.read_bytes(record.path)
+    try:
+        return mirrored is not None and entry.read_bytes() == mirrored
+    except OSError:
+        return False
 
 
 def _session_of_file(store: Store, path: Path, root: Path) -> SessionRecord:
@@ -189,7 +200,7 @@ def handle_changed_files(
                 continue  # as syncd wrote it: not the user's mark
             if inspection.front_matter and inspection.front_matter.get("pullstory") is True:
                 queued.append(enqueue(store, mirror, record, "mark", now))
-        except (SyncdError, ValueError) as exc:
+        except (SyncdError, ValueError, OSError, RuntimeError) as exc:
             message = exc.message if isinstance(exc, SyncdError) else str(exc)
             logger.warning("%s: %s", path.name, message)
     return queued

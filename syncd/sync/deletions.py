@@ -50,6 +50,6 @@ def plan_deletions(
         refusal = (
             f"refusing to remove {len(candidates)} of {len(mine)} sessions of project "
             f"{project_name!r} in one cycle (the limit is {limit}, {max_share:.0%}); if they "
-            "really were deleted, run: syncd sync --once --allow-mass-delete"
+            "really were deleted, stop syncd run and run: syncd sync --once --allow-mass-delete"
         )
     return DeletionPlan(project_id, candidates, len(mine), refusal)

@@ -31,7 +31,7 @@ from syncd.errors import (
 from syncd.index.store import BudgetRecord, ProjectRecord, RunRecord, SessionRecord, Store
 from syncd.mirror.writer import Mirror
 from syncd.sync import overview
-from syncd.sync.deletions import DeletionPlan, plan_deletions
+from syncd.sync.deletions import DeletionPlan, allowed_count, plan_deletions
 from syncd.sync.localedits import FileState, classify
 from syncd.sync.planner import ProjectPlan, assign_dirnames, plan_project
 from syncd.sync.report import CycleReport
@@ -109,7 +109,9 @@ class SyncEngine:
 
     def _run(self, kind: str, cycle: Callable[[CycleReport], None]) -> CycleReport:
         report = CycleReport()
+        self._not_modified: list[str] = []
         if self.options.dry_run:
+            self._restore_budget()  # respects a saved Retry-After, and saves nothing
             cycle(report)  # a dry run writes nothing: no temp sweep, no run record
             return report
         self.mirror.ensure_root()
@@ -265,7 +267,10 @@ class SyncEngine:
         # Deletions only from a complete, error-free listing of everything, so a session
         # that moved between projects is never taken for deleted.
         if deletions and complete:
-            self._delete_vanished(projects, indexed_projects, seen, indexed, report)
+            try:
+                self._delete_vanished(projects, indexed_projects, seen, indexed, report)
+            except (*HALTS, CycleHalted) as exc:
+                self._halt(report, exc)
         if not self.options.dry_run:
             self._drop_abandoned_folders()
 
@@ -286,6 +291,8 @@ class SyncEngine:
         # from before is of no use.
         held_etag = previous.list_etag if previous and not (renamed or moved) else None
         listing = self.client.list_sessions(project.id, etag=held_etag)
+        if listing is None:
+            self._not_modified.append(project.id)
         listed = None
         if listing is not None:
             for item in listing.errors:
@@ -335,6 +342,30 @@ class SyncEngine:
         indexed: dict[str, SessionRecord],
         report: CycleReport,
     ) -> None:
+        if not any(r.id not in seen for r in indexed.values()):
+            return
+        # A 304 vouches for the listing we had, not for where a session is now: a session
+        # that moved into such a project would look deleted. Ask those listings afresh.
+        for project_id in self._not_modified:
+            fresh = self.client.list_sessions(project_id, etag=None)
+            if fresh is None or fresh.errors:
+                return
+            seen |= {s.id for s in fresh.sessions}
+        candidates = [r for r in indexed.values() if r.id not in seen]
+        limit = allowed_count(len(indexed), self.options.max_delete_share)
+        if len(candidates) > limit and not self.options.allow_mass_delete:
+            # An empty or foreign listing (another account's key) must not empty the mirror.
+            refusal = (
+                f"refusing to remove {len(candidates)} of {len(indexed)} mirrored sessions in "
+                f"one cycle (the limit is {limit}); if they really were deleted, stop syncd "
+                "run and run: syncd sync --once --allow-mass-delete"
+            )
+            logger.error("%s", refusal)
+            report.fail(refusal)
+            if not self.options.dry_run:  # list them in full next time, not a hiding 304
+                for project_id in {r.project_id for r in candidates}:
+                    self.store.forget_list_etag(project_id)
+            return
         listed = {p.id for p in projects}
         names = {p.id: p.name for p in projects} | {
             r.id: r.name for r in indexed_projects.values() if r.id not in listed
@@ -368,9 +399,11 @@ class SyncEngine:
             report.fail(plan.refusal)
             # The project must be listed in full again next time, or a 304 would hide
             # the missing sessions from the next attempt.
-            self.store.forget_list_etag(plan.project_id)
+            if not self.options.dry_run:
+                self.store.forget_list_etag(plan.project_id)
             return
         for record in plan.candidates:
+            self.checkpoint()
             if self.options.dry_run:
                 report.actions.append(f"trash   {record.path} (if a HEAD request confirms 404)")
                 continue

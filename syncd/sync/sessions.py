@@ -107,6 +107,11 @@ class SessionSync:
         summary = summary_from_record(record)
         return self._rewrite(plan, Rewrite(summary, record.path, record), CycleReport())
 
+    def _story_url(self, session_id: str, previous: SessionRecord | None) -> str | None:
+        # Read afresh: the push worker may have recorded a story URL since this cycle began.
+        current = self.store.session(session_id) if previous is not None else None
+        return current.pullstory_url if current is not None else None
+
     def _reindex(self, summary: SessionSummary, record: SessionRecord) -> SessionRecord:
         """Refresh what only the index holds; the file already says the same."""
         updated = dataclasses.replace(
@@ -275,7 +280,7 @@ class SessionSync:
             file_sha256=file_sha256,
             markdown_size=size,
             synced_at=self.clock(),
-            pullstory_url=previous.pullstory_url if previous else None,
+            pullstory_url=self._story_url(summary.id, previous),
         )
         self.store.save_session(record)
         if previous is None:

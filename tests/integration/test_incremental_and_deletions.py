@@ -126,7 +126,7 @@ def test_empty_listing_deletes_nothing_and_says_why(harness: Harness) -> None:
     )
     report = engine_run(harness)
     assert report.deleted == 0
-    assert "refusing to remove 8 of 8 sessions" in report.errors[0]
+    assert "refusing to remove 8 of 8" in report.errors[0]
     assert "--allow-mass-delete" in report.errors[0]
     assert len(list((harness.root / "big").glob("*-aaaa*.md"))) == 8
     assert not any(r.method == "HEAD" for r in harness.server.requests)
@@ -214,3 +214,61 @@ def test_dry_run_reports_and_changes_nothing(harness: Harness, tmp_path: Path) -
     assert not any(r.accept == "text/markdown" for r in harness.server.requests)
     with Store.open(harness.database_url) as store:
         assert len(store.runs()) == 1
+
+
+def test_an_empty_project_list_never_empties_the_mirror(harness: Harness) -> None:
+    for n in range(6):
+        project = harness.server.add_project(f"P{n}", project_id=f"proj_{n}")
+        harness.server.put_session(project, session_id=f"s-{n}", name="one", markdown="# 1\n")
+    engine_run(harness)
+    harness.server.inject(
+        Fault(
+            kind="body",
+            path="/projects$",
+            body=b'{"success": true, "data": {"projects": [], "total": 0}}',
+        )
+    )
+    report = engine_run(harness)
+    assert report.deleted == 0
+    assert "refusing to remove 6 of 6 mirrored sessions" in report.errors[0]
+    assert not (harness.root / ".trash").exists()
+
+
+def test_a_session_moved_into_a_not_modified_listing_is_not_trashed(harness: Harness) -> None:
+    bodies = seed_two_projects(harness.server)
+    engine_run(harness)
+    listing = httpx.get(
+        f"{harness.server.url}/api/v1/projects/proj_docs/sessions",
+        headers={"Authorization": f"Bearer {harness.server.api_key}"},
+    )
+    stale_etag = listing.headers["etag"]
+    harness.server.delete_session("proj_app", FIX_LOGIN_ID)
+    harness.server.put_session(
+        "proj_docs", session_id=FIX_LOGIN_ID, name="Fix login", markdown=bodies[FIX_LOGIN_ID]
+    )
+    # A stale cache in front of the API keeps answering 304 for the docs listing.
+    harness.server.inject(
+        Fault(kind="status", status=304, path="/projects/proj_docs/sessions$", method="GET")
+    )
+    with Store.open(harness.database_url) as store:
+        record = store.projects()["proj_docs"]
+        assert record.list_etag == stale_etag
+    report = engine_run(harness, allow_mass_delete=True)
+    assert report.deleted == 0
+    assert not (harness.root / ".trash").exists()
+
+
+def test_a_rate_limit_while_confirming_deletions_ends_the_cycle_cleanly(
+    harness: Harness,
+) -> None:
+    ids = seed_project(harness.server, 8)
+    engine_run(harness)
+    harness.server.delete_session("proj_big", ids[0])
+    harness.server.inject(
+        Fault(kind="status", status=429, method="HEAD", times=-1, body=b'{"success":false}')
+    )
+    report = engine_run(harness)
+    assert report.halted is not None
+    assert report.deleted == 0
+    with Store.open(harness.database_url) as store:
+        assert not store.runs()[0].succeeded

@@ -187,7 +187,9 @@ def test_spent_minutes_pause_pushing_until_the_usage_shows_minutes(world: World)
         assert "minutes used up" in state.paused_reason
         assert store.stories()[0].status == "queued"
         world.stories.set_minutes_remaining(60)
-        world.queue(store).drain(max_seconds=3600, until_final=story.brief_hash)
+        queue = world.queue(store)
+        queue.drain(max_seconds=700)  # the usage is looked at again after 10 minutes
+        queue.drain(max_seconds=3600, until_final=story.brief_hash)
         assert store.push_state().paused_reason is None
         assert store.stories()[0].status == "ready"
     statuses = [r.status for r in world.stories.requests if r.method == "POST"]
@@ -308,3 +310,88 @@ def test_watcher_notices_a_mark_within_two_seconds(tmp_path: Path) -> None:
     finally:
         watcher.stop()
     assert seen == [{session}]
+
+
+def test_stories_already_generating_are_followed_during_a_quota_pause(world: World) -> None:
+    with world.store() as store:
+        first = world.push(store, "00000000")
+        world.queue(store).drain(max_seconds=10)  # posted: generating
+        world.stories.set_minutes_remaining(0)
+        world.push(store, "00000001")
+        queue = world.queue(store)
+        queue.drain(max_seconds=3600, until_final=first.brief_hash)
+        by_session = {s.session_id: s for s in store.stories()}
+        assert by_session["00000000-aaaa"].status == "ready"
+        assert by_session["00000001-aaaa"].status == "queued"
+        assert store.push_state().paused_reason is not None
+
+
+def test_a_story_the_server_forgot_is_recorded_as_failed(world: World) -> None:
+    with world.store() as store:
+        world.push(store, "00000000")
+        world.queue(store).drain(max_seconds=10)
+        story = store.stories()[0]
+        store.save_story(
+            StoryRecord(
+                **{**story.__dict__, "story_id": "brief_0000000000000000"}  # unknown id
+            )
+        )
+        world.queue(store).drain(max_seconds=3600)
+        (final,) = store.stories()
+    assert final.status == "failed"
+    assert "no story" in (final.last_error or "")
+
+
+def test_a_brief_refused_as_invalid_is_never_sent_again(world: World) -> None:
+    with world.store() as store:
+        story = world.push(store, "00000000")
+        bad = dict(story.brief, title="x")  # under 3 characters: the server refuses it
+        store.save_story(StoryRecord(**{**story.__dict__, "brief": bad}))
+        world.queue(store).drain(max_seconds=600)
+        world.queue(store).drain(max_seconds=600)
+        (final,) = store.stories()
+    assert final.status == "rejected"
+    assert "title" in (final.last_error or "")
+    assert world.posts() == 1
+
+
+def test_a_real_file_dropped_in_the_outbox_is_never_deleted_unless_a_copy(
+    world: World,
+) -> None:
+    root = world.harness.root
+    outbox = root / ".syncd" / "outbox"
+    outbox.mkdir(parents=True)
+    with world.store() as store:
+        record = store.session("00000001-aaaa")
+        assert record is not None
+        mirrored = root / record.path
+        # The user moves the file in (their only copy, with an edit).
+        moved = outbox / mirrored.name
+        moved.write_bytes(mirrored.read_bytes() + b"\nmy edit\n")
+        mirrored.unlink()
+        assert handle_changed_files(store, Mirror(root), [moved], world.clock()) == []
+        assert moved.read_bytes().endswith(b"my edit\n")  # kept: nothing lost
+        # An exact copy is taken and removed.
+        world.harness.sync()
+        copy = outbox / "copy.md"
+        copy.write_bytes((root / record.path).read_bytes())
+        queued = handle_changed_files(store, Mirror(root), [copy], world.clock())
+        assert [s.session_id for s in queued] == ["00000001-aaaa"]
+        assert not copy.exists()
+        assert moved.exists()
+
+
+def test_a_symlink_loop_in_the_outbox_does_not_stop_the_others(world: World) -> None:
+    root = world.harness.root
+    outbox = root / ".syncd" / "outbox"
+    outbox.mkdir(parents=True)
+    loop = outbox / "loop.md"
+    loop.symlink_to(loop)
+    with world.store() as store:
+        record = store.session("00000002-aaaa")
+        assert record is not None
+        good = outbox / "good.md"
+        good.symlink_to(root / record.path)
+        queued = handle_changed_files(store, Mirror(root), [loop, good], world.clock())
+    assert [s.session_id for s in queued] == ["00000002-aaaa"]
+    assert not loop.is_symlink()

@@ -124,3 +124,26 @@ def test_state_round_trips_through_a_snapshot() -> None:
     restored = RateBudget(clock=lambda: clock[0])
     restored.restore(snapshot)
     assert restored.delay() == budget.delay()
+
+
+def test_a_server_that_keeps_answering_429_is_backed_off_exponentially() -> None:
+    clock = [0.0]
+    budget = RateBudget(clock=lambda: clock[0])
+    waits = []
+    for _ in range(6):
+        budget.block(0.0)  # "Retry-After: 0", six times in a row
+        waits.append(budget.delay())
+        clock[0] += budget.delay()
+    assert waits == [1.0, 2.0, 4.0, 8.0, 16.0, 32.0]
+    budget.note_success()
+    budget.block(0.0)
+    assert budget.delay() == 1.0
+
+
+def test_a_reset_time_in_the_past_keeps_pacing_and_the_reserve() -> None:
+    clock = [10_000.0]
+    budget = RateBudget(reserve=0.1, clock=lambda: clock[0])
+    budget.observe(100, 5, 9_000.0)  # the server's clock is behind ours
+    assert budget.usable() == 5 - 10
+    assert budget.waiting_for_reset()
+    assert budget.delay() > 0
