@@ -99,13 +99,17 @@ def seed(server: DevServer, sessions: int) -> None:
         )
 
 
-def test_daemon_is_ready_pings_the_watchdog_and_stops_cleanly(tmp_path: Path) -> None:
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
+def test_daemon_is_ready_pings_the_watchdog_and_stops_cleanly(
+    tmp_path: Path, stop_signal: signal.Signals
+) -> None:
     with DevServer(api_key="k", port=0, rate_limit=None) as server:
         seed(server, 3)
         with running_daemon(server, tmp_path) as daemon:
             daemon.messages_until("READY=1")
             daemon.messages_until("WATCHDOG=1")
-            assert daemon.stop() == 0
+            daemon.process.send_signal(stop_signal)
+            assert daemon.process.wait(timeout=10) == 0
             daemon.messages_until("STOPPING=1")
         with Store.open(f"sqlite:///{tmp_path / 'mirror' / '.syncd' / 'index.db'}") as store:
             assert store.count_sessions() == 3
@@ -266,3 +270,24 @@ def _wait_for_file(root: Path) -> Path:
             return found[0]
         assert time.monotonic() < end, "the session was never mirrored"
         time.sleep(0.05)
+
+
+def test_daemon_paces_within_a_small_rate_limit_keeping_its_reserve(tmp_path: Path) -> None:
+    # 10 requests per 2 s window: the daemon keeps 1 free per window and never draws a 429.
+    with DevServer(api_key="k", port=0, rate_limit=10, window_seconds=2.0) as server:
+        seed(server, 20)
+        with running_daemon(server, tmp_path) as daemon:
+            daemon.messages_until("READY=1")
+            assert server.wait_for_requests(
+                lambda log: sum(r.accept == "text/markdown" and r.status == 200 for r in log) >= 20,
+                DEADLINE,
+            ), "the backlog was not drained"
+            assert daemon.stop() == 0
+        statuses = [r.status for r in server.requests]
+    assert statuses.count(429) == 0
+    start = server.requests[0].at
+    per_window: dict[int, int] = {}
+    for request in server.requests:
+        window = int((request.at - start) // 2.0)
+        per_window[window] = per_window.get(window, 0) + 1
+    assert max(per_window.values()) <= 10
