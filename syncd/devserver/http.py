@@ -5,17 +5,14 @@ from __future__ import annotations
 import logging
 import socket
 import struct
-import sys
-import threading
 import time
 from dataclasses import dataclass
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from syncd.devserver.faults import Fault, FaultBook
 from syncd.devserver.headers import bearer_matches
+from syncd.devserver.loopback import KeepAliveHandler, KeepAliveServer
 from syncd.devserver.ratelimit import RateDecision, RateWindow
 from syncd.devserver.requestlog import RequestLog, RequestRecord
 from syncd.devserver.responses import Response, error_response, not_modified, raw_response
@@ -47,65 +44,14 @@ class BadRequestBodyError(Exception):
         self.message = message
 
 
-class DevHTTPServer(ThreadingHTTPServer):
-    """A threading server that can close its open keep-alive connections when stopped."""
-
-    daemon_threads = True
-    block_on_close = False
-
+class DevHTTPServer(KeepAliveServer):
     def __init__(self, address: tuple[str, int], context: ServerContext) -> None:
         self.context = context
-        self._connections: set[socket.socket] = set()
-        self._connections_lock = threading.Lock()
         super().__init__(address, DevRequestHandler)
 
-    def track(self, connection: socket.socket) -> None:
-        with self._connections_lock:
-            self._connections.add(connection)
 
-    def untrack(self, connection: socket.socket) -> None:
-        with self._connections_lock:
-            self._connections.discard(connection)
-
-    def close_connections(self) -> None:
-        """Wake every handler thread waiting on a keep-alive connection so it ends."""
-        with self._connections_lock:
-            connections = list(self._connections)
-        for connection in connections:
-            try:
-                connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                logger.debug("devserver: connection already closed")
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # A client closing its connection (e.g. after an error response it did not read)
-        # is normal traffic, not a server fault worth a traceback.
-        if isinstance(sys.exc_info()[1], ConnectionError):
-            logger.debug("devserver: connection from %s closed by the client", client_address)
-            return
-        logger.warning("devserver: request from %s failed", client_address, exc_info=True)
-
-
-class DevRequestHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class DevRequestHandler(KeepAliveHandler):
     server_version = "syncd-devserver/0.1"
-    timeout = 60  # seconds an idle keep-alive connection may stay open
-
-    def setup(self) -> None:
-        super().setup()
-        # Headers and body go out in separate writes; Nagle would hold the body ~40 ms.
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self._dev_server().track(self.connection)
-
-    def finish(self) -> None:
-        try:
-            super().finish()
-        finally:
-            self._dev_server().untrack(self.connection)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        message = format % args
-        logger.debug("devserver %s: %s", self.address_string(), message)
 
     def _dev_server(self) -> DevHTTPServer:
         assert isinstance(self.server, DevHTTPServer)

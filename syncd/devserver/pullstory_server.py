@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 from types import TracebackType
 
 from syncd.devserver.faults import Fault, FaultBook
+from syncd.devserver.loopback import BackgroundServing
 from syncd.devserver.pullstory_http import PullStoryContext, PullStoryHTTPServer, PullStoryRecord
 from syncd.devserver.pullstory_routes import API_PREFIX, PullStoryApi, RateLimits
 from syncd.devserver.pullstory_state import DEFAULT_FAILURE, Generation, Quota, StoryBook
@@ -64,36 +64,20 @@ class PullStoryServer:
             log=self._log,
             clock=clock,
         )
-        self._http: PullStoryHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._serving = BackgroundServing(
+            lambda: PullStoryHTTPServer(self._address, self._context), "pullstory-devserver"
+        )
 
     # Lifecycle
 
     def start(self) -> None:
         """Bind (port 0 picks a free port) and serve from a daemon thread."""
-        if self._http is not None:
-            raise RuntimeError("PullStoryServer is already running")
-        self._http = PullStoryHTTPServer(self._address, self._context)
-        self._thread = threading.Thread(
-            target=self._http.serve_forever,
-            kwargs={"poll_interval": 0.01},  # stop() waits up to one interval
-            name=f"pullstory-devserver:{self._http.server_address[1]}",
-            daemon=True,
-        )
-        self._thread.start()
+        self._serving.start()
         logger.debug("pullstory devserver listening on %s", self.url)
 
     def stop(self) -> None:
         """Stop serving and close every open connection; safe to call twice."""
-        http, thread = self._http, self._thread
-        self._http = self._thread = None
-        if http is None:
-            return
-        http.shutdown()
-        http.server_close()
-        http.close_connections()
-        if thread is not None:
-            thread.join()
+        self._serving.stop()
 
     def __enter__(self) -> PullStoryServer:
         self.start()
@@ -110,10 +94,8 @@ class PullStoryServer:
     @property
     def url(self) -> str:
         """`http://127.0.0.1:PORT/api/v1`: the base URL a PullStory client is configured with."""
-        if self._http is None:
-            raise RuntimeError("PullStoryServer has no URL until start() is called")
-        host, port = self._http.server_address[:2]
-        return f"http://{host!s}:{port}{API_PREFIX}"
+        host, port = self._serving.address
+        return f"http://{host}:{port}{API_PREFIX}"
 
     @property
     def token(self) -> str:
@@ -121,7 +103,7 @@ class PullStoryServer:
 
     @property
     def running(self) -> bool:
-        return self._http is not None
+        return self._serving.running
 
     # Stories and quota
 

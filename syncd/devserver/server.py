@@ -16,6 +16,7 @@ from syncd.devserver import synthetic
 from syncd.devserver.body import BytesBody
 from syncd.devserver.faults import Fault, FaultBook
 from syncd.devserver.http import DevHTTPServer, ServerContext
+from syncd.devserver.loopback import BackgroundServing
 from syncd.devserver.ratelimit import RateWindow
 from syncd.devserver.requestlog import RequestLog, RequestRecord
 from syncd.devserver.routes import Api
@@ -55,36 +56,20 @@ class DevServer:
             faults=self._faults,
             log=self._log,
         )
-        self._http: DevHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._serving = BackgroundServing(
+            lambda: DevHTTPServer(self._address, self._context), "devserver"
+        )
 
     # Lifecycle
 
     def start(self) -> None:
         """Bind (port 0 picks a free port) and serve from a daemon thread."""
-        if self._http is not None:
-            raise RuntimeError("DevServer is already running")
-        self._http = DevHTTPServer(self._address, self._context)
-        self._thread = threading.Thread(
-            target=self._http.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name=f"devserver:{self._http.server_address[1]}",
-            daemon=True,
-        )
-        self._thread.start()
+        self._serving.start()
         logger.debug("devserver listening on %s", self.url)
 
     def stop(self) -> None:
         """Stop serving and close every open connection; safe to call twice."""
-        http, thread = self._http, self._thread
-        self._http = self._thread = None
-        if http is None:
-            return
-        http.shutdown()
-        http.server_close()
-        http.close_connections()
-        if thread is not None:
-            thread.join()
+        self._serving.stop()
 
     def __enter__(self) -> DevServer:
         self.start()
@@ -101,10 +86,8 @@ class DevServer:
     @property
     def url(self) -> str:
         """`http://127.0.0.1:PORT`, without /api/v1."""
-        if self._http is None:
-            raise RuntimeError("DevServer has no URL until start() is called")
-        host, port = self._http.server_address[:2]
-        return f"http://{host!s}:{port}"
+        host, port = self._serving.address
+        return f"http://{host}:{port}"
 
     @property
     def api_key(self) -> str:
@@ -112,7 +95,7 @@ class DevServer:
 
     @property
     def running(self) -> bool:
-        return self._http is not None
+        return self._serving.running
 
     # Data
 
