@@ -36,7 +36,13 @@ from syncd.index.store import Store, StoryRecord
 from syncd.mirror.writer import Mirror
 from syncd.push.pullstory import PullStoryClient
 from syncd.push.queue import PushQueue
-from syncd.push.selection import Rules, enqueue_by_rules, handle_changed_files, outbox_entries
+from syncd.push.selection import (
+    Rules,
+    enqueue_by_rules,
+    handle_changed_files,
+    marked_since_synced,
+    outbox_entries,
+)
 from syncd.push.watcher import MarkWatcher
 from syncd.sync.engine import SyncEngine
 from syncd.sync.report import CycleReport
@@ -223,9 +229,15 @@ class Daemon:
         )
         watcher = MarkWatcher(self.settings.mirror_root, self._on_files_changed)
         watcher.start()
-        # Drops made while the daemon was down are picked up now.
-        self._on_files_changed(set(outbox_entries(self._mirror)))
+        # Marks and drops made while the daemon was down are picked up now.
+        scheduler.add_job(self._catch_up, executor="push")
         return watcher
+
+    def _catch_up(self) -> None:
+        paths = set(outbox_entries(self._mirror)) | set(
+            marked_since_synced(self._store, self._mirror)
+        )
+        self._on_files_changed(paths)
 
     def _on_files_changed(self, paths: set[Path]) -> None:
         queued = handle_changed_files(self._store, self._mirror, paths, time.time())

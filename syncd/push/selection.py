@@ -12,6 +12,7 @@ import fnmatch
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC
 from pathlib import Path
 
 from syncd.errors import NoBriefError, SessionNotFoundError, SyncdError
@@ -223,3 +224,22 @@ def enqueue_by_rules(store: Store, mirror: Mirror, rules: Rules, now: float) -> 
             except NoBriefError as exc:
                 logger.debug("%s", exc.message)  # asked again each cycle: keep it quiet
     return queued
+
+
+def marked_since_synced(store: Store, mirror: Mirror) -> list[Path]:
+    """Files touched after syncd last wrote them: where marks made while no watcher ran
+    may be. The caller passes them to handle_changed_files."""
+    touched = []
+    for record in store.sessions().values():
+        path = mirror.root / record.path
+        try:
+            modified = path.stat().st_mtime
+        except OSError:
+            continue
+        when = record.synced_at
+        if when is not None and when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)  # SQLite hands back UTC without its zone
+        synced = when.timestamp() if when is not None else 0.0
+        if modified > synced:
+            touched.append(path)
+    return touched

@@ -395,3 +395,19 @@ def test_a_symlink_loop_in_the_outbox_does_not_stop_the_others(world: World) -> 
         queued = handle_changed_files(store, Mirror(root), [loop, good], world.clock())
     assert [s.session_id for s in queued] == ["00000002-aaaa"]
     assert not loop.is_symlink()
+
+
+def test_marks_made_while_no_watcher_ran_are_found_later(world: World) -> None:
+    from syncd.push.selection import marked_since_synced
+
+    root = world.harness.root
+    with world.store() as store:
+        assert marked_since_synced(store, Mirror(root)) == []
+        record = store.session("00000002-aaaa")
+        assert record is not None
+        path = root / record.path
+        path.write_bytes(path.read_bytes().replace(b"\n---\n", b"\npullstory: true\n---\n", 1))
+        touched = marked_since_synced(store, Mirror(root))
+        assert touched == [path]
+        queued = handle_changed_files(store, Mirror(root), touched, world.clock())
+        assert [s.session_id for s in queued] == ["00000002-aaaa"]
