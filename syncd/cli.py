@@ -19,6 +19,7 @@ import typer
 
 from syncd import __version__
 from syncd.config import DEFAULT_BASE_URL, Settings, load_settings
+from syncd.daemon.archiving import commit_cycle
 from syncd.daemon.doctor import exit_code as doctor_exit_code
 from syncd.daemon.doctor import run_checks
 from syncd.daemon.doctor import summary as doctor_summary
@@ -140,6 +141,8 @@ def sync_command(
         ):
             engine = SyncEngine(client, store, mirror, progress=progress, options=options)
             report = engine.run_once()
+            if not dry_run:
+                commit_cycle(settings, store, report)
         if dry_run:
             for action in report.actions:
                 print(action)

@@ -111,6 +111,19 @@ class PullStorySettings(BaseModel):
         return resolve_secret("pullstory__", self.api_key, self.api_key_file, self.api_key_command)
 
 
+class GitSettings(BaseModel):
+    """Keep the mirror as a git archive: one commit per cycle that changed files."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = False
+    # Used only when the repository has no user.name / user.email of its own.
+    author_name: str = "syncd"
+    author_email: str = "syncd@localhost"
+    remote: str | None = None  # push here after each commit
+    branch: str | None = None
+
+
 class Settings(BaseSettings):
     """Everything syncd can be told. Field names map to SYNCD_<NAME> variables."""
 
@@ -139,6 +152,7 @@ class Settings(BaseSettings):
     budget: BudgetSettings = Field(default_factory=BudgetSettings)
     deletion: DeletionSettings = Field(default_factory=DeletionSettings)
     pullstory: PullStorySettings = Field(default_factory=PullStorySettings)
+    git: GitSettings = Field(default_factory=GitSettings)
     # `syncd status --check` fails when the last successful sync is older than this.
     stale_after_seconds: float = Field(default=3600.0, gt=0)
 

@@ -26,6 +26,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from syncd.cloud.budget import RateBudget
 from syncd.config import ScheduleSettings, Settings
+from syncd.daemon.archiving import commit_cycle
 from syncd.daemon.heartbeat import Heartbeat
 from syncd.daemon.lock import RootLock
 from syncd.daemon.notify import Notifier
@@ -331,6 +332,7 @@ class Daemon:
                     report = engine.run_listing(kind)
                 budget = client.budget
             self._log_cycle(kind, report, budget.remaining if budget.known else None, started)
+            commit_cycle(self.settings, self._store, report)
             self._enqueue_by_rules()
             self.budget_wait_until = None
             if report.halted is not None:

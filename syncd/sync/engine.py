@@ -123,7 +123,7 @@ class SyncEngine:
         not_modified_before = self.client.stats.not_modified
         try:
             cycle(report)
-            self._write_pages()
+            self._write_pages(report)
         finally:
             self._save_budget()
             self.store.finish_run(
@@ -272,7 +272,7 @@ class SyncEngine:
             except (*HALTS, CycleHalted) as exc:
                 self._halt(report, exc)
         if not self.options.dry_run:
-            self._drop_abandoned_folders()
+            self._drop_abandoned_folders(report)
 
     def _sync_project(
         self,
@@ -389,6 +389,7 @@ class SyncEngine:
                 dirname = indexed_projects[project_id].dirname
                 self.store.delete_project(project_id)
                 self.mirror.remove(f"{dirname}/{overview.PROJECT_INDEX}")
+                report.dropped(f"{dirname}/{overview.PROJECT_INDEX}")
                 self.mirror.remove_empty_dir(dirname)
 
     def _apply_deletions(
@@ -420,6 +421,8 @@ class SyncEngine:
             self.store.delete_session(record.id)
             indexed.pop(record.id, None)
             report.deleted += 1
+            report.dropped(record.path)
+            report.changes.append(("deleted", record.project_id, record.name or record.id))
 
     def _trash(self, record: SessionRecord) -> None:
         mode = self.options.deletion_mode
@@ -441,18 +444,20 @@ class SyncEngine:
 
     # --- pages and folders -------------------------------------------------------------
 
-    def _write_pages(self) -> None:
+    def _write_pages(self, report: CycleReport) -> None:
         projects = list(self.store.projects().values())
         pages = overview.render_pages(projects, self.store.sessions().values())
         for path, content in pages.items():
-            self.mirror.write_bytes(path, content)
+            if self.mirror.write_bytes(path, content).written:
+                report.touched(path)
 
-    def _drop_abandoned_folders(self) -> None:
+    def _drop_abandoned_folders(self, report: CycleReport) -> None:
         """A project folder left with only its generated INDEX.md (after a move) goes."""
         owned = {p.dirname for p in self.store.projects().values()}
         for folder in self.mirror.top_level_folders():
             if folder not in owned and self.mirror.only_holds(folder, {overview.PROJECT_INDEX}):
                 self.mirror.remove(f"{folder}/{overview.PROJECT_INDEX}")
+                report.dropped(f"{folder}/{overview.PROJECT_INDEX}")
                 self.mirror.remove_empty_dir(folder)
                 logger.info("removed the empty folder %s", folder)
 

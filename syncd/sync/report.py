@@ -20,6 +20,18 @@ class CycleReport:
     halted: str | None = None
     resume_at: float | None = None  # epoch seconds when the budget allows work again
     actions: list[str] = field(default_factory=list)  # what a dry run would do
+    # What changed on disk, for a git archive commit: relative paths, and who they are.
+    written: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    changes: list[tuple[str, str, str]] = field(default_factory=list)  # kind, project, name
+
+    def touched(self, path: str) -> None:
+        if path not in self.written:
+            self.written.append(path)
+
+    def dropped(self, path: str) -> None:
+        if path not in self.removed:
+            self.removed.append(path)
 
     def fail(self, message: str) -> None:
         self.failed += 1

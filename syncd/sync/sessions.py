@@ -271,7 +271,11 @@ class SessionSync:
         # pointing at a missing file, which the next run fetches again (no stale duplicate).
         if previous is not None and previous.path != path:
             self.mirror.remove(previous.path)
+            report.dropped(previous.path)
             logger.info("moved %s -> %s", previous.path, path)
+        report.touched(path)
+        kind = "new" if previous is None else "updated"
+        report.changes.append((kind, summary.project_id, summary.name or summary.id))
         record = record_for(
             summary,
             path=path,

@@ -185,7 +185,7 @@ def test_an_index_behind_the_newest_migration_is_reported(
         migrate.upgrade(store.engine, "0001")
     assert run(["doctor"]) == 1
     out = capsys.readouterr().out
-    assert "is at revision 0001; the newest is 0003" in line_of(out, "index")
+    assert "is at revision 0001; the newest is 0004" in line_of(out, "index")
     assert "fix: Run 'syncd db upgrade'" in out
 
 

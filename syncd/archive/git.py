@@ -1,0 +1,336 @@
+"""Commit the files a sync cycle changed to a git repository, never the user's own changes.
+
+Staging happens in a temporary index (GIT_INDEX_FILE) built from HEAD, so the user's
+index, staged changes and untracked files are untouched; after a successful commit the
+user's index is reset to HEAD for syncd's paths only, so they do not show as staged.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import posixpath
+import re
+import subprocess
+import tempfile
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from syncd.errors import StorageError
+
+logger = logging.getLogger(__name__)
+
+Runner = Callable[..., subprocess.CompletedProcess[str]]
+
+#: Folders syncd keeps for itself and file suffixes of half-written files: never committed.
+REFUSED_DIRS = frozenset({".syncd", ".trash", ".git"})
+REFUSED_SUFFIX = ".syncd-tmp"
+SMALL_CHANGE = 10
+_CREDENTIALS = re.compile(r"(://)[^/@\s]+@")
+
+
+@dataclass(frozen=True)
+class ChangeSummary:
+    """What a cycle changed, as project name -> session names, for the commit message."""
+
+    new: Mapping[str, list[str]] = field(default_factory=dict)
+    updated: Mapping[str, list[str]] = field(default_factory=dict)
+    deleted: Mapping[str, list[str]] = field(default_factory=dict)
+    moved: int = 0
+
+    def _kinds(self) -> list[tuple[str, Mapping[str, list[str]]]]:
+        return [("new", self.new), ("updated", self.updated), ("deleted", self.deleted)]
+
+    def message(self) -> str:
+        """Subject line, blank line, then one line per session (small) or per project."""
+        counts = {kind: sum(len(v) for v in by.values()) for kind, by in self._kinds()}
+        parts = [f"{n} {kind}" for kind, n in counts.items() if n]
+        if self.moved:
+            parts.append(f"{self.moved} moved")
+        projects = sorted({p for _, by in self._kinds() for p, names in by.items() if names})
+        subject = "sync: " + (", ".join(parts) if parts else "no session changes")
+        if projects:
+            noun = "project" if len(projects) == 1 else "projects"
+            subject += f" in {len(projects)} {noun}"
+        if not projects:
+            return subject + "\n"
+        if sum(counts.values()) <= SMALL_CHANGE:
+            body = [
+                f"{kind}: {_one_line(project)} / {_one_line(name)}"
+                for kind, by in self._kinds()
+                for project in sorted(by)
+                for name in sorted(by[project])
+            ]
+        else:
+            body = [f"{_one_line(p)}: {self._project_counts(p)}" for p in projects]
+        return subject + "\n\n" + "\n".join(body) + "\n"
+
+    def _project_counts(self, project: str) -> str:
+        return ", ".join(
+            f"{len(by[project])} {kind}" for kind, by in self._kinds() if by.get(project)
+        )
+
+
+@dataclass(frozen=True)
+class CommitResult:
+    """Outcome of one commit attempt; failures are reported here, never raised."""
+
+    committed: bool
+    sha: str | None = None
+    files: int = 0
+    error: str | None = None
+    push_error: str | None = None
+
+
+class _GitFailed(Exception):
+    """A git command exited non-zero, timed out or could not start; message is one line."""
+
+
+class GitArchive:
+    """Commits syncd's own paths under `root` to the git repository containing it."""
+
+    def __init__(
+        self,
+        root: Path,
+        *,
+        author_name: str = "syncd",
+        author_email: str = "syncd@localhost",
+        remote: str | None = None,
+        branch: str | None = None,
+        runner: Runner = subprocess.run,
+        timeout: float = 60.0,
+    ) -> None:
+        self.root = Path(root)
+        self.author_name = author_name
+        self.author_email = author_email
+        self.remote = remote
+        self.branch = branch
+        self.timeout = timeout
+        self._runner = runner
+
+    def ensure_repository(self) -> None:
+        """Run `git init` in root unless root is already inside a work tree (used as is)."""
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            inside = self._git("rev-parse", "--is-inside-work-tree", check=False)
+            if inside.returncode == 0 and inside.stdout.strip() == "true":
+                return
+            self._git("init", "--quiet")
+            self._exclude_own_files()
+        except (OSError, _GitFailed) as exc:
+            raise StorageError(f"the git repository at {self.root}", str(exc)) from exc
+        logger.info("created a git repository in %s", self.root)
+
+    def commit(
+        self,
+        written: list[str],
+        removed: list[str],
+        moved: list[tuple[str, str]],
+        summary: ChangeSummary,
+    ) -> CommitResult:
+        """Commit exactly these root-relative paths; on failure return an error to retry later.
+
+        A path is staged by its state on disk: present files are added, missing ones
+        removed from the commit, so passing the union of failed cycles again is safe.
+        """
+        candidates = [*written, *removed, *(p for pair in moved for p in pair)]
+        paths = self._expand(p for p in candidates if self._allowed(p))
+        if not paths:
+            return CommitResult(committed=False)
+        try:
+            result = self._commit_paths(paths, summary.message())
+        except _GitFailed as exc:
+            logger.warning("git archive commit failed, retrying next cycle: %s", exc)
+            return CommitResult(committed=False, error=str(exc))
+        if result.committed and self.remote:
+            return self._push(self.remote, result)
+        return result
+
+    # -- staging and committing -------------------------------------------------------
+
+    def _commit_paths(self, paths: list[str], message: str) -> CommitResult:
+        git_dir = Path(self._git("rev-parse", "--absolute-git-dir").stdout.strip())
+        if (git_dir / "index.lock").exists():
+            raise _GitFailed(
+                f"{git_dir / 'index.lock'} exists: another git command is running "
+                "(or one crashed; delete the file if none is)"
+            )
+        head = self._head()
+        with tempfile.TemporaryDirectory(prefix="syncd-index-", dir=git_dir) as scratch:
+            env = {"GIT_INDEX_FILE": str(Path(scratch) / "index")}
+            if head:
+                self._git("read-tree", head, env=env)
+            on_disk = {
+                p for p in paths if (self.root / p).is_file() or (self.root / p).is_symlink()
+            }
+            present = [p for p in paths if p in on_disk]
+            absent = [p for p in paths if p not in on_disk]
+            if absent:
+                self._git_paths(["rm", "-r", "-q", "--cached", "--ignore-unmatch"], absent, env)
+            if present:
+                self._git_paths(["add"], present, env)
+            files = self._changed_files(head, env)
+            if not files:
+                return CommitResult(committed=False)
+            if self._head() != head:
+                # The scratch index holds the old HEAD's tree; committing it would revert them.
+                raise _GitFailed("HEAD moved while staging (someone committed); retrying later")
+            self._git(*self._identity(), "commit", "--quiet", "-F", "-", env=env, input=message)
+        sha = self._git("rev-parse", "HEAD").stdout.strip()
+        self._unstage_in_user_index(paths)
+        logger.info("committed %d files to git as %s", files, sha[:12])
+        return CommitResult(committed=True, sha=sha, files=files)
+
+    def _head(self) -> str | None:
+        done = self._git("rev-parse", "--verify", "--quiet", "HEAD^{commit}", check=False)
+        return done.stdout.strip() if done.returncode == 0 else None
+
+    def _changed_files(self, head: str | None, env: dict[str, str]) -> int:
+        if head:
+            out = self._git("diff", "--cached", "--name-only", "-z", "--no-renames", head, env=env)
+        else:
+            out = self._git("ls-files", "-z", env=env)
+        return len([name for name in out.stdout.split("\0") if name])
+
+    def _unstage_in_user_index(self, paths: list[str]) -> None:
+        # The commit used a scratch index; make the user's index agree with HEAD for our paths.
+        try:
+            self._git_paths(["reset", "-q", "HEAD"], paths, None)
+        except _GitFailed as exc:
+            logger.warning("committed, but could not refresh the git index: %s", exc)
+
+    def _identity(self) -> list[str]:
+        options = []
+        for key, default in (("user.name", self.author_name), ("user.email", self.author_email)):
+            if self._git("config", key, check=False).returncode != 0:
+                options += ["-c", f"{key}={default}"]
+        return options
+
+    def _push(self, remote: str, result: CommitResult) -> CommitResult:
+        refspec = "HEAD"
+        if self.branch:
+            target = self.branch
+            refspec = f"HEAD:{target if target.startswith('refs/') else 'refs/heads/' + target}"
+        try:
+            self._git("push", "--quiet", "--", remote, refspec, timeout=self.timeout * 2)
+        except _GitFailed as exc:
+            logger.warning("git push failed; the next commit pushes again: %s", exc)
+            return CommitResult(
+                committed=True, sha=result.sha, files=result.files, push_error=str(exc)
+            )
+        return result
+
+    # -- path safety --------------------------------------------------------------------
+
+    def _allowed(self, path: str) -> bool:
+        reason = _refusal(path)
+        if reason:
+            logger.warning("git archive: not committing %r: %s", path, reason)
+        return reason is None
+
+    def _expand(self, paths: Iterable[str]) -> list[str]:
+        """Normalized paths, folders replaced by the allowed files inside them, no duplicates."""
+        out: dict[str, None] = {}
+        for path in paths:
+            norm = posixpath.normpath(path)
+            full = self.root / norm
+            if full.is_dir() and not full.is_symlink():
+                for dirpath, dirnames, filenames in os.walk(full):
+                    dirnames[:] = sorted(d for d in dirnames if d not in REFUSED_DIRS)
+                    rel = Path(dirpath).relative_to(self.root).as_posix()
+                    for name in sorted(filenames):
+                        if not name.endswith(REFUSED_SUFFIX):
+                            out[posixpath.join(rel, name)] = None
+            else:
+                out[norm] = None
+        return list(out)
+
+    # -- running git --------------------------------------------------------------------
+
+    def _git_paths(self, args: list[str], paths: Sequence[str], env: dict[str, str] | None) -> None:
+        # Paths go through stdin, NUL-separated: no argument-length limit, no option injection.
+        spec = "".join(p + "\0" for p in paths)
+        self._git(*args, "--pathspec-from-file=-", "--pathspec-file-nul", env=env, input=spec)
+
+    def _git(
+        self,
+        *args: str,
+        env: dict[str, str] | None = None,
+        input: str | None = None,
+        check: bool = True,
+        timeout: float | None = None,
+    ) -> subprocess.CompletedProcess[str]:
+        full_env = {
+            **os.environ,
+            "GIT_TERMINAL_PROMPT": "0",
+            "GIT_LITERAL_PATHSPECS": "1",
+            "GIT_EDITOR": "true",
+            "LC_ALL": "C",
+            **(env or {}),
+        }
+        kwargs: dict[str, Any] = {
+            "cwd": self.root,
+            "env": full_env,
+            "input": input,
+            "capture_output": True,
+            "text": True,
+            "timeout": timeout or self.timeout,
+            "check": False,
+        }
+        command = ["git", *args]
+        try:
+            done = self._runner(command, **kwargs)
+        except subprocess.TimeoutExpired as exc:
+            raise _GitFailed(f"git {_verb(args)} timed out after {exc.timeout:g}s") from exc
+        except OSError as exc:
+            raise _GitFailed(f"cannot run git: {exc}") from exc
+        if check and done.returncode != 0:
+            detail = _one_line(_reason(done.stderr) or _reason(done.stdout) or "no output")
+            raise _GitFailed(f"git {_verb(args)} failed (exit {done.returncode}): {detail}")
+        return done
+
+    def _exclude_own_files(self) -> None:
+        exclude = Path(self._git("rev-parse", "--absolute-git-dir").stdout.strip()) / "info"
+        exclude.mkdir(parents=True, exist_ok=True)
+        lines = [
+            "# syncd state, trash and partial files",
+            ".syncd/",
+            ".trash/",
+            f"*{REFUSED_SUFFIX}",
+        ]
+        with (exclude / "exclude").open("a", encoding="utf-8") as handle:
+            handle.write("\n".join(lines) + "\n")
+
+
+def _refusal(path: str) -> str | None:
+    """Why a root-relative path must not be committed, or None when it may be."""
+    if not path or "\0" in path or path.startswith("/"):
+        return "not a relative posix path"
+    norm = posixpath.normpath(path)
+    parts = norm.split("/")
+    if norm == "." or parts[0] == "..":
+        return "outside the mirror root"
+    if any(part in REFUSED_DIRS for part in parts):
+        return "syncd state, trash or git internals"
+    if norm.endswith(REFUSED_SUFFIX):
+        return "a partially written file"
+    return None
+
+
+def _verb(args: Sequence[str]) -> str:
+    return next((a for a in args if not a.startswith("-") and "=" not in a), "command")
+
+
+def _reason(text: str) -> str:
+    """git's first `fatal:`/`error:` line, else the last line (a hook's own complaint)."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    flagged = [line for line in lines if line.startswith(("fatal:", "error:"))]
+    return (flagged or lines[-1:] or [""])[0]
+
+
+def _one_line(text: str, limit: int = 200) -> str:
+    """One printable line, credentials in URLs redacted, cut to `limit` characters."""
+    flat = " ".join(_CREDENTIALS.sub(r"\1***@", text).split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"

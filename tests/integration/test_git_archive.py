@@ -1,0 +1,352 @@
+"""Git archive mode against real git repositories in temp dirs."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from syncd.archive.git import ChangeSummary, CommitResult, GitArchive
+
+ONE_NEW = ChangeSummary(new={"proj": ["first session"]})
+
+
+@pytest.fixture(autouse=True)
+def isolated_git(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The machine's git configuration and identity cannot reach these tests."""
+    home = tmp_path / "home"
+    home.mkdir()
+    empty = home / "gitconfig"
+    empty.write_text("")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(empty))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    for name in ("AUTHOR", "COMMITTER"):
+        for part in ("NAME", "EMAIL", "DATE"):
+            monkeypatch.delenv(f"GIT_{name}_{part}", raising=False)
+    monkeypatch.delenv("EMAIL", raising=False)
+    monkeypatch.delenv("GIT_DIR", raising=False)
+    monkeypatch.delenv("GIT_INDEX_FILE", raising=False)
+
+
+def git(cwd: Path, *args: str) -> str:
+    done = subprocess.run(
+        ["git", *args], cwd=cwd, capture_output=True, text=True, check=True, timeout=30
+    )
+    return done.stdout
+
+
+def init_user_repo(path: Path, *, name: str = "Ada", email: str = "ada@example.org") -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    git(path, "init", "-q", "-b", "main")
+    git(path, "config", "user.name", name)
+    git(path, "config", "user.email", email)
+    (path / "notes.txt").write_text("mine\n")
+    git(path, "add", "notes.txt")
+    git(path, "commit", "-q", "-m", "user commit")
+    return path
+
+
+def write(root: Path, rel: str, text: str = "body\n") -> str:
+    target = root / rel
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text)
+    return rel
+
+
+def committed_files(repo: Path, rev: str = "HEAD") -> set[str]:
+    out = git(repo, "show", "--name-only", "--format=", rev)
+    return {line for line in out.splitlines() if line}
+
+
+def test_fresh_folder_is_initialised_and_committed(tmp_path: Path) -> None:
+    root = tmp_path / "mirror"
+    archive = GitArchive(root)
+    archive.ensure_repository()
+    rel = write(root, "proj/first-session.md")
+
+    result = archive.commit([rel], [], [], ONE_NEW)
+
+    assert result.committed
+    assert result.files == 1
+    assert result.error is None
+    assert result.sha == git(root, "rev-parse", "HEAD").strip()
+    assert committed_files(root) == {"proj/first-session.md"}
+    assert git(root, "log", "-1", "--format=%an <%ae>").strip() == "syncd <syncd@localhost>"
+    assert git(root, "status", "--porcelain") == ""
+
+
+def test_existing_repository_with_root_as_subfolder_is_used_as_is(tmp_path: Path) -> None:
+    repo = init_user_repo(tmp_path / "repo")
+    root = repo / "archive" / "specstory"
+    archive = GitArchive(root)
+    archive.ensure_repository()
+    assert not (root / ".git").exists()
+
+    rel = write(root, "proj/s.md")
+    result = archive.commit([rel], [], [], ONE_NEW)
+
+    assert result.committed
+    assert committed_files(repo) == {"archive/specstory/proj/s.md"}
+    assert git(repo, "status", "--porcelain") == ""
+
+
+def test_only_the_given_paths_are_committed(tmp_path: Path) -> None:
+    repo = init_user_repo(tmp_path / "repo")
+    (repo / "notes.txt").write_text("mine, edited\n")
+    (repo / "untracked.txt").write_text("new, not added\n")
+    (repo / "staged.txt").write_text("staged by the user\n")
+    git(repo, "add", "staged.txt")
+    archive = GitArchive(repo)
+    rel = write(repo, "proj/s.md")
+    other = write(repo, "proj/not-listed.md")
+
+    result = archive.commit([rel], [], [], ONE_NEW)
+
+    assert result.committed
+    assert committed_files(repo) == {"proj/s.md"}
+    status = set(git(repo, "status", "--porcelain").splitlines())
+    assert status == {" M notes.txt", "?? untracked.txt", "A  staged.txt", f"?? {other}"}
+
+
+def test_nothing_changed_makes_no_commit(tmp_path: Path) -> None:
+    repo = init_user_repo(tmp_path / "repo")
+    archive = GitArchive(repo)
+    rel = write(repo, "proj/s.md")
+    assert archive.commit([rel], [], [], ONE_NEW).committed
+    head = git(repo, "rev-parse", "HEAD")
+
+    again = archive.commit([rel], [], [], ONE_NEW)
+
+    assert again == CommitResult(committed=False)
+    assert git(repo, "rev-parse", "HEAD") == head
+
+
+def test_small_change_message_lists_each_session(tmp_path: Path) -> None:
+    summary = ChangeSummary(
+        new={"alpha": ["one", "two"], "beta": ["three"]},
+        updated={"alpha": ["four"], "beta": ["five"]},
+        deleted={"beta": ["six"]},
+    )
+
+    assert summary.message() == (
+        "sync: 3 new, 2 updated, 1 deleted in 2 projects\n"
+        "\n"
+        "new: alpha / one\n"
+        "new: alpha / two\n"
+        "new: beta / three\n"
+        "updated: alpha / four\n"
+        "updated: beta / five\n"
+        "deleted: beta / six\n"
+    )
+
+
+def test_large_change_message_counts_per_project(tmp_path: Path) -> None:
+    summary = ChangeSummary(
+        new={"alpha": [f"s{i}" for i in range(9)], "beta": ["x"]},
+        updated={"beta": ["y", "z"]},
+        moved=2,
+    )
+
+    assert summary.message() == (
+        "sync: 10 new, 2 updated, 2 moved in 2 projects\n\nalpha: 9 new\nbeta: 1 new, 2 updated\n"
+    )
+
+
+def test_commit_message_is_the_summary(tmp_path: Path) -> None:
+    repo = init_user_repo(tmp_path / "repo")
+    rel = write(repo, "proj/s.md")
+    summary = ChangeSummary(new={"proj": ["s\nwith newline"]})
+
+    GitArchive(repo).commit([rel], [], [], summary)
+
+    assert git(repo, "log", "-1", "--format=%B").strip() == (
+        "sync: 1 new in 1 project\n\nnew: proj / s with newline"
+    )
+
+
+def test_removal_and_move_keep_history(tmp_path: Path) -> None:
+    repo = init_user_repo(tmp_path / "repo")
+    archive = GitArchive(repo)
+    body = "".join(f"line {i} of a long enough session body\n" for i in range(40))
+    old = write(repo, "proj/old-name.md", body)
+    gone = write(repo, "proj/gone.md")
+    assert archive.commit([old, gone], [], [], ONE_NEW).committed
+
+    new = "renamed-proj/new-name.md"
+    (repo / "renamed-proj").mkdir()
+    (repo / old).rename(repo / new)
+    (repo / gone).unlink()
+    result = archive.commit([], [gone], [(old, new)], ChangeSummary(moved=1))
+
+    assert result.committed
+    assert result.files == 3
+    log = git(repo, "log", "--follow", "--name-only", "--format=", "--", new)
+    assert [line for line in log.splitlines() if line] == [new, old]
+    assert "proj/gone.md" not in git(repo, "ls-files")
+    assert git(repo, "status", "--porcelain") == ""
+
+
+def test_syncd_state_trash_and_temp_files_are_refused(tmp_path: Path) -> None:
+    repo = init_user_repo(tmp_path / "repo")
+    refused = [
+        write(repo, ".syncd/state.json"),
+        write(repo, ".trash/proj/old.md"),
+        write(repo, "proj/s.md.syncd-tmp"),
+        "../outside.md",
+        "/etc/passwd",
+    ]
+    (tmp_path / "outside.md").write_text("not ours\n")
+    rel = write(repo, "proj/s.md")
+
+    result = archive_commit(repo, [*refused, rel])
+
+    assert result.committed
+    assert committed_files(repo) == {"proj/s.md"}
+
+
+def test_only_refused_paths_commit_nothing(tmp_path: Path) -> None:
+    repo = init_user_repo(tmp_path / "repo")
+    result = archive_commit(repo, [write(repo, ".syncd/state.json")])
+
+    assert result == CommitResult(committed=False)
+
+
+def test_folder_move_commits_its_files_but_not_temp_files(tmp_path: Path) -> None:
+    repo = init_user_repo(tmp_path / "repo")
+    archive = GitArchive(repo)
+    write(repo, "proj/a.md")
+    write(repo, "proj/b.md")
+    assert archive.commit(["proj"], [], [], ONE_NEW).committed
+    (repo / "proj").rename(repo / "project")
+    write(repo, "project/c.md.syncd-tmp")
+
+    result = archive.commit([], [], [("proj", "project")], ChangeSummary(moved=1))
+
+    assert result.committed
+    assert git(repo, "ls-files", "--", "proj", "project").split() == [
+        "project/a.md",
+        "project/b.md",
+    ]
+
+
+def test_rejecting_hook_reports_error_and_paths_commit_next_time(tmp_path: Path) -> None:
+    repo = init_user_repo(tmp_path / "repo")
+    hook = repo / ".git" / "hooks" / "pre-commit"
+    hook.write_text("#!/bin/sh\necho 'no commits today' >&2\nexit 1\n")
+    hook.chmod(0o755)
+    archive = GitArchive(repo)
+    first = write(repo, "proj/first.md")
+
+    failed = archive.commit([first], [], [], ONE_NEW)
+
+    assert not failed.committed
+    assert failed.error is not None
+    assert "no commits today" in failed.error
+    assert "\n" not in failed.error
+    assert committed_files(repo) == {"notes.txt"}
+    assert git(repo, "status", "--porcelain") == f"?? {Path(first).parent.as_posix()}/\n"
+
+    hook.unlink()
+    second = write(repo, "proj/second.md")
+    retried = archive.commit([first, second], [], [], ONE_NEW)
+
+    assert retried.committed
+    assert committed_files(repo) == {first, second}
+
+
+def test_index_lock_gives_error_without_raising(tmp_path: Path) -> None:
+    repo = init_user_repo(tmp_path / "repo")
+    (repo / ".git" / "index.lock").write_text("")
+    rel = write(repo, "proj/s.md")
+
+    result = archive_commit(repo, [rel])
+
+    assert not result.committed
+    assert result.error is not None
+    assert "index.lock" in result.error
+    assert committed_files(repo) == {"notes.txt"}
+
+
+def test_missing_git_binary_gives_error_without_raising(tmp_path: Path) -> None:
+    def no_git(*args: object, **kwargs: object) -> subprocess.CompletedProcess[str]:
+        raise FileNotFoundError("git")
+
+    rel = write(tmp_path, "proj/s.md")
+    result = GitArchive(tmp_path, runner=no_git).commit([rel], [], [], ONE_NEW)
+
+    assert not result.committed
+    assert result.error is not None
+    assert "cannot run git" in result.error
+
+
+def test_users_identity_is_respected(tmp_path: Path) -> None:
+    repo = init_user_repo(tmp_path / "repo", name="Grace", email="grace@example.org")
+    rel = write(repo, "proj/s.md")
+
+    archive_commit(repo, [rel])
+
+    authors = git(repo, "log", "-1", "--format=%an <%ae>|%cn <%ce>").strip()
+    assert authors == "Grace <grace@example.org>|Grace <grace@example.org>"
+
+
+def test_default_identity_when_user_has_none(tmp_path: Path) -> None:
+    root = tmp_path / "mirror"
+    archive = GitArchive(root, author_name="Mirror Bot", author_email="bot@example.org")
+    archive.ensure_repository()
+    rel = write(root, "proj/s.md")
+
+    archive.commit([rel], [], [], ONE_NEW)
+
+    authors = git(root, "log", "-1", "--format=%an <%ae>|%cn <%ce>").strip()
+    assert authors == "Mirror Bot <bot@example.org>|Mirror Bot <bot@example.org>"
+    assert git(root, "config", "--list", "--local").count("user.") == 0
+
+
+def test_push_to_remote_after_commit(tmp_path: Path) -> None:
+    remote = tmp_path / "remote.git"
+    git(tmp_path, "init", "-q", "--bare", str(remote))
+    repo = init_user_repo(tmp_path / "repo")
+    rel = write(repo, "proj/s.md")
+
+    result = GitArchive(repo, remote=str(remote), branch="archive").commit([rel], [], [], ONE_NEW)
+
+    assert result.committed
+    assert result.push_error is None
+    assert git(remote, "rev-parse", "refs/heads/archive").strip() == result.sha
+
+
+def test_push_to_missing_remote_reports_push_error(tmp_path: Path) -> None:
+    repo = init_user_repo(tmp_path / "repo")
+    rel = write(repo, "proj/s.md")
+
+    result = GitArchive(repo, remote=str(tmp_path / "missing.git")).commit([rel], [], [], ONE_NEW)
+
+    assert result.committed
+    assert result.sha == git(repo, "rev-parse", "HEAD").strip()
+    assert result.push_error is not None
+    assert "\n" not in result.push_error
+
+
+def test_push_error_hides_credentials_in_urls(tmp_path: Path) -> None:
+    def leaky_push(args: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
+        if "push" in args:
+            stderr = "fatal: unable to access 'https://bot:s3cret-token@example.org/r.git/'\n"
+            return subprocess.CompletedProcess(args, 128, "", stderr)
+        return subprocess.run(args, **kwargs)
+
+    repo = init_user_repo(tmp_path / "repo")
+    rel = write(repo, "proj/s.md")
+
+    result = GitArchive(repo, remote="origin", runner=leaky_push).commit([rel], [], [], ONE_NEW)
+
+    assert result.committed
+    assert result.push_error is not None
+    assert "example.org" in result.push_error
+    assert "s3cret-token" not in result.push_error
+
+
+def archive_commit(repo: Path, written: list[str]) -> CommitResult:
+    return GitArchive(repo).commit(written, [], [], ONE_NEW)

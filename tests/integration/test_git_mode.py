@@ -1,0 +1,81 @@
+"""Git archive mode end to end: `syncd sync --once` commits exactly what it changed."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from syncd.cli import run
+from syncd.devserver import DevServer
+from tests.integration.test_sync import seed_two_projects
+
+
+def git(root: Path, *args: str) -> str:
+    done = subprocess.run(
+        ["git", "-C", str(root), *args], capture_output=True, text=True, check=True
+    )
+    return done.stdout
+
+
+@pytest.fixture
+def root(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, server: DevServer) -> Path:
+    empty = tmp_path / "gitconfig"
+    empty.write_text("")
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(empty))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    mirror = tmp_path / "mirror"
+    monkeypatch.setenv("SYNCD_BASE_URL", server.url)
+    monkeypatch.setenv("SYNCD_API_KEY", server.api_key)
+    monkeypatch.setenv("SYNCD_ROOT", str(mirror))
+    monkeypatch.setenv("SYNCD_GIT__ENABLED", "true")
+    seed_two_projects(server)
+    return mirror
+
+
+def test_first_sync_commits_the_tree_with_a_summary(root: Path) -> None:
+    assert run(["sync", "--once"]) == 0
+    subject = git(root, "log", "-1", "--format=%s").strip()
+    assert subject == "sync: 3 new in 2 projects"
+    assert "new: My App / Fix login" in git(root, "log", "-1", "--format=%b")
+    files = set(git(root, "show", "--name-only", "--format=", "HEAD").split())
+    assert "README.md" in files
+    assert "my-app/2025-07-20_10-28-48Z-fix-login-550e8400.md" in files
+    assert not any(f.startswith(".syncd") for f in files)
+    assert git(root, "log", "-1", "--format=%an").strip() == "syncd"
+
+
+def test_nothing_changed_makes_no_commit(root: Path) -> None:
+    assert run(["sync", "--once"]) == 0
+    assert run(["sync", "--once"]) == 0
+    assert git(root, "rev-list", "--count", "HEAD").strip() == "1"
+
+
+def test_renames_keep_their_history_and_user_changes_stay_unstaged(
+    root: Path, server: DevServer
+) -> None:
+    assert run(["sync", "--once"]) == 0
+    (root / "notes.txt").write_text("my own file\n")
+    server.rename_session("proj_app", "550e8400-0000-0000-0000-000000000001", "Login v2")
+    assert run(["sync", "--once"]) == 0
+    new_path = "my-app/2025-07-20_10-28-48Z-login-v2-550e8400.md"
+    history = git(root, "log", "--follow", "--name-only", "--format=", "--", new_path).split()
+    assert "my-app/2025-07-20_10-28-48Z-fix-login-550e8400.md" in history
+    assert "?? notes.txt" in git(root, "status", "--porcelain")
+
+
+def test_a_rejected_commit_is_retried_next_cycle(root: Path, server: DevServer) -> None:
+    assert run(["sync", "--once"]) == 0
+    hook = root / ".git" / "hooks" / "pre-commit"
+    hook.write_text("#!/bin/sh\nexit 1\n")
+    hook.chmod(0o755)
+    server.rename_session("proj_docs", "550e8402-0000-0000-0000-000000000003", "Renamed")
+    assert run(["sync", "--once"]) == 0  # the mirror is fine; the commit waits
+    assert git(root, "rev-list", "--count", "HEAD").strip() == "1"
+    hook.unlink()
+    assert run(["sync", "--once"]) == 0  # nothing new from the cloud, but the retry lands
+    assert git(root, "rev-list", "--count", "HEAD").strip() == "2"
+    assert "Renamed" in git(root, "show", "--format=", "--stat", "HEAD") or git(
+        root, "show", "--name-only", "--format=", "HEAD"
+    )

@@ -1,0 +1,296 @@
+"""Full-text search (FTS5) on real SQLite files migrated to head by Store.open."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import cast
+
+import pytest
+from sqlalchemy import Engine, create_mock_engine, inspect
+
+from syncd.errors import EXIT_CONFIG
+from syncd.index import migrate
+from syncd.index.search import (
+    Hit,
+    SearchDoc,
+    SearchQueryError,
+    SearchUnavailableError,
+    include_name_except_search,
+    index_session,
+    reindex_all,
+    remove_session,
+    search,
+)
+from syncd.index.store import ProjectRecord, SessionRecord, Store
+
+CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "specstory"
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    with Store.open(f"sqlite:///{tmp_path / 'index.db'}") as opened:
+        yield opened
+
+
+def add(
+    store: Store,
+    session_id: str,
+    *,
+    body: str,
+    name: str = "",
+    project: tuple[str, str] = ("proj_app", "App"),
+    tags: list[str] | None = None,
+    models: list[str] | None = None,
+    started_at: str | None = None,
+    created_at: str | None = None,
+) -> None:
+    """Save a session (and its project) in the index and make it searchable."""
+    project_id, project_name = project
+    store.save_project(ProjectRecord(project_id, project_name, project_id))
+    store.save_session(
+        SessionRecord(
+            id=session_id,
+            project_id=project_id,
+            name=name,
+            path=f"{project_id}/{session_id}.md",
+            started_at=started_at,
+            created_at=created_at,
+        )
+    )
+    index_session(
+        store.engine,
+        session_id,
+        name=name,
+        project=project_name,
+        tags=tags or [],
+        models=models or [],
+        body=body,
+    )
+
+
+def ids(hits: list[Hit]) -> list[str]:
+    return [hit.session_id for hit in hits]
+
+
+@pytest.fixture
+def sample(store: Store) -> Engine:
+    add(
+        store,
+        "s-login",
+        name="Fix the login form",
+        body="The password field lost focus after each keystroke. We fixed the login bug.",
+        tags=["auth", "bug"],
+        models=["claude-sonnet-4"],
+        started_at="2026-01-10T09:00:00Z",
+    )
+    add(
+        store,
+        "s-readme",
+        name="Docs pass",
+        body="Updated README.md and wrote the auth-migration notes for the login page.",
+        project=("proj_docs", "Docs Site"),
+        tags=["docs"],
+        models=["gpt-5"],
+        started_at="2025-12-01T10:00:00Z",
+    )
+    add(
+        store,
+        "s-deploy",
+        name="Deploy pipeline",
+        body="Migrating the deployment scripts; migration of secrets is next.",
+        tags=["ops", "auth-migration"],
+        models=["gpt-5", "claude-opus-4"],
+        created_at="2026-02-01T08:00:00Z",
+    )
+    return store.engine
+
+
+def test_a_word_finds_the_sessions_that_contain_it(sample: Engine) -> None:
+    assert set(ids(search(sample, "keystroke"))) == {"s-login"}
+    assert search(sample, "nowhere-to-be-found") == []
+
+
+def test_a_quoted_phrase_needs_its_words_together(sample: Engine) -> None:
+    assert ids(search(sample, '"login bug"')) == ["s-login"]
+    assert search(sample, '"bug login"') == []
+
+
+def test_a_star_searches_by_prefix(sample: Engine) -> None:
+    assert ids(search(sample, "keystr*")) == ["s-login"]
+    assert set(ids(search(sample, "migrat*"))) == {"s-readme", "s-deploy"}
+
+
+def test_and_or_not_combine_terms(sample: Engine) -> None:
+    assert ids(search(sample, "login AND password")) == ["s-login"]
+    assert set(ids(search(sample, "keystroke OR deployment"))) == {"s-login", "s-deploy"}
+    assert ids(search(sample, "login NOT password")) == ["s-readme"]
+    assert ids(search(sample, "(keystroke OR secrets) NOT focus")) == ["s-deploy"]
+
+
+def test_words_with_punctuation_are_searched_as_written(sample: Engine) -> None:
+    assert ids(search(sample, "README.md")) == ["s-readme"]
+    assert set(ids(search(sample, "auth-migration"))) == {"s-readme", "s-deploy"}
+
+
+def test_a_match_in_the_name_ranks_above_a_match_in_the_body(sample: Engine) -> None:
+    hits = search(sample, "login")
+    assert ids(hits) == ["s-login", "s-readme"]
+    assert hits[0].rank > hits[1].rank
+    assert hits[0].name_highlight == "Fix the «login» form"
+
+
+def test_the_snippet_shows_the_match_between_markers(sample: Engine) -> None:
+    (hit,) = search(sample, "keystroke")
+    assert "«keystroke»" in hit.snippet
+    assert hit.snippet.startswith("…") or hit.snippet.startswith("The")
+
+
+def test_project_filter_takes_the_name_or_the_id_in_any_case(sample: Engine) -> None:
+    assert ids(search(sample, "login", project="docs site")) == ["s-readme"]
+    assert ids(search(sample, "login", project="PROJ_APP")) == ["s-login"]
+    assert search(sample, "login", project="nope") == []
+
+
+def test_tag_filter_matches_a_whole_tag(sample: Engine) -> None:
+    assert ids(search(sample, "login", tag="AUTH")) == ["s-login"]
+    assert ids(search(sample, "migrat*", tag="auth-migration")) == ["s-deploy"]
+    assert search(sample, "login", tag="au") == []
+
+
+def test_model_filter_matches_part_of_a_model_name(sample: Engine) -> None:
+    assert set(ids(search(sample, "migrat* OR login", model="gpt-5"))) == {
+        "s-readme",
+        "s-deploy",
+    }
+    assert set(ids(search(sample, "migrat* OR login", model="claude"))) == {
+        "s-login",
+        "s-deploy",
+    }
+
+
+def test_since_uses_the_start_or_else_the_creation_date(sample: Engine) -> None:
+    found = set(ids(search(sample, "login OR migrat*", since="2026-01-01")))
+    assert found == {"s-login", "s-deploy"}
+    assert ids(search(sample, "login OR migrat*", since="2026-01-15")) == ["s-deploy"]
+
+
+def test_limit_caps_the_hits_best_first(sample: Engine) -> None:
+    assert ids(search(sample, "login", limit=1)) == ["s-login"]
+
+
+def test_indexing_again_replaces_the_previous_content(store: Store, sample: Engine) -> None:
+    add(store, "s-login", name="Fix the login form", body="Now about caching only.")
+    assert search(sample, "keystroke") == []
+    assert ids(search(sample, "caching")) == ["s-login"]
+
+
+def test_a_removed_session_is_no_longer_found(sample: Engine) -> None:
+    remove_session(sample, "s-login")
+    assert search(sample, "keystroke") == []
+    remove_session(sample, "never-indexed")
+
+
+def test_reindex_all_replaces_every_row(sample: Engine) -> None:
+    reindex_all(sample, [SearchDoc("s-new", "Fresh", "App", [], [], "brand new keystroke")])
+    assert ids(search(sample, "keystroke")) == ["s-new"]
+    assert search(sample, "deployment") == []
+
+
+def test_accents_do_not_matter(store: Store) -> None:
+    add(store, "s-pt", name="Plano", body="Executar a migração do banco e a validação.")
+    assert ids(search(store.engine, "migracao")) == ["s-pt"]
+    assert ids(search(store.engine, "VALIDACAO")) == ["s-pt"]
+
+
+@pytest.mark.parametrize(
+    ("query", "problem"),
+    [
+        ('"unbalanced', "double quote is not closed"),
+        ('"', "double quote is not closed"),
+        ("AND", "syntax error"),
+        ("login AND", "syntax error"),
+        ("*foo", "not at the end"),
+        ("(login", "syntax error"),
+        ("   ", "nothing to search for"),
+        ("-- ..", "only punctuation"),
+    ],
+)
+def test_a_malformed_query_is_one_clear_error(sample: Engine, query: str, problem: str) -> None:
+    with pytest.raises(SearchQueryError, match=problem) as caught:
+        search(sample, query)
+    assert caught.value.exit_code == EXIT_CONFIG
+    assert caught.value.query == query
+    assert "\n" not in caught.value.message
+    assert caught.value.message.startswith(f"Cannot search for {query!r}")
+
+
+def test_a_bad_since_or_limit_is_a_query_error(sample: Engine) -> None:
+    with pytest.raises(SearchQueryError, match="ISO date"):
+        search(sample, "login", since="last week")
+    with pytest.raises(SearchQueryError, match="limit"):
+        search(sample, "login", limit=0)
+
+
+def test_search_refuses_other_databases_with_one_line() -> None:
+    # A mock engine has PostgreSQL's dialect without needing its driver or a server.
+    engine = cast(Engine, create_mock_engine("postgresql://", executor=lambda *_: None))
+    with pytest.raises(SearchUnavailableError, match="search needs SQLite"):
+        search(engine, "login")
+    with pytest.raises(SearchUnavailableError, match="search needs SQLite"):
+        index_session(engine, "s-1", name="", project="", tags=[], models=[], body="x")
+
+
+def test_migrations_go_down_and_up_again_with_the_search_table(store: Store) -> None:
+    assert "session_search" in inspect(store.engine).get_table_names()
+    migrate.downgrade(store.engine, "0003")
+    assert not any(t.startswith("session_search") for t in inspect(store.engine).get_table_names())
+    migrate.upgrade(store.engine)
+    add(store, "s-1", body="back again")
+    assert ids(search(store.engine, "again")) == ["s-1"]
+
+
+def test_autogenerate_sees_no_difference_once_search_tables_are_hidden(store: Store) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from syncd.index.models import Base
+
+    with store.engine.connect() as db:
+        context = MigrationContext.configure(db, opts={"include_name": include_name_except_search})
+        assert compare_metadata(context, Base.metadata) == []
+
+
+CORPUS_PHRASES = [
+    ("tootsie pop", "12-"),
+    ("typing indicator", "22-"),
+    ("aiogram", "15-"),
+    ("migracao", "24-"),
+    ("vitepress", "06-"),
+    ("esphome", "34-"),
+]
+
+
+@pytest.mark.corpus
+@pytest.mark.skipif(not CORPUS.is_dir(), reason="needs ../shared/corpus/specstory")
+@pytest.mark.parametrize(("phrase", "file_prefix"), CORPUS_PHRASES)
+def test_phrases_known_to_be_in_the_corpus_are_found_there(
+    tmp_path: Path, phrase: str, file_prefix: str
+) -> None:
+    files = sorted(
+        path
+        for path in CORPUS.iterdir()
+        if path.suffix == ".md" and path.name not in {"FORMAT.md", "MANIFEST.tsv"}
+    )
+    with Store.open(f"sqlite:///{tmp_path / 'index.db'}") as store:
+        reindex_all(
+            store.engine,
+            (
+                SearchDoc(path.stem, path.stem, "corpus", [], [], path.read_text("utf-8"))
+                for path in files
+            ),
+        )
+        hits = search(store.engine, f'"{phrase}"', limit=50)
+    found = [hit.session_id for hit in hits]
+    assert any(session_id.startswith(file_prefix) for session_id in found), found
+    assert all("«" in hit.snippet or "«" in hit.name_highlight for hit in hits)
