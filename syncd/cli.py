@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import shlex
+import shutil
+import subprocess
 import sys
 import time
 import traceback
@@ -36,7 +40,8 @@ from syncd.errors import (
     SyncdError,
 )
 from syncd.index import migrate
-from syncd.index.store import Store, StoryRecord
+from syncd.index.search import search
+from syncd.index.store import ProjectRecord, SessionRecord, Store, StoryRecord
 from syncd.logs import configure_logging
 from syncd.mirror.writer import Mirror
 from syncd.push.brief import NoBrief
@@ -45,6 +50,7 @@ from syncd.push.queue import PushQueue
 from syncd.push.selection import brief_for, enqueue, resolve_session
 from syncd.sync.engine import SyncEngine
 from syncd.sync.rebuild import rebuild_index
+from syncd.sync.searching import reindex_mirror, search_index_size
 
 logger = logging.getLogger("syncd")
 
@@ -296,6 +302,7 @@ def db_rebuild(ctx: typer.Context) -> None:
         raise MirrorMissingError(str(root))
     with RootLock(settings.state_dir), Store.open(settings.index_url) as store:
         report = rebuild_index(Mirror(root), store)
+        reindex_mirror(store, Mirror(root))
     files = "file" if report.sessions == 1 else "files"
     projects = "project" if report.projects == 1 else "projects"
     print(
@@ -370,38 +377,181 @@ def push_command(
         raise typer.Exit(EXIT_ITEMS_FAILED)
 
 
+ProjectOpt = Annotated[str | None, typer.Option("--project", help="Project name or id.")]
+TagOpt = Annotated[str | None, typer.Option("--tag", help="Only sessions with this tag.")]
+ModelOpt = Annotated[str | None, typer.Option("--model", help="Only sessions using this model.")]
+SinceOpt = Annotated[
+    str | None, typer.Option("--since", help="Only sessions started on or after (YYYY-MM-DD).")
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON (one object per line).")]
+
+
 @app.command("ls")
 def ls_command(
     ctx: typer.Context,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines.")] = False,
+    project: ProjectOpt = None,
+    tag: TagOpt = None,
+    model: ModelOpt = None,
+    since: SinceOpt = None,
+    sort: Annotated[str, typer.Option(help="date, name or size.")] = "date",
+    limit: Annotated[int | None, typer.Option(help="Show at most N sessions.")] = None,
+    as_json: JsonOpt = False,
 ) -> None:
-    """List mirrored sessions, newest first, with their PullStory story when there is one."""
+    """List mirrored sessions (newest first) with their PullStory story when there is one."""
+    if sort not in ("date", "name", "size"):
+        raise ConfigError("--sort", "use date, name or size")
     settings = _settings(ctx)
     store, _ = _open_mirror(settings)
     with store:
         projects = store.projects()
-        sessions = sorted(
-            store.sessions().values(),
-            key=lambda r: (r.started_at or r.created_at or "", r.id),
-            reverse=True,
+        rows = [
+            r
+            for r in store.sessions().values()
+            if _matches(r, projects, project=project, tag=tag, model=model, since=since)
+        ]
+    keys = {
+        "date": lambda r: (r.started_at or r.created_at or "", r.id),
+        "name": lambda r: (r.name.casefold(), r.id),
+        "size": lambda r: (r.markdown_size or 0, r.id),
+    }
+    rows.sort(key=keys[sort], reverse=sort != "name")
+    for record in rows[:limit]:
+        _print_session(record, projects, as_json)
+
+
+@app.command("show")
+def show_command(
+    ctx: typer.Context,
+    session: Annotated[str, typer.Argument(help="Session id or id prefix, or its file.")],
+    open_file: Annotated[
+        bool, typer.Option("--open", help="Open the file with the desktop's opener or $EDITOR.")
+    ] = False,
+) -> None:
+    """Show one session: metadata, file path and story URL. Ambiguous prefixes list matches."""
+    settings = _settings(ctx)
+    store, mirror = _open_mirror(settings)
+    with store:
+        record = resolve_session(store, mirror, session)
+        project = store.projects().get(record.project_id)
+    meta = record.metadata or {}
+    rows = [
+        ("id", record.id),
+        ("name", record.name or "(untitled)"),
+        ("project", project.name if project else record.project_id),
+        ("started", record.started_at or record.created_at or "?"),
+        ("updated", record.updated_at or "?"),
+        ("models", ", ".join(meta.get("llmModels") or []) or "-"),
+        ("tags", ", ".join(meta.get("tags") or []) or "-"),
+        ("size", f"{record.markdown_size or 0} bytes"),
+        ("file", str(settings.mirror_root / record.path)),
+        ("story", record.pullstory_url or "-"),
+    ]
+    for label, value in rows:
+        print(f"{label + ':':9} {value}")
+    if open_file:
+        _open(settings.mirror_root / record.path)
+
+
+@app.command("search")
+def search_command(
+    ctx: typer.Context,
+    query: Annotated[str, typer.Argument(help='Words, "quoted phrases", prefix*, AND/OR/NOT.')],
+    project: ProjectOpt = None,
+    tag: TagOpt = None,
+    model: ModelOpt = None,
+    since: SinceOpt = None,
+    limit: Annotated[int, typer.Option(help="Show at most N results.")] = 20,
+    as_json: JsonOpt = False,
+) -> None:
+    """Search the mirrored sessions locally (names, tags, models, bodies), best first."""
+    settings = _settings(ctx)
+    store, mirror = _open_mirror(settings)
+    with store:
+        if search_index_size(store) < store.count_sessions():
+            print("Indexing the mirror for search (once)...", file=sys.stderr)
+            reindex_mirror(store, mirror)
+        hits = search(
+            store.engine, query, project=project, tag=tag, model=model, since=since, limit=limit
         )
-    for record in sessions:
-        project = projects.get(record.project_id)
+        sessions = store.sessions()
+        projects = store.projects()
+    for hit in hits:
+        record = sessions.get(hit.session_id)
+        if record is None:
+            continue
+        path = settings.mirror_root / record.path
+        project_name = projects[record.project_id].name if record.project_id in projects else ""
         if as_json:
             row = {
                 "id": record.id,
-                "project": project.name if project else record.project_id,
                 "name": record.name,
-                "started_at": record.started_at or record.created_at,
-                "path": record.path,
-                "pullstory_url": record.pullstory_url,
+                "project": project_name,
+                "path": str(path),
+                "rank": hit.rank,
+                "snippet": hit.snippet,
             }
             print(json.dumps(row, ensure_ascii=False))
             continue
-        when = (record.started_at or record.created_at or "")[:16].replace("T", " ")
-        story = f"  {record.pullstory_url}" if record.pullstory_url else ""
-        name = record.name or "(untitled)"
-        print(f"{when:16}  {record.id[:8]}  {project.name if project else '?'} / {name}{story}")
+        print(f"{project_name} / {hit.name_highlight or record.name or '(untitled)'}")
+        print(f"  {' '.join(hit.snippet.split())}")
+        print(f"  {path}")
+    if not hits and not as_json:
+        print("No matches.")
+
+
+def _matches(
+    record: SessionRecord,
+    projects: dict[str, ProjectRecord],
+    *,
+    project: str | None,
+    tag: str | None,
+    model: str | None,
+    since: str | None,
+) -> bool:
+    meta = record.metadata or {}
+    owner = projects.get(record.project_id)
+    names = {record.project_id.casefold()} | ({owner.name.casefold()} if owner else set())
+    if project and project.casefold() not in names:
+        return False
+    if tag and tag.casefold() not in {str(t).casefold() for t in meta.get("tags") or ()}:
+        return False
+    models = [str(m).casefold() for m in meta.get("llmModels") or ()]
+    if model and not any(model.casefold() in m for m in models):
+        return False
+    return not since or (record.started_at or record.created_at or "") >= since
+
+
+def _print_session(
+    record: SessionRecord, projects: dict[str, ProjectRecord], as_json: bool
+) -> None:
+    project = projects.get(record.project_id)
+    if as_json:
+        row = {
+            "id": record.id,
+            "project": project.name if project else record.project_id,
+            "name": record.name,
+            "started_at": record.started_at or record.created_at,
+            "size": record.markdown_size,
+            "path": record.path,
+            "pullstory_url": record.pullstory_url,
+        }
+        print(json.dumps(row, ensure_ascii=False))
+        return
+    when = (record.started_at or record.created_at or "")[:16].replace("T", " ")
+    story = f"  {record.pullstory_url}" if record.pullstory_url else ""
+    name = record.name or "(untitled)"
+    print(f"{when:16}  {record.id[:8]}  {project.name if project else '?'} / {name}{story}")
+
+
+def _open(path: Path) -> None:
+    editor = os.environ.get("VISUAL") or os.environ.get("EDITOR")
+    opener = shutil.which("xdg-open") or shutil.which("open")
+    command = (
+        [*shlex.split(editor), str(path)] if editor else [opener, str(path)] if opener else None
+    )
+    if command is None:
+        raise ConfigError("EDITOR", "no editor or opener found; set $EDITOR")
+    subprocess.run(command, check=False)
 
 
 WAIT_LIMIT_SECONDS = 3600.0

@@ -109,6 +109,14 @@ def index_session(
         _insert(connection, [doc])
 
 
+def document_count(engine: Engine) -> int:
+    """How many sessions the search index holds (0 where search is unavailable)."""
+    if engine.dialect.name != "sqlite":
+        return 0
+    with engine.connect() as connection:
+        return int(connection.execute(text("SELECT count(*) FROM session_search")).scalar() or 0)
+
+
 def remove_session(engine: Engine, session_id: str) -> None:
     """Forget a session; removing one that was never indexed is not an error."""
     with _transaction(engine) as connection:

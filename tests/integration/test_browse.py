@@ -1,0 +1,100 @@
+"""Finding sessions without the cloud: `syncd search`, `syncd ls` and `syncd show`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from syncd.cli import run
+from syncd.devserver import DevServer
+
+
+@pytest.fixture
+def mirrored(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, server: DevServer, corpus_dir: Path
+) -> Path:
+    server.seed_corpus_flat(corpus_dir)
+    root = tmp_path / "mirror"
+    monkeypatch.setenv("SYNCD_BASE_URL", server.url)
+    monkeypatch.setenv("SYNCD_API_KEY", server.api_key)
+    monkeypatch.setenv("SYNCD_ROOT", str(root))
+    assert run(["sync", "--once"]) == 0
+    return root
+
+
+def out(capsys: pytest.CaptureFixture[str], *args: str, code: int = 0) -> str:
+    capsys.readouterr()
+    assert run(list(args)) == code
+    return capsys.readouterr().out
+
+
+def test_search_finds_a_known_phrase_with_a_snippet_and_the_path(
+    mirrored: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = out(capsys, "search", '"tootsie pop"')
+    assert "«tootsie pop»" in text.lower()
+    assert str(mirrored) in text
+    assert text.count(str(mirrored)) == 1
+
+
+def test_search_ranks_a_name_match_first_and_filters_by_project(
+    mirrored: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = [json.loads(line) for line in out(capsys, "search", "esphome", "--json").splitlines()]
+    assert rows
+    assert "esphome" in rows[0]["name"].lower()
+    filtered = out(capsys, "search", "esphome", "--project", "nope/none", "--json")
+    assert filtered.strip() == ""
+
+
+def test_search_supports_prefix_and_boolean_queries(
+    mirrored: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert "aiogram" in out(capsys, "search", "aiogr*").lower()
+    assert out(capsys, "search", "vitepress NOT vitepress").strip() == "No matches."
+
+
+def test_a_malformed_query_is_a_clear_error(
+    mirrored: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    assert run(["search", '"unclosed']) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: Cannot search for")
+    assert "Traceback" not in err
+
+
+def test_ls_filters_sorts_and_prints_json(
+    mirrored: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = [json.loads(line) for line in out(capsys, "ls", "--json").splitlines()]
+    assert len(rows) == 35
+    dates = [r["started_at"] for r in rows]
+    assert dates == sorted(dates, reverse=True)
+    by_size = [
+        json.loads(x)["size"] for x in out(capsys, "ls", "--sort", "size", "--json").splitlines()
+    ]
+    assert by_size == sorted(by_size, reverse=True)
+    mine = out(capsys, "ls", "--project", "specstoryai/getspecstory", "--json").splitlines()
+    assert mine
+    assert all(json.loads(x)["project"] == "specstoryai/getspecstory" for x in mine)
+    assert len(out(capsys, "ls", "--limit", "3").splitlines()) == 3
+    assert len(out(capsys, "ls", "--since", "2026-06-01", "--json").splitlines()) < 35
+
+
+def test_show_prints_metadata_and_ambiguity_lists_candidates(
+    mirrored: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    first = json.loads(out(capsys, "ls", "--json").splitlines()[0])
+    text = out(capsys, "show", first["id"][:10])
+    assert f"id:       {first['id']}" in text
+    assert str(mirrored / first["path"]) in text
+    ids = [json.loads(line)["id"] for line in out(capsys, "ls", "--json").splitlines()]
+    shared = next(c for c in "0123456789abcdef" if sum(i.startswith(c) for i in ids) > 1)
+    capsys.readouterr()
+    assert run(["show", shared]) == 2
+    err = capsys.readouterr().err
+    assert "ambiguous" in err
+    assert sum(i in err for i in ids if i.startswith(shared)) >= 2
