@@ -50,7 +50,7 @@ from syncd.push.queue import PushQueue
 from syncd.push.selection import brief_for, enqueue, resolve_session
 from syncd.sync.engine import SyncEngine
 from syncd.sync.rebuild import rebuild_index
-from syncd.sync.searching import reindex_mirror, search_index_size
+from syncd.sync.searching import refresh_search_index
 
 logger = logging.getLogger("syncd")
 
@@ -302,7 +302,6 @@ def db_rebuild(ctx: typer.Context) -> None:
         raise MirrorMissingError(str(root))
     with RootLock(settings.state_dir), Store.open(settings.index_url) as store:
         report = rebuild_index(Mirror(root), store)
-        reindex_mirror(store, Mirror(root))
     files = "file" if report.sessions == 1 else "files"
     projects = "project" if report.projects == 1 else "projects"
     print(
@@ -467,9 +466,7 @@ def search_command(
     settings = _settings(ctx)
     store, mirror = _open_mirror(settings)
     with store:
-        if search_index_size(store) < store.count_sessions():
-            print("Indexing the mirror for search (once)...", file=sys.stderr)
-            reindex_mirror(store, mirror)
+        refresh_search_index(store, mirror)
         hits = search(
             store.engine, query, project=project, tag=tag, model=model, since=since, limit=limit
         )

@@ -35,9 +35,15 @@ def upgrade() -> None:
     if op.get_bind().dialect.name != "sqlite":
         return
     op.execute(CREATE_SEARCH_TABLE)
+    # Which version of each file the search index holds, so it is refreshed incrementally.
+    op.execute(
+        "CREATE TABLE session_search_state "
+        "(session_id VARCHAR(255) PRIMARY KEY, file_sha256 VARCHAR(64) NOT NULL)"
+    )
 
 
 def downgrade() -> None:
     if op.get_bind().dialect.name != "sqlite":
         return
+    op.execute("DROP TABLE IF EXISTS session_search_state")
     op.execute("DROP TABLE IF EXISTS session_search")

@@ -35,7 +35,6 @@ from syncd.sync.deletions import DeletionPlan, allowed_count, plan_deletions
 from syncd.sync.localedits import FileState, classify
 from syncd.sync.planner import ProjectPlan, assign_dirnames, plan_project
 from syncd.sync.report import CycleReport
-from syncd.sync.searching import unindex
 from syncd.sync.sessions import HALTS, CycleHalted, SessionSync
 
 logger = logging.getLogger(__name__)
@@ -420,7 +419,6 @@ class SyncEngine:
                 self.store.forget_list_etag(plan.project_id)
                 continue
             self.store.delete_session(record.id)
-            unindex(self.store, record.id)
             indexed.pop(record.id, None)
             report.deleted += 1
             report.dropped(record.path)

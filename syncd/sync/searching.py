@@ -39,43 +39,6 @@ def document(mirror: Mirror, record: SessionRecord, project: str) -> search.Sear
     )
 
 
-def index_file(store: Store, mirror: Mirror, record: SessionRecord, project: str) -> None:
-    doc = document(mirror, record, project)
-    if doc is None:
-        return
-    try:
-        search.index_session(
-            store.engine,
-            doc.session_id,
-            name=doc.name,
-            project=doc.project,
-            tags=doc.tags,
-            models=doc.models,
-            body=doc.body,
-        )
-    except SyncdError as exc:  # search is a convenience: never fail a sync for it
-        logger.debug("not indexed for search: %s", exc.message)
-
-
-def unindex(store: Store, session_id: str) -> None:
-    try:
-        search.remove_session(store.engine, session_id)
-    except SyncdError as exc:
-        logger.debug("search index: %s", exc.message)
-
-
-def reindex_mirror(store: Store, mirror: Mirror) -> int:
-    """Rebuild the whole search index from the files; returns the number indexed."""
-    projects = {p.id: p.name for p in store.projects().values()}
-    docs = [
-        doc
-        for record in store.sessions().values()
-        if (doc := document(mirror, record, projects.get(record.project_id, ""))) is not None
-    ]
-    search.reindex_all(store.engine, docs)
-    return len(docs)
-
-
 def _first_bytes(mirror: Mirror, relative: str, limit: int) -> Iterator[bytes]:
     taken = 0
     for chunk in mirror.iter_bytes(relative):
@@ -85,6 +48,49 @@ def _first_bytes(mirror: Mirror, relative: str, limit: int) -> Iterator[bytes]:
             return
 
 
-def search_index_size(store: Store) -> int:
-    """Documents in the search index (0 when the database has none)."""
-    return search.document_count(store.engine)
+def refresh_search_index(store: Store, mirror: Mirror) -> int:
+    """Bring the search index up to date with the mirror; returns the sessions (re)indexed.
+
+    Done on demand (before a search), not during syncs: tokenising every body would make
+    a sync several times slower. Each file is indexed once per version (its sha256).
+    """
+    engine = store.engine
+    if engine.dialect.name != "sqlite":
+        raise search.SearchUnavailableError(engine.dialect.name)
+    with engine.connect() as connection:
+        held: dict[str, str] = {row[0]: row[1] for row in connection.exec_driver_sql(STATE_QUERY)}
+    sessions = store.sessions()
+    projects = {p.id: p.name for p in store.projects().values()}
+    stale = [r for r in sessions.values() if held.get(r.id) != r.file_sha256]
+    gone = [sid for sid in held if sid not in sessions]
+    for session_id in gone:
+        search.remove_session(engine, session_id)
+    for record in stale:
+        doc = document(mirror, record, projects.get(record.project_id, ""))
+        if doc is None:
+            continue
+        search.index_session(
+            engine,
+            doc.session_id,
+            name=doc.name,
+            project=doc.project,
+            tags=doc.tags,
+            models=doc.models,
+            body=doc.body,
+        )
+    with engine.begin() as connection:
+        for session_id in gone:
+            connection.exec_driver_sql(
+                "DELETE FROM session_search_state WHERE session_id = ?", (session_id,)
+            )
+        for record in stale:
+            connection.exec_driver_sql(
+                "INSERT OR REPLACE INTO session_search_state VALUES (?, ?)",
+                (record.id, record.file_sha256 or ""),
+            )
+    if stale or gone:
+        logger.debug("search index: %d updated, %d removed", len(stale), len(gone))
+    return len(stale)
+
+
+STATE_QUERY = "SELECT session_id, file_sha256 FROM session_search_state"

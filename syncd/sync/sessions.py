@@ -41,7 +41,6 @@ from syncd.sync.convert import (
 from syncd.sync.localedits import FileState, Verdict, classify
 from syncd.sync.planner import Fetch, ProjectPlan, Rewrite
 from syncd.sync.report import CycleReport
-from syncd.sync.searching import index_file
 
 logger = logging.getLogger(__name__)
 
@@ -107,10 +106,6 @@ class SessionSync:
         """Rewrite a session's front matter from its record (e.g. a new story URL)."""
         summary = summary_from_record(record)
         return self._rewrite(plan, Rewrite(summary, record.path, record), CycleReport())
-
-    def _project_name(self, project_id: str) -> str:
-        project = self.store.projects().get(project_id)
-        return project.name if project else ""
 
     def _story_url(self, session_id: str, previous: SessionRecord | None) -> str | None:
         # Read afresh: the push worker may have recorded a story URL since this cycle began.
@@ -292,7 +287,6 @@ class SessionSync:
             pullstory_url=self._story_url(summary.id, previous),
         )
         self.store.save_session(record)
-        index_file(self.store, self.mirror, record, self._project_name(summary.project_id))
         if previous is None:
             report.new += 1
             logger.debug("new %s -> %s", summary.id, path)
