@@ -98,3 +98,19 @@ def test_show_prints_metadata_and_ambiguity_lists_candidates(
     err = capsys.readouterr().err
     assert "ambiguous" in err
     assert sum(i in err for i in ids if i.startswith(shared)) >= 2
+
+
+def test_show_open_hands_the_file_to_the_users_editor(
+    mirrored: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    opened = tmp_path / "opened.txt"
+    editor = tmp_path / "editor.sh"
+    editor.write_text(f'#!/bin/sh\nprintf "%s" "$1" > {opened}\n')
+    editor.chmod(0o755)
+    monkeypatch.setenv("EDITOR", str(editor))
+    first = json.loads(out(capsys, "ls", "--json").splitlines()[0])
+    out(capsys, "show", first["id"], "--open")
+    assert opened.read_text() == str(mirrored / first["path"])
