@@ -14,7 +14,7 @@ Query syntax is FTS5's, made forgiving for plain words:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -107,6 +107,19 @@ def index_session(
     with _transaction(engine) as connection:
         _delete(connection, session_id)
         _insert(connection, [doc])
+
+
+def index_many(engine: Engine, docs: Sequence[SearchDoc], *, replacing: Collection[str]) -> None:
+    """Add `docs` in one transaction; only ids in `replacing` had a row to remove first.
+
+    Removing is a scan of the table (session_id is not an indexed column), so new
+    sessions, which have nothing to remove, skip it.
+    """
+    with _transaction(engine) as connection:
+        for doc in docs:
+            if doc.session_id in replacing:
+                _delete(connection, doc.session_id)
+        _insert(connection, docs)
 
 
 def document_count(engine: Engine) -> int:

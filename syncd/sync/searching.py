@@ -65,19 +65,15 @@ def refresh_search_index(store: Store, mirror: Mirror) -> int:
     gone = [sid for sid in held if sid not in sessions]
     for session_id in gone:
         search.remove_session(engine, session_id)
+    batch: list[search.SearchDoc] = []
     for record in stale:
         doc = document(mirror, record, projects.get(record.project_id, ""))
-        if doc is None:
-            continue
-        search.index_session(
-            engine,
-            doc.session_id,
-            name=doc.name,
-            project=doc.project,
-            tags=doc.tags,
-            models=doc.models,
-            body=doc.body,
-        )
+        if doc is not None:
+            batch.append(doc)
+        if len(batch) >= BATCH:
+            search.index_many(engine, batch, replacing=held.keys())
+            batch = []
+    search.index_many(engine, batch, replacing=held.keys())
     with engine.begin() as connection:
         for session_id in gone:
             connection.exec_driver_sql(
@@ -93,4 +89,5 @@ def refresh_search_index(store: Store, mirror: Mirror) -> int:
     return len(stale)
 
 
+BATCH = 200  # sessions per transaction while indexing
 STATE_QUERY = "SELECT session_id, file_sha256 FROM session_search_state"
