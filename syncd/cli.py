@@ -312,10 +312,13 @@ def db_rebuild(ctx: typer.Context) -> None:
         print(f"  skipped {item.path}: {item.reason}")
 
 
+SessionArg = Annotated[str, typer.Argument(help="Session id, id prefix or mirrored file.")]
+
+
 @app.command("brief")
 def brief_command(
     ctx: typer.Context,
-    session: Annotated[str, typer.Argument(help="Session id, id prefix or mirrored file.")],
+    session: SessionArg,
 ) -> None:
     """Print the PullStory brief a session makes, as JSON, without sending it."""
     settings = _settings(ctx)
@@ -331,7 +334,7 @@ def brief_command(
 @app.command("push")
 def push_command(
     ctx: typer.Context,
-    session: Annotated[str, typer.Argument(help="Session id, id prefix or mirrored file.")],
+    session: SessionArg,
     wait: Annotated[
         bool, typer.Option("--wait", help="Block until the story is ready or failed.")
     ] = False,
@@ -421,7 +424,7 @@ def ls_command(
 @app.command("show")
 def show_command(
     ctx: typer.Context,
-    session: Annotated[str, typer.Argument(help="Session id or id prefix, or its file.")],
+    session: SessionArg,
     open_file: Annotated[
         bool, typer.Option("--open", help="Open the file with the desktop's opener or $EDITOR.")
     ] = False,

@@ -269,3 +269,30 @@ class StoryNotFoundError(PullStoryError):
     def __init__(self, url: str) -> None:
         self.url = url
         super().__init__(f"PullStory has no story at {url}")
+
+
+class SearchQueryError(SyncdError):
+    """The search query cannot be understood; the message says what to change."""
+
+    exit_code = EXIT_CONFIG
+
+    def __init__(self, query: str, problem: str) -> None:
+        self.query = query
+        self.problem = problem
+        super().__init__(
+            f'Cannot search for {query!r}: {problem}. Quote phrases with "...", put * only '
+            "at the end of a word, and write AND/OR/NOT between words."
+        )
+
+
+class SearchUnavailableError(SyncdError):
+    """The index lives in a database without FTS5 (migration 0004 skips those)."""
+
+    exit_code = EXIT_CONFIG
+
+    def __init__(self, dialect: str) -> None:
+        self.dialect = dialect
+        super().__init__(
+            f"search needs SQLite; the index is on {dialect}. Point SYNCD_DATABASE_URL at a "
+            "sqlite:/// file to search sessions."
+        )

@@ -8,7 +8,7 @@ import sys
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 
 logger = logging.getLogger(__name__)
 
@@ -119,3 +119,28 @@ class BackgroundServing:
         http.close_connections()
         if thread is not None:
             thread.join()
+
+
+class LoopbackService:
+    """Start/stop/context-manager plumbing for a server owning a BackgroundServing."""
+
+    _serving: BackgroundServing
+
+    def start(self) -> None:
+        """Bind (port 0 picks a free port) and serve from a daemon thread."""
+        self._serving.start()
+
+    def stop(self) -> None:
+        """Stop serving and close every open connection; safe to call twice."""
+        self._serving.stop()
+
+    @property
+    def running(self) -> bool:
+        return self._serving.running
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()

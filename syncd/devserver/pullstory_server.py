@@ -5,10 +5,9 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from types import TracebackType
 
 from syncd.devserver.faults import Fault, FaultBook
-from syncd.devserver.loopback import BackgroundServing
+from syncd.devserver.loopback import BackgroundServing, LoopbackService
 from syncd.devserver.pullstory_http import PullStoryContext, PullStoryHTTPServer, PullStoryRecord
 from syncd.devserver.pullstory_routes import API_PREFIX, PullStoryApi, RateLimits
 from syncd.devserver.pullstory_state import DEFAULT_FAILURE, Generation, Quota, StoryBook
@@ -17,7 +16,7 @@ from syncd.devserver.requestlog import RequestLog, RequestRecord
 logger = logging.getLogger(__name__)
 
 
-class PullStoryServer:
+class PullStoryServer(LoopbackService):
     """The PullStory API (POST /stories, GET /stories/{id}, GET /me/usage) over real HTTP.
 
     `clock` drives generation, the quota period, the rate windows and the request log's
@@ -70,27 +69,6 @@ class PullStoryServer:
 
     # Lifecycle
 
-    def start(self) -> None:
-        """Bind (port 0 picks a free port) and serve from a daemon thread."""
-        self._serving.start()
-        logger.debug("pullstory devserver listening on %s", self.url)
-
-    def stop(self) -> None:
-        """Stop serving and close every open connection; safe to call twice."""
-        self._serving.stop()
-
-    def __enter__(self) -> PullStoryServer:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
-
     @property
     def url(self) -> str:
         """`http://127.0.0.1:PORT/api/v1`: the base URL a PullStory client is configured with."""
@@ -100,10 +78,6 @@ class PullStoryServer:
     @property
     def token(self) -> str:
         return self._token
-
-    @property
-    def running(self) -> bool:
-        return self._serving.running
 
     # Stories and quota
 

@@ -9,14 +9,14 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from types import FrameType, TracebackType
+from types import FrameType
 
 from syncd.devserver import seed as seeding
 from syncd.devserver import synthetic
 from syncd.devserver.body import BytesBody
 from syncd.devserver.faults import Fault, FaultBook
 from syncd.devserver.http import DevHTTPServer, ServerContext
-from syncd.devserver.loopback import BackgroundServing
+from syncd.devserver.loopback import BackgroundServing, LoopbackService
 from syncd.devserver.ratelimit import RateWindow
 from syncd.devserver.requestlog import RequestLog, RequestRecord
 from syncd.devserver.routes import Api
@@ -26,7 +26,7 @@ from syncd.devserver.timestamps import parse_iso, to_millis
 logger = logging.getLogger(__name__)
 
 
-class DevServer:
+class DevServer(LoopbackService):
     """The SpecStory Cloud REST API (all but GraphQL) over real HTTP, with knobs for tests.
 
     Data methods work before and after start(). `clock` drives the rate window and default
@@ -62,27 +62,6 @@ class DevServer:
 
     # Lifecycle
 
-    def start(self) -> None:
-        """Bind (port 0 picks a free port) and serve from a daemon thread."""
-        self._serving.start()
-        logger.debug("devserver listening on %s", self.url)
-
-    def stop(self) -> None:
-        """Stop serving and close every open connection; safe to call twice."""
-        self._serving.stop()
-
-    def __enter__(self) -> DevServer:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
-
     @property
     def url(self) -> str:
         """`http://127.0.0.1:PORT`, without /api/v1."""
@@ -92,10 +71,6 @@ class DevServer:
     @property
     def api_key(self) -> str:
         return self._api_key
-
-    @property
-    def running(self) -> bool:
-        return self._serving.running
 
     # Data
 

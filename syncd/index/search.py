@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from syncd.errors import EXIT_CONFIG, StorageError, SyncdError
+from syncd.errors import SearchQueryError, SearchUnavailableError, StorageError
 
 SEARCH_TABLE = "session_search"
 COLUMNS = ("session_id", "name", "project", "tags", "models", "body")
@@ -41,33 +41,6 @@ _COLUMN_FILTER = re.compile(r"(?P<column>name|project|tags|models|body):(?P<rest
 # A double-quoted string (FTS5 escapes a quote inside it by doubling it), a parenthesis,
 # or a run of anything else up to the next space, quote or parenthesis.
 _TOKEN = re.compile(r'\s*(?:(?P<phrase>"(?:[^"]|"")*"\*?)|(?P<paren>[()])|(?P<word>[^\s"()]+))')
-
-
-class SearchQueryError(SyncdError):
-    """The search query cannot be understood; the message says what to change."""
-
-    exit_code = EXIT_CONFIG
-
-    def __init__(self, query: str, problem: str) -> None:
-        self.query = query
-        self.problem = problem
-        super().__init__(
-            f'Cannot search for {query!r}: {problem}. Quote phrases with "...", put * only '
-            "at the end of a word, and write AND/OR/NOT between words."
-        )
-
-
-class SearchUnavailableError(SyncdError):
-    """The index lives in a database without FTS5 (migration 0004 skips those)."""
-
-    exit_code = EXIT_CONFIG
-
-    def __init__(self, dialect: str) -> None:
-        self.dialect = dialect
-        super().__init__(
-            f"search needs SQLite; the index is on {dialect}. Point SYNCD_DATABASE_URL at a "
-            "sqlite:/// file to search sessions."
-        )
 
 
 @dataclass(frozen=True)

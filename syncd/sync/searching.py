@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 
-from syncd.errors import SyncdError
+from syncd.errors import SearchUnavailableError, SyncdError
 from syncd.index import search
 from syncd.index.store import SessionRecord, Store
 from syncd.mirror import frontmatter
@@ -56,7 +56,7 @@ def refresh_search_index(store: Store, mirror: Mirror) -> int:
     """
     engine = store.engine
     if engine.dialect.name != "sqlite":
-        raise search.SearchUnavailableError(engine.dialect.name)
+        raise SearchUnavailableError(engine.dialect.name)
     with engine.connect() as connection:
         held: dict[str, str] = {row[0]: row[1] for row in connection.exec_driver_sql(STATE_QUERY)}
     sessions = store.sessions()

@@ -9,13 +9,11 @@ from typing import cast
 import pytest
 from sqlalchemy import Engine, create_mock_engine, inspect
 
-from syncd.errors import EXIT_CONFIG
+from syncd.errors import EXIT_CONFIG, SearchQueryError, SearchUnavailableError
 from syncd.index import migrate
 from syncd.index.search import (
     Hit,
     SearchDoc,
-    SearchQueryError,
-    SearchUnavailableError,
     include_name_except_search,
     index_session,
     reindex_all,
