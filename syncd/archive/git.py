@@ -1,8 +1,11 @@
 """Commit the files a sync cycle changed to a git repository, never the user's own changes.
 
-Staging happens in a temporary index (GIT_INDEX_FILE) built from HEAD, so the user's
-index, staged changes and untracked files are untouched; after a successful commit the
-user's index is reset to HEAD for syncd's paths only, so they do not show as staged.
+Staging happens in syncd's own index file (GIT_INDEX_FILE, `syncd-index` in the git
+directory), reset to HEAD before each commit, so the user's index, staged changes and
+untracked files are untouched; after a successful commit the user's index is reset to
+HEAD for syncd's paths only, so they do not show as staged. The file persists between
+commits so git keeps its stat cache: a commit re-reads only the files it stages instead
+of hashing the whole archive again.
 """
 
 from __future__ import annotations
@@ -12,7 +15,6 @@ import os
 import posixpath
 import re
 import subprocess
-import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +30,8 @@ Runner = Callable[..., subprocess.CompletedProcess[str]]
 REFUSED_DIRS = frozenset({".syncd", ".trash", ".git"})
 REFUSED_SUFFIX = ".syncd-tmp"
 SMALL_CHANGE = 10
+#: syncd's own index file in the git directory, kept between commits for its stat cache.
+SYNCD_INDEX = "syncd-index"
 _CREDENTIALS = re.compile(r"(://)[^/@\s]+@")
 
 
@@ -158,30 +162,44 @@ class GitArchive:
                 "(or one crashed; delete the file if none is)"
             )
         head = self._head()
-        with tempfile.TemporaryDirectory(prefix="syncd-index-", dir=git_dir) as scratch:
-            env = {"GIT_INDEX_FILE": str(Path(scratch) / "index")}
-            if head:
-                self._git("read-tree", head, env=env)
-            on_disk = {
-                p for p in paths if (self.root / p).is_file() or (self.root / p).is_symlink()
-            }
-            present = [p for p in paths if p in on_disk]
-            absent = [p for p in paths if p not in on_disk]
-            if absent:
-                self._git_paths(["rm", "-r", "-q", "--cached", "--ignore-unmatch"], absent, env)
-            if present:
-                self._git_paths(["add"], present, env)
-            files = self._changed_files(head, env)
-            if not files:
-                return CommitResult(committed=False)
-            if self._head() != head:
-                # The scratch index holds the old HEAD's tree; committing it would revert them.
-                raise _GitFailed("HEAD moved while staging (someone committed); retrying later")
-            self._git(*self._identity(), "commit", "--quiet", "-F", "-", env=env, input=message)
+        env = {"GIT_INDEX_FILE": str(git_dir / SYNCD_INDEX)}
+        self._reset_own_index(head, git_dir / SYNCD_INDEX, env)
+        on_disk = {p for p in paths if (self.root / p).is_file() or (self.root / p).is_symlink()}
+        present = [p for p in paths if p in on_disk]
+        absent = [p for p in paths if p not in on_disk]
+        if absent:
+            self._git_paths(["rm", "-r", "-q", "--cached", "--ignore-unmatch"], absent, env)
+        if present:
+            self._git_paths(["add"], present, env)
+        files = self._changed_files(head, env)
+        if not files:
+            return CommitResult(committed=False)
+        if self._head() != head:
+            # Our index holds the old HEAD's tree; committing it would revert their commit.
+            raise _GitFailed("HEAD moved while staging (someone committed); retrying later")
+        self._git(*self._identity(), "commit", "--quiet", "-F", "-", env=env, input=message)
         sha = self._git("rev-parse", "HEAD").stdout.strip()
         self._unstage_in_user_index(paths)
         logger.info("committed %d files to git as %s", files, sha[:12])
         return CommitResult(committed=True, sha=sha, files=files)
+
+    def _reset_own_index(self, head: str | None, index: Path, env: dict[str, str]) -> None:
+        """Make syncd's index hold exactly HEAD's tree (staged leftovers of a failed try go).
+
+        `read-tree -m` keeps the stat data of entries whose content matches, which is what
+        spares the commit from hashing every file; a damaged index file is started afresh.
+        """
+        if not head:
+            index.unlink(missing_ok=True)
+            return
+        if index.exists():
+            try:
+                self._git("read-tree", "-m", head, env=env)
+                return
+            except _GitFailed as exc:
+                logger.info("starting syncd's git index afresh: %s", exc)
+                index.unlink(missing_ok=True)
+        self._git("read-tree", head, env=env)
 
     def _head(self) -> str | None:
         done = self._git("rev-parse", "--verify", "--quiet", "HEAD^{commit}", check=False)

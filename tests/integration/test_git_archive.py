@@ -350,3 +350,51 @@ def test_push_error_hides_credentials_in_urls(tmp_path: Path) -> None:
 
 def archive_commit(repo: Path, written: list[str]) -> CommitResult:
     return GitArchive(repo).commit(written, [], [], ONE_NEW)
+
+
+def test_users_commit_between_cycles_is_kept(tmp_path: Path) -> None:
+    repo = init_user_repo(tmp_path / "repo")
+    archive = GitArchive(repo)
+    first = write(repo, "proj/first.md")
+    assert archive.commit([first], [], [], ONE_NEW).committed
+    (repo / "notes.txt").write_text("mine, second version\n")
+    git(repo, "commit", "-q", "-am", "user edits notes")
+
+    second = write(repo, "proj/second.md")
+    assert archive.commit([second], [], [], ONE_NEW).committed
+
+    assert committed_files(repo) == {second}
+    assert git(repo, "show", "HEAD:notes.txt") == "mine, second version\n"
+    assert git(repo, "status", "--porcelain") == ""
+
+
+def test_leftovers_of_a_rejected_commit_are_not_committed_later(tmp_path: Path) -> None:
+    repo = init_user_repo(tmp_path / "repo")
+    hook = repo / ".git" / "hooks" / "pre-commit"
+    hook.write_text("#!/bin/sh\nexit 1\n")
+    hook.chmod(0o755)
+    archive = GitArchive(repo)
+    refused = write(repo, "proj/refused.md")
+    assert not archive.commit([refused], [], [], ONE_NEW).committed
+    hook.unlink()
+
+    wanted = write(repo, "proj/wanted.md")
+    assert archive.commit([wanted], [], [], ONE_NEW).committed
+
+    assert committed_files(repo) == {wanted}
+    assert git(repo, "ls-tree", "-r", "--name-only", "HEAD").split() == ["notes.txt", wanted]
+
+
+def test_a_damaged_syncd_index_is_started_afresh(tmp_path: Path) -> None:
+    repo = init_user_repo(tmp_path / "repo")
+    archive = GitArchive(repo)
+    first = write(repo, "proj/first.md")
+    assert archive.commit([first], [], [], ONE_NEW).committed
+    (repo / ".git" / "syncd-index").write_bytes(b"not an index")
+
+    second = write(repo, "proj/second.md")
+    result = archive.commit([second], [], [], ONE_NEW)
+
+    assert result.committed
+    assert committed_files(repo) == {second}
+    assert git(repo, "status", "--porcelain") == ""
