@@ -286,7 +286,7 @@ class SearchQueryError(SyncdError):
 
 
 class SearchUnavailableError(SyncdError):
-    """The index lives in a database without FTS5 (migration 0004 skips those)."""
+    """The index lives in a database without FTS5 (the search migrations skip those)."""
 
     exit_code = EXIT_CONFIG
 

@@ -2,6 +2,7 @@
 
 Small sessions are whole conversations; big ones repeat a generated block of exchanges
 (see RepeatedBody), so 2,000 sessions with a 200 KB mean take seconds and little memory.
+Each session is about one topic (sometimes two), in the vocabulary of `vocabulary`.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from itertools import pairwise
 
 from syncd.devserver.body import BytesBody, MarkdownBody, RepeatedBody
 from syncd.devserver.timestamps import iso_ms
+from syncd.devserver.vocabulary import TOPICS, Topic, prose
 
 BASE_MS = 1_735_689_600_000  # 2025-01-01T00:00:00Z
 SMALL_LIMIT = 64 * 1024  # above this, a body repeats a block instead of being written out
@@ -42,33 +44,20 @@ PROJECT_NAMES = (
     "acme-web", "syncd", "café-backend", "dotfiles", "ml/experiments", "Yuichat",
     "тестовый-проект", "home lab", "..", "pos-system",
 )  # fmt: skip
-TOPICS = (
-    "Fix the flaky upload test", "Add a dark mode toggle", "Migrate the database to PostgreSQL",
-    "Структура та налаштування бота", "升级VitePress和PWA配置", "Café menu rendering 🍰",
-    "Refactor the auth middleware", "Explain this commit", "Why does CI fail on Windows?",
-    "Implement typing indicator component", "Ordering items by inserted_at date",
-)  # fmt: skip
 HOSTILE_NAMES = (
     "", "../../etc/passwd", "a/b\\c:d*e?f", "CON", "trailing dot.", "  spaced  ", "x" * 300,
     "emoji 🚀🔥 session", "line\nbreak\ttab", "..", "untitled",
 )  # fmt: skip
-PROMPTS = (
-    "The upload test fails about one run in ten. Can you find out why?",
-    "Add a toggle in the settings page that switches between light and dark themes.",
-    "Почему тест падает только на CI?",
-    "请把发送按钮的圆形背景改成紫色 (#9333ea)\uff0c箭头保持白色。",
-    "Explain what `git show --stat HEAD` prints here, file by file.",
-    "Le menu du café n'affiche pas les accents correctement: « crème brûlée ».",
-)
+SECOND_TOPIC = 0.25  # share of sessions that drift into a second topic
 FILES = (
     "src/app.py", "web/components/Button.tsx", "internal/sync/engine.go", "docs/README.md",
-    "/Users/dev/projects/demo/package.json", "tests/test_upload.py", "C:\\work\\app\\main.rs",
+    "/Users/dev/projects/demo/package.json", "tests/test_app.py", "C:\\work\\app\\main.rs",
 )  # fmt: skip
 CODE = (
     ("python", "def {name}(items: list[str]) -> int:\n    return sum(len(i) for i in items)"),
     ("tsx", 'export function {name}() {{\n  return <button className="dark">Go</button>;\n}}'),
     ("go", "func {name}(ctx context.Context) error {{\n\treturn nil\n}}"),
-    ("bash", "git show --stat HEAD\npytest -q tests/test_upload.py -k {name}"),
+    ("bash", "git show --stat HEAD\npytest -q tests/test_app.py -k {name}"),
     ("diff", '@@ -1,3 +1,3 @@\n-const theme = "light";\n+const theme = "{name}";'),
 )
 FILLER = b"Context compacted: the conversation continues with routine edits and test runs.\n"
@@ -125,7 +114,8 @@ def large_body(size_bytes: int, seed: int = 0) -> MarkdownBody:
     """Exactly `size_bytes` of SpecStory-looking Markdown, built from a repeated block."""
     rng = random.Random(seed)
     session_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
-    return _body(rng, session_id, "huge session", BASE_MS, size_bytes, exact=True)
+    topics = (rng.choice(TOPICS),)
+    return _body(rng, session_id, "huge session", BASE_MS, size_bytes, topics=topics, exact=True)
 
 
 def _project(rng: random.Random, index: int) -> SyntheticProject:
@@ -137,10 +127,13 @@ def _project(rng: random.Random, index: int) -> SyntheticProject:
 def _session(rng: random.Random, project_id: str, size: int) -> SyntheticSession:
     session_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
     hostile = rng.random() < 0.06
-    name = rng.choice(HOSTILE_NAMES) if hostile else rng.choice(TOPICS)
+    topics: tuple[Topic, ...] = (rng.choice(TOPICS),)
+    if rng.random() < SECOND_TOPIC:
+        topics += (rng.choice(TOPICS),)
+    name = rng.choice(HOSTILE_NAMES) if hostile else topics[0].name
     started = BASE_MS + rng.randrange(540 * 86_400_000)
     ended = started + rng.randrange(60_000, 3 * 3_600_000)
-    body = _body(rng, session_id, name, started, size, exact=False)
+    body = _body(rng, session_id, name, started, size, topics=topics, exact=False)
     return SyntheticSession(
         project_id=project_id,
         session_id=session_id,
@@ -171,7 +164,14 @@ def _metadata(rng: random.Random) -> dict[str, object]:
 
 
 def _body(
-    rng: random.Random, session_id: str, name: str, started: int, size: int, *, exact: bool
+    rng: random.Random,
+    session_id: str,
+    name: str,
+    started: int,
+    size: int,
+    *,
+    topics: tuple[Topic, ...],
+    exact: bool,
 ) -> MarkdownBody:
     provider = rng.choice(PROVIDERS)
     model = rng.choice(MODELS)
@@ -181,7 +181,7 @@ def _body(
         parts = [head]
         length = len(head)
         while length < size:
-            part = _exchange(rng, clock, model).encode()
+            part = _exchange(rng, clock, model, topics).encode()
             parts.append(part)
             length += len(part)
         return BytesBody(b"".join(parts))
@@ -189,7 +189,7 @@ def _body(
         return BytesBody((FILLER * (size // len(FILLER) + 1))[:size])
     block_parts: list[bytes] = []
     while sum(map(len, block_parts)) < min(BLOCK_TARGET, size - len(head)) or not block_parts:
-        block_parts.append(_exchange(rng, clock, model).encode())
+        block_parts.append(_exchange(rng, clock, model, topics).encode())
     block = b"".join(block_parts)
     count = (size - len(head)) // len(block)
     rest = size - len(head) - count * len(block)
@@ -206,7 +206,7 @@ def _head(session_id: str, name: str, provider: str, started: int) -> str:
     return f"{header}{comment}# {name} ({moment[:-4]}Z)\n\n"
 
 
-def _exchange(rng: random.Random, clock: list[int], model: str) -> str:
+def _exchange(rng: random.Random, clock: list[int], model: str, topics: tuple[Topic, ...]) -> str:
     clock[0] += rng.randrange(5_000, 600_000)
     asked = _turn_time(clock[0])
     answered = _turn_time(clock[0] + rng.randrange(1_000, 90_000))
@@ -214,8 +214,9 @@ def _exchange(rng: random.Random, clock: list[int], model: str) -> str:
     language, template = rng.choice(CODE)
     code = template.format(name=f"handle_{rng.randrange(1000)}")
     return (
-        f"_**User ({asked})**_\n\n{rng.choice(PROMPTS)}\n\n---\n\n"
-        f"_**Agent ({model} {answered})**_\n\n"
+        f"_**User ({asked})**_\n\n{rng.choice(rng.choice(topics).prompts)} "
+        f"{prose(rng, rng.randrange(8, 30), topics)}\n\n---\n\n"
+        f"_**Agent ({model} {answered})**_\n\n{prose(rng, rng.randrange(20, 90), topics)}\n\n"
         f'<tool-use data-tool-type="read" data-tool-name="Read"><details>\n'
         f"<summary>Tool use: **Read** • Read file: {path}</summary>\n\n</details></tool-use>\n\n"
         f"_**Agent ({model} {answered})**_\n\nHere is the change for `{path}`:\n\n"

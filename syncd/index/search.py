@@ -1,7 +1,10 @@
 """Full-text search over mirrored sessions: an SQLite FTS5 table beside the index.
 
-The `session_search` table is created by migration 0004 and has no ORM model (it is
-virtual); this module reads and writes it with plain SQL on the Engine it is given.
+The tables are created by migration 0005 and have no ORM model: `session_search_docs`
+holds each session's indexed text (the body zlib-compressed) and the file version it came
+from; `session_search` is an external-content FTS5 table over it, reading bodies through a
+view that inflates them, so the database holds the text once, compressed. This module
+reads and writes them with plain SQL on the Engine it is given.
 
 Query syntax is FTS5's, made forgiving for plain words:
 - `"quoted phrases"`, `prefix*`, `AND` / `OR` / `NOT` (upper case), parentheses and
@@ -14,7 +17,9 @@ Query syntax is FTS5's, made forgiving for plain words:
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterable, Iterator, Sequence
+import sqlite3
+import zlib
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -24,15 +29,19 @@ from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from syncd.errors import SearchQueryError, SearchUnavailableError, StorageError
+from syncd.index import snippets
 
 SEARCH_TABLE = "session_search"
-COLUMNS = ("session_id", "name", "project", "tags", "models", "body")
+DOCS_TABLE = "session_search_docs"
+INFLATE_FUNCTION = "syncd_inflate"
+COLUMNS = ("name", "project", "tags", "models", "body")
 # Tags and models are stored one per line, so a filter can match a whole entry.
 _LIST_SEPARATOR = "\n"
 # Weights per column, in COLUMNS order: a hit in the name counts most, the body least.
-_RANK = "bm25(session_search, 0, 10.0, 4.0, 3.0, 3.0, 1.0)"
-_SNIPPET = "snippet(session_search, 5, '«', '»', '…', 12)"
-_NAME_HIGHLIGHT = "highlight(session_search, 1, '«', '»')"
+_RANK = "bm25(session_search, 10.0, 4.0, 3.0, 3.0, 1.0)"
+# Level 1: bodies are plain text and compress ~4x at that level; higher levels cost far
+# more time for a few percent.
+_COMPRESSION_LEVEL = 1
 
 _OPERATORS = frozenset({"AND", "OR", "NOT"})
 # What FTS5 accepts unquoted: letters, digits, '_', and any non-ASCII character.
@@ -53,6 +62,7 @@ class SearchDoc:
     tags: Sequence[str]
     models: Sequence[str]
     body: str
+    file_sha256: str = ""  # the version of the mirrored file this text was read from
 
 
 @dataclass(frozen=True)
@@ -74,25 +84,49 @@ def index_session(
     tags: Sequence[str],
     models: Sequence[str],
     body: str,
+    file_sha256: str = "",
 ) -> None:
     """Make `session_id` searchable with this content, replacing what was indexed before."""
-    doc = SearchDoc(session_id, name, project, tags, models, body)
-    with _transaction(engine) as connection:
-        _delete(connection, session_id)
-        _insert(connection, [doc])
+    index_many(engine, [SearchDoc(session_id, name, project, tags, models, body, file_sha256)])
 
 
-def index_many(engine: Engine, docs: Sequence[SearchDoc], *, replacing: Collection[str]) -> None:
-    """Add `docs` in one transaction; only ids in `replacing` had a row to remove first.
-
-    Removing is a scan of the table (session_id is not an indexed column), so new
-    sessions, which have nothing to remove, skip it.
-    """
+def index_many(engine: Engine, docs: Sequence[SearchDoc]) -> None:
+    """Index `docs` in one transaction, each replacing what its session had indexed."""
     with _transaction(engine) as connection:
         for doc in docs:
-            if doc.session_id in replacing:
-                _delete(connection, doc.session_id)
-        _insert(connection, docs)
+            _delete(connection, doc.session_id)
+            _insert(connection, doc)
+
+
+def indexed_versions(engine: Engine) -> dict[str, str]:
+    """session id -> sha256 of the file version the index holds for it."""
+    with _transaction(engine) as connection:
+        rows = connection.execute(text(f"SELECT session_id, file_sha256 FROM {DOCS_TABLE}"))
+        return {row[0]: row[1] for row in rows}
+
+
+def out_of_date(engine: Engine) -> tuple[list[str], list[str]]:
+    """(sessions whose file the index holds no or another version of, indexed sessions gone).
+
+    Two indexed queries, so checking a 10,000-session index that is current takes
+    milliseconds.
+    """
+    with _transaction(engine) as connection:
+        stale = connection.execute(
+            text(
+                f"SELECT sessions.id FROM sessions LEFT JOIN {DOCS_TABLE} AS docs "
+                "ON docs.session_id = sessions.id "
+                "WHERE docs.file_sha256 IS NOT COALESCE(sessions.file_sha256, '')"
+            )
+        )
+        stale_ids = [row[0] for row in stale]
+        gone = connection.execute(
+            text(
+                f"SELECT session_id FROM {DOCS_TABLE} WHERE session_id NOT IN "
+                "(SELECT id FROM sessions)"
+            )
+        )
+        return stale_ids, [row[0] for row in gone]
 
 
 def document_count(engine: Engine) -> int:
@@ -100,20 +134,32 @@ def document_count(engine: Engine) -> int:
     if engine.dialect.name != "sqlite":
         return 0
     with engine.connect() as connection:
-        return int(connection.execute(text("SELECT count(*) FROM session_search")).scalar() or 0)
+        return int(connection.execute(text(f"SELECT count(*) FROM {DOCS_TABLE}")).scalar() or 0)
 
 
-def remove_session(engine: Engine, session_id: str) -> None:
-    """Forget a session; removing one that was never indexed is not an error."""
+def remove_sessions(engine: Engine, session_ids: Iterable[str]) -> None:
+    """Forget these sessions; removing one that was never indexed is not an error."""
     with _transaction(engine) as connection:
-        _delete(connection, session_id)
+        for session_id in session_ids:
+            _delete(connection, session_id)
 
 
 def reindex_all(engine: Engine, rows: Iterable[SearchDoc]) -> None:
     """Replace the whole search index with `rows`, in one transaction."""
     with _transaction(engine) as connection:
-        connection.execute(text("DELETE FROM session_search"))
-        _insert(connection, rows)
+        connection.execute(
+            text(f"INSERT INTO {SEARCH_TABLE}({SEARCH_TABLE}) VALUES ('delete-all')")
+        )
+        connection.execute(text(f"DELETE FROM {DOCS_TABLE}"))
+        for doc in rows:
+            _insert(connection, doc)
+
+
+def inflate(compressed: bytes | None) -> str | None:
+    """The SQL function the search view reads bodies with: zlib bytes -> text."""
+    if compressed is None:
+        return None
+    return zlib.decompress(compressed).decode("utf-8")
 
 
 def search(
@@ -136,23 +182,34 @@ def search(
         raise SearchQueryError(query, f"limit must be at least 1, not {limit}")
     where, params = _filters(query, project=project, tag=tag, model=model, since=since)
     sql = text(
-        f"SELECT session_search.session_id, {_RANK} AS score, {_SNIPPET} AS snippet, "
-        f"{_NAME_HIGHLIGHT} AS name_highlight "
+        f"SELECT docs.id, docs.session_id, docs.name, {_RANK} AS score "
         "FROM session_search "
-        "LEFT JOIN sessions ON sessions.id = session_search.session_id "
+        f"JOIN {DOCS_TABLE} AS docs ON docs.id = session_search.rowid "
+        "LEFT JOIN sessions ON sessions.id = docs.session_id "
         "LEFT JOIN projects ON projects.id = sessions.project_id "
         f"WHERE {' AND '.join(where)} "
-        "ORDER BY score, session_search.session_id LIMIT :limit"
+        "ORDER BY score, docs.session_id LIMIT :limit"
     )
-    params |= {"query": fts_query(query), "limit": limit}
+    fts = fts_query(query)
+    params |= {"query": fts, "limit": limit}
+    highlighter = snippets.Highlighter(fts)
     try:
         with _transaction(engine) as connection:
             rows = connection.execute(sql, params).all()
+            # Snippets only for the page of hits, each read no further than its first match.
+            database = _sqlite3_connection(connection)
+            hits = []
+            for row in rows:
+                with database.blobopen(DOCS_TABLE, "body", row.id, readonly=True) as blob:
+                    snippet = highlighter.snippet(snippets.inflated(blob.read))
+                hits.append(
+                    Hit(row.session_id, -float(row.score), snippet, highlighter.mark(row.name))
+                )
     except StorageError as exc:
         if _is_query_problem(exc.reason):
             raise SearchQueryError(query, exc.reason.removeprefix("fts5: ")) from exc.__cause__
         raise
-    return [Hit(row.session_id, -float(row.score), row.snippet, row.name_highlight) for row in rows]
+    return hits
 
 
 def fts_query(query: str) -> str:
@@ -223,15 +280,15 @@ def _filters(
     if project is not None:
         where.append(
             "(lower(projects.name) = lower(:project) OR lower(sessions.project_id) = "
-            "lower(:project) OR lower(session_search.project) = lower(:project))"
+            "lower(:project) OR lower(docs.project) = lower(:project))"
         )
         params["project"] = project
     if tag is not None:
         # Whole-entry match: the stored list and the wanted tag are both wrapped in newlines.
-        where.append("instr(lower(char(10) || tags || char(10)), lower(:tag)) > 0")
+        where.append("instr(lower(char(10) || docs.tags || char(10)), lower(:tag)) > 0")
         params["tag"] = f"{_LIST_SEPARATOR}{tag}{_LIST_SEPARATOR}"
     if model is not None:
-        where.append("instr(lower(models), lower(:model)) > 0")
+        where.append("instr(lower(docs.models), lower(:model)) > 0")
         params["model"] = model
     if since is not None:
         _check_iso_date(query, since)
@@ -249,35 +306,58 @@ def _check_iso_date(query: str, since: str) -> None:
         ) from None
 
 
+def _sqlite3_connection(connection: Connection) -> sqlite3.Connection:
+    """The driver's connection under SQLAlchemy's, for incremental blob reads."""
+    driver = connection.connection.driver_connection
+    if not isinstance(driver, sqlite3.Connection):
+        raise SearchUnavailableError(f"SQLite through {type(driver).__name__}, not sqlite3")
+    return driver
+
+
 def _is_query_problem(reason: str) -> bool:
     return reason.startswith("fts5:") or reason.startswith("unterminated string")
 
 
 def _delete(connection: Connection, session_id: str) -> None:
+    # An external-content FTS5 row is removed by handing FTS5 the text it indexed.
+    columns = ", ".join(COLUMNS[:-1])
     connection.execute(
-        text("DELETE FROM session_search WHERE session_id = :session_id"),
+        text(
+            f"INSERT INTO {SEARCH_TABLE}({SEARCH_TABLE}, rowid, {', '.join(COLUMNS)}) "
+            f"SELECT 'delete', id, {columns}, {INFLATE_FUNCTION}(body) "
+            f"FROM {DOCS_TABLE} WHERE session_id = :session_id"
+        ),
+        {"session_id": session_id},
+    )
+    connection.execute(
+        text(f"DELETE FROM {DOCS_TABLE} WHERE session_id = :session_id"),
         {"session_id": session_id},
     )
 
 
-def _insert(connection: Connection, docs: Iterable[SearchDoc]) -> None:
-    values = [
-        {
-            "session_id": doc.session_id,
-            "name": doc.name,
-            "project": doc.project,
-            "tags": _LIST_SEPARATOR.join(doc.tags),
-            "models": _LIST_SEPARATOR.join(doc.models),
-            "body": doc.body,
-        }
-        for doc in docs
-    ]
-    if values:
-        columns = ", ".join(COLUMNS)
-        placeholders = ", ".join(f":{column}" for column in COLUMNS)
-        connection.execute(
-            text(f"INSERT INTO session_search ({columns}) VALUES ({placeholders})"), values
-        )
+def _insert(connection: Connection, doc: SearchDoc) -> None:
+    values = {
+        "session_id": doc.session_id,
+        "file_sha256": doc.file_sha256,
+        "name": doc.name,
+        "project": doc.project,
+        "tags": _LIST_SEPARATOR.join(doc.tags),
+        "models": _LIST_SEPARATOR.join(doc.models),
+    }
+    row_id = connection.execute(
+        text(
+            f"INSERT INTO {DOCS_TABLE} (session_id, file_sha256, name, project, tags, models, "
+            "body) VALUES (:session_id, :file_sha256, :name, :project, :tags, :models, :packed)"
+        ),
+        values | {"packed": zlib.compress(doc.body.encode("utf-8"), _COMPRESSION_LEVEL)},
+    ).lastrowid
+    placeholders = ", ".join(f":{column}" for column in COLUMNS)
+    connection.execute(
+        text(
+            f"INSERT INTO {SEARCH_TABLE} (rowid, {', '.join(COLUMNS)}) VALUES (:id, {placeholders})"
+        ),
+        values | {"id": row_id, "body": doc.body},
+    )
 
 
 @contextmanager

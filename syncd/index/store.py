@@ -20,7 +20,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from syncd.errors import ConfigError, StorageError
-from syncd.index import migrate
+from syncd.index import migrate, search
 from syncd.index.models import (
     ProjectRow,
     PushStateRow,
@@ -443,3 +443,5 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.close()
+    # The search index's view reads compressed bodies through this function.
+    dbapi_connection.create_function(search.INFLATE_FUNCTION, 1, search.inflate, deterministic=True)

@@ -35,6 +35,7 @@ from syncd.sync.deletions import DeletionPlan, allowed_count, plan_deletions
 from syncd.sync.localedits import FileState, classify
 from syncd.sync.planner import ProjectPlan, assign_dirnames, plan_project
 from syncd.sync.report import CycleReport
+from syncd.sync.searching import refresh_search_index
 from syncd.sync.sessions import HALTS, CycleHalted, SessionSync
 
 logger = logging.getLogger(__name__)
@@ -124,6 +125,7 @@ class SyncEngine:
         try:
             cycle(report)
             self._write_pages(report)
+            self._index_for_search(report)
         finally:
             self._save_budget()
             self.store.finish_run(
@@ -145,6 +147,20 @@ class SyncEngine:
                 )
             )
         return report
+
+    def _index_for_search(self, report: CycleReport) -> None:
+        """Bring search up to date with what this cycle wrote; never fails the sync."""
+        if not (report.written or report.removed) or self.store.engine.dialect.name != "sqlite":
+            return
+
+        def step() -> None:
+            self.heartbeat()
+            self.checkpoint()
+
+        try:
+            refresh_search_index(self.store, self.mirror, step=step)
+        except SyncdError as exc:
+            logger.warning("search index not brought up to date (the next search will): %s", exc)
 
     def _restore_budget(self) -> None:
         saved = self.store.budget()

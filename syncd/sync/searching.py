@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from syncd.errors import SearchUnavailableError, SyncdError
 from syncd.index import search
@@ -36,6 +36,7 @@ def document(mirror: Mirror, record: SessionRecord, project: str) -> search.Sear
         tags=[str(t) for t in meta.get("tags") or ()],
         models=[str(m) for m in meta.get("llmModels") or ()],
         body=body[:MAX_BODY_BYTES].decode("utf-8", errors="ignore"),
+        file_sha256=record.file_sha256 or "",
     )
 
 
@@ -48,46 +49,40 @@ def _first_bytes(mirror: Mirror, relative: str, limit: int) -> Iterator[bytes]:
             return
 
 
-def refresh_search_index(store: Store, mirror: Mirror) -> int:
+def refresh_search_index(
+    store: Store, mirror: Mirror, *, step: Callable[[], None] = lambda: None
+) -> int:
     """Bring the search index up to date with the mirror; returns the sessions (re)indexed.
 
-    Done on demand (before a search), not during syncs: tokenising every body would make
-    a sync several times slower. Each file is indexed once per version (its sha256).
+    Each file is indexed once per version (its sha256), so a call with nothing new costs
+    two indexed queries. Syncs call it after writing, and searches before searching, which also
+    catches files that changed while nothing was syncing (a rebuild, an interrupted run).
+    `step` is called before each file is read: a heartbeat, and where a stop request lands
+    (what was indexed by then is kept).
     """
     engine = store.engine
     if engine.dialect.name != "sqlite":
         raise SearchUnavailableError(engine.dialect.name)
-    with engine.connect() as connection:
-        held: dict[str, str] = {row[0]: row[1] for row in connection.exec_driver_sql(STATE_QUERY)}
+    stale_ids, gone = search.out_of_date(engine)
+    if not stale_ids and not gone:
+        return 0
     sessions = store.sessions()
     projects = {p.id: p.name for p in store.projects().values()}
-    stale = [r for r in sessions.values() if held.get(r.id) != r.file_sha256]
-    gone = [sid for sid in held if sid not in sessions]
-    for session_id in gone:
-        search.remove_session(engine, session_id)
+    stale = [sessions[session_id] for session_id in stale_ids if session_id in sessions]
+    search.remove_sessions(engine, gone)
     batch: list[search.SearchDoc] = []
     for record in stale:
+        step()
         doc = document(mirror, record, projects.get(record.project_id, ""))
         if doc is not None:
             batch.append(doc)
         if len(batch) >= BATCH:
-            search.index_many(engine, batch, replacing=held.keys())
+            search.index_many(engine, batch)
             batch = []
-    search.index_many(engine, batch, replacing=held.keys())
-    with engine.begin() as connection:
-        for session_id in gone:
-            connection.exec_driver_sql(
-                "DELETE FROM session_search_state WHERE session_id = ?", (session_id,)
-            )
-        for record in stale:
-            connection.exec_driver_sql(
-                "INSERT OR REPLACE INTO session_search_state VALUES (?, ?)",
-                (record.id, record.file_sha256 or ""),
-            )
+    search.index_many(engine, batch)
     if stale or gone:
         logger.debug("search index: %d updated, %d removed", len(stale), len(gone))
     return len(stale)
 
 
 BATCH = 200  # sessions per transaction while indexing
-STATE_QUERY = "SELECT session_id, file_sha256 FROM session_search_state"

@@ -183,9 +183,11 @@ def test_an_index_behind_the_newest_migration_is_reported(
 ) -> None:
     with Store.open(f"sqlite:///{root / '.syncd' / 'index.db'}", migrate_schema=False) as store:
         migrate.upgrade(store.engine, "0001")
+        newest = migrate.head_revision(store.engine)
+    assert newest is not None and newest > "0001"
     assert run(["doctor"]) == 1
     out = capsys.readouterr().out
-    assert "is at revision 0001; the newest is 0004" in line_of(out, "index")
+    assert f"is at revision 0001; the newest is {newest}" in line_of(out, "index")
     assert "fix: Run 'syncd db upgrade'" in out
 
 

@@ -14,13 +14,16 @@ from syncd.index import migrate
 from syncd.index.search import (
     Hit,
     SearchDoc,
+    document_count,
     include_name_except_search,
     index_session,
+    indexed_versions,
     reindex_all,
-    remove_session,
+    remove_sessions,
     search,
 )
 from syncd.index.store import ProjectRecord, SessionRecord, Store
+from tests.integration.conftest import Harness
 
 CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "specstory"
 
@@ -184,9 +187,20 @@ def test_indexing_again_replaces_the_previous_content(store: Store, sample: Engi
 
 
 def test_a_removed_session_is_no_longer_found(sample: Engine) -> None:
-    remove_session(sample, "s-login")
+    remove_sessions(sample, ["s-login", "never-indexed"])
     assert search(sample, "keystroke") == []
-    remove_session(sample, "never-indexed")
+
+
+def test_index_stays_consistent_through_replacements_and_removals(
+    store: Store, sample: Engine
+) -> None:
+    add(store, "s-login", name="Fix the login form", body="Now about caching only.")
+    remove_sessions(sample, ["s-deploy"])
+    with sample.begin() as connection:  # FTS5 compares its index with the stored text
+        connection.exec_driver_sql(
+            "INSERT INTO session_search(session_search, rank) VALUES ('integrity-check', 1)"
+        )
+    assert search(sample, "deployment") == []
 
 
 def test_reindex_all_replaces_every_row(sample: Engine) -> None:
@@ -292,3 +306,26 @@ def test_phrases_known_to_be_in_the_corpus_are_found_there(
     found = [hit.session_id for hit in hits]
     assert any(session_id.startswith(file_prefix) for session_id in found), found
     assert all("«" in hit.snippet or "«" in hit.name_highlight for hit in hits)
+
+
+# Kept current by syncs
+
+
+def test_a_sync_indexes_what_it_wrote_and_forgets_what_it_removed(harness: Harness) -> None:
+    project = harness.server.add_project("Shop", project_id="proj_shop")
+    harness.server.put_session(project, session_id="s-a", name="Cart", markdown="# pelican\n")
+    harness.server.put_session(project, session_id="s-b", name="Till", markdown="# walrus\n")
+    harness.sync()
+    with harness.store() as store:
+        assert document_count(store.engine) == 2  # before any search asked for it
+        assert ids(search(store.engine, "pelican")) == ["s-a"]
+
+    harness.server.put_session(project, session_id="s-a", name="Cart", markdown="# heron\n")
+    harness.server.delete_session(project, "s-b")
+    harness.sync()
+
+    with harness.store() as store:
+        assert indexed_versions(store.engine) == {"s-a": store.session("s-a").file_sha256}
+        assert search(store.engine, "pelican") == []
+        assert search(store.engine, "walrus") == []
+        assert ids(search(store.engine, "heron")) == ["s-a"]

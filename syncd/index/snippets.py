@@ -1,0 +1,164 @@
+"""Highlighted snippets for search hits, cut from the compressed bodies without FTS5.
+
+FTS5's snippet() tokenises a document's whole text, so a page of hits on sessions of
+several megabytes took seconds. Here the body is inflated as a stream and scanned only up
+to the first match of the query's words, and the few lines around it are marked up.
+
+Words are matched the way the index tokenises them (`unicode61 remove_diacritics 2`):
+case and accents do not matter (each letter of a query word matches its accented forms),
+letters and digits make words and everything else, underscores included, separates them.
+Words that only appear after NOT are not marked.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+import unicodedata
+import zlib
+from collections.abc import Callable, Iterable, Iterator
+
+OPEN, CLOSE, ELLIPSIS = "«", "»", "…"
+BEFORE, AFTER = 60, 140  # characters of context kept around the first match
+_CHUNK = 16 * 1024  # compressed bytes read at a time
+_TEXT_PIECE = 32 * 1024  # most bytes of text inflated at a time
+_OVERLAP = 512  # characters kept between chunks, so a phrase split by a chunk is found
+_WORD = r"[^\W_]"  # a letter or digit: what a token is made of
+_TOKEN = re.compile(r'"(?:[^"]|"")*"\*?|[()]|[^\s"()]+')
+_OPERATORS = frozenset({"AND", "OR", "NOT"})
+
+
+def _accented_variants() -> dict[str, str]:
+    """Base letter -> the accented Latin letters that reduce to it (lower case)."""
+    variants: dict[str, str] = {}
+    for code in (*range(0xC0, 0x250), *range(0x1E00, 0x1F00)):
+        letter = chr(code).lower()
+        base = unicodedata.normalize("NFD", letter)[0]
+        if base != letter and base.isalpha() and len(letter) == 1:
+            variants[base] = variants.get(base, "") + letter
+    return variants
+
+
+_VARIANTS = _accented_variants()
+_FOLD = {ord(letter): base for base, letters in _VARIANTS.items() for letter in letters}
+
+
+def fold(text: str) -> str:
+    """`text` in lower case without accents on Latin letters (for query words only)."""
+    return text.lower().translate(_FOLD)
+
+
+class Highlighter:
+    """Finds and marks the words an FTS5 query (as `search.fts_query` writes it) looks for."""
+
+    def __init__(self, fts_query: str) -> None:
+        patterns = [_pattern(term) for term in _positive_terms(fts_query)]
+        alternatives = "|".join(p for p in patterns if p)
+        self._regex = re.compile(alternatives, re.IGNORECASE) if alternatives else None
+
+    def mark(self, text: str) -> str:
+        """`text` with every match between « and »."""
+        if self._regex is None:
+            return text
+        out: list[str] = []
+        position = 0
+        for match in self._regex.finditer(text):
+            out += [text[position : match.start()], OPEN, text[match.start() : match.end()], CLOSE]
+            position = match.end()
+        return "".join(out) + text[position:]
+
+    def snippet(self, chunks: Iterable[str]) -> str:
+        """One line around the first match in the text `chunks` make up, else its opening."""
+        opening = ""
+        held = ""
+        consumed = 0  # characters dropped from the front of `held`
+        for chunk in chunks:
+            held += chunk
+            if len(opening) < BEFORE + AFTER:
+                opening = held[: BEFORE + AFTER + 1]
+            if self._regex is None:
+                break
+            match = self._regex.search(held)
+            if match is not None:
+                start = max(0, match.start() - BEFORE)
+                return self._cut(held, start, match.end() + AFTER, consumed + start > 0)
+            if len(held) > _OVERLAP:
+                consumed += len(held) - _OVERLAP
+                held = held[-_OVERLAP:]
+        # The words matched elsewhere (the name, a tag): show how the session begins.
+        return self._cut(opening, 0, BEFORE + AFTER, False)
+
+    def _cut(self, text: str, start: int, end: int, clipped_front: bool) -> str:
+        # Move the edges out of the middle of a word, then flatten to one line.
+        while start > 0 and text[start - 1].isalnum():
+            start -= 1
+        while end < len(text) and text[end].isalnum():
+            end += 1
+        piece = " ".join(self.mark(text[start:end]).split())
+        front = ELLIPSIS if clipped_front or start > 0 else ""
+        back = ELLIPSIS if end < len(text) else ""
+        return f"{front}{piece}{back}"
+
+
+def inflated(read: Callable[[int], bytes]) -> Iterator[str]:
+    """Text from a zlib stream, `read(size)` giving the compressed bytes, a piece at a time.
+
+    Pieces are capped at _TEXT_PIECE characters' worth of bytes: repetitive text inflates
+    a hundredfold, and the first match is usually near the start.
+    """
+    inflater = zlib.decompressobj()
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    pending = b""
+    while True:
+        if not pending:
+            pending = read(_CHUNK)
+            if not pending:
+                break
+        yield decoder.decode(inflater.decompress(pending, _TEXT_PIECE))
+        pending = inflater.unconsumed_tail
+    yield decoder.decode(inflater.flush(), final=True)
+
+
+def _positive_terms(fts_query: str) -> list[str]:
+    """The phrases and words of the query that are searched for, not those after NOT."""
+    terms: list[str] = []
+    negated_depth: int | None = None
+    depth = 0
+    previous = ""
+    for token in _TOKEN.findall(fts_query):
+        if token == "(":
+            depth += 1
+            if previous == "NOT" and negated_depth is None:
+                negated_depth = depth
+        elif token == ")":
+            if negated_depth == depth:
+                negated_depth = None
+            depth -= 1
+        elif token not in _OPERATORS and negated_depth is None and previous != "NOT":
+            terms.append(token.split(":", 1)[1] if _is_column_filter(token) else token)
+        previous = token
+    return terms
+
+
+def _is_column_filter(token: str) -> bool:
+    return not token.startswith('"') and ":" in token
+
+
+def _pattern(term: str) -> str:
+    """A regex for one word, `prefix*` or `"quoted phrase"` as the index tokenises them."""
+    prefix = term.endswith("*")
+    text = term.removesuffix("*")
+    if text.startswith('"') and text.endswith('"') and len(text) >= 2:
+        text = text[1:-1].replace('""', '"')
+    words = re.findall(_WORD + "+", fold(text))
+    if not words:
+        return ""
+    body = r"[\W_]+".join("".join(_letter(c) for c in word) for word in words)
+    tail = _WORD + "*" if prefix else f"(?!{_WORD})"
+    return f"(?<!{_WORD}){body}{tail}"
+
+
+def _letter(base: str) -> str:
+    """A regex for a letter with or without an accent (the text is never rewritten)."""
+    accented = _VARIANTS.get(base)
+    return f"[{re.escape(base + accented)}]" if accented else re.escape(base)

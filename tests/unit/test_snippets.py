@@ -1,0 +1,72 @@
+"""Snippets and highlights for search hits, matched the way the FTS5 index tokenises."""
+
+from __future__ import annotations
+
+import zlib
+from io import BytesIO
+
+import pytest
+
+from syncd.index.search import fts_query
+from syncd.index.snippets import Highlighter, inflated
+
+
+def marked(query: str, text: str) -> str:
+    return Highlighter(fts_query(query)).mark(text)
+
+
+def snippet_of(query: str, text: str) -> str:
+    stream = BytesIO(zlib.compress(text.encode("utf-8"), 1))
+    return Highlighter(fts_query(query)).snippet(inflated(stream.read))
+
+
+@pytest.mark.parametrize(
+    ("query", "text", "expected"),
+    [
+        ("login", "Fix the Login form", "Fix the «Login» form"),
+        ("login", "loginform and relogin stay", "loginform and relogin stay"),
+        ("migrat*", "Migrating, migration; emigrate", "«Migrating», «migration»; emigrate"),
+        ('"dark mode"', "dark\n  mode, dark themes", "«dark\n  mode», dark themes"),
+        ("migracao", "a migração do banco", "a «migração» do banco"),
+        ("crème", "CREME brûlée", "«CREME» brûlée"),
+        ("inserted_at", "by inserted_at or inserted-at", "by «inserted_at» or «inserted-at»"),
+        ("README.md", "see readme.md and README", "see «readme.md» and README"),
+        ("login NOT password", "login with a password", "«login» with a password"),
+        ("(keystroke OR secrets) NOT (focus OR caching)", "secrets, focus", "«secrets», focus"),
+        ("name:login", "login", "«login»"),
+    ],
+)
+def test_words_are_marked_as_the_index_matches_them(query: str, text: str, expected: str) -> None:
+    assert marked(query, text) == expected
+
+
+def test_a_snippet_is_one_line_around_the_first_match() -> None:
+    text = "Opening line.\n\n" + "filler words here. " * 50 + "Now the keystroke bug.\n" + "x " * 200
+    snippet = snippet_of("keystroke", text)
+    assert "«keystroke»" in snippet
+    assert snippet.startswith("…") and snippet.endswith("…")
+    assert "\n" not in snippet
+    assert len(snippet) < 260
+
+
+def test_a_match_deep_in_a_large_body_is_found() -> None:
+    text = "".join(f"line {n} of routine output\n" for n in range(200_000)) + "the pelican\n"
+    assert len(text) > 4_000_000
+    snippet = snippet_of("pelican", text)
+    assert snippet.endswith("the «pelican»")
+
+
+def test_a_phrase_split_across_inflated_pieces_is_found() -> None:
+    text = "z" * (32 * 1024 - 3) + " dark mode here"
+    assert "«dark mode»" in snippet_of('"dark mode"', text)
+
+
+def test_without_a_match_in_the_body_the_snippet_is_its_opening() -> None:
+    text = "# Session title\n\nWe talked about other things. " + "more " * 20_000
+    snippet = snippet_of("pelican", text)
+    assert snippet.startswith("# Session title We talked about other things.")
+    assert "«" not in snippet
+
+
+def test_an_empty_body_gives_an_empty_snippet() -> None:
+    assert snippet_of("pelican", "") == ""
