@@ -130,6 +130,19 @@ def split(data: bytes) -> tuple[dict[str, object], bytes]:
     return mapping, data[body_start:]
 
 
+def body_of(data: bytes) -> bytes:
+    """The body of a mirrored file without reading its YAML (for indexing, where the header
+    is not needed and parsing it cost more than the rest); the whole file if it has none."""
+    start = len(_UTF8_BOM) if data.startswith(_UTF8_BOM) else 0
+    opening = next((d for d in _OPEN if data.startswith(d, start)), None)
+    if opening is None:
+        return data
+    try:
+        return data[_find_closing_line(data, start + len(opening))[1] :]
+    except FrontMatterError:
+        return data
+
+
 def _find_closing_line(data: bytes, pos: int) -> tuple[int, int]:
     """Return (start, end) of the first ``---`` line at or after ``pos``."""
     while pos <= len(data):

@@ -24,10 +24,7 @@ def document(mirror: Mirror, record: SessionRecord, project: str) -> search.Sear
         head = b"".join(_first_bytes(mirror, record.path, MAX_BODY_BYTES + 65536))
     except SyncdError:
         return None
-    try:
-        _, body = frontmatter.split(head)
-    except frontmatter.FrontMatterError:
-        body = head
+    body = frontmatter.body_of(head)
     meta = record.metadata or {}
     return search.SearchDoc(
         session_id=record.id,

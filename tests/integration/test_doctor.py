@@ -184,7 +184,8 @@ def test_an_index_behind_the_newest_migration_is_reported(
     with Store.open(f"sqlite:///{root / '.syncd' / 'index.db'}", migrate_schema=False) as store:
         migrate.upgrade(store.engine, "0001")
         newest = migrate.head_revision(store.engine)
-    assert newest is not None and newest > "0001"
+    assert newest is not None
+    assert newest > "0001"
     assert run(["doctor"]) == 1
     out = capsys.readouterr().out
     assert f"is at revision 0001; the newest is {newest}" in line_of(out, "index")

@@ -13,6 +13,7 @@ from syncd.errors import SyncdError
 from syncd.mirror.frontmatter import (
     FrontMatterError,
     SessionHeader,
+    body_of,
     header_from_mapping,
     render,
     split,
@@ -404,3 +405,11 @@ def test_any_header_round_trips_when_saved_with_crlf(header: SessionHeader, body
 
     assert got_body == body
     assert header_from_mapping(mapping) == header
+
+
+def test_body_of_skips_the_header_without_reading_it() -> None:
+    body = b"# Title\n\n---\n\nmore\n"
+    assert body_of(b"---\nid: [unclosed\n---\n" + body) == body
+    assert body_of(b"\xef\xbb\xbf---\r\nid: x\r\n---\r\n" + body) == body
+    assert body_of(body) == body
+    assert body_of(b"---\nno closing line\n") == b"---\nno closing line\n"

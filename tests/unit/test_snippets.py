@@ -41,10 +41,13 @@ def test_words_are_marked_as_the_index_matches_them(query: str, text: str, expec
 
 
 def test_a_snippet_is_one_line_around_the_first_match() -> None:
-    text = "Opening line.\n\n" + "filler words here. " * 50 + "Now the keystroke bug.\n" + "x " * 200
+    text = (
+        "Opening line.\n\n" + "filler words here. " * 50 + "Now the keystroke bug.\n" + "x " * 200
+    )
     snippet = snippet_of("keystroke", text)
     assert "«keystroke»" in snippet
-    assert snippet.startswith("…") and snippet.endswith("…")
+    assert snippet.startswith("…")
+    assert snippet.endswith("…")
     assert "\n" not in snippet
     assert len(snippet) < 260
 
