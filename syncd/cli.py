@@ -37,6 +37,7 @@ from syncd.errors import (
     ConfigError,
     MirrorMissingError,
     NoBriefError,
+    StorageError,
     SyncdError,
 )
 from syncd.index import migrate
@@ -469,14 +470,17 @@ def search_command(
     settings = _settings(ctx)
     store, mirror = _open_mirror(settings)
     with store:
-        refresh_search_index(store, mirror)
+        try:
+            refresh_search_index(store, mirror)
+        except StorageError as exc:  # e.g. a sync holds the index longer than the busy wait
+            logger.warning("searching without the newest changes: %s", exc)
         hits = search(
             store.engine, query, project=project, tag=tag, model=model, since=since, limit=limit
         )
-        sessions = store.sessions()
+        records = {hit.session_id: store.session(hit.session_id) for hit in hits}
         projects = store.projects()
     for hit in hits:
-        record = sessions.get(hit.session_id)
+        record = records[hit.session_id]
         if record is None:
             continue
         path = settings.mirror_root / record.path
