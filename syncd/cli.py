@@ -16,22 +16,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import platformdirs
 import typer
 
 from syncd import __version__
 from syncd.config import DEFAULT_BASE_URL, Settings, load_settings
-from syncd.daemon.archiving import commit_cycle
-from syncd.daemon.doctor import exit_code as doctor_exit_code
-from syncd.daemon.doctor import run_checks
-from syncd.daemon.doctor import summary as doctor_summary
 from syncd.daemon.lock import RootLock, holder
-from syncd.daemon.runtime import build_client, sync_options
-from syncd.daemon.service import Daemon
 from syncd.daemon.status import EXIT_UNHEALTHY, check_line, collect_status, describe, open_index
-from syncd.devserver import DevServer, serve
 from syncd.errors import (
     EXIT_ITEMS_FAILED,
     ConfigError,
@@ -45,13 +38,10 @@ from syncd.index.search import search
 from syncd.index.store import ProjectRecord, SessionRecord, Store, StoryRecord
 from syncd.logs import configure_logging
 from syncd.mirror.writer import Mirror
-from syncd.push.brief import NoBrief
-from syncd.push.pullstory import PullStoryClient
-from syncd.push.queue import PushQueue
-from syncd.push.selection import brief_for, enqueue, resolve_session
-from syncd.sync.engine import SyncEngine
-from syncd.sync.rebuild import rebuild_index
 from syncd.sync.searching import refresh_search_index
+
+if TYPE_CHECKING:  # commands import what only they need, so `syncd search` starts fast
+    from syncd.devserver import DevServer
 
 logger = logging.getLogger("syncd")
 
@@ -135,6 +125,10 @@ def sync_command(
     failed (every other session is still written; the failed ones are retried next run).
     Sessions deleted in the cloud are confirmed one by one and moved to .trash/.
     """
+    from syncd.daemon.archiving import commit_cycle
+    from syncd.daemon.runtime import build_client, sync_options
+    from syncd.sync.engine import SyncEngine
+
     settings = _settings(ctx)
     with _cloud_endpoint(settings, demo=demo) as (base_url, api_key, settings):
         root = settings.mirror_root
@@ -173,6 +167,8 @@ def run_command(ctx: typer.Context) -> None:
     stop it after the file in hand; SIGHUP reloads the configuration. Under systemd it
     reports readiness and feeds the watchdog.
     """
+    from syncd.daemon.service import Daemon
+
     options: Options = ctx.obj
     _settings(ctx)  # fail fast, with exit code 2, on a bad configuration
     daemon = Daemon(lambda: load_settings(options.config))
@@ -248,6 +244,10 @@ def doctor_command(ctx: typer.Context) -> None:
     the mirror root, the index and the lock, and reports every problem at once. Exits 0
     when all pass, 1 when any fails, 2 when the configuration cannot be loaded.
     """
+    from syncd.daemon.doctor import exit_code as doctor_exit_code
+    from syncd.daemon.doctor import run_checks
+    from syncd.daemon.doctor import summary as doctor_summary
+
     options: Options = ctx.obj
     checks = run_checks(options.config)
     passed, failed, skipped = _marks()
@@ -297,6 +297,8 @@ def db_rebuild(ctx: typer.Context) -> None:
     every project again but downloads nothing the files already hold. Refuses (exit 6)
     while another syncd owns the root.
     """
+    from syncd.sync.rebuild import rebuild_index
+
     settings = _settings(ctx)
     root = settings.mirror_root
     if not root.is_dir():
@@ -322,6 +324,9 @@ def brief_command(
     session: SessionArg,
 ) -> None:
     """Print the PullStory brief a session makes, as JSON, without sending it."""
+    from syncd.push.brief import NoBrief
+    from syncd.push.selection import brief_for, resolve_session
+
     settings = _settings(ctx)
     store, mirror = _open_mirror(settings)
     with store:
@@ -346,6 +351,10 @@ def push_command(
     it and prints the story URL (exit 0) or its error (exit 1). While `syncd run` owns the
     root, the brief is queued for it.
     """
+    from syncd.push.pullstory import PullStoryClient
+    from syncd.push.queue import PushQueue
+    from syncd.push.selection import enqueue, resolve_session
+
     settings = _settings(ctx)
     token = settings.pullstory.resolve_api_key()
     if token is None:
@@ -431,6 +440,8 @@ def show_command(
     ] = False,
 ) -> None:
     """Show one session: metadata, file path and story URL. Ambiguous prefixes list matches."""
+    from syncd.push.selection import resolve_session
+
     settings = _settings(ctx)
     store, mirror = _open_mirror(settings)
     with store:
@@ -584,6 +595,9 @@ def _wait_for_daemon(store: Store, settings: Settings, brief_hash: str) -> Story
 
 
 def _write_url(settings: Settings, story: StoryRecord) -> None:
+    from syncd.daemon.runtime import build_client
+    from syncd.sync.engine import SyncEngine
+
     key = settings.resolve_api_key() or ""
     with (
         Store.open(settings.index_url) as store,
@@ -624,6 +638,8 @@ def devserver_command(
     It speaks the SpecStory Cloud REST API on 127.0.0.1 for demos and tests, seeded from
     a folder of SpecStory Markdown and/or synthetic sessions. Prints its URL and key.
     """
+    from syncd.devserver import DevServer, serve
+
     server = DevServer(api_key=api_key, port=port, rate_limit=rate_limit, window_seconds=window)
     _seed(server, corpus, synthetic, projects)
     if huge_session_mb:
@@ -654,6 +670,8 @@ def _cloud_endpoint(settings: Settings, *, demo: bool) -> Iterator[tuple[str, st
     The demo is used without asking only when nothing at all is configured (no key, no
     root, default server), so a missing key never fills a real mirror with demo data.
     """
+    from syncd.devserver import DevServer
+
     api_key = None if demo else settings.resolve_api_key()
     if api_key is not None:
         yield settings.base_url, api_key, settings

@@ -39,6 +39,20 @@ def test_opening_creates_the_schema_at_head(database_url: str) -> None:
     assert {"projects", "sessions", "sync_runs", "alembic_version"} <= tables
 
 
+def test_the_recorded_head_is_the_newest_migration_script(database_url: str) -> None:
+    # Opening an index at HEAD_REVISION skips Alembic, so the constant must follow the scripts.
+    with Store.open(database_url) as store:
+        assert migrate.head_revision(store.engine) == migrate.HEAD_REVISION
+
+
+def test_an_index_one_revision_behind_is_upgraded_on_open(database_url: str) -> None:
+    with Store.open(database_url) as store:
+        migrate.downgrade(store.engine, "-1")
+        assert migrate.current_revision(store.engine) != migrate.HEAD_REVISION
+    with Store.open(database_url) as store:
+        assert migrate.current_revision(store.engine) == migrate.HEAD_REVISION
+
+
 def test_migrations_go_down_and_up_again(database_url: str) -> None:
     with Store.open(database_url) as store:
         migrate.downgrade(store.engine, "base")
