@@ -144,6 +144,7 @@ def sync_command(
             report = engine.run_once()
             if not dry_run:
                 commit_cycle(settings, store, report)
+                engine.update_search_index(report)
         if dry_run:
             for action in report.actions:
                 print(action)
@@ -576,6 +577,8 @@ def _open_mirror(settings: Settings) -> tuple[Store, Mirror]:
     store = open_index(settings.index_url)
     if store is None:
         raise MirrorMissingError(str(settings.mirror_root))
+    # An index left behind by an older syncd is upgraded here too (one query when current).
+    migrate.upgrade(store.engine)
     return store, Mirror(settings.mirror_root)
 
 

@@ -60,8 +60,14 @@ CREATE VIRTUAL TABLE session_search USING fts5(
 def upgrade() -> None:
     if op.get_bind().dialect.name != "sqlite":
         return
-    op.execute("DROP TABLE IF EXISTS session_search")
-    op.execute("DROP TABLE IF EXISTS session_search_state")
+    # SQLite commits each DDL statement: drop whatever an interrupted run left, then create.
+    for statement in (
+        "DROP TABLE IF EXISTS session_search",
+        "DROP VIEW IF EXISTS session_search_text",
+        "DROP TABLE IF EXISTS session_search_docs",
+        "DROP TABLE IF EXISTS session_search_state",
+    ):
+        op.execute(statement)
     op.execute(CREATE_DOCS)
     op.execute(CREATE_VIEW)
     op.execute(CREATE_FTS)

@@ -1,15 +1,16 @@
 """Commit the files a sync cycle changed to a git repository, never the user's own changes.
 
-Staging happens in syncd's own index file (GIT_INDEX_FILE, `syncd-index` in the git
-directory), reset to HEAD before each commit, so the user's index, staged changes and
-untracked files are untouched; after a successful commit the user's index is reset to
-HEAD for syncd's paths only, so they do not show as staged. The file persists between
-commits so git keeps its stat cache: a commit re-reads only the files it stages instead
-of hashing the whole archive again.
+Staging happens in syncd's own index file (GIT_INDEX_FILE: `syncd-index*` in the git
+directory, one per mirror root), reset to HEAD before each commit, so the user's index,
+staged changes and untracked files are untouched; after a successful commit the user's
+index is reset to HEAD for syncd's paths only, so they do not show as staged. The file
+persists between commits so git keeps its stat cache: a commit re-reads only the files
+it stages instead of hashing the whole archive again.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import posixpath
@@ -30,7 +31,8 @@ Runner = Callable[..., subprocess.CompletedProcess[str]]
 REFUSED_DIRS = frozenset({".syncd", ".trash", ".git"})
 REFUSED_SUFFIX = ".syncd-tmp"
 SMALL_CHANGE = 10
-#: syncd's own index file in the git directory, kept between commits for its stat cache.
+#: syncd's own index file in the git directory, kept between commits for its stat cache
+#: (suffixed with a hash of the root's place in the work tree when it is not the top).
 SYNCD_INDEX = "syncd-index"
 _CREDENTIALS = re.compile(r"(://)[^/@\s]+@")
 
@@ -162,8 +164,9 @@ class GitArchive:
                 "(or one crashed; delete the file if none is)"
             )
         head = self._head()
-        env = {"GIT_INDEX_FILE": str(git_dir / SYNCD_INDEX)}
-        self._reset_own_index(head, git_dir / SYNCD_INDEX, env)
+        index = git_dir / self._own_index_name()
+        env = {"GIT_INDEX_FILE": str(index)}
+        self._reset_own_index(head, index, env)
         on_disk = {p for p in paths if (self.root / p).is_file() or (self.root / p).is_symlink()}
         present = [p for p in paths if p in on_disk]
         absent = [p for p in paths if p not in on_disk]
@@ -189,6 +192,12 @@ class GitArchive:
         `read-tree -m` keeps the stat data of entries whose content matches, which is what
         spares the commit from hashing every file; a damaged index file is started afresh.
         """
+        lock = index.with_name(index.name + ".lock")
+        if lock.exists():
+            # Only syncd uses this index, and the root lock makes it this process: the lock
+            # is left by a git that was killed (a timeout), and would block every commit.
+            logger.info("removing %s, left by an interrupted git command", lock)
+            lock.unlink(missing_ok=True)
         if not head:
             index.unlink(missing_ok=True)
             return
@@ -200,6 +209,13 @@ class GitArchive:
                 logger.info("starting syncd's git index afresh: %s", exc)
                 index.unlink(missing_ok=True)
         self._git("read-tree", head, env=env)
+
+    def _own_index_name(self) -> str:
+        """One index file per mirror root, so two roots in one repository never share one."""
+        prefix = self._git("rev-parse", "--show-prefix").stdout.strip()
+        if not prefix:
+            return SYNCD_INDEX
+        return f"{SYNCD_INDEX}-{hashlib.sha256(prefix.encode()).hexdigest()[:12]}"
 
     def _head(self) -> str | None:
         done = self._git("rev-parse", "--verify", "--quiet", "HEAD^{commit}", check=False)

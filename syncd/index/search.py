@@ -16,8 +16,8 @@ Query syntax is FTS5's, made forgiving for plain words:
 
 from __future__ import annotations
 
+import io
 import re
-import sqlite3
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine, bindparam, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from syncd.errors import SearchQueryError, SearchUnavailableError, StorageError
@@ -192,24 +192,47 @@ def search(
     )
     fts = fts_query(query)
     params |= {"query": fts, "limit": limit}
-    highlighter = snippets.Highlighter(fts)
     try:
         with _transaction(engine) as connection:
             rows = connection.execute(sql, params).all()
-            # Snippets only for the page of hits, each read no further than its first match.
-            database = _sqlite3_connection(connection)
-            hits = []
-            for row in rows:
-                with database.blobopen(DOCS_TABLE, "body", row.id, readonly=True) as blob:
-                    snippet = highlighter.snippet(snippets.inflated(blob.read))
-                hits.append(
-                    Hit(row.session_id, -float(row.score), snippet, highlighter.mark(row.name))
-                )
+            bodies = _compressed_bodies(connection, [row.session_id for row in rows])
     except StorageError as exc:
         if _is_query_problem(exc.reason):
             raise SearchQueryError(query, exc.reason.removeprefix("fts5: ")) from exc.__cause__
         raise
-    return hits
+    highlighter = snippets.Highlighter(fts)
+    return [
+        Hit(
+            row.session_id,
+            -float(row.score),
+            _snippet(highlighter, bodies.get(row.session_id)),
+            highlighter.mark(row.name),
+        )
+        for row in rows
+    ]
+
+
+def _compressed_bodies(connection: Connection, session_ids: list[str]) -> dict[str, bytes]:
+    """The hits' bodies, looked up by session: a sync may have re-indexed one meanwhile."""
+    if not session_ids:
+        return {}
+    rows = connection.execute(
+        text(f"SELECT session_id, body FROM {DOCS_TABLE} WHERE session_id IN :ids").bindparams(
+            bindparam("ids", expanding=True)
+        ),
+        {"ids": session_ids},
+    )
+    return {row[0]: row[1] for row in rows}
+
+
+def _snippet(highlighter: snippets.Highlighter, compressed: bytes | None) -> str:
+    # Inflated piece by piece, and only up to the first match.
+    if compressed is None:
+        return ""  # removed by a sync since the query ran
+    try:
+        return highlighter.snippet(snippets.inflated(io.BytesIO(compressed).read))
+    except zlib.error:
+        return ""
 
 
 def fts_query(query: str) -> str:
@@ -304,14 +327,6 @@ def _check_iso_date(query: str, since: str) -> None:
         raise SearchQueryError(
             query, f"since={since!r} is not an ISO date such as 2026-01-31"
         ) from None
-
-
-def _sqlite3_connection(connection: Connection) -> sqlite3.Connection:
-    """The driver's connection under SQLAlchemy's, for incremental blob reads."""
-    driver = connection.connection.driver_connection
-    if not isinstance(driver, sqlite3.Connection):
-        raise SearchUnavailableError(f"SQLite through {type(driver).__name__}, not sqlite3")
-    return driver
 
 
 def _is_query_problem(reason: str) -> bool:

@@ -23,6 +23,7 @@ BEFORE, AFTER = 60, 140  # characters of context kept around the first match
 _CHUNK = 16 * 1024  # compressed bytes read at a time
 _TEXT_PIECE = 32 * 1024  # most bytes of text inflated at a time
 _OVERLAP = 512  # characters kept between chunks, so a phrase split by a chunk is found
+_WIDEN = 24  # at most this many characters added to finish a word at a snippet's edge
 _WORD = r"[^\W_]"  # a letter or digit: what a token is made of
 _TOKEN = re.compile(r'"(?:[^"]|"")*"\*?|[()]|[^\s"()]+')
 _OPERATORS = frozenset({"AND", "OR", "NOT"})
@@ -68,34 +69,48 @@ class Highlighter:
         return "".join(out) + text[position:]
 
     def snippet(self, chunks: Iterable[str]) -> str:
-        """One line around the first match in the text `chunks` make up, else its opening."""
+        """One line around the first match in the text `chunks` make up, else its opening.
+
+        A match is only taken once the text after it has arrived (so `test` does not match
+        the start of a `testing` split between pieces); when text is dropped, one character
+        more is kept so the start of a word is still recognised.
+        """
         opening = ""
         held = ""
-        consumed = 0  # characters dropped from the front of `held`
-        for chunk in chunks:
-            held += chunk
-            if len(opening) < BEFORE + AFTER:
+        first = 0  # where searching starts in `held` (1 once text before it was dropped)
+        pieces = iter(chunks)
+        while True:
+            piece = next(pieces, None)
+            ended = piece is None
+            held += piece or ""
+            if first == 0:
                 opening = held[: BEFORE + AFTER + 1]
             if self._regex is None:
-                break
-            match = self._regex.search(held)
-            if match is not None:
-                start = max(0, match.start() - BEFORE)
-                return self._cut(held, start, match.end() + AFTER, consumed + start > 0)
-            if len(held) > _OVERLAP:
-                consumed += len(held) - _OVERLAP
-                held = held[-_OVERLAP:]
-        # The words matched elsewhere (the name, a tag): show how the session begins.
-        return self._cut(opening, 0, BEFORE + AFTER, False)
+                if ended or len(held) > BEFORE + AFTER:
+                    return self._cut(opening, 0, BEFORE + AFTER, floor=0, clipped=False)
+                continue
+            match = self._regex.search(held, first)
+            if match is not None and (ended or match.end() + AFTER < len(held)):
+                start = max(first, match.start() - BEFORE)
+                return self._cut(held, start, match.end() + AFTER, floor=first, clipped=first > 0)
+            if ended:
+                # The words matched elsewhere (the name, a tag): show how the session begins.
+                return self._cut(opening, 0, BEFORE + AFTER, floor=0, clipped=False)
+            if match is None and len(held) > _OVERLAP:
+                held = held[-(_OVERLAP + 1) :]
+                first = 1
 
-    def _cut(self, text: str, start: int, end: int, clipped_front: bool) -> str:
-        # Move the edges out of the middle of a word, then flatten to one line.
-        while start > 0 and text[start - 1].isalnum():
+    def _cut(self, text: str, start: int, end: int, *, floor: int, clipped: bool) -> str:
+        # Move the edges out of the middle of a word (a little way), then flatten to one line.
+        widest = start - _WIDEN
+        while start > max(floor, widest) and text[start - 1].isalnum():
             start -= 1
-        while end < len(text) and text[end].isalnum():
+        end = min(end, len(text))
+        widest = end + _WIDEN
+        while end < min(len(text), widest) and text[end].isalnum():
             end += 1
         piece = " ".join(self.mark(text[start:end]).split())
-        front = ELLIPSIS if clipped_front or start > 0 else ""
+        front = ELLIPSIS if clipped or start > 0 else ""
         back = ELLIPSIS if end < len(text) else ""
         return f"{front}{piece}{back}"
 
@@ -120,23 +135,29 @@ def inflated(read: Callable[[int], bytes]) -> Iterator[str]:
 
 
 def _positive_terms(fts_query: str) -> list[str]:
-    """The phrases and words of the query that are searched for, not those after NOT."""
+    """The phrases and words of the query that are searched for, not those NOT excludes.
+
+    FTS5 binds NOT tighter than AND and OR but looser than words side by side, so
+    `a NOT b c` excludes `b c`: a NOT's reach ends at the next AND or OR, or where its
+    parenthesis closes. A column filter (`name:`) is dropped; its word still counts.
+    """
     terms: list[str] = []
-    negated_depth: int | None = None
+    negated_at: int | None = None  # parenthesis depth of the NOT in force
     depth = 0
-    previous = ""
     for token in _TOKEN.findall(fts_query):
         if token == "(":
             depth += 1
-            if previous == "NOT" and negated_depth is None:
-                negated_depth = depth
         elif token == ")":
-            if negated_depth == depth:
-                negated_depth = None
+            if negated_at == depth:
+                negated_at = None
             depth -= 1
-        elif token not in _OPERATORS and negated_depth is None and previous != "NOT":
+        elif token in ("AND", "OR"):
+            if negated_at == depth:
+                negated_at = None
+        elif token == "NOT":
+            negated_at = depth if negated_at is None else negated_at
+        elif negated_at is None and not token.endswith(":"):
             terms.append(token.split(":", 1)[1] if _is_column_filter(token) else token)
-        previous = token
     return terms
 
 

@@ -26,6 +26,7 @@ from syncd.errors import (
     BudgetExhaustedError,
     CloudUnavailableError,
     RateLimitedError,
+    StopRequested,
     SyncdError,
 )
 from syncd.index.store import BudgetRecord, ProjectRecord, RunRecord, SessionRecord, Store
@@ -125,7 +126,6 @@ class SyncEngine:
         try:
             cycle(report)
             self._write_pages(report)
-            self._index_for_search(report)
         finally:
             self._save_budget()
             self.store.finish_run(
@@ -148,9 +148,15 @@ class SyncEngine:
             )
         return report
 
-    def _index_for_search(self, report: CycleReport) -> None:
-        """Bring search up to date with what this cycle wrote; never fails the sync."""
-        if not (report.written or report.removed) or self.store.engine.dialect.name != "sqlite":
+    def update_search_index(self, report: CycleReport) -> None:
+        """Bring search up to date with what a run wrote or removed; never fails the sync.
+
+        Called after the run (and its git commit), so an indexing problem, a stop request
+        or an interrupt here costs nothing but freshness: the next search catches up.
+        """
+        if self.options.dry_run or not (report.written or report.removed):
+            return
+        if self.store.engine.dialect.name != "sqlite":
             return
 
         def step() -> None:
@@ -159,8 +165,12 @@ class SyncEngine:
 
         try:
             refresh_search_index(self.store, self.mirror, step=step)
+        except StopRequested:
+            logger.info("search indexing stopped with the daemon; the next run resumes it")
         except SyncdError as exc:
             logger.warning("search index not brought up to date (the next search will): %s", exc)
+        except Exception:  # a bug in indexing must not turn a good sync into a failed one
+            logger.exception("search index not brought up to date (the next search will)")
 
     def _restore_budget(self) -> None:
         saved = self.store.budget()

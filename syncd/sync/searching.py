@@ -66,20 +66,26 @@ def refresh_search_index(
     sessions = store.sessions()
     projects = {p.id: p.name for p in store.projects().values()}
     stale = [sessions[session_id] for session_id in stale_ids if session_id in sessions]
-    search.remove_sessions(engine, gone)
+    unreadable: list[str] = []
     batch: list[search.SearchDoc] = []
     for record in stale:
         step()
         doc = document(mirror, record, projects.get(record.project_id, ""))
-        if doc is not None:
-            batch.append(doc)
-        if len(batch) >= BATCH:
+        if doc is None:
+            unreadable.append(record.id)  # its old text must not be shown; retried next time
+            continue
+        batch.append(doc)
+        if len(batch) >= BATCH or sum(len(d.body) for d in batch) >= BATCH_CHARACTERS:
             search.index_many(engine, batch)
             batch = []
     search.index_many(engine, batch)
+    search.remove_sessions(engine, [*gone, *unreadable])
     if stale or gone:
         logger.debug("search index: %d updated, %d removed", len(stale), len(gone))
-    return len(stale)
+    return len(stale) - len(unreadable)
 
 
-BATCH = 200  # sessions per transaction while indexing
+# Sessions, and characters of text, per indexing transaction: few enough that the write
+# lock is held well under a second and memory stays small, enough to amortise commits.
+BATCH = 200
+BATCH_CHARACTERS = 16 * 1024 * 1024

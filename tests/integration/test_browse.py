@@ -9,6 +9,8 @@ import pytest
 
 from syncd.cli import run
 from syncd.devserver import DevServer
+from syncd.index import migrate
+from syncd.index.store import Store
 
 
 @pytest.fixture
@@ -37,6 +39,15 @@ def test_search_finds_a_known_phrase_with_a_snippet_and_the_path(
     assert "«tootsie pop»" in text.lower()
     assert str(mirrored) in text
     assert text.count(str(mirrored)) == 1
+
+
+def test_search_works_on_an_index_an_older_syncd_left(
+    mirrored: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with Store.open(f"sqlite:///{mirrored / '.syncd' / 'index.db'}") as store:
+        migrate.downgrade(store.engine, "0004")
+    text = out(capsys, "search", '"tootsie pop"')
+    assert "«tootsie pop»" in text.lower()
 
 
 def test_search_ranks_a_name_match_first_and_filters_by_project(

@@ -398,3 +398,32 @@ def test_a_damaged_syncd_index_is_started_afresh(tmp_path: Path) -> None:
     assert result.committed
     assert committed_files(repo) == {second}
     assert git(repo, "status", "--porcelain") == ""
+
+
+def test_a_lock_left_by_a_killed_git_does_not_block_commits(tmp_path: Path) -> None:
+    repo = init_user_repo(tmp_path / "repo")
+    archive = GitArchive(repo)
+    first = write(repo, "proj/first.md")
+    assert archive.commit([first], [], [], ONE_NEW).committed
+    (repo / ".git" / "syncd-index.lock").write_bytes(b"")
+
+    second = write(repo, "proj/second.md")
+    assert archive.commit([second], [], [], ONE_NEW).committed
+    assert committed_files(repo) == {second}
+
+
+def test_two_mirror_roots_in_one_repository_keep_separate_indexes(tmp_path: Path) -> None:
+    # Each root has its own lock, so two daemons may commit at once: never through one index.
+    repo = init_user_repo(tmp_path / "repo")
+    work, home = GitArchive(repo / "work"), GitArchive(repo / "home")
+    assert work.commit([write(repo / "work", "proj/a.md")], [], [], ONE_NEW).committed
+    assert home.commit([write(repo / "home", "proj/b.md")], [], [], ONE_NEW).committed
+
+    indexes = sorted(p.name for p in (repo / ".git").glob("syncd-index*"))
+    assert len(indexes) == 2
+    assert committed_files(repo) == {"home/proj/b.md"}
+    assert git(repo, "ls-tree", "-r", "--name-only", "HEAD").split() == [
+        "home/proj/b.md",
+        "notes.txt",
+        "work/proj/a.md",
+    ]

@@ -9,6 +9,7 @@ from typing import cast
 import pytest
 from sqlalchemy import Engine, create_mock_engine, inspect
 
+from syncd.cli import run
 from syncd.errors import EXIT_CONFIG, SearchQueryError, SearchUnavailableError
 from syncd.index import migrate
 from syncd.index.search import (
@@ -262,6 +263,15 @@ def test_migrations_go_down_and_up_again_with_the_search_table(store: Store) -> 
     assert ids(search(store.engine, "again")) == ["s-1"]
 
 
+def test_an_interrupted_upgrade_to_the_compact_index_runs_again(store: Store) -> None:
+    migrate.downgrade(store.engine, "0004")
+    with store.engine.begin() as connection:  # what a crash after the first DDL leaves
+        connection.exec_driver_sql("CREATE TABLE session_search_docs (id INTEGER PRIMARY KEY)")
+    migrate.upgrade(store.engine)
+    add(store, "s-1", body="back again")
+    assert ids(search(store.engine, "again")) == ["s-1"]
+
+
 def test_autogenerate_sees_no_difference_once_search_tables_are_hidden(store: Store) -> None:
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
@@ -311,21 +321,42 @@ def test_phrases_known_to_be_in_the_corpus_are_found_there(
 # Kept current by syncs
 
 
-def test_a_sync_indexes_what_it_wrote_and_forgets_what_it_removed(harness: Harness) -> None:
+def test_a_sync_indexes_what_it_wrote_and_forgets_what_it_removed(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SYNCD_BASE_URL", harness.server.url)
+    monkeypatch.setenv("SYNCD_API_KEY", harness.server.api_key)
+    monkeypatch.setenv("SYNCD_ROOT", str(harness.root))
     project = harness.server.add_project("Shop", project_id="proj_shop")
     harness.server.put_session(project, session_id="s-a", name="Cart", markdown="# pelican\n")
     harness.server.put_session(project, session_id="s-b", name="Till", markdown="# walrus\n")
-    harness.sync()
+    assert run(["sync", "--once"]) == 0
     with harness.store() as store:
         assert document_count(store.engine) == 2  # before any search asked for it
         assert ids(search(store.engine, "pelican")) == ["s-a"]
 
     harness.server.put_session(project, session_id="s-a", name="Cart", markdown="# heron\n")
     harness.server.delete_session(project, "s-b")
-    harness.sync()
+    assert run(["sync", "--once"]) == 0
 
     with harness.store() as store:
-        assert indexed_versions(store.engine) == {"s-a": store.session("s-a").file_sha256}
+        record = store.session("s-a")
+        assert record is not None
+        assert indexed_versions(store.engine) == {"s-a": record.file_sha256}
         assert search(store.engine, "pelican") == []
         assert search(store.engine, "walrus") == []
         assert ids(search(store.engine, "heron")) == ["s-a"]
+
+
+def test_a_dry_run_indexes_nothing(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SYNCD_BASE_URL", harness.server.url)
+    monkeypatch.setenv("SYNCD_API_KEY", harness.server.api_key)
+    monkeypatch.setenv("SYNCD_ROOT", str(harness.root))
+    project = harness.server.add_project("Shop", project_id="proj_shop")
+    harness.server.put_session(project, session_id="s-a", name="Cart", markdown="# pelican\n")
+    harness.sync()
+    with harness.store() as store:
+        assert document_count(store.engine) == 0  # the engine alone leaves search to callers
+    assert run(["sync", "--once", "--dry-run"]) == 0
+    with harness.store() as store:
+        assert document_count(store.engine) == 0

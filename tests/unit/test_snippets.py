@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import zlib
+from collections.abc import Iterator
 from io import BytesIO
 
 import pytest
@@ -34,6 +35,10 @@ def snippet_of(query: str, text: str) -> str:
         ("login NOT password", "login with a password", "«login» with a password"),
         ("(keystroke OR secrets) NOT (focus OR caching)", "secrets, focus", "«secrets», focus"),
         ("name:login", "login", "«login»"),
+        ("login NOT name:auth-flow", "login via auth-flow", "«login» via auth-flow"),
+        ("a NOT b c", "a b c", "«a» b c"),
+        ("a NOT b AND c", "a b c", "«a» b «c»"),
+        ("(a NOT b) c", "a b c", "«a» b «c»"),
     ],
 )
 def test_words_are_marked_as_the_index_matches_them(query: str, text: str, expected: str) -> None:
@@ -73,3 +78,33 @@ def test_without_a_match_in_the_body_the_snippet_is_its_opening() -> None:
 
 def test_an_empty_body_gives_an_empty_snippet() -> None:
     assert snippet_of("pelican", "") == ""
+
+
+def pieces_of(*parts: str) -> Iterator[str]:
+    yield from parts
+
+
+def test_a_word_cut_by_a_piece_boundary_is_not_a_false_match() -> None:
+    highlighter = Highlighter(fts_query("test"))
+    snippet = highlighter.snippet(pieces_of("we ran the test", "ing suite. " + "x " * 200))
+    assert "«" not in snippet
+
+
+def test_the_end_of_a_word_after_dropped_text_is_not_a_false_match() -> None:
+    highlighter = Highlighter(fts_query("test"))
+    first = "a" * 600 + " pro"
+    snippet = highlighter.snippet(pieces_of(first, "test and more " + "y " * 100))
+    assert "«" not in snippet
+
+
+def test_a_match_at_the_end_of_a_piece_waits_for_its_context() -> None:
+    highlighter = Highlighter(fts_query("pelican"))
+    snippet = highlighter.snippet(pieces_of("lead " * 100 + "the pelican", " flies far " * 40))
+    assert "the «pelican» flies far" in snippet
+    assert snippet.endswith("…")
+
+
+def test_a_snippet_stays_short_beside_a_long_run_of_letters() -> None:
+    snippet = snippet_of("pelican", "pelican " + "a" * 100_000)
+    assert "«pelican»" in snippet
+    assert len(snippet) < 300
