@@ -56,7 +56,9 @@ def main() -> None:
             server.seed_synthetic(args.sessions, 50)
             started = time.perf_counter()
             with Store.open(database) as store, CloudClient(server.url, "k") as client:
-                report = SyncEngine(client, store, Mirror(root)).run_once()
+                engine = SyncEngine(client, store, Mirror(root))
+                report = engine.run_once()
+                engine.update_search_index(report)  # as `syncd sync --once` does
             print(
                 f"mirrored and indexed {report.new} sessions in "
                 f"{time.perf_counter() - started:.0f} s"
