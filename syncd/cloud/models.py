@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -73,6 +75,7 @@ class ItemError:
     position: int
     item_id: str | None
     problem: str
+    fingerprint: str = ""  # sha256 of the item as sent: the same broken item, or a new one
 
 
 @dataclass(frozen=True)
@@ -95,9 +98,19 @@ def parse_items(model: type[T], items: list[object]) -> tuple[list[T], list[Item
             first = exc.errors()[0]
             where = ".".join(str(part) for part in first["loc"])
             errors.append(
-                ItemError(position, str(item_id) if item_id else None, f"{where}: {first['msg']}")
+                ItemError(
+                    position,
+                    str(item_id) if item_id else None,
+                    f"{where}: {first['msg']}",
+                    _fingerprint(item),
+                )
             )
     return parsed, errors
+
+
+def _fingerprint(item: object) -> str:
+    canonical = json.dumps(item, sort_keys=True, ensure_ascii=False, default=repr)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 def strip_weak(etag: str) -> str:

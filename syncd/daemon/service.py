@@ -81,6 +81,8 @@ class Daemon:
         self._push_queue: PushQueue | None = None
         # One budget for the daemon's life: pacing and 429 back-off carry across jobs.
         self._budget = RateBudget(reserve=self.settings.budget.reserve, interactive=False)
+        # Malformed recent-page items already answered with a full listing (see SyncEngine).
+        self._known_bad_items: set[str] = set()
 
     # --- lifecycle ---------------------------------------------------------------------
 
@@ -327,6 +329,7 @@ class Daemon:
                     options=sync_options(self.settings),
                     checkpoint=self._checkpoint,
                     heartbeat=self.heartbeat.beat,
+                    known_bad_items=self._known_bad_items,
                 )
                 if kind == "incremental":
                     report = engine.run_incremental()

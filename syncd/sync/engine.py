@@ -71,6 +71,10 @@ class SyncEngine:
     # Called between projects and items: a heartbeat, and the place a stop request lands.
     checkpoint: Callable[[], None] = lambda: None
     heartbeat: Callable[[], None] = lambda: None
+    # Fingerprints of malformed recent-page items a full listing has already dealt with;
+    # the daemon keeps one set across cycles so a broken item costs one listing, not one
+    # per cycle.
+    known_bad_items: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self.sessions = SessionSync(
@@ -223,14 +227,17 @@ class SyncEngine:
         projects = self.store.projects()
         changed = [s for s in recent if _is_new_or_changed(s, indexed)]
         report.unchanged = len(indexed) - sum(1 for s in changed if s.id in indexed)
-        if not changed and not bad:
+        new_bad = [item for item in bad if item.fingerprint not in self.known_bad_items]
+        if not changed and not new_bad:
             return
         page_full = len(recent) >= RECENT_LIMIT and len(changed) == len(recent)
         unknown_project = any(s.project_id not in projects for s in changed)
-        if bad or page_full or unknown_project:
+        if new_bad or page_full or unknown_project:
             # The page cannot tell the whole story: list everything (no deletions here).
             report.unchanged = 0
             self._full(report, deletions=False)
+            if report.halted is None:
+                self.known_bad_items.update(item.fingerprint for item in bad)
             return
         by_project: dict[str, list[SessionSummary]] = {}
         for summary in changed:

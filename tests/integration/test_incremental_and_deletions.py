@@ -272,3 +272,35 @@ def test_a_rate_limit_while_confirming_deletions_ends_the_cycle_cleanly(
     assert report.deleted == 0
     with Store.open(harness.database_url) as store:
         assert not store.runs()[0].succeeded
+
+
+BROKEN_RECENT_PAGE = (
+    b'{"success": true, "data": {"sessions": [{"id": "x", "markdownSize": "big"}], "total": 1}}'
+)
+
+
+def test_a_malformed_recent_item_costs_one_full_listing_not_one_per_cycle(
+    harness: Harness,
+) -> None:
+    seed_two_projects(harness.server)
+    engine_run(harness)
+    harness.server.inject(
+        Fault(kind="body", path="/sessions/recent", body=BROKEN_RECENT_PAGE, times=-1)
+    )
+    known: set[str] = set()
+
+    def cycle() -> list[str]:
+        harness.server.clear_requests()
+        client = CloudClient(harness.server.url, harness.server.api_key, retry=NO_WAIT)
+        with client, Store.open(harness.database_url) as store:
+            SyncEngine(client, store, Mirror(harness.root), known_bad_items=known).run_incremental()
+        return [r.path for r in harness.server.requests]
+
+    first = cycle()
+    assert len(first) > 1  # the page could not be trusted: every project was listed
+    assert cycle() == ["/api/v1/sessions/recent"]
+
+    other = BROKEN_RECENT_PAGE.replace(b'"big"', b'"huge"')  # a different broken item
+    harness.server.clear_faults()
+    harness.server.inject(Fault(kind="body", path="/sessions/recent", body=other, times=-1))
+    assert len(cycle()) > 1
