@@ -58,7 +58,7 @@ def main() -> None:
             with Store.open(database) as store, CloudClient(server.url, "k") as client:
                 engine = SyncEngine(client, store, Mirror(root))
                 report = engine.run_once()
-                engine.update_search_index(report)  # as `syncd sync --once` does
+                engine.update_search_index()  # as `syncd sync --once` does
             print(
                 f"mirrored and indexed {report.new} sessions in "
                 f"{time.perf_counter() - started:.0f} s"

@@ -144,7 +144,7 @@ def sync_command(
             report = engine.run_once()
             if not dry_run:
                 commit_cycle(settings, store, report)
-                engine.update_search_index(report)
+                engine.update_search_index()
         if dry_run:
             for action in report.actions:
                 print(action)

@@ -340,7 +340,7 @@ class Daemon:
                 budget = client.budget
             self._log_cycle(kind, report, budget.remaining if budget.known else None, started)
             commit_cycle(self.settings, self._store, report)
-            engine.update_search_index(report)  # needs no client: after it is closed
+            engine.update_search_index()  # needs no client: after it is closed
             self._enqueue_by_rules()
             self.budget_wait_until = None
             if report.halted is not None:

@@ -152,13 +152,15 @@ class SyncEngine:
             )
         return report
 
-    def update_search_index(self, report: CycleReport) -> None:
-        """Bring search up to date with what a run wrote or removed; never fails the sync.
+    def update_search_index(self) -> None:
+        """Bring search up to date with the mirror after a run; never fails the sync.
 
         Called after the run (and its git commit), so an indexing problem, a stop request
-        or an interrupt here costs nothing but freshness: the next search catches up.
+        or an interrupt here costs nothing but freshness: the next search catches up. Also
+        after runs that changed nothing, so an index emptied by an upgrade or a rebuild
+        fills in the background (checking a current index is two indexed queries).
         """
-        if self.options.dry_run or not (report.written or report.removed):
+        if self.options.dry_run:
             return
         if self.store.engine.dialect.name != "sqlite":
             return

@@ -360,3 +360,21 @@ def test_a_dry_run_indexes_nothing(harness: Harness, monkeypatch: pytest.MonkeyP
     assert run(["sync", "--once", "--dry-run"]) == 0
     with harness.store() as store:
         assert document_count(store.engine) == 0
+
+
+def test_a_sync_that_changed_nothing_still_fills_an_emptied_index(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SYNCD_BASE_URL", harness.server.url)
+    monkeypatch.setenv("SYNCD_API_KEY", harness.server.api_key)
+    monkeypatch.setenv("SYNCD_ROOT", str(harness.root))
+    project = harness.server.add_project("Shop", project_id="proj_shop")
+    harness.server.put_session(project, session_id="s-a", name="Cart", markdown="# pelican\n")
+    assert run(["sync", "--once"]) == 0
+    with harness.store() as store:
+        reindex_all(store.engine, [])  # as after an upgrade of the index's layout
+
+    assert run(["sync", "--once"]) == 0
+
+    with harness.store() as store:
+        assert document_count(store.engine) == 1
