@@ -204,6 +204,7 @@ def status_command(
             now=datetime.now(UTC),
             sync_seconds=settings.schedule.sync_seconds,
             stale_after_seconds=settings.stale_after_seconds,
+            reserve=settings.budget.reserve,
         )
     finally:
         if store is not None:

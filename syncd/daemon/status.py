@@ -6,6 +6,7 @@ SQLite index is in WAL mode) and on a root that was never synced.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,6 +40,8 @@ class BudgetStatus:
     wait_until: datetime | None
     # The window recorded has ended since: `remaining` is out of date (the budget refilled).
     window_over: bool
+    # Requests kept for interactive commands: the daemon stops when only these are left.
+    reserved: int = 0
 
     @property
     def spent(self) -> bool:
@@ -46,6 +49,11 @@ class BudgetStatus:
 
     def summary(self) -> str:
         """One line, local clock times: '840 of 1000 left, resets at 14:05' and the like."""
+        if self.wait_until is not None and self.wait_until == self.reset_at and self.remaining:
+            return (  # not a 429 and not zero left: stopped at the interactive reserve
+                f"spent down to the {self.remaining} kept for interactive commands, "
+                f"waiting for reset at {_clock(self.wait_until)}"
+            )
         if self.wait_until is not None:
             return f"spent, waiting for reset at {_clock(self.wait_until)}"
         if self.window_over:
@@ -166,6 +174,7 @@ def collect_status(
     now: datetime,
     sync_seconds: float,
     stale_after_seconds: float,
+    reserve: float = 0.0,
 ) -> StatusReport:
     """Gather the status of the root whose syncd folder is `state_dir`.
 
@@ -190,7 +199,7 @@ def collect_status(
         next_sync=daemon.next_sync if daemon else None,
         sessions=store.count_sessions() if store else 0,
         projects=len(store.projects()) if store else 0,
-        budget=_budget_status(store.budget(), now) if store else None,
+        budget=_budget_status(store.budget(), now, reserve) if store else None,
         recent_errors=_recent_errors(runs),
         healthy=healthy,
         problem=problem,
@@ -227,16 +236,19 @@ def _health(
     return False, problem if running else f"{problem}; no syncd daemon is running"
 
 
-def _budget_status(record: BudgetRecord | None, now: datetime) -> BudgetStatus | None:
+def _budget_status(
+    record: BudgetRecord | None, now: datetime, reserve: float
+) -> BudgetStatus | None:
     if record is None:
         return None
     moment = now.timestamp()
+    reserved = math.ceil(record.limit * reserve)  # as the daemon's RateBudget counts it
     reset_at = _from_epoch(record.reset_at)
     blocked = record.blocked_until
     wait_until: datetime | None = None
     if blocked is not None and blocked > moment:
         wait_until = _from_epoch(blocked)
-    elif record.remaining <= 0 and record.reset_at > moment:
+    elif record.remaining <= reserved and record.reset_at > moment:
         wait_until = reset_at
     return BudgetStatus(
         limit=record.limit,
@@ -245,6 +257,7 @@ def _budget_status(record: BudgetRecord | None, now: datetime) -> BudgetStatus |
         blocked_until=_from_epoch(blocked) if blocked is not None else None,
         wait_until=wait_until,
         window_over=record.reset_at <= moment,
+        reserved=reserved,
     )
 
 
@@ -408,5 +421,6 @@ def _budget_json(budget: BudgetStatus | None) -> dict[str, Any] | None:
         "reset_at": _iso(budget.reset_at),
         "blocked_until": _iso(budget.blocked_until),
         "spent": budget.spent,
+        "reserved": budget.reserved,
         "wait_until": _iso(budget.wait_until),
     }

@@ -236,6 +236,26 @@ def test_a_spent_budget_says_when_it_resets(root: Path) -> None:
         assert budget_line(NOW) == f"840 of 1000 left, resets at {local}"
 
 
+def test_a_budget_down_to_the_reserve_is_spent_for_the_daemon(root: Path) -> None:
+    reset = NOW + timedelta(minutes=20)
+    local = reset.astimezone().strftime("%H:%M")
+    with Store.open(index_url(root)) as store:
+        store.save_budget(BudgetRecord(1000, 100, reset.timestamp(), NOW.timestamp()))
+        report = collect_status(
+            store,
+            root / ".syncd",
+            now=NOW,
+            sync_seconds=300,
+            stale_after_seconds=3600,
+            reserve=0.1,
+        )
+    assert report.budget is not None
+    assert report.budget.spent
+    assert dict(describe(report))["rate budget"] == (
+        f"spent down to the 100 kept for interactive commands, waiting for reset at {local}"
+    )
+
+
 def test_budget_in_json_is_utc_with_the_spent_flag(
     root: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
