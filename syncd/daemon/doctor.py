@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import os
 import secrets
+import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
@@ -55,7 +57,8 @@ class Check:
 def run_checks(config_path: Path | None) -> list[Check]:
     """Every check, in order: configuration, API key, server, mirror root, index, lock.
 
-    Makes exactly one request (the project list) when a key is configured.
+    Makes exactly one request (the project list) when a key is configured, unless the
+    saved rate budget says no request may go out yet.
     """
     try:
         settings = load_settings(config_path)
@@ -69,6 +72,10 @@ def run_checks(config_path: Path | None) -> list[Check]:
     checks.append(key_check)
     if api_key is None:
         checks.append(_skipped(SERVER, "no usable API key"))
+    elif (until := _saved_wait(settings.index_url)) is not None:
+        moment = until.astimezone().strftime("%H:%M")
+        reason = f"the rate budget allows no request before {moment}; run doctor after that"
+        checks.append(_skipped(SERVER, reason))
     else:
         checks.append(_server(settings, api_key))
     checks.append(_mirror_root(settings.mirror_root))
@@ -120,6 +127,27 @@ def _api_key(settings: Settings) -> tuple[Check, str | None]:
         fix = f"Make {exc.setting} give the key, or use another of: {KEY_SOURCES}"
         return Check(API_KEY, False, exc.message, fix), None
     return Check(API_KEY, True, f"configured ({source}) and readable"), key
+
+
+def _saved_wait(database_url: str) -> datetime | None:
+    """When the budget the index saved says nothing may be sent yet: a 429's Retry-After
+    in force, or a spent window. Doctor respects it like every other request."""
+    try:
+        store = open_index(database_url)
+        if store is None:
+            return None
+        with store:
+            saved = store.budget()
+    except SyncdError:
+        return None  # the index check reports what is wrong with it
+    if saved is None:
+        return None
+    now = time.time()
+    if saved.blocked_until is not None and saved.blocked_until > now:
+        return datetime.fromtimestamp(saved.blocked_until, UTC)
+    if saved.remaining <= 0 and saved.reset_at > now:
+        return datetime.fromtimestamp(saved.reset_at, UTC)
+    return None
 
 
 def _server(settings: Settings, api_key: str) -> Check:

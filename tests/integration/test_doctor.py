@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,7 @@ from syncd.cli import run
 from syncd.daemon.doctor import Check, exit_code, run_checks
 from syncd.devserver import DevServer
 from syncd.index import migrate
-from syncd.index.store import Store
+from syncd.index.store import BudgetRecord, Store
 from tests.integration.test_lock import lock_held_by_another_process
 from tests.integration.test_sync import seed_two_projects
 
@@ -59,6 +60,18 @@ def test_doctor_on_a_synced_root_passes_every_check_with_one_request(
     assert "no syncd owns this root" in out
     assert out.endswith("All 6 checks passed.\n")
     assert [(r.method, r.path) for r in server.requests] == [("GET", "/api/v1/projects")]
+
+
+def test_doctor_sends_nothing_while_a_saved_retry_after_is_in_force(
+    synced_root: Path, server: DevServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    now = time.time()
+    with Store.open(f"sqlite:///{synced_root / '.syncd' / 'index.db'}") as store:
+        store.save_budget(BudgetRecord(1000, 500, now + 3600, now, blocked_until=now + 600))
+    assert run(["doctor"]) == 1
+    out = capsys.readouterr().out
+    assert "rate budget allows no request before" in line_of(out, "server")
+    assert server.requests == []
 
 
 def test_doctor_leaves_no_trace_in_the_root(synced_root: Path) -> None:
