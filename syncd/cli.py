@@ -462,6 +462,8 @@ def show_command(
         ("file", str(settings.mirror_root / record.path)),
         ("story", record.pullstory_url or "-"),
     ]
+    if record.cloud_deleted_at:
+        rows.append(("deleted", f"in the cloud at {record.cloud_deleted_at} (kept here)"))
     for label, value in rows:
         print(f"{label + ':':9} {value}")
     if open_file:
@@ -551,13 +553,15 @@ def _print_session(
             "size": record.markdown_size,
             "path": record.path,
             "pullstory_url": record.pullstory_url,
+            "deleted_in_cloud": record.cloud_deleted_at,
         }
         print(json.dumps(row, ensure_ascii=False))
         return
     when = (record.started_at or record.created_at or "")[:16].replace("T", " ")
     story = f"  {record.pullstory_url}" if record.pullstory_url else ""
+    kept = "  (deleted in the cloud)" if record.cloud_deleted_at else ""
     name = record.name or "(untitled)"
-    print(f"{when:16}  {record.id[:8]}  {project.name if project else '?'} / {name}{story}")
+    print(f"{when:16}  {record.id[:8]}  {project.name if project else '?'} / {name}{kept}{story}")
 
 
 def _open(path: Path) -> None:

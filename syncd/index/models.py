@@ -53,6 +53,8 @@ class SessionRow(Base):
     synced_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # The PullStory story of this session once ready; kept in its front matter too.
     pullstory_url: Mapped[str | None] = mapped_column(Text)
+    # When a deletion in the cloud was confirmed, for a session kept (deletion.mode = keep).
+    cloud_deleted_at: Mapped[str | None] = mapped_column(String(40))
 
 
 class SyncRunRow(Base):

@@ -59,6 +59,7 @@ class SessionRecord:
     metadata: dict[str, Any] = field(default_factory=dict)
     synced_at: datetime | None = None
     pullstory_url: str | None = None
+    cloud_deleted_at: str | None = None  # kept after a confirmed deletion in the cloud
 
 
 @dataclass(frozen=True)

@@ -62,6 +62,7 @@ class SessionHeader:
     source_url: str | None
     pullstory: bool | None = None
     pullstory_url: str | None = None
+    deleted_in_cloud: str | None = None  # when, for a session kept after its deletion
 
 
 class _HeaderDumper(yaml.SafeDumper):
@@ -188,6 +189,7 @@ def header_from_mapping(mapping: dict[str, object]) -> SessionHeader:
         source_url=_optional_text(mapping, "source_url"),
         pullstory=_optional_flag(mapping, "pullstory"),
         pullstory_url=_optional_text(mapping, "pullstory_url"),
+        deleted_in_cloud=_optional_text(mapping, "deleted_in_cloud"),
     )
 
 

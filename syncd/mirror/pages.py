@@ -32,6 +32,7 @@ class SessionEntry:
     started: str | None
     models: tuple[str, ...]
     tags: tuple[str, ...]
+    deleted_in_cloud: bool = False  # kept after its deletion (deletion.mode = keep)
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,8 @@ def render_root_readme(projects: Sequence[ProjectEntry]) -> str:
 
 def _session_row(entry: SessionEntry) -> str:
     link = f"[{_inline(entry.name)}]({_url_path(entry.filename)})"
+    if entry.deleted_in_cloud:
+        link += " (deleted in the cloud)"
     return f"| {_show_time(entry.started)} | {link} | {_list(entry.models)} | {_list(entry.tags)} |"
 
 

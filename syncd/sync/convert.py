@@ -53,6 +53,7 @@ def header_for(
     etag: str | None,
     source_url: str | None,
     pullstory_url: str | None = None,
+    deleted_in_cloud: str | None = None,
 ) -> SessionHeader:
     meta = summary.metadata
     return SessionHeader(
@@ -73,6 +74,7 @@ def header_for(
         etag=etag,
         source_url=source_url,
         pullstory_url=pullstory_url,
+        deleted_in_cloud=deleted_in_cloud,
     )
 
 
@@ -86,6 +88,7 @@ def record_for(
     markdown_size: int | None,
     synced_at: datetime,
     pullstory_url: str | None = None,
+    cloud_deleted_at: str | None = None,
 ) -> SessionRecord:
     return SessionRecord(
         id=summary.id,
@@ -104,6 +107,7 @@ def record_for(
         metadata=metadata_dict(summary),
         synced_at=synced_at,
         pullstory_url=pullstory_url,
+        cloud_deleted_at=cloud_deleted_at,
     )
 
 

@@ -12,6 +12,7 @@ the rest deferred; only a rejected key stops it with an error.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -364,7 +365,8 @@ class SyncEngine:
         return [
             r.id
             for r in indexed.values()
-            if (r.project_id == project_id or r.id in concerned) and not self.mirror.exists(r.path)
+            if (r.id in concerned or (r.project_id == project_id and r.cloud_deleted_at is None))
+            and not self.mirror.exists(r.path)
         ]
 
     # --- deletions ---------------------------------------------------------------------
@@ -377,7 +379,10 @@ class SyncEngine:
         indexed: dict[str, SessionRecord],
         report: CycleReport,
     ) -> None:
-        if not any(r.id not in seen for r in indexed.values()):
+        # Sessions kept after their deletion (deletion.mode = keep) are settled: never again
+        # candidates, nor counted in the share the guards allow.
+        live = {key: r for key, r in indexed.items() if r.cloud_deleted_at is None}
+        if not any(r.id not in seen for r in live.values()):
             return
         # A 304 vouches for the listing we had, not for where a session is now: a session
         # that moved into such a project would look deleted. Ask those listings afresh.
@@ -386,12 +391,12 @@ class SyncEngine:
             if fresh is None or fresh.errors:
                 return
             seen |= {s.id for s in fresh.sessions}
-        candidates = [r for r in indexed.values() if r.id not in seen]
-        limit = allowed_count(len(indexed), self.options.max_delete_share)
+        candidates = [r for r in live.values() if r.id not in seen]
+        limit = allowed_count(len(live), self.options.max_delete_share)
         if len(candidates) > limit and not self.options.allow_mass_delete:
             # An empty or foreign listing (another account's key) must not empty the mirror.
             refusal = (
-                f"refusing to remove {len(candidates)} of {len(indexed)} mirrored sessions in "
+                f"refusing to remove {len(candidates)} of {len(live)} mirrored sessions in "
                 f"one cycle (the limit is {limit}); if they really were deleted, stop syncd "
                 "run and run: syncd sync --once --allow-mass-delete"
             )
@@ -410,7 +415,7 @@ class SyncEngine:
                 project_id,
                 name,
                 seen,
-                indexed,
+                live,
                 max_share=self.options.max_delete_share,
                 allow_mass_delete=self.options.allow_mass_delete,
             )
@@ -446,24 +451,49 @@ class SyncEngine:
             try:
                 if self.client.session_exists(record.project_id, record.id):
                     continue  # not gone: it moved, or the listing was stale
-                self._trash(record)
+                if self.options.deletion_mode == "keep":
+                    indexed[record.id] = self._keep(record, report)
+                else:
+                    self._trash(record)
             except HALTS as exc:
                 raise CycleHalted(exc, pending=0) from exc
             except SyncdError as exc:
                 report.fail(f"session {record.id}: {exc.message}")
                 self.store.forget_list_etag(plan.project_id)
                 continue
-            self.store.delete_session(record.id)
-            indexed.pop(record.id, None)
             report.deleted += 1
-            report.dropped(record.path)
             report.changes.append(("deleted", record.project_id, record.name or record.id))
+            if self.options.deletion_mode != "keep":
+                self.store.delete_session(record.id)
+                indexed.pop(record.id, None)
+                report.dropped(record.path)
+
+    def _keep(self, record: SessionRecord, report: CycleReport) -> SessionRecord:
+        """Keep a session deleted in the cloud: in the mirror, the index and search, marked
+        with when (in its front matter too, unless the user edited the file), so it is
+        never a deletion candidate again and a rebuild of the index still knows."""
+        marked = dataclasses.replace(
+            record, cloud_deleted_at=self.clock().astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        )
+        project = self.store.projects().get(record.project_id)
+        pristine = classify(self.mirror.inspect(record.path), record).body_reusable
+        if project is not None and pristine:
+            plan = ProjectPlan(
+                Project(id=project.id, name=project.name, created_at=project.created_at),
+                project.dirname,
+            )
+            written = self.sessions.refresh_file(plan, marked, report)
+            if written is not None:
+                marked = written
+        self.store.save_session(marked)
+        logger.info("session %s was deleted in the cloud; kept %s", record.id, record.path)
+        return marked
 
     def _trash(self, record: SessionRecord) -> None:
         mode = self.options.deletion_mode
         edited = classify(self.mirror.inspect(record.path), record).state is FileState.EDITED
-        if mode == "keep" or not self.mirror.exists(record.path):
-            logger.info("session %s was deleted in the cloud; kept %s", record.id, record.path)
+        if not self.mirror.exists(record.path):
+            logger.info("session %s was deleted in the cloud; its file was gone", record.id)
             return
         if mode == "delete" and not edited:
             self.mirror.remove(record.path)

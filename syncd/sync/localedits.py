@@ -59,9 +59,9 @@ def classify(inspection: FileInspection | None, record: SessionRecord) -> Verdic
     expected = header_for(
         summary_from_record(record), header.project, record.etag, header.source_url
     )
-    if dataclasses.replace(header, pullstory=None, pullstory_url=None) == dataclasses.replace(
-        expected, pullstory_url=None
-    ):
+    # The story URL and the deletion mark are syncd's, written after the fact.
+    on_disk = dataclasses.replace(header, pullstory=None, pullstory_url=None, deleted_in_cloud=None)
+    if on_disk == expected:
         return Verdict(FileState.MARKED, mark)
     return Verdict(FileState.EDITED, mark)
 

@@ -41,4 +41,5 @@ def _session_entry(record: SessionRecord) -> SessionEntry:
         started=record.started_at or record.created_at,
         models=tuple(meta.get("llmModels") or ()),
         tags=tuple(meta.get("tags") or ()),
+        deleted_in_cloud=record.cloud_deleted_at is not None,
     )

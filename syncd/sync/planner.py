@@ -37,6 +37,8 @@ class Rewrite:
     summary: SessionSummary
     path: str
     previous: SessionRecord
+    # Set only for a session kept after its deletion in the cloud (deletion.mode = keep).
+    deleted_in_cloud: str | None = None
 
 
 @dataclass(frozen=True)
@@ -104,7 +106,12 @@ def plan_project(
             plan.fetches.append(Fetch(summary, path, previous, None))
         elif not etags_match(summary.etag, previous.etag):
             plan.fetches.append(Fetch(summary, path, previous, previous.etag))
-        elif project_renamed or path != previous.path or not describes_same_file(summary, previous):
+        elif (
+            project_renamed
+            or path != previous.path
+            or not describes_same_file(summary, previous)
+            or previous.cloud_deleted_at is not None  # listed again: its mark must go
+        ):
             plan.rewrites.append(Rewrite(summary, path, previous))
         else:
             plan.unchanged.append(summary.id)

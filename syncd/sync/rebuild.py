@@ -132,6 +132,7 @@ def _read(mirror: Mirror, relative: str) -> _Found | SkippedFile:
         file_sha256=inspection.file_sha256,
         metadata=_metadata(header),
         pullstory_url=header.pullstory_url,
+        cloud_deleted_at=header.deleted_in_cloud,
     )
     return _Found(record, header.project)
 

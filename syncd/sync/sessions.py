@@ -102,10 +102,13 @@ class SessionSync:
             if record is not None:
                 indexed[session_id] = record
 
-    def refresh_file(self, plan: ProjectPlan, record: SessionRecord) -> SessionRecord | None:
+    def refresh_file(
+        self, plan: ProjectPlan, record: SessionRecord, report: CycleReport | None = None
+    ) -> SessionRecord | None:
         """Rewrite a session's front matter from its record (e.g. a new story URL)."""
         summary = summary_from_record(record)
-        return self._rewrite(plan, Rewrite(summary, record.path, record), CycleReport())
+        rewrite = Rewrite(summary, record.path, record, record.cloud_deleted_at)
+        return self._rewrite(plan, rewrite, report or CycleReport())
 
     def _story_url(self, session_id: str, previous: SessionRecord | None) -> str | None:
         # Read afresh: the push worker may have recorded a story URL since this cycle began.
@@ -214,7 +217,14 @@ class SessionSync:
             # The body on disk is not the cloud's any more: fetch it again instead.
             fetch = Fetch(rewrite.summary, rewrite.path, previous, None)
             return self._fetch(plan, fetch, report)
-        header = self._header(plan, rewrite.summary, previous.etag, verdict, previous.pullstory_url)
+        header = self._header(
+            plan,
+            rewrite.summary,
+            previous.etag,
+            verdict,
+            previous.pullstory_url,
+            rewrite.deleted_in_cloud,
+        )
         size = self.mirror.resolve(previous.path).stat().st_size - inspection.body_offset
         chunks: Iterable[bytes] = itertools.chain(
             [header], self.mirror.iter_bytes(previous.path, inspection.body_offset)
@@ -229,6 +239,7 @@ class SessionSync:
             outcome.sha256,
             size,
             report,
+            rewrite.deleted_in_cloud,
         )
 
     def _header(
@@ -238,9 +249,12 @@ class SessionSync:
         etag: str | None,
         verdict: Verdict,
         pullstory_url: str | None,
+        deleted_in_cloud: str | None = None,
     ) -> bytes:
         source = self.client.session_url(plan.project.id, summary.id)
-        header = header_for(summary, plan.project.name, etag, source, pullstory_url)
+        header = header_for(
+            summary, plan.project.name, etag, source, pullstory_url, deleted_in_cloud
+        )
         # The user's own mark survives every rewrite.
         return frontmatter.render(dataclasses.replace(header, pullstory=verdict.pullstory))
 
@@ -266,6 +280,7 @@ class SessionSync:
         file_sha256: str,
         size: int,
         report: CycleReport,
+        cloud_deleted_at: str | None = None,
     ) -> SessionRecord:
         # The old file goes before the index moves on: a crash in between leaves an index
         # pointing at a missing file, which the next run fetches again (no stale duplicate).
@@ -274,8 +289,9 @@ class SessionSync:
             report.dropped(previous.path)
             logger.info("moved %s -> %s", previous.path, path)
         report.touched(path)
-        kind = "new" if previous is None else "updated"
-        report.changes.append((kind, summary.project_id, summary.name or summary.id))
+        if cloud_deleted_at is None:  # a kept session's mark is reported by the engine
+            kind = "new" if previous is None else "updated"
+            report.changes.append((kind, summary.project_id, summary.name or summary.id))
         record = record_for(
             summary,
             path=path,
@@ -285,8 +301,11 @@ class SessionSync:
             markdown_size=size,
             synced_at=self.clock(),
             pullstory_url=self._story_url(summary.id, previous),
+            cloud_deleted_at=cloud_deleted_at,
         )
         self.store.save_session(record)
+        if cloud_deleted_at is not None:
+            return record  # not an update from the cloud
         if previous is None:
             report.new += 1
             logger.debug("new %s -> %s", summary.id, path)

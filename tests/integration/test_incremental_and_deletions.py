@@ -12,6 +12,7 @@ from syncd.devserver import DevServer, Fault
 from syncd.index.store import Store
 from syncd.mirror.writer import Mirror
 from syncd.sync.engine import SyncEngine, SyncOptions
+from syncd.sync.rebuild import rebuild_index
 from syncd.sync.report import CycleReport
 from tests.integration.conftest import NO_WAIT, Harness
 from tests.integration.test_sync import seed_two_projects
@@ -112,6 +113,61 @@ def test_deletion_mode_keep_leaves_the_file(harness: Harness) -> None:
     harness.server.delete_session("proj_big", ids[0])
     assert engine_run(harness, deletion_mode="keep").deleted == 1
     assert len(list((harness.root / "big").glob("*-aaaa*.md"))) == 8
+
+
+def test_keep_mode_keeps_a_deleted_session_marked_in_index_file_and_pages(
+    harness: Harness,
+) -> None:
+    ids = seed_project(harness.server, 8)
+    engine_run(harness)
+    harness.server.delete_session("proj_big", ids[0])
+    assert engine_run(harness, deletion_mode="keep").deleted == 1
+
+    with Store.open(harness.database_url) as store:
+        record = store.session(ids[0])
+    assert record is not None
+    assert record.cloud_deleted_at is not None
+    text = (harness.root / record.path).read_text()
+    assert f"deleted_in_cloud: '{record.cloud_deleted_at}'" in text
+    index_page = (harness.root / "big" / "INDEX.md").read_text()
+    assert "(deleted in the cloud)" in index_page
+    assert "8 sessions." in index_page
+
+    harness.server.clear_requests()
+    again = engine_run(harness, deletion_mode="keep")
+    assert (again.deleted, again.failed) == (0, 0)
+    assert not [r for r in harness.server.requests if r.method == "HEAD"]  # settled
+
+
+def test_kept_sessions_survive_a_rebuild_without_tripping_the_guard(harness: Harness) -> None:
+    ids = seed_project(harness.server, 8)
+    engine_run(harness)
+    for sid in ids[:4]:  # half the project: the guard allows one per cycle
+        harness.server.delete_session("proj_big", sid)
+        engine_run(harness, deletion_mode="keep")
+
+    with Store.open(harness.database_url) as store:
+        rebuild_index(Mirror(harness.root), store)
+        kept = {s.id for s in store.sessions().values() if s.cloud_deleted_at}
+    assert kept == set(ids[:4])
+    report = engine_run(harness, deletion_mode="keep")
+    assert (report.deleted, report.failed) == (0, 0)
+
+
+def test_a_kept_session_listed_again_loses_its_mark(harness: Harness) -> None:
+    ids = seed_project(harness.server, 8)
+    engine_run(harness)
+    harness.server.delete_session("proj_big", ids[0])
+    engine_run(harness, deletion_mode="keep")
+    harness.server.put_session("proj_big", session_id=ids[0], name=f"s{ids[0]}", markdown="# b\n")
+
+    engine_run(harness, deletion_mode="keep")
+
+    with Store.open(harness.database_url) as store:
+        record = store.session(ids[0])
+    assert record is not None
+    assert record.cloud_deleted_at is None
+    assert "deleted_in_cloud" not in (harness.root / record.path).read_text()
 
 
 def test_empty_listing_deletes_nothing_and_says_why(harness: Harness) -> None:
