@@ -95,6 +95,8 @@ def summary(checks: list[Check]) -> str:
     """The closing line: 'All 6 checks passed.' or '2 of 6 checks failed, 1 not run.'"""
     failed = sum(1 for c in checks if not c.ok and not c.skipped)
     not_run = sum(1 for c in checks if c.skipped)
+    if not failed and not_run:
+        return f"{len(checks) - not_run} of {len(checks)} checks passed, {not_run} not run."
     if not failed:
         return f"All {len(checks)} checks passed."
     return f"{failed} of {len(checks)} checks failed" + (

@@ -51,7 +51,7 @@ class BudgetStatus:
         """One line, local clock times: '840 of 1000 left, resets at 14:05' and the like."""
         if self.wait_until is not None and self.wait_until == self.reset_at and self.remaining:
             return (  # not a 429 and not zero left: stopped at the interactive reserve
-                f"spent down to the {self.remaining} kept for interactive commands, "
+                f"spent down to the {self.reserved} kept for interactive commands, "
                 f"waiting for reset at {_clock(self.wait_until)}"
             )
         if self.wait_until is not None:

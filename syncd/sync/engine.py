@@ -114,7 +114,7 @@ class SyncEngine:
 
     # --- bookkeeping -------------------------------------------------------------------
 
-    def _run(self, kind: str, cycle: Callable[[CycleReport], None]) -> CycleReport:
+    def _run(self, kind: str, cycle: Callable[[CycleReport], object]) -> CycleReport:
         report = CycleReport()
         self._not_modified: list[str] = []
         if self.options.dry_run:
@@ -238,8 +238,7 @@ class SyncEngine:
         if new_bad or page_full or unknown_project:
             # The page cannot tell the whole story: list everything (no deletions here).
             report.unchanged = 0
-            self._full(report, deletions=False)
-            if report.halted is None:
+            if self._full(report, deletions=False):
                 self.known_bad_items.update(item.fingerprint for item in bad)
             return
         by_project: dict[str, list[SessionSummary]] = {}
@@ -257,18 +256,20 @@ class SyncEngine:
 
     # --- full listings -----------------------------------------------------------------
 
-    def _full(self, report: CycleReport, *, deletions: bool) -> None:
+    def _full(self, report: CycleReport, *, deletions: bool) -> bool:
+        """List every project and sync it; True when every project was gone through
+        (individual sessions or listings may still have failed)."""
         try:
             projects, bad_projects = self.client.list_projects()
         except HALTS as exc:
             self._halt(report, exc)
-            return
+            return False
         except (AuthError, CloudUnavailableError):
             raise  # nothing can be done this cycle: one clear error for the caller
         except SyncdError as exc:
             logger.error("listing projects: %s", exc.message)
             report.fail(f"listing projects: {exc.message}")
-            return
+            return False
         for item in bad_projects:
             report.fail(f"project #{item.position} ({item.item_id}): {item.problem}")
         indexed_projects = self.store.projects()
@@ -291,7 +292,7 @@ class SyncEngine:
                 )
             except (*HALTS, CycleHalted) as exc:
                 self._halt(report, exc)
-                return
+                return False
             except SyncdError as exc:
                 listed_ids = None
                 logger.error("project %s: %s", project.id, exc.message)
@@ -309,6 +310,7 @@ class SyncEngine:
                 self._halt(report, exc)
         if not self.options.dry_run:
             self._drop_abandoned_folders(report)
+        return True
 
     def _sync_project(
         self,
@@ -446,7 +448,8 @@ class SyncEngine:
         for record in plan.candidates:
             self.checkpoint()
             if self.options.dry_run:
-                report.actions.append(f"trash   {record.path} (if a HEAD request confirms 404)")
+                verb = "keep   " if self.options.deletion_mode == "keep" else "trash  "
+                report.actions.append(f"{verb} {record.path} (if a HEAD request confirms 404)")
                 continue
             try:
                 if self.client.session_exists(record.project_id, record.id):

@@ -95,10 +95,21 @@ def plan_project(
     indexed session (a session may have moved in from another project).
     """
     missing = set(missing_files)
+    mine = [r for r in indexed.values() if r.project_id == project.id]
     if listed is None:
-        listed = [summary_from_record(r) for r in indexed.values() if r.project_id == project.id]
+        listed = [summary_from_record(r) for r in mine if r.cloud_deleted_at is None]
+    # Sessions kept after their deletion in the cloud (deletion.mode = keep) and not
+    # listed again: never fetched, only moved along with their project's folder.
+    listed_ids = {s.id for s in listed}
+    kept = [r for r in mine if r.cloud_deleted_at is not None and r.id not in listed_ids]
     plan = ProjectPlan(project, dirname)
-    paths = _assign_paths(dirname, listed, indexed)
+    paths = _assign_paths(dirname, [*listed, *map(summary_from_record, kept)], indexed)
+    for record in kept:
+        if paths[record.id] != record.path:
+            summary = summary_from_record(record)
+            plan.rewrites.append(
+                Rewrite(summary, paths[record.id], record, record.cloud_deleted_at)
+            )
     for summary in sorted(listed, key=lambda s: s.id):
         path = paths[summary.id]
         previous = indexed.get(summary.id)

@@ -214,6 +214,11 @@ class SessionSync:
         inspection = self.mirror.inspect(previous.path)
         verdict = classify(inspection, previous)
         if inspection is None or not verdict.body_reusable:
+            if rewrite.deleted_in_cloud is not None:
+                # Kept after its deletion: there is nothing to fetch, and the user's copy
+                # (edited, or removed) is theirs. Left exactly as it is.
+                logger.info("kept session %s: %s left as it is", previous.id, previous.path)
+                return None
             # The body on disk is not the cloud's any more: fetch it again instead.
             fetch = Fetch(rewrite.summary, rewrite.path, previous, None)
             return self._fetch(plan, fetch, report)

@@ -133,10 +133,55 @@ def test_keep_mode_keeps_a_deleted_session_marked_in_index_file_and_pages(
     assert "(deleted in the cloud)" in index_page
     assert "8 sessions." in index_page
 
-    harness.server.clear_requests()
-    again = engine_run(harness, deletion_mode="keep")
-    assert (again.deleted, again.failed) == (0, 0)
-    assert not [r for r in harness.server.requests if r.method == "HEAD"]  # settled
+    for _ in range(2):  # the project's listing now answers 304: the mark must hold
+        harness.server.clear_requests()
+        again = engine_run(harness, deletion_mode="keep")
+        assert (again.deleted, again.updated, again.failed) == (0, 0, 0)
+        assert not [r for r in harness.server.requests if r.method == "HEAD"]  # settled
+    with Store.open(harness.database_url) as store:
+        assert store.session(ids[0]) == record
+    assert (harness.root / record.path).read_text() == text
+
+
+def test_an_edited_kept_file_is_left_alone_and_costs_nothing(harness: Harness) -> None:
+    ids = seed_project(harness.server, 8)
+    engine_run(harness)
+    harness.server.delete_session("proj_big", ids[0])
+    engine_run(harness, deletion_mode="keep")
+    with Store.open(harness.database_url) as store:
+        record = store.session(ids[0])
+    assert record is not None
+    edited = harness.root / record.path
+    edited.write_text(edited.read_text() + "my own notes\n")
+    mine = edited.read_text()
+
+    harness.server.put_session("proj_big", session_id=ids[1], name="renamed", markdown="# x\n")
+    for _ in range(2):
+        harness.server.clear_requests()
+        report = engine_run(harness, deletion_mode="keep")
+        assert report.failed == 0
+        assert not [r for r in harness.server.requests if ids[0] in r.path]
+    assert edited.read_text() == mine
+    assert not list(edited.parent.glob("*.local-*"))
+
+
+def test_kept_sessions_move_with_their_renamed_project(harness: Harness) -> None:
+    ids = seed_project(harness.server, 8)
+    engine_run(harness)
+    harness.server.delete_session("proj_big", ids[0])
+    engine_run(harness, deletion_mode="keep")
+    harness.server.add_project("Huge", project_id="proj_big")  # same id, new name
+
+    report = engine_run(harness, deletion_mode="keep")
+
+    assert report.failed == 0
+    with Store.open(harness.database_url) as store:
+        record = store.session(ids[0])
+    assert record is not None
+    assert record.path.startswith("huge/")
+    assert record.cloud_deleted_at is not None
+    assert "deleted_in_cloud" in (harness.root / record.path).read_text()
+    assert not (harness.root / "big").exists()
 
 
 def test_kept_sessions_survive_a_rebuild_without_tripping_the_guard(harness: Harness) -> None:
@@ -360,3 +405,22 @@ def test_a_malformed_recent_item_costs_one_full_listing_not_one_per_cycle(
     harness.server.clear_faults()
     harness.server.inject(Fault(kind="body", path="/sessions/recent", body=other, times=-1))
     assert len(cycle()) > 1
+
+
+def test_a_failed_project_list_does_not_settle_a_broken_recent_item(harness: Harness) -> None:
+    seed_two_projects(harness.server)
+    engine_run(harness)
+    harness.server.inject(
+        Fault(kind="body", path="/sessions/recent", body=BROKEN_RECENT_PAGE, times=-1)
+    )
+    harness.server.inject(Fault(kind="body", path="/projects$", body=b'{"success": true}'))
+    known: set[str] = set()
+    client = CloudClient(harness.server.url, harness.server.api_key, retry=NO_WAIT)
+    with client, Store.open(harness.database_url) as store:
+        engine = SyncEngine(client, store, Mirror(harness.root), known_bad_items=known)
+        assert engine.run_incremental().failed == 1  # the project list was unreadable
+        assert known == set()
+        harness.server.clear_requests()
+        engine.run_incremental()
+    assert len(harness.server.requests) > 1  # listed this time
+    assert known
