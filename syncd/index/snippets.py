@@ -26,7 +26,6 @@ _OVERLAP = 512  # characters kept between chunks, so a phrase split by a chunk i
 _WIDEN = 24  # at most this many characters added to finish a word at a snippet's edge
 _WORD = r"[^\W_]"  # a letter or digit: what a token is made of
 _TOKEN = re.compile(r'"(?:[^"]|"")*"\*?|[()]|[^\s"()]+')
-_OPERATORS = frozenset({"AND", "OR", "NOT"})
 
 
 def _accented_variants() -> dict[str, str]:

@@ -56,6 +56,14 @@ def write(root: Path, rel: str, text: str = "body\n") -> str:
     return rel
 
 
+def rejecting_hook(repo: Path, complaint: str = "") -> Path:
+    """A pre-commit hook that refuses every commit, saying `complaint` on stderr."""
+    hook = repo / ".git" / "hooks" / "pre-commit"
+    hook.write_text(f"#!/bin/sh\necho '{complaint}' >&2\nexit 1\n")
+    hook.chmod(0o755)
+    return hook
+
+
 def committed_files(repo: Path, rev: str = "HEAD") -> set[str]:
     out = git(repo, "show", "--name-only", "--format=", rev)
     return {line for line in out.splitlines() if line}
@@ -234,9 +242,7 @@ def test_folder_move_commits_its_files_but_not_temp_files(tmp_path: Path) -> Non
 
 def test_rejecting_hook_reports_error_and_paths_commit_next_time(tmp_path: Path) -> None:
     repo = init_user_repo(tmp_path / "repo")
-    hook = repo / ".git" / "hooks" / "pre-commit"
-    hook.write_text("#!/bin/sh\necho 'no commits today' >&2\nexit 1\n")
-    hook.chmod(0o755)
+    hook = rejecting_hook(repo, "no commits today")
     archive = GitArchive(repo)
     first = write(repo, "proj/first.md")
 
@@ -370,9 +376,7 @@ def test_users_commit_between_cycles_is_kept(tmp_path: Path) -> None:
 
 def test_leftovers_of_a_rejected_commit_are_not_committed_later(tmp_path: Path) -> None:
     repo = init_user_repo(tmp_path / "repo")
-    hook = repo / ".git" / "hooks" / "pre-commit"
-    hook.write_text("#!/bin/sh\nexit 1\n")
-    hook.chmod(0o755)
+    hook = rejecting_hook(repo)
     archive = GitArchive(repo)
     refused = write(repo, "proj/refused.md")
     assert not archive.commit([refused], [], [], ONE_NEW).committed
@@ -385,12 +389,21 @@ def test_leftovers_of_a_rejected_commit_are_not_committed_later(tmp_path: Path) 
     assert git(repo, "ls-tree", "-r", "--name-only", "HEAD").split() == ["notes.txt", wanted]
 
 
-def test_a_damaged_syncd_index_is_started_afresh(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("leftover", "content"),
+    [
+        ("syncd-index", b"not an index"),  # damaged: started afresh
+        ("syncd-index.lock", b""),  # left by a git killed at its timeout: removed
+    ],
+)
+def test_a_leftover_in_syncds_git_index_does_not_block_commits(
+    tmp_path: Path, leftover: str, content: bytes
+) -> None:
     repo = init_user_repo(tmp_path / "repo")
     archive = GitArchive(repo)
     first = write(repo, "proj/first.md")
     assert archive.commit([first], [], [], ONE_NEW).committed
-    (repo / ".git" / "syncd-index").write_bytes(b"not an index")
+    (repo / ".git" / leftover).write_bytes(content)
 
     second = write(repo, "proj/second.md")
     result = archive.commit([second], [], [], ONE_NEW)
@@ -398,18 +411,6 @@ def test_a_damaged_syncd_index_is_started_afresh(tmp_path: Path) -> None:
     assert result.committed
     assert committed_files(repo) == {second}
     assert git(repo, "status", "--porcelain") == ""
-
-
-def test_a_lock_left_by_a_killed_git_does_not_block_commits(tmp_path: Path) -> None:
-    repo = init_user_repo(tmp_path / "repo")
-    archive = GitArchive(repo)
-    first = write(repo, "proj/first.md")
-    assert archive.commit([first], [], [], ONE_NEW).committed
-    (repo / ".git" / "syncd-index.lock").write_bytes(b"")
-
-    second = write(repo, "proj/second.md")
-    assert archive.commit([second], [], [], ONE_NEW).committed
-    assert committed_files(repo) == {second}
 
 
 def test_two_mirror_roots_in_one_repository_keep_separate_indexes(tmp_path: Path) -> None:

@@ -107,14 +107,6 @@ def test_deletion_mode_delete_removes_the_file(harness: Harness) -> None:
     assert len(list((harness.root / "big").glob("*-aaaa*.md"))) == 7
 
 
-def test_deletion_mode_keep_leaves_the_file(harness: Harness) -> None:
-    ids = seed_project(harness.server, 8)
-    engine_run(harness)
-    harness.server.delete_session("proj_big", ids[0])
-    assert engine_run(harness, deletion_mode="keep").deleted == 1
-    assert len(list((harness.root / "big").glob("*-aaaa*.md"))) == 8
-
-
 def test_keep_mode_keeps_a_deleted_session_marked_in_index_file_and_pages(
     harness: Harness,
 ) -> None:
@@ -123,6 +115,7 @@ def test_keep_mode_keeps_a_deleted_session_marked_in_index_file_and_pages(
     harness.server.delete_session("proj_big", ids[0])
     assert engine_run(harness, deletion_mode="keep").deleted == 1
 
+    assert len(list((harness.root / "big").glob("*-aaaa*.md"))) == 8
     with Store.open(harness.database_url) as store:
         record = store.session(ids[0])
     assert record is not None

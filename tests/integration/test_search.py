@@ -321,14 +321,20 @@ def test_phrases_known_to_be_in_the_corpus_are_found_there(
 # Kept current by syncs
 
 
-def test_a_sync_indexes_what_it_wrote_and_forgets_what_it_removed(
-    harness: Harness, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def shop(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> str:
+    """`syncd` pointed at the harness's server, which holds one project with session s-a."""
     monkeypatch.setenv("SYNCD_BASE_URL", harness.server.url)
     monkeypatch.setenv("SYNCD_API_KEY", harness.server.api_key)
     monkeypatch.setenv("SYNCD_ROOT", str(harness.root))
     project = harness.server.add_project("Shop", project_id="proj_shop")
     harness.server.put_session(project, session_id="s-a", name="Cart", markdown="# pelican\n")
+    return project
+
+
+def test_a_sync_indexes_what_it_wrote_and_forgets_what_it_removed(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = shop(harness, monkeypatch)
     harness.server.put_session(project, session_id="s-b", name="Till", markdown="# walrus\n")
     assert run(["sync", "--once"]) == 0
     with harness.store() as store:
@@ -349,11 +355,7 @@ def test_a_sync_indexes_what_it_wrote_and_forgets_what_it_removed(
 
 
 def test_a_dry_run_indexes_nothing(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SYNCD_BASE_URL", harness.server.url)
-    monkeypatch.setenv("SYNCD_API_KEY", harness.server.api_key)
-    monkeypatch.setenv("SYNCD_ROOT", str(harness.root))
-    project = harness.server.add_project("Shop", project_id="proj_shop")
-    harness.server.put_session(project, session_id="s-a", name="Cart", markdown="# pelican\n")
+    shop(harness, monkeypatch)
     harness.sync()
     with harness.store() as store:
         assert document_count(store.engine) == 0  # the engine alone leaves search to callers
@@ -365,11 +367,7 @@ def test_a_dry_run_indexes_nothing(harness: Harness, monkeypatch: pytest.MonkeyP
 def test_a_sync_that_changed_nothing_still_fills_an_emptied_index(
     harness: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("SYNCD_BASE_URL", harness.server.url)
-    monkeypatch.setenv("SYNCD_API_KEY", harness.server.api_key)
-    monkeypatch.setenv("SYNCD_ROOT", str(harness.root))
-    project = harness.server.add_project("Shop", project_id="proj_shop")
-    harness.server.put_session(project, session_id="s-a", name="Cart", markdown="# pelican\n")
+    shop(harness, monkeypatch)
     assert run(["sync", "--once"]) == 0
     with harness.store() as store:
         reindex_all(store.engine, [])  # as after an upgrade of the index's layout
