@@ -200,13 +200,13 @@ def search(
         if _is_query_problem(exc.reason):
             raise SearchQueryError(query, exc.reason.removeprefix("fts5: ")) from exc.__cause__
         raise
-    highlighter = snippets.Highlighter(fts)
+    in_body, in_name = snippets.Highlighter(fts, "body"), snippets.Highlighter(fts, "name")
     return [
         Hit(
             row.session_id,
             -float(row.score),
-            _snippet(highlighter, bodies.get(row.session_id)),
-            highlighter.mark(row.name),
+            _snippet(in_body, bodies.get(row.session_id)),
+            in_name.mark(row.name),
         )
         for row in rows
     ]

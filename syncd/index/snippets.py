@@ -51,8 +51,11 @@ def fold(text: str) -> str:
 class Highlighter:
     """Finds and marks the words an FTS5 query (as `search.fts_query` writes it) looks for."""
 
-    def __init__(self, fts_query: str) -> None:
-        patterns = [_pattern(term) for term in _positive_terms(fts_query)]
+    def __init__(self, fts_query: str, column: str | None = None) -> None:
+        """Marks for text of `column` (name, body...): a word filtered to another column
+        (`name:login` when marking the body) is not marked."""
+        terms = _positive_terms(fts_query)
+        patterns = [_pattern(term) for only, term in terms if only in (None, column)]
         alternatives = "|".join(p for p in patterns if p)
         self._regex = re.compile(alternatives, re.IGNORECASE) if alternatives else None
 
@@ -133,16 +136,17 @@ def inflated(read: Callable[[int], bytes]) -> Iterator[str]:
     yield decoder.decode(inflater.flush(), final=True)
 
 
-def _positive_terms(fts_query: str) -> list[str]:
-    """The phrases and words of the query that are searched for, not those NOT excludes.
+def _positive_terms(fts_query: str) -> list[tuple[str | None, str]]:
+    """(column filter or None, phrase or word) for each term searched for, not NOT's.
 
     FTS5 binds NOT tighter than AND and OR but looser than words side by side, so
     `a NOT b c` excludes `b c`: a NOT's reach ends at the next AND or OR, or where its
-    parenthesis closes. A column filter (`name:`) is dropped; its word still counts.
+    parenthesis closes. A column filter (`name:login`, `name:"a b"`) holds for one term.
     """
-    terms: list[str] = []
+    terms: list[tuple[str | None, str]] = []
     negated_at: int | None = None  # parenthesis depth of the NOT in force
     depth = 0
+    column: str | None = None  # a `name:` waiting for its term
     for token in _TOKEN.findall(fts_query):
         if token == "(":
             depth += 1
@@ -155,8 +159,16 @@ def _positive_terms(fts_query: str) -> list[str]:
                 negated_at = None
         elif token == "NOT":
             negated_at = depth if negated_at is None else negated_at
-        elif negated_at is None and not token.endswith(":"):
-            terms.append(token.split(":", 1)[1] if _is_column_filter(token) else token)
+        elif token.endswith(":") and not token.startswith('"'):
+            column = token[:-1]
+            continue  # the next token is its term
+        elif negated_at is None:
+            if _is_column_filter(token):
+                only, term = token.split(":", 1)
+                terms.append((only, term))
+            else:
+                terms.append((column, token))
+        column = None
     return terms
 
 

@@ -12,13 +12,13 @@ from syncd.index.search import fts_query
 from syncd.index.snippets import Highlighter, inflated
 
 
-def marked(query: str, text: str) -> str:
-    return Highlighter(fts_query(query)).mark(text)
+def marked(query: str, text: str, column: str = "body") -> str:
+    return Highlighter(fts_query(query), column).mark(text)
 
 
 def snippet_of(query: str, text: str) -> str:
     stream = BytesIO(zlib.compress(text.encode("utf-8"), 1))
-    return Highlighter(fts_query(query)).snippet(inflated(stream.read))
+    return Highlighter(fts_query(query), "body").snippet(inflated(stream.read))
 
 
 @pytest.mark.parametrize(
@@ -34,7 +34,7 @@ def snippet_of(query: str, text: str) -> str:
         ("README.md", "see readme.md and README", "see «readme.md» and README"),
         ("login NOT password", "login with a password", "«login» with a password"),
         ("(keystroke OR secrets) NOT (focus OR caching)", "secrets, focus", "«secrets», focus"),
-        ("name:login", "login", "«login»"),
+        ("name:login", "login", "login"),  # that word is only searched for in the name
         ("login NOT name:auth-flow", "login via auth-flow", "«login» via auth-flow"),
         ("a NOT b c", "a b c", "«a» b c"),
         ("a NOT b AND c", "a b c", "«a» b «c»"),
@@ -43,6 +43,15 @@ def snippet_of(query: str, text: str) -> str:
 )
 def test_words_are_marked_as_the_index_matches_them(query: str, text: str, expected: str) -> None:
     assert marked(query, text) == expected
+
+
+@pytest.mark.parametrize(
+    "query", ["name:login", "name:log*", "name:log-in", "body:form name:login"]
+)
+def test_a_word_filtered_to_a_column_is_marked_only_there(query: str) -> None:
+    text = "log-in form" if "-" in query else "login form"
+    assert marked(query, text, column="name").startswith("«log")
+    assert "«log" not in marked(query, text, column="body")
 
 
 def test_a_snippet_is_one_line_around_the_first_match() -> None:
