@@ -63,9 +63,9 @@ def refresh_search_index(
     stale_ids, gone = search.out_of_date(engine)
     if not stale_ids and not gone:
         return 0
-    sessions = store.sessions()
     projects = {p.id: p.name for p in store.projects().values()}
-    stale = [sessions[session_id] for session_id in stale_ids if session_id in sessions]
+    # Only the stale ones are loaded: a file that stays unreadable is retried every run.
+    stale = [record for sid in stale_ids if (record := store.session(sid)) is not None]
     unreadable: list[str] = []
     batch: list[search.SearchDoc] = []
     for record in stale:
