@@ -2,7 +2,7 @@
 # /config/syncd/config.toml. No secrets are baked in: pass the key when the container starts.
 #
 #   docker build -t syncd .
-#   docker run -d --name syncd --stop-timeout 15 \
+#   docker run -d --name syncd --stop-timeout 45 \
 #     -e SYNCD_API_KEY -v syncd-data:/data -v "$PWD/config:/config:ro" syncd
 #   docker exec syncd syncd status          # one-off commands run in the same container
 #   docker run --rm -v syncd-data:/data syncd sync --once
@@ -44,8 +44,9 @@ ENV PATH="/opt/syncd/bin:${PATH}" \
 VOLUME ["/data", "/config"]
 USER 10001:10001
 
-# syncd exits within 10 s of SIGTERM, which is all `docker stop` waits by default: give it
-# a margin with --stop-timeout 15 (Compose: stop_grace_period: 15s).
+# syncd exits within 10 s of SIGTERM, or when a request in flight ends (timeout_seconds,
+# 30 s by default); `docker stop` waits 10 s by default: use --stop-timeout 45 (Compose:
+# stop_grace_period: 45s).
 STOPSIGNAL SIGTERM
 # Unhealthy when the last successful sync is too old. The start period covers the first
 # full sync of a large account, during which no sync has completed yet.
