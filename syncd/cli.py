@@ -333,7 +333,7 @@ def brief_command(
     store, mirror = _open_mirror(settings)
     with store:
         record = resolve_session(store, mirror, session)
-        brief = brief_for(store, mirror, record)
+        brief = brief_for(mirror, record)
     if isinstance(brief, NoBrief):
         raise NoBriefError(record.name or record.id, brief.reason)
     print(json.dumps(brief.to_json(), indent=2, ensure_ascii=False))

@@ -99,9 +99,6 @@ class RateBudget:
         usable = self.usable()
         return usable is not None and usable <= 0 and now < self.reset_at
 
-    def resume_at(self) -> float:
-        return self.now() + self.delay()
-
     def note_send(self) -> None:
         """A request is going out; count it until the response's headers correct us."""
         self._last_send = self.now()

@@ -14,7 +14,7 @@ import time
 import urllib.parse
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -66,11 +66,9 @@ class RequestStats:
 
     requests: int = 0
     not_modified: int = 0
-    by_status: dict[int, int] = field(default_factory=dict)
 
     def record(self, status: int) -> None:
         self.requests += 1
-        self.by_status[status] = self.by_status.get(status, 0) + 1
         if status == 304:
             self.not_modified += 1
 
@@ -82,7 +80,6 @@ class SessionBody:
         self, response: httpx.Response, session_id: str, url: str, expected_size: int | None
     ) -> None:
         self.etag: str | None = response.headers.get("etag")
-        self.last_modified: str | None = response.headers.get("last-modified")
         self.content_length = _int_header(response.headers.get("content-length"))
         self.expected_size = expected_size if expected_size is not None else self.content_length
         self.received = 0

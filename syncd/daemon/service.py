@@ -52,7 +52,6 @@ logger = logging.getLogger(__name__)
 
 # How often the main thread looks around when no watchdog asks for more.
 TICK_SECONDS = 30.0
-STOP_TIMEOUT_SECONDS = 10.0
 
 
 class Daemon:

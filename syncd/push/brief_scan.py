@@ -29,6 +29,7 @@ from syncd.push.brief_paths import (
     read_targets,
 )
 from syncd.push.brief_tools import (
+    BACKTICKED,
     CITATION,
     CREATED,
     EDITED,
@@ -51,7 +52,6 @@ from syncd.push.brief_tools import (
 from syncd.push.brief_transcript import USER, Turn
 
 _CHECKED = re.compile(r"^\s*[-*]\s+\[[xX\u2713\u2714]\]\s+(.+?)\s*$")
-_BACKTICK_LINE = re.compile(r"^`([^`]+)`$")
 _PROSE_PATH = re.compile(r"`([^`\s]*[/.][^`\s]*\w)`")
 _NOT_PROSE = re.compile(
     r"^(?:\||#|\*\*[^*]+\*\*:?$|Result:|Output:|Status:|Tool use:|Cancelled|Read file:|"
@@ -144,7 +144,7 @@ class _Scanner:
             self._end_tool()
             tool = None
         text = unescape(line) if tool or self.details else line
-        if tool and tool.shell and (match := _BACKTICK_LINE.match(stripped)):
+        if tool and tool.shell and (match := BACKTICKED.match(stripped)):
             self._command(match.group(1))
             return
         named = line_names(text, tool.role if tool else None, in_tool=tool is not None)

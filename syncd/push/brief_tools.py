@@ -29,7 +29,7 @@ LANG_PATH = re.compile(r"^[A-Za-z][\w+#-]*:([^\s:]*[/.][^\s:]*)$")
 _READ_FILE = re.compile(r"^(?:Read file|Reading file|View file):\s*(.+?)\s*$")
 _EDIT_FILE = re.compile(r"^(?:Edit file|Edit|Write file|Create file):\s*(.+?)\s*$")
 _RUN_COMMAND = re.compile(r"^Run command:\s*(.+?)\s*$")
-_BACKTICKED = re.compile(r"^`([^`]+)`$")
+BACKTICKED = re.compile(r"^`([^`]+)`$")
 _CODEX_CHANGE = re.compile(r"^\*\*(Add|Update|Delete|Edit|Move): `([^`]+)`\*\*\s*$")
 _COPILOT_HEADING = re.compile(r"^#{2,4} \[[^\]]*\]\(((?:file:|/)[^)]+)\)\s*$")
 _EDIT_SUMMARY = re.compile(r"^(Edited|Created|Updated) `([^`]+)`(?: \(\d+ edits?\))?\s*$")
@@ -116,7 +116,7 @@ def summary_detail(detail: str, role: str | None) -> tuple[Named | None, str | N
         return Named(match.group(1), EDITED, awaits_code=True), None
     if match := _RUN_COMMAND.match(detail):
         return None, match.group(1)
-    if match := _BACKTICKED.match(detail):
+    if match := BACKTICKED.match(detail):
         return (None, match.group(1)) if role is None else (Named(match.group(1), role), None)
     linked = _linked(detail)
     return (linked[0] if linked else None), None
@@ -141,7 +141,7 @@ def line_names(line: str, role: str | None, *, in_tool: bool) -> list[Named]:
         found.append(Named(match.group(2), CREATED if match.group(1) == "Created" else EDITED))
     elif in_tool and head in "-*" and (match := _FIELD_BULLET.match(stripped)):
         found.append(Named(match.group(1), role or EDITED))
-    elif in_tool and role is not None and head == "`" and (match := _BACKTICKED.match(stripped)):
+    elif in_tool and role is not None and head == "`" and (match := BACKTICKED.match(stripped)):
         found.append(Named(match.group(1), role))
     if in_tool:
         found.extend(_linked(stripped))

@@ -77,14 +77,11 @@ def _relative_to_root(mirror: Mirror, path: Path) -> str:
     return resolved.relative_to(root).as_posix()
 
 
-def brief_for(store: Store, mirror: Mirror, record: SessionRecord) -> Brief | NoBrief:
+def brief_for(mirror: Mirror, record: SessionRecord) -> Brief | NoBrief:
     data = mirror.read_bytes(record.path)
     if data is None:
         return NoBrief("its mirrored file is missing; run a sync first")
-    try:
-        _, body = frontmatter.split(data)
-    except frontmatter.FrontMatterError:
-        body = data
+    body = frontmatter.body_of(data)
     return build_brief(body.decode("utf-8", errors="replace"), name=record.name)
 
 
@@ -92,7 +89,7 @@ def enqueue(
     store: Store, mirror: Mirror, record: SessionRecord, source: str, now: float
 ) -> StoryRecord:
     """Queue the session's brief, or return the story that already has this brief."""
-    brief = brief_for(store, mirror, record)
+    brief = brief_for(mirror, record)
     if isinstance(brief, NoBrief):
         raise NoBriefError(record.name or record.id, brief.reason)
     story = store.add_story(
@@ -109,14 +106,6 @@ def enqueue(
     )
     logger.info("session %s: PullStory brief %s (%s)", record.id, story.status, source)
     return story
-
-
-def is_marked(mirror: Mirror, record: SessionRecord) -> bool:
-    """Whether the user put `pullstory: true` in the mirrored file's front matter."""
-    inspection = mirror.inspect(record.path)
-    if inspection is None or inspection.front_matter is None:
-        return False
-    return inspection.front_matter.get("pullstory") is True
 
 
 def outbox_entries(mirror: Mirror) -> list[Path]:

@@ -19,12 +19,7 @@ from syncd.index.store import SessionRecord
 class DeletionPlan:
     project_id: str
     candidates: list[SessionRecord]
-    total: int  # sessions of the project in the index
     refusal: str | None  # why the guard refuses, when it does
-
-    @property
-    def allowed(self) -> bool:
-        return self.refusal is None and bool(self.candidates)
 
 
 def allowed_count(total: int, max_share: float) -> int:
@@ -52,4 +47,4 @@ def plan_deletions(
             f"{project_name!r} in one cycle (the limit is {limit}, {max_share:.0%}); if they "
             "really were deleted, stop syncd run and run: syncd sync --once --allow-mass-delete"
         )
-    return DeletionPlan(project_id, candidates, len(mine), refusal)
+    return DeletionPlan(project_id, candidates, refusal)

@@ -17,8 +17,6 @@ from syncd.mirror.frontmatter import FrontMatterError, SessionHeader, header_fro
 from syncd.mirror.writer import FileInspection
 from syncd.sync.convert import header_for, summary_from_record
 
-# Keys the user owns: set by hand in the mirrored file, carried over by every rewrite.
-USER_KEYS = ("pullstory",)
 _KNOWN_KEYS = frozenset(field.name for field in dataclasses.fields(SessionHeader))
 
 
