@@ -9,8 +9,10 @@ error. Generated names are ASCII, never start with ``.`` (so they can never be
 from __future__ import annotations
 
 import hashlib
+import itertools
 import re
 import unicodedata
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import PurePosixPath
 
@@ -154,6 +156,20 @@ def project_dirname(name: str, tag: str | None = None) -> str:
         return slug
     _require_tag(tag)
     return f"{slug}-{tag}"
+
+
+def free_project_dirname(
+    name: str, project_id: str, taken: set[str], preferred: Iterable[str] = ()
+) -> str:
+    """The first of `preferred`, the project's slug, then the slug tagged with its id, that
+    `taken` (case-folded folder names) does not hold; the caller adds it to `taken`."""
+    tag = id_tag(project_id)
+    candidates = itertools.chain(
+        preferred,
+        [project_dirname(name), project_dirname(name, tag)],
+        (project_dirname(name, f"{tag}-{n}") for n in itertools.count(2)),
+    )
+    return next(d for d in candidates if d.casefold() not in taken)
 
 
 def _require_tag(tag: str) -> None:

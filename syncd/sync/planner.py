@@ -8,7 +8,7 @@ from pathlib import PurePosixPath
 
 from syncd.cloud.models import Project, SessionSummary, etags_match
 from syncd.index.store import ProjectRecord, SessionRecord
-from syncd.mirror.paths import id_tag, project_dirname, session_filename
+from syncd.mirror.paths import free_project_dirname, id_tag, session_filename
 from syncd.sync.convert import (
     describes_same_file,
     metadata_dict,
@@ -71,9 +71,7 @@ def assign_dirnames(
     for project in ordered:
         if project.id in chosen:
             continue
-        name = project_dirname(project.name)
-        if name.casefold() in taken:
-            name = project_dirname(project.name, id_tag(project.id))
+        name = free_project_dirname(project.name, project.id, taken)
         chosen[project.id] = name
         taken.add(name.casefold())
     return chosen

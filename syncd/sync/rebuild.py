@@ -22,7 +22,7 @@ from syncd.errors import SyncdError
 from syncd.index.store import ProjectRecord, SessionRecord, Store
 from syncd.mirror import frontmatter
 from syncd.mirror.frontmatter import FrontMatterError, SessionHeader
-from syncd.mirror.paths import id_tag, project_dirname
+from syncd.mirror.paths import free_project_dirname
 from syncd.mirror.writer import Mirror
 from syncd.sync.convert import parse_time
 from syncd.sync.overview import PROJECT_INDEX
@@ -191,12 +191,7 @@ def _projects(kept: list[_Found]) -> list[ProjectRecord]:
         items = by_project[project_id]
         name = _most_common([item.project for item in items])
         folders = _most_common_first([PurePosixPath(i.record.path).parent.name for i in items])
-        fallbacks = [
-            project_dirname(name),
-            project_dirname(name, id_tag(project_id)),
-            project_dirname(name, id_tag(project_id + "\x00")),
-        ]
-        dirname = next(d for d in [*folders, *fallbacks] if d.casefold() not in taken)
+        dirname = free_project_dirname(name, project_id, taken, preferred=folders)
         taken.add(dirname.casefold())
         projects.append(ProjectRecord(id=project_id, name=name, dirname=dirname))
     return projects

@@ -117,6 +117,27 @@ def test_projects_with_the_same_name_get_distinct_folders() -> None:
     assert dirnames["proj_b"] != "app"
 
 
+def test_a_tagged_folder_name_already_taken_is_not_given_twice() -> None:
+    # "App abcdefgh" slugs to what "App" tagged with its id's first 8 characters gives.
+    projects = [
+        Project(id="p1", name="App", created_at="2025-01-01T00:00:00Z"),
+        Project(id="zz", name="App abcdefgh", created_at="2025-01-02T00:00:00Z"),
+        Project(id="abcdefgh1", name="App", created_at="2025-01-03T00:00:00Z"),
+    ]
+    folders = [name.casefold() for name in assign_dirnames(projects, {}).values()]
+    assert len(set(folders)) == 3
+
+
+@given(st.lists(st.tuples(st.text(max_size=12), st.text(max_size=12)), min_size=1, max_size=8))
+def test_every_project_gets_its_own_folder(pairs: list[tuple[str, str]]) -> None:
+    projects = [
+        Project(id=f"{project_id}#{n}", name=name, created_at=None)
+        for n, (project_id, name) in enumerate(pairs)
+    ]
+    folders = [name.casefold() for name in assign_dirnames(projects, {}).values()]
+    assert len(set(folders)) == len(projects)
+
+
 @given(st.lists(st.text(max_size=40), min_size=1, max_size=8), st.lists(st.text(max_size=12)))
 def test_every_session_gets_a_unique_path(names: list[str], ids: list[str]) -> None:
     unique_ids = list(dict.fromkeys(i for i in ids if i)) or ["x"]
