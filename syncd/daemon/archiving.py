@@ -35,8 +35,8 @@ def commit_cycle(settings: Settings, store: Store, report: CycleReport) -> Commi
     )
     archive.ensure_repository()
     pending_written, pending_removed = _load(settings.state_dir)
-    written = sorted(set(pending_written) | set(report.written))
-    removed = sorted(set(pending_removed) | set(report.removed))
+    written = sorted(set(pending_written) | report.written)
+    removed = sorted(set(pending_removed) | report.removed)
     if not written and not removed:
         return None
     result = archive.commit(written, removed, [], _summary(store, report))

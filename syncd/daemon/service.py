@@ -288,7 +288,7 @@ class Daemon:
                 SyncEngine(client, self._store, self._mirror).refresh_file(session_id)
             record = self._store.session(session_id)
             if record is not None:  # the new front matter goes into the archive too
-                report = CycleReport(written=[record.path])
+                report = CycleReport(written={record.path})
                 commit_cycle(self.settings, self._store, report)
         except SyncdError as exc:
             logger.error("session %s: writing its story URL: %s", session_id, exc.message)

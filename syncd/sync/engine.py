@@ -106,11 +106,7 @@ class SyncEngine:
         project = self.store.projects().get(record.project_id) if record else None
         if record is None or project is None:
             return
-        plan = ProjectPlan(
-            Project(id=project.id, name=project.name, created_at=project.created_at),
-            project.dirname,
-        )
-        self.sessions.refresh_file(plan, record)
+        self.sessions.refresh_file(_plan_for(project), record)
 
     # --- bookkeeping -------------------------------------------------------------------
 
@@ -479,33 +475,31 @@ class SyncEngine:
             record, cloud_deleted_at=self.clock().astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         )
         project = self.store.projects().get(record.project_id)
-        pristine = classify(self.mirror.inspect(record.path), record).body_reusable
-        if project is not None and pristine:
-            plan = ProjectPlan(
-                Project(id=project.id, name=project.name, created_at=project.created_at),
-                project.dirname,
-            )
-            written = self.sessions.refresh_file(plan, marked, report)
-            if written is not None:
-                marked = written
-        self.store.save_session(marked)
+        # The rewrite leaves a file the user edited or removed as it is (and returns None).
+        written = (
+            self.sessions.refresh_file(_plan_for(project), marked, report) if project else None
+        )
+        if written is None:
+            self.store.save_session(marked)
         logger.info("session %s was deleted in the cloud; kept %s", record.id, record.path)
-        return marked
+        return written or marked
 
     def _trash(self, record: SessionRecord) -> None:
-        mode = self.options.deletion_mode
-        edited = classify(self.mirror.inspect(record.path), record).state is FileState.EDITED
         if not self.mirror.exists(record.path):
             logger.info("session %s was deleted in the cloud; its file was gone", record.id)
             return
-        if mode == "delete" and not edited:
+        # Only `delete` needs to know whether the user edited the file (hashing it).
+        if (
+            self.options.deletion_mode == "delete"
+            and classify(self.mirror.inspect(record.path), record).state is not FileState.EDITED
+        ):
             self.mirror.remove(record.path)
             logger.info("session %s was deleted in the cloud; removed %s", record.id, record.path)
             return
         # archive (and delete of a file the user edited: edits are never destroyed)
         target = PurePosixPath(TRASH) / record.path
         if self.mirror.exists(target.as_posix()):
-            stamp = self.clock().strftime("%Y%m%dT%H%M%SZ")
+            stamp = self.clock().astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
             target = target.with_name(f"{target.stem}.{stamp}.md")
         self.mirror.move(record.path, target.as_posix())
         logger.info("session %s was deleted in the cloud; moved to %s", record.id, target)
@@ -528,6 +522,13 @@ class SyncEngine:
                 report.dropped(f"{folder}/{overview.PROJECT_INDEX}")
                 self.mirror.remove_empty_dir(folder)
                 logger.info("removed the empty folder %s", folder)
+
+
+def _plan_for(project: ProjectRecord) -> ProjectPlan:
+    """The plan to rewrite files of an indexed project (no listing involved)."""
+    return ProjectPlan(
+        Project(id=project.id, name=project.name, created_at=project.created_at), project.dirname
+    )
 
 
 def _is_new_or_changed(summary: SessionSummary, indexed: dict[str, SessionRecord]) -> bool:

@@ -136,8 +136,9 @@ def _assign_paths(
 ) -> dict[str, str]:
     """A unique relative path per session; an unchanged session keeps the one it has."""
     folder = PurePosixPath(dirname)
+    # A string test, not PurePosixPath per record: this runs for every project in a listing.
     taken = {
-        r.path.casefold(): r.id for r in indexed.values() if PurePosixPath(r.path).parent == folder
+        r.path.casefold(): r.id for r in indexed.values() if r.path.rpartition("/")[0] == dirname
     }
     result: dict[str, str] = {}
     for summary in sorted(listed, key=lambda s: s.id):

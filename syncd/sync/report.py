@@ -20,18 +20,17 @@ class CycleReport:
     halted: str | None = None
     resume_at: float | None = None  # epoch seconds when the budget allows work again
     actions: list[str] = field(default_factory=list)  # what a dry run would do
-    # What changed on disk, for a git archive commit: relative paths, and who they are.
-    written: list[str] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)
+    # What changed on disk, for a git archive commit: relative paths (sets: a first sync
+    # touches thousands), and who they are.
+    written: set[str] = field(default_factory=set)
+    removed: set[str] = field(default_factory=set)
     changes: list[tuple[str, str, str]] = field(default_factory=list)  # kind, project, name
 
     def touched(self, path: str) -> None:
-        if path not in self.written:
-            self.written.append(path)
+        self.written.add(path)
 
     def dropped(self, path: str) -> None:
-        if path not in self.removed:
-            self.removed.append(path)
+        self.removed.add(path)
 
     def fail(self, message: str) -> None:
         self.failed += 1
