@@ -11,7 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from syncd.push.brief import Brief, NoBrief, build_brief, validate
+from syncd.push.brief import Brief, NoBrief, build_brief
+from tests.unit.test_brief import assert_valid_or_reason
 
 CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "specstory"
 NOT_SESSIONS = {"FORMAT.md", "MANIFEST.tsv"}
@@ -101,11 +102,8 @@ def results() -> dict[str, Brief | NoBrief]:
 def test_every_corpus_file_gives_a_valid_brief_or_a_reason(
     results: dict[str, Brief | NoBrief],
 ) -> None:
-    for name, result in results.items():
-        if isinstance(result, NoBrief):
-            assert result.reason.strip(), name
-        else:
-            assert validate(result) == [], name
+    for result in results.values():
+        assert_valid_or_reason(result)
 
 
 @pytest.mark.parametrize(("number", "reason"), sorted(NO_FILE_SESSIONS.items()))
@@ -170,8 +168,4 @@ def test_any_cut_of_a_corpus_file_gives_a_valid_brief_or_a_reason(data: st.DataO
     cut = lines[start : start + data.draw(st.integers(1, 400))]
     for _ in range(data.draw(st.integers(0, 3))):
         cut.insert(data.draw(st.integers(0, len(cut))), data.draw(st.sampled_from(MARKERS)))
-    result = build_brief("\n".join(cut), name="")
-    if isinstance(result, NoBrief):
-        assert result.reason.strip()
-    else:
-        assert validate(result) == []
+    assert_valid_or_reason(build_brief("\n".join(cut), name=""))

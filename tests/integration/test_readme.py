@@ -6,8 +6,9 @@ import importlib.util
 from pathlib import Path
 
 import pytest
+import typer.main
 
-from syncd.cli import run
+from syncd.cli import app, run
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -31,8 +32,11 @@ def test_readme_cli_reference_matches_the_help_output() -> None:
 
 def test_reference_covers_every_command() -> None:
     rendered = load_reference_script().render()
-    for command in ("syncd sync --help", "syncd db upgrade --help", "syncd devserver --help"):
-        assert f"$ {command}" in rendered
+    group = typer.main.get_group(app)
+    for name, command in group.commands.items():
+        subcommands = getattr(command, "commands", {})
+        for full in [f"{name} {sub}" for sub in subcommands] or [name]:
+            assert f"$ syncd {full} --help" in rendered
 
 
 def test_unknown_option_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
