@@ -353,6 +353,7 @@ def push_command(
     it and prints the story URL (exit 0) or its error (exit 1). While `syncd run` owns the
     root, the brief is queued for it.
     """
+    from syncd.daemon.runtime import write_story_url
     from syncd.push.pullstory import PullStoryClient
     from syncd.push.queue import PushQueue
     from syncd.push.selection import enqueue, resolve_session
@@ -377,7 +378,12 @@ def push_command(
                     settings.pullstory.base_url, token, timeout=settings.timeout_seconds
                 ) as client,
             ):
-                queue = PushQueue(store, client, on_ready=lambda s: _write_url(settings, s))
+                key = settings.resolve_api_key() or ""  # builds source URLs; never sent
+
+                def on_ready(ready: StoryRecord) -> None:
+                    write_story_url(settings, store, mirror, ready.session_id, key)
+
+                queue = PushQueue(store, client, on_ready=on_ready)
                 queue.drain(
                     max_seconds=WAIT_LIMIT_SECONDS if wait else 30.0,
                     until_final=story.brief_hash if wait else None,
@@ -600,18 +606,6 @@ def _wait_for_daemon(store: Store, settings: Settings, brief_hash: str) -> Story
         time.sleep(2.0)  # the daemon does the work; this only reads the index
         story = _story(store, brief_hash)
     return story
-
-
-def _write_url(settings: Settings, story: StoryRecord) -> None:
-    from syncd.daemon.runtime import build_client
-    from syncd.sync.engine import SyncEngine
-
-    key = settings.resolve_api_key() or ""
-    with (
-        Store.open(settings.index_url) as store,
-        build_client(settings, settings.base_url, key, interactive=True) as client,
-    ):
-        SyncEngine(client, store, Mirror(settings.mirror_root)).refresh_file(story.session_id)
 
 
 def _story_line(story: StoryRecord) -> str:

@@ -8,7 +8,11 @@ from collections.abc import Callable
 from syncd.cloud.budget import RateBudget
 from syncd.cloud.client import CloudClient, RetryPolicy
 from syncd.config import Settings
-from syncd.sync.engine import SyncOptions
+from syncd.daemon.archiving import commit_cycle
+from syncd.index.store import Store
+from syncd.mirror.writer import Mirror
+from syncd.sync.engine import SyncEngine, SyncOptions
+from syncd.sync.report import CycleReport
 
 
 def retry_policy(settings: Settings) -> RetryPolicy:
@@ -56,3 +60,17 @@ def sync_options(
         allow_mass_delete=allow_mass_delete,
         dry_run=dry_run,
     )
+
+
+def write_story_url(
+    settings: Settings, store: Store, mirror: Mirror, session_id: str, api_key: str
+) -> None:
+    """Put a ready story's URL into its session's front matter, and that into the archive.
+
+    The client only builds the session's source URL for the front matter: nothing is sent.
+    """
+    with build_client(settings, settings.base_url, api_key, interactive=True) as client:
+        SyncEngine(client, store, mirror).refresh_file(session_id)
+    record = store.session(session_id)
+    if record is not None:
+        commit_cycle(settings, store, CycleReport(written={record.path}))

@@ -30,7 +30,7 @@ from syncd.daemon.archiving import commit_cycle
 from syncd.daemon.heartbeat import Heartbeat
 from syncd.daemon.lock import RootLock
 from syncd.daemon.notify import Notifier
-from syncd.daemon.runtime import build_client, sync_options
+from syncd.daemon.runtime import build_client, sync_options, write_story_url
 from syncd.daemon.state import DaemonState, write_state
 from syncd.errors import AuthError, ConfigError, StopRequested, SyncdError
 from syncd.index.store import Store, StoryRecord
@@ -282,14 +282,7 @@ class Daemon:
 
     def _write_story_url(self, session_id: str) -> None:
         try:
-            with build_client(
-                self.settings, self.settings.base_url, self._api_key, interactive=False
-            ) as client:
-                SyncEngine(client, self._store, self._mirror).refresh_file(session_id)
-            record = self._store.session(session_id)
-            if record is not None:  # the new front matter goes into the archive too
-                report = CycleReport(written={record.path})
-                commit_cycle(self.settings, self._store, report)
+            write_story_url(self.settings, self._store, self._mirror, session_id, self._api_key)
         except SyncdError as exc:
             logger.error("session %s: writing its story URL: %s", session_id, exc.message)
 
