@@ -26,6 +26,11 @@ def commit_cycle(settings: Settings, store: Store, report: CycleReport) -> Commi
     git = settings.git
     if not git.enabled:
         return None
+    pending_written, pending_removed = _load(settings.state_dir)
+    written = sorted(set(pending_written) | report.written)
+    removed = sorted(set(pending_removed) | report.removed)
+    if not written and not removed:
+        return None  # most daemon cycles: no git process at all
     archive = GitArchive(
         settings.mirror_root,
         author_name=git.author_name,
@@ -34,11 +39,6 @@ def commit_cycle(settings: Settings, store: Store, report: CycleReport) -> Commi
         branch=git.branch,
     )
     archive.ensure_repository()
-    pending_written, pending_removed = _load(settings.state_dir)
-    written = sorted(set(pending_written) | report.written)
-    removed = sorted(set(pending_removed) | report.removed)
-    if not written and not removed:
-        return None
     result = archive.commit(written, removed, [], _summary(store, report))
     if result.error:
         _save(settings.state_dir, written, removed)

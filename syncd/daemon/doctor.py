@@ -7,15 +7,16 @@ never part of any detail.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import secrets
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
+from syncd.cloud.budget import BudgetSnapshot, RateBudget
 from syncd.cloud.client import CloudClient, RetryPolicy
 from syncd.config import Settings, default_config_path, load_settings
 from syncd.daemon.lock import UNKNOWN_PID, holder
@@ -144,12 +145,12 @@ def _saved_wait(database_url: str) -> datetime | None:
         return None  # the index check reports what is wrong with it
     if saved is None:
         return None
-    now = time.time()
-    if saved.blocked_until is not None and saved.blocked_until > now:
-        return datetime.fromtimestamp(saved.blocked_until, UTC)
-    if saved.remaining <= 0 and saved.reset_at > now:
-        return datetime.fromtimestamp(saved.reset_at, UTC)
-    return None
+    # The same rules every request follows: an interactive command's view of the budget.
+    budget = RateBudget(interactive=True)
+    budget.restore(BudgetSnapshot(**dataclasses.asdict(saved)))
+    if not budget.waiting_for_reset():
+        return None
+    return datetime.fromtimestamp(budget.now() + budget.delay(), UTC)
 
 
 def _server(settings: Settings, api_key: str) -> Check:

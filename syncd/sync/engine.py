@@ -178,28 +178,13 @@ class SyncEngine:
     def _restore_budget(self) -> None:
         saved = self.store.budget()
         if not self.client.budget.known and saved is not None:
-            self.client.budget.restore(
-                BudgetSnapshot(
-                    saved.limit,
-                    saved.remaining,
-                    saved.reset_at,
-                    saved.observed_at,
-                    saved.blocked_until,
-                )
-            )
+            # The index's record and the budget's snapshot hold the same fields.
+            self.client.budget.restore(BudgetSnapshot(**dataclasses.asdict(saved)))
 
     def _save_budget(self) -> None:
         snapshot = self.client.budget.snapshot()
         if snapshot is not None:
-            self.store.save_budget(
-                BudgetRecord(
-                    snapshot.limit,
-                    snapshot.remaining,
-                    snapshot.reset_at,
-                    snapshot.observed_at,
-                    snapshot.blocked_until,
-                )
-            )
+            self.store.save_budget(BudgetRecord(**dataclasses.asdict(snapshot)))
 
     def _halt(self, report: CycleReport, exc: Exception) -> None:
         pending = 0
