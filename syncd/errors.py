@@ -136,6 +136,14 @@ class UnsafePathError(SyncdError):
         super().__init__(f"Refusing to write {path!r}: it is outside the mirror root {root}")
 
 
+def driver_message(exc: BaseException) -> str:
+    """A database error's first line, from the driver: without SQLAlchemy's SQL and
+    parameter dump, which may hold a session's text."""
+    cause = getattr(exc, "orig", None) or exc
+    lines = str(cause).strip().splitlines()
+    return lines[0] if lines else type(cause).__name__
+
+
 class StorageError(SyncdError):
     """The mirror folder or the index could not be written."""
 

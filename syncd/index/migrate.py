@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from syncd.errors import StorageError
+from syncd.errors import StorageError, driver_message
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -42,7 +42,7 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
             config.attributes["connection"] = connection
             command.upgrade(config, revision)
     except SQLAlchemyError as exc:
-        raise StorageError("the index schema", _first_line(exc)) from exc
+        raise StorageError("the index schema", driver_message(exc)) from exc
 
 
 def downgrade(engine: Engine, revision: str) -> None:
@@ -61,7 +61,7 @@ def current_revision(engine: Engine) -> str | None:
         with engine.connect() as connection:
             return MigrationContext.configure(connection).get_current_revision()
     except SQLAlchemyError as exc:
-        raise StorageError("the index", _first_line(exc)) from exc
+        raise StorageError("the index", driver_message(exc)) from exc
 
 
 def head_revision(engine: Engine) -> str | None:
@@ -78,9 +78,3 @@ def _recorded_revision(engine: Engine) -> str | None:
     except SQLAlchemyError:
         return None  # a new database: no table yet
     return rows[0][0] if len(rows) == 1 else None
-
-
-def _first_line(exc: SQLAlchemyError) -> str:
-    cause = getattr(exc, "orig", None) or exc
-    lines = str(cause).strip().splitlines()
-    return lines[0] if lines else type(cause).__name__

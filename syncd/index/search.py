@@ -28,7 +28,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, bindparam, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from syncd.errors import SearchQueryError, SearchUnavailableError, StorageError
+from syncd.errors import SearchQueryError, SearchUnavailableError, StorageError, driver_message
 from syncd.index import snippets
 
 SEARCH_TABLE = "session_search"
@@ -384,11 +384,4 @@ def _transaction(engine: Engine) -> Iterator[Connection]:
         with engine.begin() as connection:
             yield connection
     except SQLAlchemyError as exc:
-        raise StorageError("the search index", _one_line(exc)) from exc
-
-
-def _one_line(exc: Exception) -> str:
-    """The driver's own message, without SQLAlchemy's SQL and parameter dump."""
-    cause = getattr(exc, "orig", None) or exc
-    lines = str(cause).strip().splitlines()
-    return lines[0] if lines else type(cause).__name__
+        raise StorageError("the search index", driver_message(exc)) from exc

@@ -19,7 +19,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from syncd.errors import ConfigError, StorageError
+from syncd.errors import ConfigError, StorageError, driver_message
 from syncd.index import migrate, search
 from syncd.index.models import (
     ProjectRow,
@@ -165,7 +165,7 @@ class Store:
                 migrate.upgrade(engine)
         except (SQLAlchemyError, OSError) as exc:
             where = f"the index at {url.render_as_string(hide_password=True)}"
-            raise StorageError(where, _one_line(exc)) from exc
+            raise StorageError(where, driver_message(exc)) from exc
         return store
 
     def close(self) -> None:
@@ -183,7 +183,7 @@ class Store:
             with self._sessions.begin() as session:
                 yield session
         except SQLAlchemyError as exc:
-            raise StorageError("the index", _one_line(exc)) from exc
+            raise StorageError("the index", driver_message(exc)) from exc
 
     # --- projects --------------------------------------------------------------------
 
@@ -406,13 +406,6 @@ def _story_values(record: StoryRecord) -> dict[str, Any]:
 
 def _story_record(row: StoryRow) -> StoryRecord:
     return StoryRecord(id=row.id, **{name: getattr(row, name) for name in _STORY_FIELDS})
-
-
-def _one_line(exc: Exception) -> str:
-    """The driver's own message, without SQLAlchemy's SQL and parameter dump."""
-    cause = getattr(exc, "orig", None) or exc
-    lines = str(cause).strip().splitlines()
-    return lines[0] if lines else type(cause).__name__
 
 
 def _project_record(row: ProjectRow) -> ProjectRecord:
