@@ -238,6 +238,12 @@ class Store:
             row = db.get(SessionRow, session_id)
             return _session_record(row) if row is not None else None
 
+    def session_by_path(self, relative: str) -> SessionRecord | None:
+        """The session mirrored at this root-relative path (a unique column)."""
+        with self._transaction() as db:
+            row = db.scalars(select(SessionRow).where(SessionRow.path == relative)).first()
+            return _session_record(row) if row is not None else None
+
     def save_session(self, record: SessionRecord) -> None:
         with self._transaction() as db:
             row = db.get(SessionRow, record.id) or SessionRow(id=record.id)

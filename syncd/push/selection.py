@@ -53,10 +53,9 @@ def resolve_session(store: Store, mirror: Mirror, wanted: str) -> SessionRecord:
     """A session from its id, a unique id prefix, or the path of its mirrored file."""
     path = Path(wanted).expanduser()
     if path.suffix == ".md" and path.exists():
-        relative = _relative_to_root(mirror, path)
-        for record in store.sessions().values():
-            if record.path == relative:
-                return record
+        record = store.session_by_path(_relative_to_root(mirror, path))
+        if record is not None:
+            return record
         raise SessionNotFoundError(wanted, "this file is not a session syncd mirrored")
     sessions = store.sessions()
     if wanted in sessions:
@@ -154,18 +153,16 @@ def _same_bytes(entry: Path, mirror: Mirror, record: SessionRecord) -> bool:
 
 
 def _session_of_file(store: Store, path: Path, root: Path) -> SessionRecord:
-    relative = path.relative_to(root).as_posix()
-    sessions = store.sessions()
-    for record in sessions.values():
-        if record.path == relative:
-            return record
+    record = store.session_by_path(path.relative_to(root).as_posix())
+    if record is not None:
+        return record
     try:
         mapping, _ = frontmatter.split(path.read_bytes()[: 1 << 20])
     except (OSError, frontmatter.FrontMatterError):
         raise SessionNotFoundError(path.name, "not a mirrored session file") from None
     session_id = mapping.get("id")
-    if isinstance(session_id, str) and session_id in sessions:
-        return sessions[session_id]
+    if isinstance(session_id, str) and (record := store.session(session_id)) is not None:
+        return record
     raise SessionNotFoundError(path.name, "its session id is not in the index")
 
 
@@ -183,8 +180,8 @@ def handle_changed_files(
                     queued.append(take_from_outbox(store, mirror, path, now))
                 continue
             record = by_path.get(path.resolve().relative_to(root).as_posix())
-            if record is None:
-                continue
+            if record is None or not _changed_since_synced(mirror.root / record.path, record):
+                continue  # syncd's own writes (most events) need no hashing
             inspection = mirror.inspect(record.path)
             if inspection is None or inspection.file_sha256 == record.file_sha256:
                 continue  # as syncd wrote it: not the user's mark
@@ -218,17 +215,17 @@ def enqueue_by_rules(store: Store, mirror: Mirror, rules: Rules, now: float) -> 
 def marked_since_synced(store: Store, mirror: Mirror) -> list[Path]:
     """Files touched after syncd last wrote them: where marks made while no watcher ran
     may be. The caller passes them to handle_changed_files."""
-    touched = []
-    for record in store.sessions().values():
-        path = mirror.root / record.path
-        try:
-            modified = path.stat().st_mtime
-        except OSError:
-            continue
-        when = record.synced_at
-        if when is not None and when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)  # SQLite hands back UTC without its zone
-        synced = when.timestamp() if when is not None else 0.0
-        if modified > synced:
-            touched.append(path)
-    return touched
+    records = store.sessions().values()
+    return [mirror.root / r.path for r in records if _changed_since_synced(mirror.root / r.path, r)]
+
+
+def _changed_since_synced(path: Path, record: SessionRecord) -> bool:
+    """Whether the file was modified after syncd last wrote it (a missing file was not)."""
+    try:
+        modified = path.stat().st_mtime
+    except OSError:
+        return False
+    when = record.synced_at
+    if when is not None and when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)  # SQLite hands back UTC without its zone
+    return modified > (when.timestamp() if when is not None else 0.0)
