@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-import socket
-import struct
 import time
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -12,7 +10,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from syncd.devserver.faults import Fault, FaultBook
 from syncd.devserver.headers import bearer_matches
-from syncd.devserver.loopback import KeepAliveHandler, KeepAliveServer
+from syncd.devserver.loopback import BadRequestBodyError, KeepAliveHandler, KeepAliveServer
 from syncd.devserver.ratelimit import RateDecision, RateWindow
 from syncd.devserver.requestlog import RequestLog, RequestRecord
 from syncd.devserver.responses import Response, error_response, not_modified, raw_response
@@ -35,13 +33,6 @@ class ServerContext:
     rate: RateWindow
     faults: FaultBook
     log: RequestLog
-
-
-class BadRequestBodyError(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
 
 
 class DevHTTPServer(KeepAliveServer):
@@ -127,18 +118,7 @@ class DevRequestHandler(KeepAliveHandler):
             if encoding.strip().lower() != "chunked":
                 raise BadRequestBodyError(400, f"Unsupported Transfer-Encoding: {encoding}")
             return self._read_chunked()
-        declared = self.headers.get("Content-Length")
-        if declared is None:
-            return b""
-        if not declared.strip().isdigit():
-            raise BadRequestBodyError(400, f"Invalid Content-Length: {declared!r}")
-        length = int(declared)
-        if length > MAX_REQUEST_BODY:
-            raise BadRequestBodyError(413, f"Request body over {MAX_REQUEST_BODY} bytes")
-        data = self.rfile.read(length)
-        if len(data) != length:
-            raise BadRequestBodyError(400, "Request body shorter than its Content-Length")
-        return data
+        return self._read_sized_body(MAX_REQUEST_BODY)
 
     def _read_chunked(self) -> bytes:
         chunks: list[bytes] = []
@@ -223,13 +203,6 @@ class DevRequestHandler(KeepAliveHandler):
             self.wfile.write(buffer)
             sent += len(buffer)
         return sent
-
-    def _reset(self) -> None:
-        """Abort the connection with a TCP RST: SO_LINGER 0, then close."""
-        self.close_connection = True
-        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        self.connection.close()
-        self.rfile.close()  # the socket's fd is released once its last file object closes
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """Malformed requests (bad request line, unknown method...): a wrapped JSON error."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import struct
 import sys
 import threading
 from collections.abc import Callable
@@ -51,6 +52,15 @@ class KeepAliveServer(ThreadingHTTPServer):
         logger.warning("request from %s failed", client_address, exc_info=True)
 
 
+class BadRequestBodyError(Exception):
+    """A request body that cannot be read; `status` is the HTTP status to answer with."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
 class KeepAliveHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     timeout = 60  # seconds an idle keep-alive connection may stay open
@@ -69,6 +79,28 @@ class KeepAliveHandler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         logger.debug("%s: %s", self.address_string(), format % args)
+
+    def _read_sized_body(self, max_bytes: int) -> bytes:
+        """The body its Content-Length announces (none: empty), at most `max_bytes`."""
+        declared = self.headers.get("Content-Length")
+        if declared is None:
+            return b""
+        if not declared.strip().isdigit():
+            raise BadRequestBodyError(400, f"Invalid Content-Length: {declared!r}")
+        length = int(declared)
+        if length > max_bytes:
+            raise BadRequestBodyError(413, f"Request body over {max_bytes} bytes")
+        data = self.rfile.read(length)
+        if len(data) != length:
+            raise BadRequestBodyError(400, "Request body shorter than its Content-Length")
+        return data
+
+    def _reset(self) -> None:
+        """Abort the connection with a TCP RST: SO_LINGER 0, then close."""
+        self.close_connection = True
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.connection.close()
+        self.rfile.close()  # the socket's fd is released once its last file object closes
 
     def _keepalive_server(self) -> KeepAliveServer:
         assert isinstance(self.server, KeepAliveServer)

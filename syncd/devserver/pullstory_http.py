@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import socket
-import struct
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,7 +16,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from syncd.devserver.faults import Fault, FaultBook
 from syncd.devserver.headers import bearer_matches
-from syncd.devserver.loopback import KeepAliveHandler, KeepAliveServer
+from syncd.devserver.loopback import BadRequestBodyError, KeepAliveHandler, KeepAliveServer
 from syncd.devserver.pullstory_routes import PullStoryApi, error_response
 from syncd.devserver.requestlog import RequestLog, RequestRecord
 from syncd.devserver.responses import Response, raw_response
@@ -45,13 +43,6 @@ class PullStoryContext:
     clock: Callable[[], float]
 
 
-class _BodyError(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-
-
 class PullStoryHTTPServer(KeepAliveServer):
     def __init__(self, address: tuple[str, int], context: PullStoryContext) -> None:
         self.context = context
@@ -71,7 +62,7 @@ class PullStoryRequestHandler(KeepAliveHandler):
         authorization = self.headers.get("Authorization")
         try:
             body = self._read_body()
-        except _BodyError as exc:
+        except BadRequestBodyError as exc:
             self.close_connection = True
             self._finish(error_response(exc.status, "bad_request", exc.message), b"", None)
             return
@@ -110,19 +101,10 @@ class PullStoryRequestHandler(KeepAliveHandler):
 
     def _read_body(self) -> bytes:
         if self.headers.get("Transfer-Encoding") is not None:
-            raise _BodyError(411, "Send the body with a Content-Length, not Transfer-Encoding")
-        declared = self.headers.get("Content-Length")
-        if declared is None:
-            return b""
-        if not declared.strip().isdigit():
-            raise _BodyError(400, f"Invalid Content-Length: {declared!r}")
-        length = int(declared)
-        if length > MAX_REQUEST_BODY:
-            raise _BodyError(413, f"Request body over {MAX_REQUEST_BODY} bytes")
-        data = self.rfile.read(length)
-        if len(data) != length:
-            raise _BodyError(400, "Request body shorter than its Content-Length")
-        return data
+            raise BadRequestBodyError(
+                411, "Send the body with a Content-Length, not Transfer-Encoding"
+            )
+        return self._read_sized_body(MAX_REQUEST_BODY)
 
     def _record(self, status: int, body: bytes) -> None:
         """Recorded before the response is written, so a client never sees it missing."""
@@ -163,13 +145,6 @@ class PullStoryRequestHandler(KeepAliveHandler):
             self.close_connection = True
         if truncate:
             self.close_connection = True
-
-    def _reset(self) -> None:
-        """Abort the connection with a TCP RST: SO_LINGER 0, then close."""
-        self.close_connection = True
-        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        self.connection.close()
-        self.rfile.close()  # the socket's fd is released once its last file object closes
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """Malformed requests (bad request line, unknown method...): a PullStory JSON error."""
