@@ -10,10 +10,18 @@ import subprocess
 import tomllib
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import platformdirs
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -39,6 +47,16 @@ def default_config_path() -> Path:
 def default_root() -> Path:
     """Where the mirror lives when SYNCD_ROOT is not set."""
     return Path.home() / "SpecStory"
+
+
+def _http_url(value: str) -> str:
+    if not value.startswith(("http://", "https://")):
+        raise ValueError("must start with http:// or https://")
+    return value.rstrip("/")
+
+
+#: A server's base URL: http(s) only, kept without a trailing slash.
+HttpUrl = Annotated[str, AfterValidator(_http_url)]
 
 
 class RetrySettings(BaseModel):
@@ -89,7 +107,7 @@ class PullStorySettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    base_url: str = DEFAULT_PULLSTORY_URL
+    base_url: HttpUrl = DEFAULT_PULLSTORY_URL
     api_key: SecretStr | None = None
     api_key_file: Path | None = None
     api_key_command: str | None = None
@@ -99,13 +117,6 @@ class PullStorySettings(BaseModel):
     names: list[str] = Field(default_factory=list)
     # How often the daemon's push worker looks for work.
     interval_seconds: float = Field(default=10.0, ge=1)
-
-    @field_validator("base_url")
-    @classmethod
-    def _base_url_is_http(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must start with http:// or https://")
-        return value.rstrip("/")
 
     def resolve_api_key(self) -> str | None:
         return resolve_secret("pullstory__", self.api_key, self.api_key_file, self.api_key_command)
@@ -140,7 +151,7 @@ class Settings(BaseSettings):
     api_key: SecretStr | None = None
     api_key_file: Path | None = None
     api_key_command: str | None = None
-    base_url: str = DEFAULT_BASE_URL
+    base_url: HttpUrl = DEFAULT_BASE_URL
     root: Path | None = None
     database_url: str | None = None
     timeout_seconds: float = 30.0
@@ -155,13 +166,6 @@ class Settings(BaseSettings):
     git: GitSettings = Field(default_factory=GitSettings)
     # `syncd status --check` fails when the last successful sync is older than this.
     stale_after_seconds: float = Field(default=3600.0, gt=0)
-
-    @field_validator("base_url")
-    @classmethod
-    def _base_url_is_http(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must start with http:// or https://")
-        return value.rstrip("/")
 
     @field_validator("timeout_seconds")
     @classmethod
