@@ -213,11 +213,16 @@ class Mirror:
             return False
 
     def sweep_temp_files(self) -> list[str]:
-        """Delete temp files left by an interrupted write; returns their relative paths."""
+        """Delete temp files left by an interrupted write; returns their relative paths.
+
+        A temp file sits beside its target, and targets are at most one folder deep: two
+        levels are looked at, never the whole tree (a git archive's objects included).
+        """
         removed: list[str] = []
         if not self.root.is_dir():
             return removed
-        for path in self.root.rglob(f"*{TEMP_MARKER}"):
+        candidates = [*self.root.glob(f"*{TEMP_MARKER}"), *self.root.glob(f"*/*{TEMP_MARKER}")]
+        for path in candidates:
             if path.is_file() and not path.is_symlink():
                 path.unlink(missing_ok=True)
                 removed.append(path.relative_to(self.root).as_posix())
