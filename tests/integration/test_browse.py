@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
 
@@ -125,3 +127,51 @@ def test_show_open_hands_the_file_to_the_users_editor(
     first = json.loads(out(capsys, "ls", "--json").splitlines()[0])
     out(capsys, "show", first["id"], "--open")
     assert opened.read_text() == str(mirrored / first["path"])
+
+
+def test_search_filters_and_limit_from_the_command_line(
+    mirrored: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def rows(*args: str) -> list[dict[str, object]]:
+        return [json.loads(line) for line in out(capsys, "search", *args, "--json").splitlines()]
+
+    everything = rows("the", "--limit", "50")
+    assert len(everything) > 2
+    assert [r["id"] for r in rows("the", "--limit", "2")] == [r["id"] for r in everything[:2]]
+    with Store.open(f"sqlite:///{mirrored / '.syncd' / 'index.db'}") as store:
+        top = store.session(str(everything[0]["id"]))
+    assert top is not None
+    model = top.metadata["llmModels"][0]
+    by_model = rows("the", "--limit", "50", "--model", model)
+    assert everything[0]["id"] in [r["id"] for r in by_model]
+    assert len(by_model) < len(everything)
+    assert rows("the", "--model", "no-such-model") == []
+    assert rows("the", "--tag", "no-such-tag") == []
+    assert rows("the", "--since", "2999-01-01") == []
+
+
+def test_ls_sorts_by_name(mirrored: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rows = [json.loads(x) for x in out(capsys, "ls", "--sort", "name", "--json").splitlines()]
+    names = [str(r["name"]).casefold() for r in rows]
+    assert names == sorted(names)
+    assert len(set(names)) > 1
+
+
+def test_show_prints_the_story_url(mirrored: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    first = json.loads(out(capsys, "ls", "--json").splitlines()[0])
+    with Store.open(f"sqlite:///{mirrored / '.syncd' / 'index.db'}") as store:
+        store.set_pullstory_url(first["id"], "https://pullstory.com/s/abc123")
+    assert "story:    https://pullstory.com/s/abc123" in out(capsys, "show", first["id"])
+
+
+def test_every_link_in_the_generated_pages_leads_to_a_file(mirrored: Path) -> None:
+    pages = [mirrored / "README.md", *mirrored.glob("*/INDEX.md")]
+    targets = [
+        (page.parent / unquote(link)).resolve()
+        for page in pages
+        for link in re.findall(r"\]\(([^)]+)\)", page.read_text(encoding="utf-8"))
+    ]
+    sessions = {p.resolve() for p in mirrored.glob("*/*.md") if p.name != "INDEX.md"}
+    assert all(target.is_file() for target in targets)
+    assert sessions <= set(targets)  # every session file is linked from its project's page
+    assert len(pages) > 1

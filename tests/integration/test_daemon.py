@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -297,3 +298,26 @@ def test_daemon_paces_a_backlog_within_a_small_rate_limit(tmp_path: Path) -> Non
     # 18 of each window's 20 at most, plus the first request, sent before the limit was known.
     assert windows[0][1] <= 19
     assert max(count for _, count in windows[1:]) <= 18
+
+
+def test_daemon_commits_its_cycle_to_the_git_archive(tmp_path: Path) -> None:
+    empty = tmp_path / "gitconfig"
+    empty.write_text("")
+    with DevServer(api_key="k", port=0, rate_limit=None) as server:
+        seed(server, 3)
+        git_env = {"GIT_CONFIG_GLOBAL": str(empty), "GIT_CONFIG_NOSYSTEM": "1"}
+        with running_daemon(server, tmp_path, SYNCD_GIT__ENABLED="true", **git_env) as daemon:
+            daemon.messages_until("READY=1")
+            assert server.wait_for_requests(
+                lambda log: sum(r.accept == "text/markdown" for r in log) >= 3, DEADLINE
+            )
+            assert daemon.stop() == 0  # a stop lets the cycle, and its commit, finish
+    log = subprocess.run(
+        ["git", "-C", str(tmp_path / "mirror"), "log", "--format=%s", "--name-only"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert log.startswith("sync: 3 new in 1 project")
+    session_file = re.compile(r"app/.*-s\d-0000000\d\.md")
+    assert len([line for line in log.splitlines() if session_file.fullmatch(line)]) == 3

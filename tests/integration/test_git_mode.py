@@ -65,16 +65,39 @@ def test_renames_keep_their_history_and_user_changes_stay_unstaged(
     assert "?? notes.txt" in git(root, "status", "--porcelain")
 
 
-def test_a_rejected_commit_is_retried_next_cycle(root: Path, server: DevServer) -> None:
+def test_a_rejected_commit_is_reported_and_retried_next_cycle(
+    root: Path, server: DevServer, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert run(["sync", "--once"]) == 0
     hook = root / ".git" / "hooks" / "pre-commit"
-    hook.write_text("#!/bin/sh\nexit 1\n")
+    hook.write_text("#!/bin/sh\necho 'not on a Friday' >&2\nexit 1\n")
     hook.chmod(0o755)
     server.rename_session("proj_docs", "550e8402-0000-0000-0000-000000000003", "Renamed")
+    capsys.readouterr()
     assert run(["sync", "--once"]) == 0  # the mirror is fine; the commit waits
+    reported = capsys.readouterr().err
+    assert "git commit failed (retried next cycle)" in reported
+    assert "not on a Friday" in reported
     assert git(root, "rev-list", "--count", "HEAD").strip() == "1"
     hook.unlink()
     assert run(["sync", "--once"]) == 0  # nothing new from the cloud, but the retry lands
     assert git(root, "rev-list", "--count", "HEAD").strip() == "2"
     (renamed,) = (p.relative_to(root).as_posix() for p in root.glob("docs/*-renamed-*.md"))
     assert renamed in git(root, "show", "--name-only", "--format=", "HEAD").split()
+
+
+def test_a_key_file_kept_in_the_root_is_never_committed(
+    root: Path, monkeypatch: pytest.MonkeyPatch, server: DevServer
+) -> None:
+    root.mkdir(parents=True)
+    key_file = root / "specstory-key.txt"
+    key_file.write_text(server.api_key + "\n")
+    monkeypatch.delenv("SYNCD_API_KEY")
+    monkeypatch.setenv("SYNCD_API_KEY_FILE", str(key_file))
+
+    assert run(["sync", "--once"]) == 0
+
+    history = git(root, "log", "--all", "--name-only", "--format=").split()
+    assert history  # the sessions were committed
+    assert "specstory-key.txt" not in history
+    assert server.api_key not in git(root, "log", "--all", "-p")
