@@ -103,3 +103,18 @@ class Harness:
 @pytest.fixture
 def harness(server: DevServer, tmp_path: Path) -> Harness:
     return Harness(server, tmp_path / "mirror", FakeSleep())
+
+
+def point_cli_at(monkeypatch: pytest.MonkeyPatch, url: str, api_key: str, root: Path) -> Path:
+    """`syncd` commands run in-process talk to this server and mirror into `root`."""
+    monkeypatch.setenv("SYNCD_BASE_URL", url)
+    monkeypatch.setenv("SYNCD_API_KEY", api_key)
+    monkeypatch.setenv("SYNCD_ROOT", str(root))
+    monkeypatch.setenv("SYNCD_RETRY__BASE_DELAY_SECONDS", "0")
+    return root
+
+
+@pytest.fixture
+def cli_root(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, server: DevServer) -> Path:
+    """SYNCD_* pointed at the devserver and a mirror root that does not exist yet."""
+    return point_cli_at(monkeypatch, server.url, server.api_key, tmp_path / "mirror")

@@ -13,6 +13,7 @@ from syncd.cli import run
 from syncd.devserver import DevServer
 from syncd.index import migrate
 from syncd.index.store import Store
+from tests.integration.conftest import point_cli_at
 
 
 @pytest.fixture
@@ -20,10 +21,7 @@ def mirrored(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, server: DevServer, corpus_dir: Path
 ) -> Path:
     server.seed_corpus_flat(corpus_dir)
-    root = tmp_path / "mirror"
-    monkeypatch.setenv("SYNCD_BASE_URL", server.url)
-    monkeypatch.setenv("SYNCD_API_KEY", server.api_key)
-    monkeypatch.setenv("SYNCD_ROOT", str(root))
+    root = point_cli_at(monkeypatch, server.url, server.api_key, tmp_path / "mirror")
     assert run(["sync", "--once"]) == 0
     return root
 

@@ -12,13 +12,8 @@ from tests.integration.test_sync import seed_two_projects
 
 
 @pytest.fixture
-def env_for(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, server: DevServer) -> Path:
-    root = tmp_path / "mirror"
-    monkeypatch.setenv("SYNCD_BASE_URL", server.url)
-    monkeypatch.setenv("SYNCD_API_KEY", server.api_key)
-    monkeypatch.setenv("SYNCD_ROOT", str(root))
-    monkeypatch.setenv("SYNCD_RETRY__BASE_DELAY_SECONDS", "0")
-    return root
+def env_for(cli_root: Path) -> Path:
+    return cli_root
 
 
 def test_sync_once_prints_the_summary_and_exits_0(

@@ -19,14 +19,8 @@ CHECK_NAMES = ["configuration", "API key", "server", "mirror root", "index", "lo
 
 
 @pytest.fixture
-def root(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, server: DevServer) -> Path:
-    """SYNCD_* pointed at the devserver and a mirror root that does not exist yet."""
-    root = tmp_path / "mirror"
-    monkeypatch.setenv("SYNCD_BASE_URL", server.url)
-    monkeypatch.setenv("SYNCD_API_KEY", server.api_key)
-    monkeypatch.setenv("SYNCD_ROOT", str(root))
-    monkeypatch.setenv("SYNCD_RETRY__BASE_DELAY_SECONDS", "0")
-    return root
+def root(cli_root: Path) -> Path:
+    return cli_root
 
 
 @pytest.fixture

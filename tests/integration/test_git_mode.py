@@ -9,6 +9,7 @@ import pytest
 
 from syncd.cli import run
 from syncd.devserver import DevServer
+from tests.integration.conftest import point_cli_at
 from tests.integration.test_sync import seed_two_projects
 
 
@@ -25,10 +26,7 @@ def root(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, server: DevServer) -> 
     empty.write_text("")
     monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(empty))
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-    mirror = tmp_path / "mirror"
-    monkeypatch.setenv("SYNCD_BASE_URL", server.url)
-    monkeypatch.setenv("SYNCD_API_KEY", server.api_key)
-    monkeypatch.setenv("SYNCD_ROOT", str(mirror))
+    mirror = point_cli_at(monkeypatch, server.url, server.api_key, tmp_path / "mirror")
     monkeypatch.setenv("SYNCD_GIT__ENABLED", "true")
     seed_two_projects(server)
     return mirror

@@ -10,6 +10,7 @@ import pytest
 
 from syncd.cli import run
 from syncd.devserver import DevServer, PullStoryServer
+from tests.integration.conftest import point_cli_at
 from tests.integration.test_push import TOKEN, session_markdown
 
 
@@ -37,9 +38,7 @@ def servers(
             name="Just chatting",
             markdown="_**User**_\n\nWho invented the tootsie pop?\n\n_**Assistant**_\n\nNobody.\n",
         )
-        monkeypatch.setenv("SYNCD_BASE_URL", cloud.url)
-        monkeypatch.setenv("SYNCD_API_KEY", "k")
-        monkeypatch.setenv("SYNCD_ROOT", str(tmp_path / "mirror"))
+        point_cli_at(monkeypatch, cloud.url, "k", tmp_path / "mirror")
         monkeypatch.setenv("SYNCD_PULLSTORY__BASE_URL", stories.url)
         monkeypatch.setenv("SYNCD_PULLSTORY__API_KEY", TOKEN)
         assert run(["sync", "--once"]) == 0

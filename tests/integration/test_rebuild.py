@@ -14,7 +14,7 @@ from syncd.index.store import SessionRecord, Store
 from syncd.mirror import frontmatter
 from syncd.mirror.writer import Mirror
 from syncd.sync.rebuild import rebuild_index
-from tests.integration.conftest import Harness
+from tests.integration.conftest import Harness, point_cli_at
 from tests.integration.test_lock import lock_held_by_another_process
 from tests.integration.test_sync import body_requests, seed_two_projects
 
@@ -42,10 +42,7 @@ def forget_index(harness: Harness) -> None:
 @pytest.fixture
 def root(monkeypatch: pytest.MonkeyPatch, harness: Harness) -> Path:
     """SYNCD_* pointed at the harness's devserver and root, for CLI tests."""
-    monkeypatch.setenv("SYNCD_BASE_URL", harness.server.url)
-    monkeypatch.setenv("SYNCD_API_KEY", harness.server.api_key)
-    monkeypatch.setenv("SYNCD_ROOT", str(harness.root))
-    return harness.root
+    return point_cli_at(monkeypatch, harness.server.url, harness.server.api_key, harness.root)
 
 
 def test_rebuilt_index_equals_the_synced_one_field_by_field(harness: Harness) -> None:

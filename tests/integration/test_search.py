@@ -24,7 +24,7 @@ from syncd.index.search import (
     search,
 )
 from syncd.index.store import ProjectRecord, SessionRecord, Store
-from tests.integration.conftest import Harness
+from tests.integration.conftest import Harness, point_cli_at
 
 CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "specstory"
 
@@ -324,9 +324,7 @@ def test_phrases_known_to_be_in_the_corpus_are_found_there(
 
 def shop(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> str:
     """`syncd` pointed at the harness's server, which holds one project with session s-a."""
-    monkeypatch.setenv("SYNCD_BASE_URL", harness.server.url)
-    monkeypatch.setenv("SYNCD_API_KEY", harness.server.api_key)
-    monkeypatch.setenv("SYNCD_ROOT", str(harness.root))
+    point_cli_at(monkeypatch, harness.server.url, harness.server.api_key, harness.root)
     project = harness.server.add_project("Shop", project_id="proj_shop")
     harness.server.put_session(project, session_id="s-a", name="Cart", markdown="# pelican\n")
     return project
