@@ -34,6 +34,10 @@ class FakeClock:
         self.waits.append(seconds)
         self.now += seconds
 
+    def advance(self, seconds: float) -> None:
+        """Time passing without anyone waiting for it."""
+        self.now += seconds
+
 
 class FakeSleep:
     """Records the waits a client asked for instead of sleeping through them."""

@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from syncd.devserver import DevServer, Fault, RequestRecord
+from tests.integration.conftest import FakeClock
 
 API_KEY = "test-key"
 START = 1_767_225_600.0  # 2026-01-01T00:00:00Z
@@ -27,20 +28,9 @@ SUMMARY_FIELDS = {
 }  # fmt: skip
 
 
-class FakeClock:
-    def __init__(self, now: float = START) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock()
+    return FakeClock(START)
 
 
 @pytest.fixture

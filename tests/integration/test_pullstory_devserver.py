@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from syncd.devserver import Fault, PullStoryRecord, PullStoryServer
+from tests.integration.conftest import FakeClock
 
 TOKEN = "ps_live_test"
 START = 1_768_435_200.0  # 2026-01-15T00:00:00Z
@@ -23,17 +24,6 @@ STORY_FIELDS = {
 ALREADY_GENERATING = "Another request is already generating this story"
 DEFAULT_FAILURE = "Story generation failed. Retry with a smaller brief."
 MISSING = object()
-
-
-class FakeClock:
-    def __init__(self, now: float = START) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 def brief(**changes: Any) -> dict[str, Any]:
@@ -64,7 +54,7 @@ def api_client(server: PullStoryServer, token: str | None = TOKEN) -> httpx.Clie
 
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock()
+    return FakeClock(START)
 
 
 @pytest.fixture
@@ -83,7 +73,7 @@ def client(server: PullStoryServer) -> Iterator[httpx.Client]:
 def validator() -> Iterator[httpx.Client]:
     """One unthrottled server shared by the validation cases (they never change its state)."""
     with (
-        PullStoryServer(token=TOKEN, clock=FakeClock(), post_limit_per_minute=None) as running,
+        PullStoryServer(token=TOKEN, clock=FakeClock(START), post_limit_per_minute=None) as running,
         api_client(running) as http,
     ):
         yield http

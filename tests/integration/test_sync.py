@@ -249,16 +249,18 @@ def test_429_is_honoured_with_its_retry_after(tmp_path: Path) -> None:
     assert [r.status for r in server.requests].count(429) == 1
 
 
+# proj_docs' listing with one item whose markdownSize is not a number.
+BAD_DOCS_LISTING = Fault(
+    kind="body",
+    path="/projects/proj_docs/sessions$",
+    body=b'{"success": true, "data": {"sessions": [{"id": "x", "markdownSize": "big"}],'
+    b' "total": 1, "projectId": "proj_docs"}}',
+)
+
+
 def test_malformed_listing_item_fails_alone(harness: Harness) -> None:
     seed_two_projects(harness.server)
-    harness.server.inject(
-        Fault(
-            kind="body",
-            path="/projects/proj_docs/sessions$",
-            body=b'{"success": true, "data": {"sessions": [{"id": "x", "markdownSize": "big"}],'
-            b' "total": 1, "projectId": "proj_docs"}}',
-        )
-    )
+    harness.server.inject(BAD_DOCS_LISTING)
     report = harness.sync()
     assert report.failed == 1
     assert report.new == 2
@@ -360,14 +362,7 @@ def test_index_pages_are_not_rewritten_when_nothing_changed(harness: Harness) ->
 
 def test_listing_with_a_bad_item_is_not_skipped_next_run(harness: Harness) -> None:
     seed_two_projects(harness.server)
-    harness.server.inject(
-        Fault(
-            kind="body",
-            path="/projects/proj_docs/sessions$",
-            body=b'{"success": true, "data": {"sessions": [{"id": "x", "markdownSize": "big"}],'
-            b' "total": 1, "projectId": "proj_docs"}}',
-        )
-    )
+    harness.server.inject(BAD_DOCS_LISTING)
     harness.sync()
     harness.server.clear_requests()
     report = harness.sync()
