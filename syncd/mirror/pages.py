@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import quote
 
+from syncd.mirror.paths import parse_time
+
 README_TITLE = "SpecStory sessions"
 INDEX_FILENAME = "INDEX.md"
 UNTITLED = "(untitled)"
@@ -128,28 +130,13 @@ def _text_key(text: str | None) -> tuple[bool, str]:
 
 
 def _start_key(entry: SessionEntry) -> tuple[bool, datetime]:
-    when = _parse_time(entry.started)
+    when = parse_time(entry.started)
     return (when is not None, when or datetime.min.replace(tzinfo=UTC))
-
-
-def _parse_time(iso: str | None) -> datetime | None:
-    if iso is None:
-        return None
-    try:
-        when = datetime.fromisoformat(iso)
-    except ValueError:
-        return None
-    if when.tzinfo is None:
-        return when.replace(tzinfo=UTC)
-    try:
-        return when.astimezone(UTC)
-    except OverflowError:
-        return None
 
 
 def _show_time(iso: str | None) -> str:
     """``YYYY-MM-DD HH:MM`` in UTC; text that is not ISO 8601 is shown as it is."""
-    when = _parse_time(iso)
+    when = parse_time(iso)
     if when is not None:
         return f"{when.year:04d}-{when.month:02d}-{when.day:02d} {when.hour:02d}:{when.minute:02d}"
     return _inline(iso, blank=NO_DATE) if iso is not None else NO_DATE

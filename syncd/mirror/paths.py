@@ -74,6 +74,18 @@ def _cut_at_separator(slug: str, max_bytes: int) -> str:
     return head.rstrip("-")
 
 
+def parse_time(value: str | None) -> datetime | None:
+    """An ISO 8601 timestamp as an aware UTC datetime (no zone means UTC); None when absent,
+    unreadable or out of range."""
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    except (ValueError, OverflowError):
+        return None
+
+
 def id_tag(session_id: str, length: int = 8) -> str:
     """Return a short, stable, file-name-safe tag for an id.
 

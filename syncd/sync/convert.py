@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from syncd.cloud.models import SessionMetadata, SessionSummary
 from syncd.index.store import SessionRecord
 from syncd.mirror.frontmatter import SessionHeader
-
-
-def parse_time(value: str | None) -> datetime | None:
-    """An API timestamp as an aware UTC datetime; None when absent or unreadable."""
-    if not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+from syncd.mirror.paths import parse_time
 
 
 def session_time(summary: SessionSummary) -> datetime | None:

@@ -22,9 +22,8 @@ from syncd.errors import SyncdError
 from syncd.index.store import ProjectRecord, SessionRecord, Store
 from syncd.mirror import frontmatter
 from syncd.mirror.frontmatter import FrontMatterError, SessionHeader
-from syncd.mirror.paths import free_project_dirname
+from syncd.mirror.paths import free_project_dirname, parse_time
 from syncd.mirror.writer import Mirror
-from syncd.sync.convert import parse_time
 from syncd.sync.overview import PROJECT_INDEX
 
 logger = logging.getLogger(__name__)
