@@ -39,12 +39,18 @@ def plan_deletions(
     listed = set(listed_ids)
     mine = [r for r in indexed.values() if r.project_id == project_id]
     candidates = sorted((r for r in mine if r.id not in listed), key=lambda r: r.path)
-    refusal = None
-    limit = allowed_count(len(mine), max_share)
-    if len(candidates) > limit and not allow_mass_delete:
-        refusal = (
-            f"refusing to remove {len(candidates)} of {len(mine)} sessions of project "
-            f"{project_name!r} in one cycle (the limit is {limit}, {max_share:.0%}); if they "
-            "really were deleted, stop syncd run and run: syncd sync --once --allow-mass-delete"
-        )
+    what = f"sessions of project {project_name!r}"
+    refusal = None if allow_mass_delete else guard(len(candidates), len(mine), what, max_share)
     return DeletionPlan(project_id, candidates, refusal)
+
+
+def guard(removing: int, total: int, what: str, max_share: float) -> str | None:
+    """Why removing `removing` of `total` in one cycle is refused; None when it is not."""
+    limit = allowed_count(total, max_share)
+    if removing <= limit:
+        return None
+    return (
+        f"refusing to remove {removing} of {total} {what} in one cycle (the limit is "
+        f"{limit}, {max_share:.0%}); if they really were deleted, stop syncd run and run: "
+        "syncd sync --once --allow-mass-delete"
+    )

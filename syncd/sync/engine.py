@@ -33,7 +33,7 @@ from syncd.errors import (
 from syncd.index.store import BudgetRecord, ProjectRecord, RunRecord, SessionRecord, Store
 from syncd.mirror.writer import Mirror
 from syncd.sync import overview
-from syncd.sync.deletions import DeletionPlan, allowed_count, plan_deletions
+from syncd.sync.deletions import DeletionPlan, guard, plan_deletions
 from syncd.sync.localedits import FileState, classify
 from syncd.sync.planner import ProjectPlan, assign_dirnames, plan_project
 from syncd.sync.report import CycleReport
@@ -375,14 +375,10 @@ class SyncEngine:
                 return
             seen |= {s.id for s in fresh.sessions}
         candidates = [r for r in live.values() if r.id not in seen]
-        limit = allowed_count(len(live), self.options.max_delete_share)
-        if len(candidates) > limit and not self.options.allow_mass_delete:
-            # An empty or foreign listing (another account's key) must not empty the mirror.
-            refusal = (
-                f"refusing to remove {len(candidates)} of {len(live)} mirrored sessions in "
-                f"one cycle (the limit is {limit}); if they really were deleted, stop syncd "
-                "run and run: syncd sync --once --allow-mass-delete"
-            )
+        # An empty or foreign listing (another account's key) must not empty the mirror.
+        share = self.options.max_delete_share
+        refusal = guard(len(candidates), len(live), "mirrored sessions", share)
+        if refusal is not None and not self.options.allow_mass_delete:
             logger.error("%s", refusal)
             report.fail(refusal)
             if not self.options.dry_run:  # list them in full next time, not a hiding 304
