@@ -126,7 +126,9 @@ class SyncEngine:
         not_modified_before = self.client.stats.not_modified
         try:
             cycle(report)
-            self._write_pages(report)
+            if kind != "incremental" or report.written or report.removed:
+                # A quiet incremental cycle (most of them) changed nothing pages show.
+                self._write_pages(report)
         finally:
             self._save_budget()
             self.store.finish_run(
