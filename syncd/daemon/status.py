@@ -198,7 +198,7 @@ def collect_status(
         last_success=last_success,
         next_sync=daemon.next_sync if daemon else None,
         sessions=store.count_sessions() if store else 0,
-        projects=len(store.projects()) if store else 0,
+        projects=store.count_projects() if store else 0,
         budget=_budget_status(store.budget(), now, reserve) if store else None,
         recent_errors=_recent_errors(runs),
         healthy=healthy,
@@ -210,15 +210,12 @@ def collect_status(
 
 
 def _push_status(store: Store) -> PushStatus | None:
-    stories = store.stories()
+    # Counts and the last few URLs only: the stories' briefs are never loaded here.
+    counts = store.story_counts()
     state = store.push_state()
-    if not stories and state.paused_reason is None:
+    if not counts and state.paused_reason is None:
         return None
-    counts: dict[str, int] = {}
-    for story in stories:
-        counts[story.status] = counts.get(story.status, 0) + 1
-    ready = [(s.session_id, s.url) for s in reversed(stories) if s.status == "ready" and s.url]
-    return PushStatus(counts, state.paused_reason, tuple(ready[:5]))
+    return PushStatus(counts, state.paused_reason, tuple(store.latest_ready_stories(5)))
 
 
 def _health(

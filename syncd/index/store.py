@@ -255,6 +255,10 @@ class Store:
         with self._transaction() as db:
             return int(db.scalar(select(func.count()).select_from(SessionRow)) or 0)
 
+    def count_projects(self) -> int:
+        with self._transaction() as db:
+            return int(db.scalar(select(func.count()).select_from(ProjectRow)) or 0)
+
     def delete_session(self, session_id: str) -> None:
         with self._transaction() as db:
             row = db.get(SessionRow, session_id)
@@ -301,6 +305,23 @@ class Store:
             if session_id is not None:
                 query = query.where(StoryRow.session_id == session_id)
             return [_story_record(row) for row in db.scalars(query)]
+
+    def story_counts(self) -> dict[str, int]:
+        """How many stories are in each status (what status shows, without the briefs)."""
+        with self._transaction() as db:
+            query = select(StoryRow.status, func.count()).group_by(StoryRow.status)
+            return {str(status): int(count) for status, count in db.execute(query)}
+
+    def latest_ready_stories(self, limit: int) -> list[tuple[str, str]]:
+        """(session id, story URL) of the newest ready stories, newest first."""
+        with self._transaction() as db:
+            query = (
+                select(StoryRow.session_id, StoryRow.url)
+                .where(StoryRow.status == "ready", StoryRow.url.is_not(None))
+                .order_by(StoryRow.id.desc())
+                .limit(limit)
+            )
+            return [(str(session_id), str(url)) for session_id, url in db.execute(query)]
 
     def set_pullstory_url(self, session_id: str, url: str) -> SessionRecord | None:
         with self._transaction() as db:
