@@ -112,3 +112,40 @@ def describes_same_file(summary: SessionSummary, record: SessionRecord) -> bool:
     now = header_for(summary, "", None, None)
     then = header_for(summary_from_record(record), "", None, None)
     return now == then
+
+
+def record_from_header(
+    header: SessionHeader,
+    *,
+    path: str,
+    markdown_size: int,
+    body_sha256: str,
+    file_sha256: str,
+) -> SessionRecord:
+    """The index record a mirrored file's front matter describes (for a rebuild). The
+    device id and raw size are not in the front matter, so they are unknown here."""
+    metadata = SessionMetadata(
+        client_name=header.client,
+        client_version=header.client_version,
+        agent_name=header.agent,
+        git_branches=list(header.branches),
+        llm_models=list(header.models),
+        tags=list(header.tags),
+    )
+    return SessionRecord(
+        id=header.id,
+        project_id=header.project_id,
+        name=header.name,
+        path=path,
+        etag=header.etag,
+        created_at=header.created_at,
+        updated_at=header.updated_at,
+        started_at=header.started_at,
+        ended_at=header.ended_at,
+        markdown_size=markdown_size,
+        body_sha256=body_sha256,
+        file_sha256=file_sha256,
+        metadata=metadata.model_dump(by_alias=True),
+        pullstory_url=header.pullstory_url,
+        cloud_deleted_at=header.deleted_in_cloud,
+    )

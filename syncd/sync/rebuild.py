@@ -15,15 +15,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import PurePosixPath
-from typing import Any
 
-from syncd.cloud.models import SessionMetadata
 from syncd.errors import SyncdError
 from syncd.index.store import ProjectRecord, SessionRecord, Store
 from syncd.mirror import frontmatter
-from syncd.mirror.frontmatter import FrontMatterError, SessionHeader
+from syncd.mirror.frontmatter import FrontMatterError
 from syncd.mirror.paths import free_project_dirname, parse_time
 from syncd.mirror.writer import Mirror
+from syncd.sync.convert import record_from_header
 from syncd.sync.overview import PROJECT_INDEX
 
 logger = logging.getLogger(__name__)
@@ -116,22 +115,12 @@ def _read(mirror: Mirror, relative: str) -> _Found | SkippedFile:
         return SkippedFile(relative, exc.message)
     except OSError as exc:
         return SkippedFile(relative, exc.strerror or str(exc))
-    record = SessionRecord(
-        id=header.id,
-        project_id=header.project_id,
-        name=header.name,
+    record = record_from_header(
+        header,
         path=relative,
-        etag=header.etag,
-        created_at=header.created_at,
-        updated_at=header.updated_at,
-        started_at=header.started_at,
-        ended_at=header.ended_at,
         markdown_size=file_size - inspection.body_offset,
         body_sha256=inspection.body_sha256,
         file_sha256=inspection.file_sha256,
-        metadata=_metadata(header),
-        pullstory_url=header.pullstory_url,
-        cloud_deleted_at=header.deleted_in_cloud,
     )
     return _Found(record, header.project)
 
@@ -145,20 +134,6 @@ def _front_matter_problem(mirror: Mirror, relative: str) -> str:
     except FrontMatterError as exc:
         return f"front matter: {exc.problem}"
     return "the front matter is unreadable"
-
-
-def _metadata(header: SessionHeader) -> dict[str, Any]:
-    """The metadata dict a sync stores (the API's camelCase keys); the device id is not in
-    the front matter, so it is unknown here."""
-    metadata = SessionMetadata(
-        client_name=header.client,
-        client_version=header.client_version,
-        agent_name=header.agent,
-        git_branches=list(header.branches),
-        llm_models=list(header.models),
-        tags=list(header.tags),
-    )
-    return metadata.model_dump(by_alias=True)
 
 
 def _newest_per_id(found: list[_Found]) -> tuple[list[_Found], list[SkippedFile]]:
