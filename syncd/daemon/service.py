@@ -259,7 +259,9 @@ class Daemon:
             if self._push_queue is None:
                 assert self._push_token is not None  # the job exists only with a token
                 # One queue for the daemon's life: its request spacing carries across ticks.
-                client = PullStoryClient(settings.base_url, self._push_token)
+                client = PullStoryClient(
+                    settings.base_url, self._push_token, timeout=self.settings.timeout_seconds
+                )
                 self._push_queue = PushQueue(
                     self._store, client, on_ready=self._story_ready, sleep=self._pause_push
                 )
@@ -390,12 +392,15 @@ class Daemon:
         ):
             logger.error("the root and database cannot change on reload; restart syncd for that")
         else:
-            previous_schedule = self.settings.schedule
+            previous = self.settings
             self.settings = settings
             if api_key is not None:
                 self._api_key = api_key
+            self._budget.reserve = settings.budget.reserve
+            if settings.pullstory != previous.pullstory:
+                logger.warning("the pullstory settings take effect when syncd restarts")
             if self._scheduler is not None:
-                self._reschedule(previous_schedule, settings)
+                self._reschedule(previous.schedule, settings)
             logger.info("configuration reloaded")
         self._write_state()
         self.notifier.ready("configuration reloaded")

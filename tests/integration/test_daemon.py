@@ -180,7 +180,10 @@ def test_sighup_reloads_the_configuration(tmp_path: Path) -> None:
             SYNCD_SCHEDULE__SYNC_SECONDS=None,
         ) as daemon:
             daemon.messages_until("READY=1")
-            config.write_text("[schedule]\nsync_seconds = 60\njitter_seconds = 0\n")
+            config.write_text(
+                "[schedule]\nsync_seconds = 60\njitter_seconds = 0\n"
+                "[pullstory]\ninterval_seconds = 30\n"
+            )
             daemon.process.send_signal(signal.SIGHUP)
             seen = daemon.messages_until("RELOADING=1")
             seen += daemon.messages_until("READY=1")
@@ -190,6 +193,11 @@ def test_sighup_reloads_the_configuration(tmp_path: Path) -> None:
             assert state.next_sync is not None
             assert (state.next_sync - datetime.now(UTC)).total_seconds() <= 60
             assert daemon.stop() == 0
+            assert daemon.process.stderr is not None
+            # Not applied silently: what a reload cannot change is said.
+            assert "pullstory settings take effect when syncd restarts" in (
+                daemon.process.stderr.read()
+            )
 
 
 @pytest.mark.parametrize("bad", ["[schedule]\nsync_seconds = 1\n", "tiemout_seconds = 3\n"])
