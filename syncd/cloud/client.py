@@ -156,11 +156,11 @@ class CloudClient:
 
     def session_url(self, project_id: str, session_id: str) -> str:
         """Where a session lives on the server (recorded in front matter as its source)."""
-        return self._url(f"/projects/{_quote(project_id)}/sessions/{_quote(session_id)}")
+        return self._url(_session_path(project_id, session_id))
 
     def session_exists(self, project_id: str, session_id: str) -> bool:
         """HEAD on the session: False only on a clear 404 (how deletions are confirmed)."""
-        path = f"/projects/{_quote(project_id)}/sessions/{_quote(session_id)}"
+        path = _session_path(project_id, session_id)
         try:
             with self._send("HEAD", path, {}):
                 return True
@@ -207,7 +207,7 @@ class CloudClient:
         The listing's size is enforced only when the body is the version the listing
         described (same etag); a newer body is checked against its Content-Length.
         """
-        path = f"/projects/{_quote(project_id)}/sessions/{_quote(session_id)}"
+        path = _session_path(project_id, session_id)
         # identity: the size checks and the bytes on disk must be the body itself, never a
         # compressed form of it (a gzip-ing proxy would otherwise corrupt files).
         headers = {"Accept": "text/markdown", "Accept-Encoding": "identity"}
@@ -328,6 +328,10 @@ def _list_field(data: dict[str, Any], key: str, url: str) -> list[object]:
     if not isinstance(items, list):
         raise BadResponseError(url, f"'data.{key}' is not a list")
     return items
+
+
+def _session_path(project_id: str, session_id: str) -> str:
+    return f"/projects/{_quote(project_id)}/sessions/{_quote(session_id)}"
 
 
 def _quote(segment: str) -> str:

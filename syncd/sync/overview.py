@@ -6,9 +6,15 @@ from collections.abc import Iterable, Sequence
 from pathlib import PurePosixPath
 
 from syncd.index.store import ProjectRecord, SessionRecord
-from syncd.mirror.pages import ProjectEntry, SessionEntry, render_project_index, render_root_readme
+from syncd.mirror.pages import (
+    INDEX_FILENAME,
+    ProjectEntry,
+    SessionEntry,
+    render_project_index,
+    render_root_readme,
+)
 
-PROJECT_INDEX = "INDEX.md"
+PROJECT_INDEX = INDEX_FILENAME
 ROOT_README = "README.md"
 
 
