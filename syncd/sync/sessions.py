@@ -125,8 +125,11 @@ class SessionSync:
         self.store.save_session(updated)
         return updated
 
-    def _fetch(self, plan: ProjectPlan, fetch: Fetch, report: CycleReport) -> SessionRecord | None:
-        verdict = self._protect_local_edits(fetch.previous)
+    def _fetch(
+        self, plan: ProjectPlan, fetch: Fetch, report: CycleReport, known: Verdict | None = None
+    ) -> SessionRecord | None:
+        """Download a session; `known` is the file's verdict when the caller just read it."""
+        verdict = self._protect_local_edits(fetch.previous, known)
         for attempt in range(1, BODY_ATTEMPTS + 1):
             try:
                 return self._download(plan, fetch, verdict, report)
@@ -221,7 +224,7 @@ class SessionSync:
                 return None
             # The body on disk is not the cloud's any more: fetch it again instead.
             fetch = Fetch(rewrite.summary, rewrite.path, previous, None)
-            return self._fetch(plan, fetch, report)
+            return self._fetch(plan, fetch, report, known=verdict)
         header = self._header(
             plan,
             rewrite.summary,
@@ -263,11 +266,13 @@ class SessionSync:
         # The user's own mark survives every rewrite.
         return frontmatter.render(dataclasses.replace(header, pullstory=verdict.pullstory))
 
-    def _protect_local_edits(self, previous: SessionRecord | None) -> Verdict:
+    def _protect_local_edits(
+        self, previous: SessionRecord | None, known: Verdict | None = None
+    ) -> Verdict:
         """Keep a user's edited copy beside the file before it is replaced."""
         if previous is None:
             return Verdict(FileState.MISSING)
-        verdict = classify(self.mirror.inspect(previous.path), previous)
+        verdict = known or classify(self.mirror.inspect(previous.path), previous)
         if verdict.state is FileState.EDITED:
             source = PurePosixPath(previous.path)
             kept = (source.parent / local_copy_name(source.name, self.clock())).as_posix()
