@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import httpx
@@ -298,16 +299,31 @@ def test_dry_run_reports_and_changes_nothing(harness: Harness, tmp_path: Path) -
     harness.server.delete_session("proj_big", ids[0])
     harness.server.put_session("proj_big", session_id=ids[1], name="renamed", markdown="# 2\n")
     harness.server.put_session("proj_big", session_id="zz-new", name="new", markdown="# n\n")
+    harness.server.add_project("Huge", project_id="proj_big")  # renamed: files move
     harness.server.clear_requests()
     report = engine_run(harness, dry_run=True)
     actions = "\n".join(report.actions)
     assert "update " in actions
     assert "fetch  " in actions
     assert "trash " in actions
+    assert re.search(
+        rf"^move    big/\S+-{ids[2][:8]}\.md -> huge/\S+-{ids[2][:8]}\.md$", actions, re.M
+    )
     assert harness.files() == before
     assert not any(r.accept == "text/markdown" for r in harness.server.requests)
     with Store.open(harness.database_url) as store:
         assert len(store.runs()) == 1
+
+
+def test_the_deletion_share_is_configurable(harness: Harness) -> None:
+    ids = seed_project(harness.server, 8)
+    engine_run(harness)
+    for sid in ids[:4]:
+        harness.server.delete_session("proj_big", sid)
+    refused = engine_run(harness)  # 4 of 8 is over the default 25%
+    assert (refused.deleted, refused.failed) == (0, 1)
+    allowed = engine_run(harness, max_delete_share=0.5)
+    assert (allowed.deleted, allowed.failed) == (4, 0)
 
 
 def test_an_empty_project_list_never_empties_the_mirror(harness: Harness) -> None:
