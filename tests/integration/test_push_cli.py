@@ -10,6 +10,7 @@ import pytest
 
 from syncd.cli import run
 from syncd.devserver import DevServer, PullStoryServer
+from syncd.index.store import PushState, Store
 from tests.integration.conftest import point_cli_at
 from tests.integration.test_push import TOKEN, session_markdown
 
@@ -54,6 +55,25 @@ def test_brief_prints_the_json_it_would_send(
     assert brief["title"] == "Fix the parser"
     assert any(f["path"] == "src/parser.py" for f in brief["files"])
     assert servers[1].requests == []
+
+
+def test_brief_takes_the_mirrored_file_as_well_as_the_id(
+    servers: tuple[DevServer, PullStoryServer], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    (path,) = (tmp_path / "mirror").glob("*/*-00000000.md")
+    capsys.readouterr()
+    assert run(["brief", str(path)]) == 0
+    assert json.loads(capsys.readouterr().out)["title"] == "Fix the parser"
+
+
+def test_status_says_when_pushing_is_paused(
+    servers: tuple[DevServer, PullStoryServer], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    with Store.open(f"sqlite:///{tmp_path / 'mirror' / '.syncd' / 'index.db'}") as store:
+        store.save_push_state(PushState(paused_reason="PullStory quota used up until June"))
+    capsys.readouterr()
+    run(["status"])
+    assert "PAUSED: PullStory quota used up until June" in capsys.readouterr().out
 
 
 def test_brief_explains_why_a_session_cannot_make_one(
