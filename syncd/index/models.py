@@ -75,6 +75,10 @@ class SyncRunRow(Base):
     kind: Mapped[str] = mapped_column(String(20), default="once", server_default="once")
     deferred: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     deleted: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # succeeded | failed | deferred | interrupted; NULL while running or when it never ended
+    outcome: Mapped[str | None] = mapped_column(String(20))
+    # Sessions the cloud listed, when every listing of the run was read (else NULL).
+    listed: Mapped[int | None] = mapped_column(Integer)
 
 
 class RateBudgetRow(Base):
@@ -121,3 +125,27 @@ class PushStateRow(Base):
     paused_reason: Mapped[str | None] = mapped_column(Text)
     next_usage_check: Mapped[float | None] = mapped_column(Float)
     not_before: Mapped[float | None] = mapped_column(Float)  # a Retry-After to honour
+
+
+class GitJournalRow(Base):
+    """A path a cycle is about to change; removed once a git commit holds it."""
+
+    __tablename__ = "git_journal"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    path: Mapped[str] = mapped_column(Text)
+
+
+class ArchiveStateRow(Base):
+    """How the last git commit and push went (one row), for `status` and `doctor`."""
+
+    __tablename__ = "archive_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_commit_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_commit_sha: Mapped[str | None] = mapped_column(String(64))
+    error: Mapped[str | None] = mapped_column(Text)
+    failing_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    push_error: Mapped[str | None] = mapped_column(Text)
+    push_failing_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -7,14 +7,14 @@ depends on session state. Every save commits: the index row follows the file.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, func, select
+from sqlalchemy import Engine, create_engine, delete, event, func, insert, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -22,6 +22,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from syncd.errors import ConfigError, StorageError, driver_message
 from syncd.index import migrate, search
 from syncd.index.models import (
+    ArchiveStateRow,
+    GitJournalRow,
     ProjectRow,
     PushStateRow,
     RateBudgetRow,
@@ -78,11 +80,34 @@ class RunRecord:
     kind: str = "once"
     deferred: int = 0
     deleted: int = 0
+    # succeeded | failed | deferred | interrupted; None while running, or when the process
+    # died before it could say (a kill, a power cut).
+    outcome: str | None = None
+    listed: int | None = None  # sessions the cloud listed, when every listing was read
 
     @property
     def succeeded(self) -> bool:
-        """Finished with every item landed (nothing failed, nothing deferred)."""
-        return self.ended_at is not None and self.failed == 0 and self.deferred == 0
+        """Finished with every item landed (nothing failed, deferred or interrupted)."""
+        return self.ended_at is not None and self.outcome == OUTCOME_SUCCEEDED
+
+
+OUTCOME_SUCCEEDED = "succeeded"
+OUTCOME_FAILED = "failed"
+OUTCOME_DEFERRED = "deferred"
+OUTCOME_INTERRUPTED = "interrupted"
+
+
+@dataclass(frozen=True)
+class ArchiveState:
+    """How the git archive's last commit and push went (all None before the first)."""
+
+    last_attempt_at: datetime | None = None
+    last_commit_at: datetime | None = None
+    last_commit_sha: str | None = None
+    error: str | None = None  # the last commit attempt failed with this
+    failing_since: datetime | None = None
+    push_error: str | None = None  # the last push failed with this
+    push_failing_since: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -127,6 +152,7 @@ _SESSION_COLUMNS = {f.name: f.name for f in dataclasses.fields(SessionRecord)} |
     "metadata": "session_metadata"
 }
 _RUN_FIELDS = [f.name for f in dataclasses.fields(RunRecord)]
+_ARCHIVE_FIELDS = [f.name for f in dataclasses.fields(ArchiveState)]
 _RUN_COUNTERS = [
     "requests",
     "not_modified",
@@ -199,13 +225,15 @@ class Store:
                 setattr(row, name, getattr(record, name))
             db.add(row)
 
-    def save_dirnames(self, records: list[ProjectRecord]) -> None:
+    def save_dirnames(self, records: list[ProjectRecord], journal: Iterable[str] = ()) -> None:
         """Give each project its folder; new projects are inserted with their record.
 
         Folder names are unique, so names that move between projects are first parked on
-        placeholders, all in one transaction.
+        placeholders, all in one transaction, which also journals `journal` (the paths the
+        cycle is about to change) for the git archive.
         """
         with self._transaction() as db:
+            _add_to_journal(db, journal)
             rows = {row.id: row for row in db.scalars(select(ProjectRow))}
             moving = [r for r in records if r.id in rows and rows[r.id].dirname != r.dirname]
             for record in moving:
@@ -346,6 +374,43 @@ class Store:
             row.not_before = state.not_before
             db.add(row)
 
+    # --- git journal -----------------------------------------------------------------
+
+    def journal(self, paths: Iterable[str]) -> None:
+        """Record paths about to change, before they change, for the next git commit."""
+        with self._transaction() as db:
+            _add_to_journal(db, paths)
+
+    def journaled(self) -> tuple[int, list[str]]:
+        """(newest entry, every journaled path once, sorted); (0, []) when empty."""
+        with self._transaction() as db:
+            newest = db.scalar(select(func.max(GitJournalRow.seq))) or 0
+            paths = db.scalars(select(GitJournalRow.path).distinct()).all()
+            return int(newest), sorted(paths)
+
+    def clear_journal(self, up_to: int) -> None:
+        """Forget entries up to `up_to` (a commit holds them); later ones stay."""
+        with self._transaction() as db:
+            db.execute(delete(GitJournalRow).where(GitJournalRow.seq <= up_to))
+
+    def archive_state(self) -> ArchiveState:
+        with self._transaction() as db:
+            row = db.get(ArchiveStateRow, 1)
+            if row is None:
+                return ArchiveState()
+            values: dict[str, Any] = {}
+            for name in _ARCHIVE_FIELDS:
+                value = getattr(row, name)
+                values[name] = _as_utc(value) if isinstance(value, datetime) else value
+            return ArchiveState(**values)
+
+    def save_archive_state(self, state: ArchiveState) -> None:
+        with self._transaction() as db:
+            row = db.get(ArchiveStateRow, 1) or ArchiveStateRow(id=1)
+            for name in _ARCHIVE_FIELDS:
+                setattr(row, name, getattr(state, name))
+            db.add(row)
+
     # --- rate budget -----------------------------------------------------------------
 
     def budget(self) -> BudgetRecord | None:
@@ -383,14 +448,13 @@ class Store:
                 setattr(row, name, getattr(run, name))
 
     def last_success(self) -> RunRecord | None:
-        """The newest run that finished with nothing failed or deferred."""
+        """The newest run that finished with nothing failed, deferred or interrupted."""
         with self._transaction() as db:
             query = (
                 select(SyncRunRow)
                 .where(
                     SyncRunRow.ended_at.is_not(None),
-                    SyncRunRow.failed == 0,
-                    SyncRunRow.deferred == 0,
+                    SyncRunRow.outcome == OUTCOME_SUCCEEDED,
                 )
                 .order_by(SyncRunRow.id.desc())
                 .limit(1)
@@ -425,6 +489,12 @@ class Store:
 
 
 _STORY_FIELDS = [f.name for f in dataclasses.fields(StoryRecord) if f.name != "id"]
+
+
+def _add_to_journal(db: Session, paths: Iterable[str]) -> None:
+    rows = [{"path": path} for path in dict.fromkeys(paths)]
+    if rows:
+        db.execute(insert(GitJournalRow), rows)
 
 
 def _story_values(record: StoryRecord) -> dict[str, Any]:

@@ -129,6 +129,15 @@ class SyncEngine:
             if kind != "incremental" or report.written or report.removed:
                 # A quiet incremental cycle (most of them) changed nothing pages show.
                 self._write_pages(report)
+        except SyncdError as exc:
+            report.fail(f"{kind} cycle failed: {exc.message}")
+            raise
+        except Exception as exc:
+            report.fail(f"{kind} cycle crashed: {type(exc).__name__}: {exc}")
+            raise
+        except BaseException as exc:  # Ctrl-C, SIGTERM: never recorded as a success
+            report.interrupt(_interruption(exc))
+            raise
         finally:
             self._save_budget()
             self.store.finish_run(
@@ -147,6 +156,8 @@ class SyncEngine:
                     kind=kind,
                     deferred=report.deferred,
                     deleted=report.deleted,
+                    outcome=report.outcome,
+                    listed=report.listed,
                 )
             )
         return report
@@ -505,6 +516,14 @@ class SyncEngine:
                 report.dropped(f"{folder}/{overview.PROJECT_INDEX}")
                 self.mirror.remove_empty_dir(folder)
                 logger.info("removed the empty folder %s", folder)
+
+
+def _interruption(exc: BaseException) -> str:
+    if isinstance(exc, KeyboardInterrupt):
+        return "stopped by Ctrl-C or a signal"
+    if isinstance(exc, SystemExit):
+        return f"the process exited ({exc.code})"
+    return type(exc).__name__
 
 
 def _plan_for(project: ProjectRecord) -> ProjectPlan:

@@ -19,6 +19,9 @@ class CycleReport:
     # Why the cycle ended before finishing (budget spent, rate limited, stopping), if it did.
     halted: str | None = None
     resume_at: float | None = None  # epoch seconds when the budget allows work again
+    # Why the run stopped without finishing its work (Ctrl-C, SIGTERM), if it did.
+    interrupted: str | None = None
+    listed: int | None = None  # sessions the cloud listed, when every listing was read
     actions: list[str] = field(default_factory=list)  # what a dry run would do
     # What changed on disk, for a git archive commit: relative paths (sets: a first sync
     # touches thousands), and who they are.
@@ -42,9 +45,24 @@ class CycleReport:
         self.deferred += max(pending, 1)
         self.resume_at = resume_at
 
+    def interrupt(self, reason: str) -> None:
+        self.interrupted = reason
+        self.errors.append(f"interrupted: {reason}")
+
     @property
     def ok(self) -> bool:
-        return not self.errors and self.halted is None
+        return not self.errors and self.halted is None and self.interrupted is None
+
+    @property
+    def outcome(self) -> str:
+        """succeeded | failed | deferred | interrupted, as the run record keeps it."""
+        if self.interrupted is not None:
+            return "interrupted"
+        if self.failed or self.errors:
+            return "failed"
+        if self.halted is not None or self.deferred:
+            return "deferred"
+        return "succeeded"
 
     def summary(self) -> str:
         line = (

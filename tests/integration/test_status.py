@@ -54,6 +54,8 @@ def index_url(root: Path) -> str:
 def add_run(store: Store, started_at: datetime, **fields: Any) -> RunRecord:
     run_id = store.start_run(started_at, kind=fields.pop("kind", "incremental"))
     counts = {"requests": 0, "not_modified": 0, "fetched": 0, "new": 0, "updated": 0}
+    failed = fields.get("failed", 0)
+    fields.setdefault("outcome", "failed" if failed else "succeeded")
     record = RunRecord(
         id=run_id,
         started_at=started_at,
