@@ -33,6 +33,7 @@ from syncd.errors import (
     BadResponseError,
     BodySizeError,
     BudgetExhaustedError,
+    CloudError,
     CloudUnavailableError,
     NotFoundError,
     RateLimitedError,
@@ -170,27 +171,24 @@ class CloudClient:
     # --- endpoints -------------------------------------------------------------------
 
     def list_projects(self) -> tuple[list[Project], list[ItemError]]:
-        data = self._get_json("/projects")
-        return parse_items(Project, _list_field(data, "projects", self._url("/projects")))
+        answer = self._get_json("/projects")
+        return parse_items(Project, _list_field(answer.data, "projects", self._url("/projects")))
 
     def list_sessions(self, project_id: str, etag: str | None = None) -> SessionListing | None:
         """A project's session summaries, or None when the listing is unchanged (304)."""
         path = f"/projects/{_quote(project_id)}/sessions"
-        headers = {"If-None-Match": etag} if etag else {}
-        with self._send("GET", path, headers) as response:
-            if response.status_code == 304:
-                return None
-            data = self._read_json(response, path)
+        answer = self._get_json_unless(path, etag) if etag else self._get_json(path)
+        if answer is None:
+            return None
         sessions, errors = parse_items(
-            SessionSummary, _list_field(data, "sessions", self._url(path))
+            SessionSummary, _list_field(answer.data, "sessions", self._url(path))
         )
-        return SessionListing(project_id, sessions, response.headers.get("etag"), errors)
+        return SessionListing(project_id, sessions, answer.etag, errors)
 
     def recent_sessions(self, limit: int = 100) -> tuple[list[SessionSummary], list[ItemError]]:
-        data = self._get_json(f"/sessions/recent?limit={limit}")
-        return parse_items(
-            SessionSummary, _list_field(data, "sessions", self._url("/sessions/recent"))
-        )
+        answer = self._get_json(f"/sessions/recent?limit={limit}")
+        url = self._url("/sessions/recent")
+        return parse_items(SessionSummary, _list_field(answer.data, "sessions", url))
 
     @contextmanager
     def session_body(
@@ -228,53 +226,100 @@ class CloudClient:
     def _url(self, path: str) -> str:
         return f"{self.base_url}{API_PREFIX}{path.split('?')[0]}"
 
-    def _get_json(self, path: str) -> dict[str, Any]:
-        with self._send("GET", path, {}) as response:
-            return self._read_json(response, path)
+    def _get_json(self, path: str) -> _JsonAnswer:
+        answer = self._get_json_unless(path, None)
+        if answer is None:
+            raise BadResponseError(self._url(path), "304 Not Modified for an unconditional GET")
+        return answer
 
-    def _read_json(self, response: httpx.Response, path: str) -> dict[str, Any]:
+    def _get_json_unless(self, path: str, etag: str | None) -> _JsonAnswer | None:
+        """GET a JSON answer, None when it still matches `etag` (304); a body that broke or
+        arrived garbled is retried like any failed attempt (each one a budgeted request)."""
+        url = self._url(path)
+        headers = {"If-None-Match": etag} if etag else {}
+        for attempt in range(self.retry.attempts):
+            last = attempt == self.retry.attempts - 1
+            response = self._attempt("GET", path, headers, attempt, last)
+            if response is None:
+                continue
+            try:
+                if response.status_code == 304:
+                    return None
+                return _JsonAnswer(self._read_json(response, url), response.headers.get("etag"))
+            except _BrokenBody as exc:
+                if last:
+                    raise exc.error from exc
+                logger.warning("%s; trying again", exc.error.message)
+            finally:
+                response.close()
+            self._sleep(self.retry.backoff(attempt, self._jitter()))
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def _read_json(self, response: httpx.Response, url: str) -> dict[str, Any]:
         try:
             response.read()
+        except httpx.HTTPError as exc:
+            raise _BrokenBody(TransferInterruptedError(url, _describe(exc))) from exc
+        try:
             payload = response.json()
-        except (httpx.HTTPError, ValueError) as exc:
-            raise BadResponseError(self._url(path), f"body is not JSON ({_describe(exc)})") from exc
+        except ValueError as exc:
+            error = BadResponseError(url, f"body is not JSON ({_describe(exc)})")
+            raise _BrokenBody(error) from exc
         if not isinstance(payload, dict) or payload.get("success") is not True:
-            raise BadResponseError(self._url(path), "missing {'success': true} wrapper")
+            raise BadResponseError(url, "missing {'success': true} wrapper")
         data = payload.get("data")
         if not isinstance(data, dict):
-            raise BadResponseError(self._url(path), "'data' is not an object")
+            raise BadResponseError(url, "'data' is not an object")
         return data
 
     @contextmanager
     def _send(self, method: str, path: str, headers: dict[str, str]) -> Iterator[httpx.Response]:
-        """One logical request: retried on connection errors, 5xx and short 429 waits."""
-        url = self._url(path)
+        """One logical request whose body the caller streams: retried on connection errors,
+        5xx and short 429 waits until an answer is final."""
         for attempt in range(self.retry.attempts):
             last = attempt == self.retry.attempts - 1
-            self._await_budget()
-            self.budget.note_send()
-            try:
-                request = self._http.build_request(method, path, headers=headers)
-                response = self._http.send(request, stream=True)
-            except httpx.TransportError as exc:
-                self.stats.record(0)
-                logger.debug("%s %s failed: %s", method, url, _describe(exc))
-                if last:
-                    raise CloudUnavailableError(url, _describe(exc)) from exc
-                self._sleep(self.retry.backoff(attempt, self._jitter()))
+            response = self._attempt(method, path, headers, attempt, last)
+            if response is None:
                 continue
-            self._observe(response)
-            logger.debug("%s %s -> %d", method, url, response.status_code)
+            try:
+                yield response
+            finally:
+                response.close()
+            return
+
+    def _attempt(
+        self, method: str, path: str, headers: dict[str, str], attempt: int, last: bool
+    ) -> httpx.Response | None:
+        """Send once: the response when it is final, None after waiting to try again.
+
+        On the last attempt a failure is raised instead (translated into syncd.errors).
+        """
+        url = self._url(path)
+        self._await_budget()
+        self.budget.note_send()
+        try:
+            request = self._http.build_request(method, path, headers=headers)
+            response = self._http.send(request, stream=True)
+        except httpx.TransportError as exc:
+            self.stats.record(0)
+            logger.debug("%s %s failed: %s", method, url, _describe(exc))
+            if last:
+                raise CloudUnavailableError(url, _describe(exc)) from exc
+            self._sleep(self.retry.backoff(attempt, self._jitter()))
+            return None
+        self._observe(response)
+        logger.debug("%s %s -> %d", method, url, response.status_code)
+        try:
             wait = self._retry_wait(response, url, attempt, last)
-            if wait is None:
-                try:
-                    yield response
-                finally:
-                    response.close()
-                return
+        except BaseException:
             response.close()
-            if wait > 0:
-                self._sleep(wait)
+            raise
+        if wait is None:
+            return response
+        response.close()
+        if wait > 0:
+            self._sleep(wait)
+        return None
 
     def _retry_wait(
         self, response: httpx.Response, url: str, attempt: int, last: bool
@@ -321,6 +366,20 @@ class CloudClient:
             self.budget.observe(limit, remaining, float(reset))
         if response.status_code < 400:
             self.budget.note_success()
+
+
+@dataclass(frozen=True)
+class _JsonAnswer:
+    data: dict[str, Any]  # the envelope's `data` object
+    etag: str | None
+
+
+class _BrokenBody(Exception):
+    """A body that broke off or arrived garbled: worth another attempt, unlike a wrong shape."""
+
+    def __init__(self, error: CloudError) -> None:
+        super().__init__(error.message)
+        self.error = error
 
 
 def _list_field(data: dict[str, Any], key: str, url: str) -> list[object]:

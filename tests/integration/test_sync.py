@@ -267,13 +267,16 @@ def test_malformed_listing_item_fails_alone(harness: Harness) -> None:
     assert "x" in report.errors[0]
 
 
-def test_malformed_json_listing_is_a_clear_error(harness: Harness) -> None:
+def test_malformed_json_listing_is_a_clear_error_once_retries_run_out(harness: Harness) -> None:
     seed_two_projects(harness.server)
-    harness.server.inject(Fault(kind="body", path="/projects/proj_app/sessions$", body=b"{oops"))
+    garbled = Fault(kind="body", path="/projects/proj_app/sessions$", body=b"{oops", times=-1)
+    harness.server.inject(garbled)
     report = harness.sync()
     assert report.failed == 1
     assert "not JSON" in report.errors[0]
     assert report.new == 1
+    lists = [r for r in harness.server.requests if r.path.endswith("/proj_app/sessions")]
+    assert len(lists) == 3  # every attempt the retry policy allows, no more
 
 
 def test_project_with_a_failed_session_is_listed_in_full_next_run(harness: Harness) -> None:
