@@ -4,8 +4,9 @@ Fed by the X-RateLimit-* headers of every response (the server's count is the tr
 other machines may spend the same key). Pure arithmetic; the clock is passed in.
 
 - A reserve (default 10% of the limit) is kept for interactive commands.
-- Work that fits in what is left goes at once; a backlog bigger than that is paced
-  evenly across the rest of the window instead of bursting.
+- Work that fits in what is left goes at once; the daemon paces a backlog bigger than
+  that evenly across the rest of the window instead of bursting (an interactive command
+  goes at once and stops when the budget is spent).
 - A 429's Retry-After blocks every request until it has passed.
 """
 
@@ -85,8 +86,8 @@ class RateBudget:
             return 0.0
         if usable <= 0:
             return self.reset_at - now
-        if self.pending <= usable:
-            return 0.0
+        if self.pending <= usable or self.interactive:
+            return 0.0  # someone is waiting at a terminal: go now, stop when it is spent
         # More work than budget: spread what is left evenly over the rest of the window.
         interval = (self.reset_at - now) / usable
         return max(0.0, self._last_send + interval - now)

@@ -19,6 +19,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from syncd import durable
 from syncd.errors import ConfigError, StorageError, driver_message
 from syncd.index import migrate, search
 from syncd.index.models import (
@@ -172,6 +173,7 @@ class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        event.listen(self._sessions, "after_flush", _note_write)
 
     @classmethod
     def open(cls, database_url: str, *, migrate_schema: bool = True) -> Store:
@@ -210,6 +212,8 @@ class Store:
                 yield session
         except SQLAlchemyError as exc:
             raise StorageError("the index", driver_message(exc)) from exc
+        if session.info.get(_WROTE):  # committed: a durable step (read-only ones are not)
+            durable.reached("index")
 
     # --- projects --------------------------------------------------------------------
 
@@ -392,6 +396,7 @@ class Store:
         """Forget entries up to `up_to` (a commit holds them); later ones stay."""
         with self._transaction() as db:
             db.execute(delete(GitJournalRow).where(GitJournalRow.seq <= up_to))
+            db.info[_WROTE] = True
 
     def archive_state(self) -> ArchiveState:
         with self._transaction() as db:
@@ -491,10 +496,18 @@ class Store:
 _STORY_FIELDS = [f.name for f in dataclasses.fields(StoryRecord) if f.name != "id"]
 
 
+_WROTE = "syncd_wrote"
+
+
+def _note_write(session: Session, _context: Any) -> None:
+    session.info[_WROTE] = True
+
+
 def _add_to_journal(db: Session, paths: Iterable[str]) -> None:
     rows = [{"path": path} for path in dict.fromkeys(paths)]
     if rows:
         db.execute(insert(GitJournalRow), rows)
+        db.info[_WROTE] = True
 
 
 def _story_values(record: StoryRecord) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from syncd import durable
 from syncd.errors import StorageError, UnsafePathError
 from syncd.mirror.frontmatter import FrontMatterError, split
 from syncd.mirror.paths import check_relative
@@ -41,6 +42,7 @@ class WriteOutcome:
     sha256: str
     size: int
     written: bool  # False when the file already held exactly these bytes
+    kept_as: str | None = None  # where the file it replaced was kept, when asked to be
 
 
 class Mirror:
@@ -125,12 +127,15 @@ class Mirror:
         except OSError as exc:
             raise StorageError(relative, exc.strerror or str(exc)) from exc
 
-    def write(self, relative: str, chunks: Iterable[bytes]) -> WriteOutcome:
+    def write(
+        self, relative: str, chunks: Iterable[bytes], *, keep_old_as: str | None = None
+    ) -> WriteOutcome:
         """Stream `chunks` into a temp file beside the target, fsync, then rename over it.
 
         If the target already holds the same bytes the temp file is dropped and the target
-        is left untouched (no mtime churn). An exception from `chunks` removes the temp file
-        and leaves any previous version in place.
+        is left untouched (no mtime churn). With `keep_old_as`, a different file in the way
+        is first moved there instead of being replaced. An exception from `chunks` removes
+        the temp file and leaves any previous version in place.
         """
         target = self.resolve(relative)
         try:
@@ -152,23 +157,33 @@ class Mirror:
             if self._holds(target, sha256, size):
                 temp.unlink()
                 return WriteOutcome(sha256, size, written=False)
+            durable.reached("write:temp")
+            kept_as = None
+            if keep_old_as is not None and target.exists():
+                self.move(relative, keep_old_as)
+                kept_as = keep_old_as
             temp.replace(target)
             _fsync_dir(target.parent)
+            durable.reached("write")
         except OSError as exc:
             temp.unlink(missing_ok=True)
             raise StorageError(relative, exc.strerror or str(exc)) from exc
         except BaseException:
             temp.unlink(missing_ok=True)
             raise
-        return WriteOutcome(sha256, size, written=True)
+        return WriteOutcome(sha256, size, written=True, kept_as=kept_as)
 
     def write_bytes(self, relative: str, data: bytes) -> WriteOutcome:
         """Like write(), but an unchanged file is detected before any temp file exists, so
         a no-change run does not even touch the folder's mtime."""
-        sha256 = hashlib.sha256(data).hexdigest()
-        if self._holds(self.resolve(relative), sha256, len(data)):
-            return WriteOutcome(sha256, len(data), written=False)
+        if self.holds(relative, data):
+            return WriteOutcome(hashlib.sha256(data).hexdigest(), len(data), written=False)
         return self.write(relative, [data])
+
+    def holds(self, relative: str, data: bytes) -> bool:
+        """Whether the file at `relative` holds exactly `data`."""
+        sha256 = hashlib.sha256(data).hexdigest()
+        return self._holds(self.resolve(relative), sha256, len(data))
 
     def move(self, old: str, new: str) -> None:
         """Rename a file inside the root; the new folder is created as needed."""
@@ -179,12 +194,18 @@ class Mirror:
             _fsync_dir(target.parent)
         except OSError as exc:
             raise StorageError(f"{old} -> {new}", exc.strerror or str(exc)) from exc
+        durable.reached("move")
 
     def remove(self, relative: str) -> None:
+        path = self.resolve(relative)
         try:
-            self.resolve(relative).unlink(missing_ok=True)
+            path.unlink()
+        except FileNotFoundError:
+            return
         except OSError as exc:
             raise StorageError(relative, exc.strerror or str(exc)) from exc
+        _fsync_dir(path.parent)
+        durable.reached("remove")
 
     def remove_empty_dir(self, relative: str) -> None:
         """Drop a folder left empty by moves; anything still in it keeps it."""

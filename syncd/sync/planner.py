@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from syncd.cloud.models import Project, SessionSummary, etags_match
@@ -15,41 +15,20 @@ from syncd.sync.convert import (
     session_time,
     summary_from_record,
 )
+from syncd.sync.deletions import guard, plan_deletions
+from syncd.sync.plan import (
+    CloudView,
+    CyclePlan,
+    DropProject,
+    Fetch,
+    ProjectPlan,
+    Reindex,
+    Remove,
+    Rewrite,
+)
 
 # Names syncd keeps for itself at the top of the root.
 RESERVED_DIRS = frozenset({".syncd", ".trash", ".git", "readme.md"})
-
-
-@dataclass(frozen=True)
-class Fetch:
-    """Download the body (conditionally when we hold a version) and write it to `path`."""
-
-    summary: SessionSummary
-    path: str
-    previous: SessionRecord | None
-    if_none_match: str | None
-
-
-@dataclass(frozen=True)
-class Rewrite:
-    """Same body, new front matter and/or new place: rebuilt from the file on disk."""
-
-    summary: SessionSummary
-    path: str
-    previous: SessionRecord
-    # Set only for a session kept after its deletion in the cloud (deletion.mode = keep).
-    deleted_in_cloud: str | None = None
-
-
-@dataclass(frozen=True)
-class ProjectPlan:
-    project: Project
-    dirname: str
-    fetches: list[Fetch] = field(default_factory=list)
-    rewrites: list[Rewrite] = field(default_factory=list)
-    unchanged: list[str] = field(default_factory=list)
-    # Unchanged files whose index row lags behind (e.g. deviceId after `db rebuild`).
-    reindex: list[SessionSummary] = field(default_factory=list)
 
 
 def assign_dirnames(
@@ -127,7 +106,7 @@ def plan_project(
             if metadata_dict(summary) != (previous.metadata or {}) or (
                 summary.raw_data_size != previous.raw_data_size
             ):
-                plan.reindex.append(summary)
+                plan.reindex.append(Reindex(summary, previous))
     return plan
 
 
@@ -176,3 +155,179 @@ def _same_name_inputs(summary: SessionSummary, record: SessionRecord) -> bool:
 
 def _hashed_tag(session_id: str) -> str:
     return id_tag(session_id + "\x00")
+
+
+@dataclass(frozen=True)
+class DeletionRules:
+    """Whether this cycle may remove sessions gone from the cloud, and how."""
+
+    allowed: bool  # only a reconciliation removes anything
+    mode: str = "archive"  # archive | delete | keep
+    max_share: float = 0.25
+    allow_mass_delete: bool = False
+
+
+def plan_cycle(
+    view: CloudView,
+    indexed_projects: Mapping[str, ProjectRecord],
+    indexed: Mapping[str, SessionRecord],
+    missing: Iterable[str],
+    rules: DeletionRules,
+) -> CyclePlan:
+    """The whole cycle from what the listings said, the index and which files are missing.
+
+    A project's listing is settled (saved with its ETag, so the next cycle may skip it on a
+    304) only when the plan brings the index in line with it: every listed session handled
+    and every session missing from it removed. Otherwise it is listed in full next time.
+    """
+    missing = set(missing)
+    listed, unsettled = _listed_sessions(view, indexed)
+    projects = [
+        plan_project(
+            project,
+            view.dirnames[project.id],
+            listed[project.id],
+            indexed,
+            missing_files=missing,
+            project_renamed=_renamed(project, indexed_projects),
+        )
+        for project in view.projects
+        if project.id in listed
+    ]
+    seen = {s.id for sessions in listed.values() for s in sessions}
+    absent = absent_sessions(seen, indexed)
+    removals: list[Remove] = []
+    drops: list[DropProject] = []
+    refusals: list[str] = []
+    if rules.allowed and view.complete and not view.partial:
+        removals, drops, refusals, refused = _plan_removals(
+            view, indexed_projects, indexed, seen, absent, rules
+        )
+        unsettled |= refused
+    elif not view.partial:
+        unsettled |= {r.project_id for r in absent}  # listed in full until they are gone
+    settle = [
+        _project_record(p, view.dirnames[p.id], view.etags.get(p.id))
+        for p in view.projects
+        if p.id in listed and p.id not in unsettled and not view.partial
+    ]
+    return CyclePlan(
+        folders=[] if view.partial else [_folder(p, view.dirnames[p.id]) for p in view.projects],
+        projects=projects,
+        removals=removals,
+        drops=drops,
+        settle=settle,
+        unsettled=sorted(p for p in unsettled if p in listed or p in indexed_projects),
+        refusals=refusals,
+        write_pages=not view.partial or any(p.fetches or p.rewrites for p in projects),
+        tidy_folders=not view.partial,
+    )
+
+
+def absent_sessions(seen: set[str], indexed: Mapping[str, SessionRecord]) -> list[SessionRecord]:
+    """Mirrored sessions no listing vouched for (kept deleted ones aside), by path."""
+    live = (r for r in indexed.values() if r.cloud_deleted_at is None)
+    return sorted((r for r in live if r.id not in seen), key=lambda r: r.path)
+
+
+def _listed_sessions(
+    view: CloudView, indexed: Mapping[str, SessionRecord]
+) -> tuple[dict[str, list[SessionSummary]], set[str]]:
+    """Each read listing's sessions (a 304 stands for the index's view of the project), and
+    the projects that cannot settle (a flawed listing, a session listed twice)."""
+    fresh = [s.id for sessions in view.listings.values() if sessions is not None for s in sessions]
+    fresh_ids = set(fresh)
+    unsettled = set(view.flawed)
+    claimed: set[str] = set()
+    result: dict[str, list[SessionSummary]] = {}
+    for project in view.projects:
+        if project.id not in view.listings:
+            continue
+        sessions = view.listings[project.id]
+        if sessions is None:
+            # A session another listing now holds has moved out: the fresh listing wins.
+            sessions = [
+                summary_from_record(r)
+                for r in indexed.values()
+                if r.project_id == project.id
+                and r.cloud_deleted_at is None
+                and r.id not in fresh_ids
+            ]
+        kept = []
+        for summary in sessions:
+            if summary.id in claimed:  # listed by two projects at once: sorted out next time
+                unsettled.add(project.id)
+                continue
+            claimed.add(summary.id)
+            # A session is filed under the project whose listing it came from.
+            kept.append(summary.model_copy(update={"project_id": project.id}))
+        result[project.id] = kept
+    return result, unsettled
+
+
+def _plan_removals(
+    view: CloudView,
+    indexed_projects: Mapping[str, ProjectRecord],
+    indexed: Mapping[str, SessionRecord],
+    seen: set[str],
+    absent: list[SessionRecord],
+    rules: DeletionRules,
+) -> tuple[list[Remove], list[DropProject], list[str], set[str]]:
+    """Removals the guards allow, projects gone with their last session, refusals, and
+    the projects a refusal leaves unsettled."""
+    live = {key: r for key, r in indexed.items() if r.cloud_deleted_at is None}
+    affected = {r.project_id for r in absent}
+    # An empty or foreign listing (another account's key) must not empty the mirror.
+    refusal = guard(len(absent), len(live), "mirrored sessions", rules.max_share)
+    if refusal is not None and not rules.allow_mass_delete:
+        return [], [], [refusal], affected
+    names = {p.id: p.name for p in view.projects} | {
+        r.id: r.name for r in indexed_projects.values() if r.id not in view.dirnames
+    }
+    removals: list[Remove] = []
+    refusals: list[str] = []
+    refused: set[str] = set()
+    for project_id in sorted(affected):
+        plan = plan_deletions(
+            project_id,
+            names.get(project_id, project_id),
+            seen,
+            live,
+            max_share=rules.max_share,
+            allow_mass_delete=rules.allow_mass_delete,
+        )
+        if plan.refusal is not None:
+            refusals.append(plan.refusal)
+            refused.add(project_id)
+            continue
+        removals.extend(Remove(record, rules.mode) for record in plan.candidates)
+    removed = {r.record.id for r in removals} if rules.mode != "keep" else set()
+    drops = [
+        DropProject(record.id, record.dirname)
+        for record in indexed_projects.values()
+        if record.id not in view.dirnames
+        and record.id not in refused
+        and all(r.id in removed for r in indexed.values() if r.project_id == record.id)
+    ]
+    return removals, drops, refusals, refused
+
+
+def _folder(project: Project, dirname: str) -> ProjectRecord:
+    # A new project's row starts without a listing ETag: it is saved once settled.
+    return _project_record(project, dirname, None)
+
+
+def _renamed(project: Project, indexed_projects: Mapping[str, ProjectRecord]) -> bool:
+    previous = indexed_projects.get(project.id)
+    return previous is not None and previous.name != project.name
+
+
+def _project_record(project: Project, dirname: str, list_etag: str | None) -> ProjectRecord:
+    return ProjectRecord(
+        id=project.id,
+        name=project.name,
+        dirname=dirname,
+        created_at=project.created_at,
+        updated_at=project.updated_at,
+        list_etag=list_etag,
+    )

@@ -1,7 +1,8 @@
-"""Bring one project's sessions in line with its plan: download, rewrite, move, index.
+"""Apply one session's step of a plan: download, rewrite, move, index.
 
-Each item either lands (file in place, then index row) or fails alone; conditions that
-stop the whole cycle (rate budget, stopping) are raised as CycleHalted.
+Each step either lands (file in place, then its index row) or raises for that session
+alone. A file syncd wrote but whose index row a crash lost is recognised by its bytes
+when the step is done again, so it is never mistaken for a local edit.
 """
 
 from __future__ import annotations
@@ -16,15 +17,11 @@ from datetime import datetime
 from pathlib import PurePosixPath
 
 from syncd.cloud.client import CloudClient, SessionBody
-from syncd.cloud.models import SessionSummary, etags_match
+from syncd.cloud.models import Project, SessionSummary, etags_match
 from syncd.errors import (
     BadResponseError,
     BodySizeError,
-    BudgetExhaustedError,
-    RateLimitedError,
     StaleListingError,
-    StopRequested,
-    SyncdError,
     TransferInterruptedError,
 )
 from syncd.index.store import SessionRecord, Store
@@ -39,7 +36,7 @@ from syncd.sync.convert import (
     summary_from_record,
 )
 from syncd.sync.localedits import FileState, Verdict, classify
-from syncd.sync.planner import Fetch, ProjectPlan, Rewrite
+from syncd.sync.plan import Fetch, Reindex, Rewrite
 from syncd.sync.report import CycleReport
 
 logger = logging.getLogger(__name__)
@@ -48,18 +45,6 @@ logger = logging.getLogger(__name__)
 # for the next run (the client already retried the request itself).
 BODY_ATTEMPTS = 2
 
-# Conditions that end a cycle early without failing its items: they are done later.
-HALTS = (RateLimitedError, BudgetExhaustedError, StopRequested)
-
-
-class CycleHalted(Exception):
-    """Carries a halt out of a project together with the items it left undone."""
-
-    def __init__(self, cause: SyncdError, pending: int) -> None:
-        super().__init__(cause.message)
-        self.cause = cause
-        self.pending = pending
-
 
 @dataclass
 class SessionSync:
@@ -67,72 +52,48 @@ class SessionSync:
     store: Store
     mirror: Mirror
     clock: Callable[[], datetime]
-    dry_run: bool = False
-    # Called before each item: beats the daemon's heartbeat, raises StopRequested to stop.
-    checkpoint: Callable[[], None] = lambda: None
     # Called as body bytes arrive: a long download is progress, not a hang.
     heartbeat: Callable[[], None] = lambda: None
 
-    def execute(
-        self, plan: ProjectPlan, report: CycleReport, indexed: dict[str, SessionRecord]
-    ) -> None:
-        report.unchanged += len(plan.unchanged)
-        items: list[Rewrite | Fetch] = [*plan.rewrites, *plan.fetches]
-        if self.dry_run:
-            report.actions.extend(_describe(item) for item in items)
-            return
-        for summary in plan.reindex:
-            indexed[summary.id] = self._reindex(summary, indexed[summary.id])
-        for position, item in enumerate(items):
-            session_id = item.summary.id
-            record: SessionRecord | None
-            self.client.budget.pending = len(items) - position
-            try:
-                self.checkpoint()
-                if isinstance(item, Rewrite):
-                    record = self._rewrite(plan, item, report)
-                else:
-                    record = self._fetch(plan, item, report)
-            except HALTS as exc:
-                raise CycleHalted(exc, pending=len(items) - position) from exc
-            except SyncdError as exc:
-                logger.error("session %s: %s", session_id, exc.message)
-                report.fail(f"session {session_id}: {exc.message}")
-                continue
-            if record is not None:
-                indexed[session_id] = record
+    def apply(
+        self, project: Project, step: Fetch | Rewrite, report: CycleReport
+    ) -> SessionRecord | None:
+        """Carry out one download or rewrite; the new index record, None when unchanged."""
+        if isinstance(step, Rewrite):
+            return self._rewrite(project, step, report)
+        return self._fetch(project, step, report)
+
+    def reindex(self, step: Reindex) -> SessionRecord:
+        """Refresh what only the index holds; the file already says the same."""
+        updated = dataclasses.replace(
+            step.previous,
+            metadata=metadata_dict(step.summary),
+            raw_data_size=step.summary.raw_data_size,
+        )
+        self.store.save_session(updated)
+        return updated
 
     def refresh_file(
-        self, plan: ProjectPlan, record: SessionRecord, report: CycleReport | None = None
+        self, project: Project, record: SessionRecord, report: CycleReport | None = None
     ) -> SessionRecord | None:
         """Rewrite a session's front matter from its record (e.g. a new story URL)."""
         summary = summary_from_record(record)
         rewrite = Rewrite(summary, record.path, record, record.cloud_deleted_at)
-        return self._rewrite(plan, rewrite, report or CycleReport())
+        return self._rewrite(project, rewrite, report or CycleReport())
 
     def _story_url(self, session_id: str, previous: SessionRecord | None) -> str | None:
         # Read afresh: the push worker may have recorded a story URL since this cycle began.
         current = self.store.session(session_id) if previous is not None else None
         return current.pullstory_url if current is not None else None
 
-    def _reindex(self, summary: SessionSummary, record: SessionRecord) -> SessionRecord:
-        """Refresh what only the index holds; the file already says the same."""
-        updated = dataclasses.replace(
-            record,
-            metadata=metadata_dict(summary),
-            raw_data_size=summary.raw_data_size,
-        )
-        self.store.save_session(updated)
-        return updated
-
     def _fetch(
-        self, plan: ProjectPlan, fetch: Fetch, report: CycleReport, known: Verdict | None = None
+        self, project: Project, fetch: Fetch, report: CycleReport, known: Verdict | None = None
     ) -> SessionRecord | None:
         """Download a session; `known` is the file's verdict when the caller just read it."""
-        verdict = self._protect_local_edits(fetch.previous, known)
+        verdict, keep_as = self._local_edits(fetch, known)
         for attempt in range(1, BODY_ATTEMPTS + 1):
             try:
-                return self._download(plan, fetch, verdict, report)
+                return self._download(project, fetch, verdict, keep_as, report)
             except (BodySizeError, TransferInterruptedError) as exc:
                 broken = isinstance(exc, TransferInterruptedError) or exc.truncated
                 if not broken or attempt == BODY_ATTEMPTS:
@@ -141,52 +102,58 @@ class SessionSync:
         return None
 
     def _download(
-        self, plan: ProjectPlan, fetch: Fetch, verdict: Verdict, report: CycleReport
+        self,
+        project: Project,
+        fetch: Fetch,
+        verdict: Verdict,
+        keep_as: str | None,
+        report: CycleReport,
     ) -> SessionRecord | None:
         summary = fetch.summary
-        # A file the user edited has been moved aside: its etag no longer describes a file.
+        # A file the user edited does not hold the version its etag names: ask for the body.
         if_none_match = fetch.if_none_match if verdict.body_reusable else None
         with self.client.session_body(
-            plan.project.id,
+            project.id,
             summary.id,
             if_none_match=if_none_match,
             listed_etag=summary.etag,
             listed_size=summary.markdown_size,
         ) as body:
             if body is None:
-                return self._not_modified(plan, fetch, report)
-            return self._write_body(plan, fetch, body, verdict, report)
+                return self._not_modified(project, fetch, report)
+            return self._write_body(project, fetch, body, verdict, keep_as, report)
 
     def _not_modified(
-        self, plan: ProjectPlan, fetch: Fetch, report: CycleReport
+        self, project: Project, fetch: Fetch, report: CycleReport
     ) -> SessionRecord | None:
         """304: the version we hold is current; only its place or front matter may change."""
         previous = fetch.previous
         if previous is None:
             raise BadResponseError(
-                self.client.session_url(plan.project.id, fetch.summary.id),
+                self.client.session_url(project.id, fetch.summary.id),
                 "304 Not Modified for a request that held no etag",
             )
         if fetch.summary.etag and not etags_match(fetch.summary.etag, previous.etag):
             raise StaleListingError(fetch.summary.id, fetch.summary.etag, previous.etag)
         summary = fetch.summary.model_copy(update={"etag": previous.etag})
         if fetch.path != previous.path or not describes_same_file(summary, previous):
-            return self._rewrite(plan, Rewrite(summary, fetch.path, previous), report)
+            return self._rewrite(project, Rewrite(summary, fetch.path, previous), report)
         report.unchanged += 1
         return None
 
     def _write_body(
         self,
-        plan: ProjectPlan,
+        project: Project,
         fetch: Fetch,
         body: SessionBody,
         verdict: Verdict,
+        keep_as: str | None,
         report: CycleReport,
     ) -> SessionRecord:
         summary = fetch.summary
         etag = body.etag or summary.etag
         story = fetch.previous.pullstory_url if fetch.previous else None
-        header = self._header(plan, summary, etag, verdict, story)
+        header = self._header(project, summary, etag, verdict, story)
         body_hash = hashlib.sha256()
 
         def chunks() -> Iterator[bytes]:
@@ -196,7 +163,11 @@ class SessionSync:
                 self.heartbeat()
                 yield chunk
 
-        outcome = self.mirror.write(fetch.path, chunks())
+        # An edited file is moved aside only if the new bytes differ from it: after a crash
+        # that lost an index row, the file is syncd's own newer version, not an edit.
+        outcome = self.mirror.write(fetch.path, chunks(), keep_old_as=keep_as)
+        if outcome.kept_as is not None:
+            logger.warning("%s was edited locally: kept it as %s", fetch.path, outcome.kept_as)
         report.fetched += 1
         return self._finish_write(
             fetch.previous,
@@ -210,7 +181,7 @@ class SessionSync:
         )
 
     def _rewrite(
-        self, plan: ProjectPlan, rewrite: Rewrite, report: CycleReport
+        self, project: Project, rewrite: Rewrite, report: CycleReport
     ) -> SessionRecord | None:
         """New front matter and/or place for a body already on disk: no download."""
         previous = rewrite.previous
@@ -224,9 +195,9 @@ class SessionSync:
                 return None
             # The body on disk is not the cloud's any more: fetch it again instead.
             fetch = Fetch(rewrite.summary, rewrite.path, previous, None)
-            return self._fetch(plan, fetch, report, known=verdict)
+            return self._fetch(project, fetch, report, known=verdict)
         header = self._header(
-            plan,
+            project,
             rewrite.summary,
             previous.etag,
             verdict,
@@ -252,33 +223,35 @@ class SessionSync:
 
     def _header(
         self,
-        plan: ProjectPlan,
+        project: Project,
         summary: SessionSummary,
         etag: str | None,
         verdict: Verdict,
         pullstory_url: str | None,
         deleted_in_cloud: str | None = None,
     ) -> bytes:
-        source = self.client.session_url(plan.project.id, summary.id)
-        header = header_for(
-            summary, plan.project.name, etag, source, pullstory_url, deleted_in_cloud
-        )
+        source = self.client.session_url(project.id, summary.id)
+        header = header_for(summary, project.name, etag, source, pullstory_url, deleted_in_cloud)
         # The user's own mark survives every rewrite.
         return frontmatter.render(dataclasses.replace(header, pullstory=verdict.pullstory))
 
-    def _protect_local_edits(
-        self, previous: SessionRecord | None, known: Verdict | None = None
-    ) -> Verdict:
-        """Keep a user's edited copy beside the file before it is replaced."""
+    def _local_edits(self, fetch: Fetch, known: Verdict | None) -> tuple[Verdict, str | None]:
+        """The file's verdict, and where a user's edited copy goes if the new version
+        replaces it (None when nothing is in the way)."""
+        previous = fetch.previous
         if previous is None:
-            return Verdict(FileState.MISSING)
+            return Verdict(FileState.MISSING), None
         verdict = known or classify(self.mirror.inspect(previous.path), previous)
-        if verdict.state is FileState.EDITED:
-            source = PurePosixPath(previous.path)
-            kept = (source.parent / local_copy_name(source.name, self.clock())).as_posix()
-            self.mirror.move(previous.path, kept)
-            logger.warning("%s was edited locally: kept it as %s", previous.path, kept)
-        return verdict
+        if verdict.state is not FileState.EDITED:
+            return verdict, None
+        source = PurePosixPath(previous.path)
+        kept = (source.parent / local_copy_name(source.name, self.clock())).as_posix()
+        if previous.path == fetch.path:
+            return verdict, kept  # decided when the new bytes are in hand
+        # The edited file is not where the new version goes: it is kept aside as it is.
+        self.mirror.move(previous.path, kept)
+        logger.warning("%s was edited locally: kept it as %s", previous.path, kept)
+        return verdict, None
 
     def _finish_write(
         self,
@@ -323,12 +296,3 @@ class SessionSync:
             report.updated += 1
             logger.debug("updated %s -> %s", summary.id, path)
         return record
-
-
-def _describe(item: Rewrite | Fetch) -> str:
-    if isinstance(item, Fetch):
-        verb = "fetch  " if item.previous is None else "update "
-        return f"{verb} {item.path}"
-    if item.path != item.previous.path:
-        return f"move    {item.previous.path} -> {item.path}"
-    return f"refresh {item.path} (front matter only)"

@@ -1,0 +1,157 @@
+"""Apply a cycle's plan, step by step, each step durable before the next.
+
+- The paths the plan may change are journaled for git in the same transaction that claims
+  the project folders, before any file changes: a killed cycle's writes land in the next
+  commit.
+- A session step writes its file (fsync, rename) before its index row.
+- One step failing fails only itself; every project it concerns is then listed in full
+  next time. A halt (budget spent, rate limited, stopping) leaves the rest for later.
+- Listing ETags are saved last, and only for projects whose every step landed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from syncd.cloud.models import Project
+from syncd.errors import SyncdError
+from syncd.index.store import Store
+from syncd.mirror.writer import Mirror
+from syncd.sync import overview
+from syncd.sync.halts import HALTS, CycleHalted
+from syncd.sync.plan import CyclePlan, DropProject, Reindex, Remove, SessionStep, concerns
+from syncd.sync.removal import Removal
+from syncd.sync.report import CycleReport
+from syncd.sync.sessions import SessionSync
+
+logger = logging.getLogger(__name__)
+
+Progress = Callable[[int, int, str], None]
+Step = tuple[Project | None, SessionStep | Remove | DropProject]
+
+
+@dataclass
+class Executor:
+    sessions: SessionSync
+    removal: Removal
+    store: Store
+    mirror: Mirror
+    # Called before each step: beats the daemon's heartbeat, raises StopRequested to stop.
+    checkpoint: Callable[[], None] = lambda: None
+    progress: Progress | None = None
+
+    def run(self, plan: CyclePlan, report: CycleReport) -> CycleHalted | None:
+        """Apply `plan`; the halt that cut it short, if one did (its steps are pending)."""
+        report.unchanged += plan.unchanged
+        for refusal in plan.refusals:
+            logger.error("%s", refusal)
+            report.fail(refusal)
+        self.store.save_dirnames(plan.folders, journal=plan.paths())
+        tainted = set(plan.unsettled)
+        steps: list[Step] = [
+            *((p.project, step) for p, step in plan.session_steps()),
+            *((None, removal) for removal in plan.removals),
+            *((None, drop) for drop in plan.drops),
+        ]
+        halt: CycleHalted | None = None
+        for position, (project, step) in enumerate(steps):
+            if halt is not None or (isinstance(step, DropProject) and step.project_id in tainted):
+                tainted |= concerns(step)
+                continue
+            self.sessions.client.budget.pending = len(steps) - position
+            if self.progress:
+                self.progress(position + 1, len(steps), _label(step))
+            try:
+                self.checkpoint()
+                landed = self._apply(project, step, report)
+            except HALTS as exc:
+                halt = CycleHalted(exc, pending=len(steps) - position)
+                landed = False
+            except SyncdError as exc:
+                logger.error("%s: %s", _subject(step), exc.message)
+                report.fail(f"{_subject(step)}: {exc.message}")
+                landed = False
+            if not landed:
+                tainted |= concerns(step)
+        self._settle(plan, tainted)
+        if plan.write_pages:
+            self._write_pages(report)
+        if plan.tidy_folders:
+            self._tidy_folders(report)
+        return halt
+
+    def _apply(
+        self, project: Project | None, step: SessionStep | Remove | DropProject, report: CycleReport
+    ) -> bool:
+        """Carry out one step; False when it did not land (and its projects stay unsettled)."""
+        if isinstance(step, Reindex):
+            self.sessions.reindex(step)
+            return True
+        if isinstance(step, Remove):
+            return self.removal.remove(step, report)
+        if isinstance(step, DropProject):
+            self._drop_project(step, report)
+            return True
+        assert project is not None  # session steps always come with their project
+        self.sessions.apply(project, step, report)
+        return True
+
+    def _settle(self, plan: CyclePlan, tainted: set[str]) -> None:
+        """Save each fully applied listing (and only then the project's new name); a
+        project with a step undone is listed in full next time instead."""
+        for record in plan.settle:
+            if record.id in tainted:
+                self.store.forget_list_etag(record.id)
+            else:
+                self.store.save_project(record)
+        for project_id in sorted(tainted - {r.id for r in plan.settle}):
+            self.store.forget_list_etag(project_id)
+
+    def _drop_project(self, drop: DropProject, report: CycleReport) -> None:
+        page = f"{drop.dirname}/{overview.PROJECT_INDEX}"
+        self.store.delete_project(drop.project_id)
+        self.mirror.remove(page)
+        report.dropped(page)
+        self.mirror.remove_empty_dir(drop.dirname)
+
+    def _write_pages(self, report: CycleReport) -> None:
+        projects = list(self.store.projects().values())
+        pages = overview.render_pages(projects, self.store.sessions().values())
+        changed = {path: data for path, data in pages.items() if not self.mirror.holds(path, data)}
+        if not changed:
+            return
+        self.store.journal(changed)
+        for path, content in changed.items():
+            self.mirror.write_bytes(path, content)
+            report.touched(path)
+
+    def _tidy_folders(self, report: CycleReport) -> None:
+        """A project folder left with only its generated INDEX.md (after a move) goes."""
+        owned = {p.dirname for p in self.store.projects().values()}
+        for folder in self.mirror.top_level_folders():
+            if folder in owned or not self.mirror.only_holds(folder, {overview.PROJECT_INDEX}):
+                continue
+            page = f"{folder}/{overview.PROJECT_INDEX}"
+            self.store.journal([page])
+            self.mirror.remove(page)
+            report.dropped(page)
+            self.mirror.remove_empty_dir(folder)
+            logger.info("removed the empty folder %s", folder)
+
+
+def _subject(step: SessionStep | Remove | DropProject) -> str:
+    if isinstance(step, DropProject):
+        return f"project {step.project_id}"
+    if isinstance(step, Remove):
+        return f"session {step.record.id}"
+    return f"session {step.summary.id}"
+
+
+def _label(step: SessionStep | Remove | DropProject) -> str:
+    if isinstance(step, DropProject):
+        return step.dirname
+    if isinstance(step, Remove):
+        return step.record.name or step.record.id
+    return step.summary.name or step.summary.id
