@@ -125,7 +125,7 @@ def sync_command(
     failed (every other session is still written; the failed ones are retried next run).
     Sessions deleted in the cloud are confirmed one by one and moved to .trash/.
     """
-    from syncd.daemon.archiving import commit_cycle
+    from syncd.daemon.cycle import run_cycle
     from syncd.daemon.runtime import build_client, sync_options
     from syncd.sync.engine import SyncEngine
 
@@ -141,10 +141,7 @@ def sync_command(
             _progress() as progress,
         ):
             engine = SyncEngine(client, store, mirror, progress=progress, options=options)
-            report = engine.run_once()
-            if not dry_run:
-                commit_cycle(settings, store, report)
-                engine.update_search_index()
+            report = run_cycle(settings, store, engine, "once")
         if dry_run:
             for action in report.actions:
                 print(action)

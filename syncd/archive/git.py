@@ -45,6 +45,8 @@ class ChangeSummary:
     updated: Mapping[str, list[str]] = field(default_factory=dict)
     deleted: Mapping[str, list[str]] = field(default_factory=dict)
     moved: int = 0
+    # Files an earlier cycle changed but never committed (it was killed or failed).
+    carried: int = 0
 
     def _kinds(self) -> list[tuple[str, Mapping[str, list[str]]]]:
         return [("new", self.new), ("updated", self.updated), ("deleted", self.deleted)]
@@ -60,6 +62,13 @@ class ChangeSummary:
         if projects:
             noun = "project" if len(projects) == 1 else "projects"
             subject += f" in {len(projects)} {noun}"
+        carried = (
+            f"{self.carried} file(s) changed by an earlier cycle that did not finish"
+            if self.carried
+            else ""
+        )
+        if not parts and carried:
+            subject = f"sync: {carried}"
         if not projects:
             return subject + "\n"
         if sum(counts.values()) <= SMALL_CHANGE:
@@ -71,6 +80,8 @@ class ChangeSummary:
             ]
         else:
             body = [f"{_one_line(p)}: {self._project_counts(p)}" for p in projects]
+        if carried:
+            body.append(f"Also {carried}.")
         return subject + "\n\n" + "\n".join(body) + "\n"
 
     def _project_counts(self, project: str) -> str:

@@ -1,36 +1,36 @@
-"""After a cycle: commit what it wrote and removed to the git archive, when enabled.
+"""After a cycle: commit every journaled path to the git archive, when it is enabled.
 
-Paths of a commit that failed (a hook said no, the repository was locked) are kept in
-`.syncd/git-pending.json` and go into the next cycle's commit, so nothing is left out.
+Cycles journal the paths they are about to change before changing them (see the sync
+executor); a commit takes whatever the journal holds, this cycle's and what a killed or
+failed cycle left, and only a commit that landed clears it. How the last commit and push
+went is kept in the index for `status` and `doctor`.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-from pathlib import Path
+from datetime import UTC, datetime
 
 from syncd.archive.git import ChangeSummary, CommitResult, GitArchive
 from syncd.config import Settings
-from syncd.errors import StorageError
-from syncd.index.store import Store
+from syncd.index.store import ArchiveState, Store
 from syncd.sync.report import CycleReport
 
 logger = logging.getLogger(__name__)
 
-PENDING = "git-pending.json"
 
-
-def commit_cycle(settings: Settings, store: Store, report: CycleReport) -> CommitResult | None:
-    """Commit the cycle's changes (plus any left from a failed commit); None when off."""
-    git = settings.git
-    if not git.enabled:
-        return None
-    pending_written, pending_removed = _load(settings.state_dir)
-    written = sorted(set(pending_written) | report.written)
-    removed = sorted(set(pending_removed) | report.removed)
-    if not written and not removed:
+def commit_journal(
+    settings: Settings, store: Store, report: CycleReport | None = None
+) -> CommitResult | None:
+    """Commit what the journal holds (`report` words the message); None when there is
+    nothing to commit or the archive is off."""
+    newest, paths = store.journaled()
+    if not paths:
         return None  # most daemon cycles: no git process at all
+    if not settings.git.enabled:
+        store.clear_journal(newest)  # nothing to commit into: the journal would only grow
+        return None
+    git = settings.git
     archive = GitArchive(
         settings.mirror_root,
         author_name=git.author_name,
@@ -39,45 +39,49 @@ def commit_cycle(settings: Settings, store: Store, report: CycleReport) -> Commi
         branch=git.branch,
     )
     archive.ensure_repository()
-    result = archive.commit(written, removed, [], _summary(store, report))
+    result = archive.commit(paths, [], [], _summary(store, report or CycleReport(), paths))
+    _record(store, result, datetime.now(UTC))
     if result.error:
-        _save(settings.state_dir, written, removed)
         logger.error("git commit failed (retried next cycle): %s", result.error)
-    else:
-        _save(settings.state_dir, [], [])
-        if result.committed:
-            logger.info("git: committed %d file(s) as %s", result.files, (result.sha or "")[:10])
+        return result
+    store.clear_journal(newest)
+    if result.committed:
+        logger.info("git: committed %d file(s) as %s", result.files, (result.sha or "")[:10])
     if result.push_error:
         logger.warning("git push failed: %s", result.push_error)
     return result
 
 
-def _summary(store: Store, report: CycleReport) -> ChangeSummary:
+def _record(store: Store, result: CommitResult, now: datetime) -> None:
+    """Keep how this attempt went; a failure keeps the moment failures began."""
+    before = store.archive_state()
+    failing_since = (before.failing_since or now) if result.error else None
+    pushing = result.committed and not result.error
+    push_error = result.push_error if pushing else before.push_error
+    push_failing_since = before.push_failing_since
+    if pushing:
+        push_failing_since = (before.push_failing_since or now) if result.push_error else None
+    store.save_archive_state(
+        ArchiveState(
+            last_attempt_at=now,
+            last_commit_at=now if result.committed else before.last_commit_at,
+            last_commit_sha=result.sha if result.committed else before.last_commit_sha,
+            error=result.error,
+            failing_since=failing_since,
+            push_error=push_error,
+            push_failing_since=push_failing_since,
+        )
+    )
+
+
+def _summary(store: Store, report: CycleReport, paths: list[str]) -> ChangeSummary:
     names = {p.id: p.name for p in store.projects().values()}
     grouped: dict[str, dict[str, list[str]]] = {"new": {}, "updated": {}, "deleted": {}}
     for kind, project_id, name in report.changes:
         grouped[kind].setdefault(names.get(project_id, project_id), []).append(name)
     sessions_gone = [p for p in report.removed if not p.endswith(("/INDEX.md", "README.md"))]
     moved = len(sessions_gone) - report.deleted
-    return ChangeSummary(grouped["new"], grouped["updated"], grouped["deleted"], max(0, moved))
-
-
-def _load(state_dir: Path) -> tuple[list[str], list[str]]:
-    try:
-        data = json.loads((state_dir / PENDING).read_text(encoding="utf-8"))
-        return list(data.get("written", [])), list(data.get("removed", []))
-    except (OSError, ValueError, AttributeError):
-        return [], []
-
-
-def _save(state_dir: Path, written: list[str], removed: list[str]) -> None:
-    path = state_dir / PENDING
-    try:
-        if not written and not removed:
-            path.unlink(missing_ok=True)
-            return
-        temp = path.with_suffix(".tmp")
-        temp.write_text(json.dumps({"written": written, "removed": removed}), encoding="utf-8")
-        temp.replace(path)
-    except OSError as exc:
-        raise StorageError(str(path), exc.strerror or str(exc)) from exc
+    carried = len(set(paths) - report.written - report.removed)
+    return ChangeSummary(
+        grouped["new"], grouped["updated"], grouped["deleted"], max(0, moved), carried
+    )

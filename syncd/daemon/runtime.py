@@ -8,11 +8,10 @@ from collections.abc import Callable
 from syncd.cloud.budget import RateBudget
 from syncd.cloud.client import CloudClient, RetryPolicy
 from syncd.config import Settings
-from syncd.daemon.archiving import commit_cycle
+from syncd.daemon.archiving import commit_journal
 from syncd.index.store import Store
 from syncd.mirror.writer import Mirror
 from syncd.sync.engine import SyncEngine, SyncOptions
-from syncd.sync.report import CycleReport
 
 
 def retry_policy(settings: Settings) -> RetryPolicy:
@@ -71,6 +70,4 @@ def write_story_url(
     """
     with build_client(settings, settings.base_url, api_key, interactive=True) as client:
         SyncEngine(client, store, mirror).refresh_file(session_id)
-    record = store.session(session_id)
-    if record is not None:
-        commit_cycle(settings, store, CycleReport(written={record.path}))
+    commit_journal(settings, store)

@@ -26,7 +26,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from syncd.cloud.budget import RateBudget
 from syncd.config import ScheduleSettings, Settings
-from syncd.daemon.archiving import commit_cycle
+from syncd.daemon.cycle import run_cycle
 from syncd.daemon.heartbeat import Heartbeat
 from syncd.daemon.lock import RootLock
 from syncd.daemon.notify import Notifier
@@ -325,16 +325,9 @@ class Daemon:
                     heartbeat=self.heartbeat.beat,
                     known_bad_items=self._known_bad_items,
                 )
-                if kind == "incremental":
-                    report = engine.run_incremental()
-                elif kind == "reconcile":
-                    report = engine.run_once("reconcile")
-                else:
-                    report = engine.run_listing(kind)
+                report = run_cycle(self.settings, self._store, engine, kind)
                 budget = client.budget
             self._log_cycle(kind, report, budget.remaining if budget.known else None, started)
-            commit_cycle(self.settings, self._store, report)
-            engine.update_search_index()  # needs no client: after it is closed
             self._enqueue_by_rules()
             self.budget_wait_until = None
             if report.halted is not None:

@@ -9,8 +9,15 @@ import pytest
 
 from syncd.cli import run
 from syncd.devserver import DevServer
+from tests.crashing import after_nth, run_in_child
 from tests.integration.conftest import point_cli_at
 from tests.integration.test_sync import seed_two_projects
+
+SESSION_IDS = [
+    "550e8400-0000-0000-0000-000000000001",
+    "550e8401-0000-0000-0000-000000000002",
+    "550e8402-0000-0000-0000-000000000003",
+]
 
 
 def git(root: Path, *args: str) -> str:
@@ -99,3 +106,46 @@ def test_a_key_file_kept_in_the_root_is_never_committed(
     assert history  # the sessions were committed
     assert "specstory-key.txt" not in history
     assert server.api_key not in git(root, "log", "--all", "-p")
+
+
+def test_files_a_killed_cycle_wrote_are_committed_by_the_next(
+    root: Path, server: DevServer
+) -> None:
+    assert run(["sync", "--once"]) == 0
+    for project, sid in (
+        ("proj_app", "550e8400"),
+        ("proj_app", "550e8401"),
+        ("proj_docs", "550e8402"),
+    ):
+        full = next(s for s in SESSION_IDS if s.startswith(sid))
+        server.put_session(project, session_id=full, name="Renamed " + sid, markdown="# v2\n")
+    # Killed right after the second file landed: its index row, and the commit, never came.
+    child = run_in_child(lambda: run(["sync", "--once"]), after_nth("write", 2))
+    assert child.killed
+    assert git(root, "status", "--porcelain", "--untracked-files=no")  # changed, uncommitted
+
+    assert run(["sync", "--once"]) == 0
+
+    assert git(root, "status", "--porcelain") == ""
+    assert committed_tree(root) == files_on_disk(root)
+    assert "earlier cycle that did not finish" in git(root, "log", "-1", "--format=%B")
+
+
+def committed_tree(root: Path) -> dict[str, bytes]:
+    names = git(root, "ls-tree", "-r", "--name-only", "-z", "HEAD").split("\0")
+    return {
+        name: subprocess.run(
+            ["git", "-C", str(root), "show", f"HEAD:{name}"], capture_output=True, check=True
+        ).stdout
+        for name in names
+        if name
+    }
+
+
+def files_on_disk(root: Path) -> dict[str, bytes]:
+    skipped = {".git", ".syncd", ".trash"}
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and not skipped & set(p.relative_to(root).parts)
+    }
