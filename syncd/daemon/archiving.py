@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 
+from syncd import durable
 from syncd.archive.git import ChangeSummary, CommitResult, GitArchive
 from syncd.config import Settings
 from syncd.index.store import ArchiveState, Store
@@ -40,6 +41,8 @@ def commit_journal(
     )
     archive.ensure_repository()
     result = archive.commit(paths, [], [], _summary(store, report or CycleReport(), paths))
+    if result.committed:
+        durable.reached("git")
     _record(store, result, datetime.now(UTC))
     if result.error:
         logger.error("git commit failed (retried next cycle): %s", result.error)
