@@ -240,8 +240,10 @@ def doctor_command(ctx: typer.Context) -> None:
     """Check the set-up and say how to fix each problem found.
 
     Checks the configuration, the API key (and that the server accepts it: one request),
-    the mirror root, the index and the lock, and reports every problem at once. Exits 0
-    when all pass, 1 when any fails, 2 when the configuration cannot be loaded.
+    the mirror root, the index and the lock, and with git.enabled the git archive (lock
+    files that stop commits, and whether the last commit and push went through); reports
+    every problem at once. Exits 0 when all pass, 1 when any fails, 2 when the
+    configuration cannot be loaded.
     """
     from syncd.daemon.doctor import exit_code as doctor_exit_code
     from syncd.daemon.doctor import run_checks

@@ -6,35 +6,39 @@ staged changes and untracked files are untouched; after a successful commit the 
 index is reset to HEAD for syncd's paths only, so they do not show as staged. The file
 persists between commits so git keeps its stat cache: a commit re-reads only the files
 it stages instead of hashing the whole archive again.
+
+A git killed mid-commit leaves lock files that would fail every later commit. Those an
+interrupted syncd commit left are proven by an ownership marker and removed at the next
+attempt; any other lock stops the commit with an error naming it (see `locks`).
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import posixpath
-import re
 import subprocess
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
+from syncd.archive.command import Git, GitFailed, Spawn, one_line
+from syncd.archive.locks import GitLock as GitLock  # re-exported: find_git_locks gives it
+from syncd.archive.locks import (
+    Repository,
+    find_repository,
+    owning,
+    read_owner,
+    recover_locks,
+)
 from syncd.errors import StorageError
 
 logger = logging.getLogger(__name__)
-
-Runner = Callable[..., subprocess.CompletedProcess[str]]
 
 #: Folders syncd keeps for itself and file suffixes of half-written files: never committed.
 REFUSED_DIRS = frozenset({".syncd", ".trash", ".git"})
 REFUSED_SUFFIX = ".syncd-tmp"
 SMALL_CHANGE = 10
-#: syncd's own index file in the git directory, kept between commits for its stat cache
-#: (suffixed with a hash of the root's place in the work tree when it is not the top).
-SYNCD_INDEX = "syncd-index"
-_CREDENTIALS = re.compile(r"(://)[^/@\s]+@")
 
 
 @dataclass(frozen=True)
@@ -73,13 +77,13 @@ class ChangeSummary:
             return subject + "\n"
         if sum(counts.values()) <= SMALL_CHANGE:
             body = [
-                f"{kind}: {_one_line(project)} / {_one_line(name)}"
+                f"{kind}: {one_line(project)} / {one_line(name)}"
                 for kind, by in self._kinds()
                 for project in sorted(by)
                 for name in sorted(by[project])
             ]
         else:
-            body = [f"{_one_line(p)}: {self._project_counts(p)}" for p in projects]
+            body = [f"{one_line(p)}: {self._project_counts(p)}" for p in projects]
         if carried:
             body.append(f"Also {carried}.")
         return subject + "\n\n" + "\n".join(body) + "\n"
@@ -99,10 +103,8 @@ class CommitResult:
     files: int = 0
     error: str | None = None
     push_error: str | None = None
-
-
-class _GitFailed(Exception):
-    """A git command exited non-zero, timed out or could not start; message is one line."""
+    #: The lock file, not provably syncd's own, that stopped this commit.
+    blocked_by: str | None = None
 
 
 class GitArchive:
@@ -116,7 +118,7 @@ class GitArchive:
         author_email: str = "syncd@localhost",
         remote: str | None = None,
         branch: str | None = None,
-        runner: Runner = subprocess.run,
+        popen: Spawn = subprocess.Popen,
         timeout: float = 60.0,
     ) -> None:
         self.root = Path(root)
@@ -125,7 +127,7 @@ class GitArchive:
         self.remote = remote
         self.branch = branch
         self.timeout = timeout
-        self._runner = runner
+        self._git = Git(self.root, popen=popen, timeout=timeout)
 
     def ensure_repository(self) -> None:
         """Run `git init` in root unless root is already inside a work tree (used as is)."""
@@ -136,7 +138,7 @@ class GitArchive:
                 return
             self._git("init", "--quiet")
             self._exclude_own_files()
-        except (OSError, _GitFailed) as exc:
+        except (OSError, GitFailed) as exc:
             raise StorageError(f"the git repository at {self.root}", str(exc)) from exc
         logger.info("created a git repository in %s", self.root)
 
@@ -151,46 +153,52 @@ class GitArchive:
 
         A path is staged by its state on disk: present files are added, missing ones
         removed from the commit, so passing the union of failed cycles again is safe.
+        Lock files an interrupted syncd commit left are removed first; a lock syncd cannot
+        prove is its own is never removed: the result names it in `blocked_by`.
         """
         candidates = [*written, *removed, *(p for pair in moved for p in pair)]
         paths = self._expand(p for p in candidates if self._allowed(p))
         if not paths:
             return CommitResult(committed=False)
         try:
-            result = self._commit_paths(paths, summary.message())
-        except _GitFailed as exc:
+            repo = self._repository()
+            recover_locks(repo)
+            with owning(repo, self._git):
+                result = self._commit_paths(repo, paths, summary.message())
+                if result.committed and self.remote:
+                    result = self._push(self.remote, result)
+        except GitFailed as exc:
             logger.warning("git archive commit failed, retrying next cycle: %s", exc)
-            return CommitResult(committed=False, error=str(exc))
-        if result.committed and self.remote:
-            return self._push(self.remote, result)
+            blocked_by = None if exc.blocked_by is None else str(exc.blocked_by)
+            return CommitResult(committed=False, error=str(exc), blocked_by=blocked_by)
         return result
 
     # -- staging and committing -------------------------------------------------------
 
-    def _commit_paths(self, paths: list[str], message: str) -> CommitResult:
-        git_dir = Path(self._git("rev-parse", "--absolute-git-dir").stdout.strip())
-        if (git_dir / "index.lock").exists():
-            raise _GitFailed(
-                f"{git_dir / 'index.lock'} exists: another git command is running "
-                "(or one crashed; delete the file if none is)"
-            )
+    def _repository(self) -> Repository:
+        repo = find_repository(self._git, check=True)
+        if repo is None:
+            raise GitFailed(f"{self.root} is not in a git work tree")
+        return repo
+
+    def _commit_paths(self, repo: Repository, paths: list[str], message: str) -> CommitResult:
         head = self._head()
-        index = git_dir / self._own_index_name()
+        index = repo.own_index
         env = {"GIT_INDEX_FILE": str(index)}
         self._reset_own_index(head, index, env)
         on_disk = {p for p in paths if (self.root / p).is_file() or (self.root / p).is_symlink()}
         present = [p for p in paths if p in on_disk]
         absent = [p for p in paths if p not in on_disk]
         if absent:
-            self._git_paths(["rm", "-r", "-q", "--cached", "--ignore-unmatch"], absent, env)
+            self._git.on_paths(["rm", "-r", "-q", "--cached", "--ignore-unmatch"], absent, env)
         if present:
-            self._git_paths(["add"], present, env)
+            self._git.on_paths(["add"], present, env)
         files = self._changed_files(head, env)
         if not files:
             return CommitResult(committed=False)
         if self._head() != head:
             # Our index holds the old HEAD's tree; committing it would revert their commit.
-            raise _GitFailed("HEAD moved while staging (someone committed); retrying later")
+            raise GitFailed("HEAD moved while staging (someone committed); retrying later")
         self._git(*self._identity(), "commit", "--quiet", "-F", "-", env=env, input=message)
         sha = self._git("rev-parse", "HEAD").stdout.strip()
         self._unstage_in_user_index(paths)
@@ -203,12 +211,6 @@ class GitArchive:
         `read-tree -m` keeps the stat data of entries whose content matches, which is what
         spares the commit from hashing every file; a damaged index file is started afresh.
         """
-        lock = index.with_name(index.name + ".lock")
-        if lock.exists():
-            # Only syncd uses this index, and the root lock makes it this process: the lock
-            # is left by a git that was killed (a timeout), and would block every commit.
-            logger.info("removing %s, left by an interrupted git command", lock)
-            lock.unlink(missing_ok=True)
         if not head:
             index.unlink(missing_ok=True)
             return
@@ -216,17 +218,10 @@ class GitArchive:
             try:
                 self._git("read-tree", "-m", head, env=env)
                 return
-            except _GitFailed as exc:
+            except GitFailed as exc:
                 logger.info("starting syncd's git index afresh: %s", exc)
                 index.unlink(missing_ok=True)
         self._git("read-tree", head, env=env)
-
-    def _own_index_name(self) -> str:
-        """One index file per mirror root, so two roots in one repository never share one."""
-        prefix = self._git("rev-parse", "--show-prefix").stdout.strip()
-        if not prefix:
-            return SYNCD_INDEX
-        return f"{SYNCD_INDEX}-{hashlib.sha256(prefix.encode()).hexdigest()[:12]}"
 
     def _head(self) -> str | None:
         done = self._git("rev-parse", "--verify", "--quiet", "HEAD^{commit}", check=False)
@@ -242,8 +237,8 @@ class GitArchive:
     def _unstage_in_user_index(self, paths: list[str]) -> None:
         # The commit used a scratch index; make the user's index agree with HEAD for our paths.
         try:
-            self._git_paths(["reset", "-q", "HEAD"], paths, None)
-        except _GitFailed as exc:
+            self._git.on_paths(["reset", "-q", "HEAD"], paths, None)
+        except GitFailed as exc:
             logger.warning("committed, but could not refresh the git index: %s", exc)
 
     def _identity(self) -> list[str]:
@@ -260,7 +255,7 @@ class GitArchive:
             refspec = f"HEAD:{target if target.startswith('refs/') else 'refs/heads/' + target}"
         try:
             self._git("push", "--quiet", "--", remote, refspec, timeout=self.timeout * 2)
-        except _GitFailed as exc:
+        except GitFailed as exc:
             logger.warning("git push failed; the next commit pushes again: %s", exc)
             return CommitResult(
                 committed=True, sha=result.sha, files=result.files, push_error=str(exc)
@@ -292,50 +287,6 @@ class GitArchive:
                 out[norm] = None
         return list(out)
 
-    # -- running git --------------------------------------------------------------------
-
-    def _git_paths(self, args: list[str], paths: Sequence[str], env: dict[str, str] | None) -> None:
-        # Paths go through stdin, NUL-separated: no argument-length limit, no option injection.
-        spec = "".join(p + "\0" for p in paths)
-        self._git(*args, "--pathspec-from-file=-", "--pathspec-file-nul", env=env, input=spec)
-
-    def _git(
-        self,
-        *args: str,
-        env: dict[str, str] | None = None,
-        input: str | None = None,
-        check: bool = True,
-        timeout: float | None = None,
-    ) -> subprocess.CompletedProcess[str]:
-        full_env = {
-            **os.environ,
-            "GIT_TERMINAL_PROMPT": "0",
-            "GIT_LITERAL_PATHSPECS": "1",
-            "GIT_EDITOR": "true",
-            "LC_ALL": "C",
-            **(env or {}),
-        }
-        kwargs: dict[str, Any] = {
-            "cwd": self.root,
-            "env": full_env,
-            "input": input,
-            "capture_output": True,
-            "text": True,
-            "timeout": timeout or self.timeout,
-            "check": False,
-        }
-        command = ["git", *args]
-        try:
-            done = self._runner(command, **kwargs)
-        except subprocess.TimeoutExpired as exc:
-            raise _GitFailed(f"git {_verb(args)} timed out after {exc.timeout:g}s") from exc
-        except OSError as exc:
-            raise _GitFailed(f"cannot run git: {exc}") from exc
-        if check and done.returncode != 0:
-            detail = _one_line(_reason(done.stderr) or _reason(done.stdout) or "no output")
-            raise _GitFailed(f"git {_verb(args)} failed (exit {done.returncode}): {detail}")
-        return done
-
     def _exclude_own_files(self) -> None:
         exclude = Path(self._git("rev-parse", "--absolute-git-dir").stdout.strip()) / "info"
         exclude.mkdir(parents=True, exist_ok=True)
@@ -347,6 +298,23 @@ class GitArchive:
         ]
         with (exclude / "exclude").open("a", encoding="utf-8") as handle:
             handle.write("\n".join(lines) + "\n")
+
+
+def find_git_locks(root: Path) -> list[GitLock]:
+    """Lock files in the git directory of the repository holding `root`, each marked as
+    syncd's own (an interrupted syncd commit left it; the next commit removes it) or not.
+
+    Read-only: runs only `git rev-parse`, which takes no lock. [] when root is not in a git
+    work tree. Raises StorageError when git cannot run or the git directory cannot be read.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    try:
+        repo = find_repository(Git(root), check=False)
+        return [] if repo is None else repo.locks(read_owner(repo.marker))
+    except GitFailed as exc:
+        raise StorageError(f"the git repository at {root}", str(exc)) from exc
 
 
 def _refusal(path: str) -> str | None:
@@ -362,20 +330,3 @@ def _refusal(path: str) -> str | None:
     if norm.endswith(REFUSED_SUFFIX):
         return "a partially written file"
     return None
-
-
-def _verb(args: Sequence[str]) -> str:
-    return next((a for a in args if not a.startswith("-") and "=" not in a), "command")
-
-
-def _reason(text: str) -> str:
-    """git's first `fatal:`/`error:` line, else the last line (a hook's own complaint)."""
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    flagged = [line for line in lines if line.startswith(("fatal:", "error:"))]
-    return (flagged or lines[-1:] or [""])[0]
-
-
-def _one_line(text: str, limit: int = 200) -> str:
-    """One printable line, credentials in URLs redacted, cut to `limit` characters."""
-    flat = " ".join(_CREDENTIALS.sub(r"\1***@", text).split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"

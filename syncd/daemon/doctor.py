@@ -16,11 +16,12 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
+from syncd.archive.git import GitLock, find_git_locks
 from syncd.cloud.budget import BudgetSnapshot, RateBudget
 from syncd.cloud.client import CloudClient, RetryPolicy
 from syncd.config import Settings, default_config_path, load_settings
 from syncd.daemon.lock import UNKNOWN_PID, holder
-from syncd.daemon.status import open_index
+from syncd.daemon.status import open_index, when
 from syncd.errors import (
     EXIT_CONFIG,
     EXIT_ITEMS_FAILED,
@@ -34,6 +35,7 @@ from syncd.errors import (
     SyncdError,
 )
 from syncd.index import migrate
+from syncd.index.store import ArchiveState
 
 CONFIGURATION = "configuration"
 API_KEY = "API key"
@@ -41,6 +43,7 @@ SERVER = "server"
 MIRROR_ROOT = "mirror root"
 INDEX = "index"
 LOCK = "lock"
+GIT_ARCHIVE = "git archive"
 KEY_SOURCES = "Set SYNCD_API_KEY, or api_key_file / api_key_command in the config file."
 
 
@@ -56,7 +59,8 @@ class Check:
 
 
 def run_checks(config_path: Path | None) -> list[Check]:
-    """Every check, in order: configuration, API key, server, mirror root, index, lock.
+    """Every check, in order: configuration, API key, server, mirror root, index, lock,
+    and the git archive when it is enabled.
 
     Makes exactly one request (the project list) when a key is configured, unless the
     saved rate budget says no request may go out yet.
@@ -82,6 +86,8 @@ def run_checks(config_path: Path | None) -> list[Check]:
     checks.append(_mirror_root(settings.mirror_root))
     checks.append(_index(settings.index_url))
     checks.append(_lock(settings.state_dir))
+    if settings.git.enabled:
+        checks.append(_git_archive(settings.mirror_root, settings.index_url))
     return checks
 
 
@@ -249,3 +255,58 @@ def _lock(state_dir: Path) -> Check:
         return Check(LOCK, True, "no syncd owns this root right now")
     who = "a syncd" if pid == UNKNOWN_PID else f"syncd pid {pid}"
     return Check(LOCK, True, f"{who} owns this root (running); that is fine")
+
+
+def _git_archive(root: Path, database_url: str) -> Check:
+    """Lock files that stop syncd's commits, and how the last commit and push went."""
+    try:
+        locks = find_git_locks(root)
+    except StorageError as exc:
+        fix = "Install git and let this user read the repository, or set git.enabled = false."
+        return Check(GIT_ARCHIVE, False, exc.reason, fix)
+    state = _archive_state(database_url)
+    problems, fixes = _archive_problems(locks, state)
+    if problems:
+        return Check(GIT_ARCHIVE, False, "; ".join(problems), " ".join(fixes))
+    details = ["no lock files stop commits"]
+    if state.last_commit_sha and state.last_commit_at:
+        moment = when(state.last_commit_at, datetime.now(UTC))
+        details.append(f"last commit {state.last_commit_sha[:12]} on {moment}")
+    own = [str(lock.path) for lock in locks if lock.syncds_own]
+    if own:
+        details.append(f"{', '.join(own)} left by an interrupted syncd; removed at the next commit")
+    return Check(GIT_ARCHIVE, True, "; ".join(details))
+
+
+def _archive_problems(locks: list[GitLock], state: ArchiveState) -> tuple[list[str], list[str]]:
+    """(what is wrong, how to fix each) for the git archive check."""
+    foreign = [str(lock.path) for lock in locks if not lock.syncds_own]
+    problems, fixes = [], []
+    if foreign:
+        verb = "exists and was" if len(foreign) == 1 else "exist and were"
+        problems.append(f"{' and '.join(foreign)} {verb} not left by syncd")
+        fixes.append(f"If no git command is running, delete {' and '.join(foreign)}.")
+    if state.error:
+        problems.append(f"the last commit failed: {state.error}")
+        fixes.append(
+            f"Fix what stopped the commit ({state.error}), then run 'syncd sync --once' to retry."
+        )
+    if state.push_error:
+        problems.append(f"the last push failed: {state.push_error}")
+        fixes.append(
+            f"Fix what stopped the push ({state.push_error}); the next sync that commits "
+            "pushes again."
+        )
+    return problems, fixes
+
+
+def _archive_state(database_url: str) -> ArchiveState:
+    """The index's record of the last commit; empty when there is no readable index."""
+    try:
+        store = open_index(database_url)
+        if store is None:
+            return ArchiveState()
+        with store:
+            return store.archive_state()
+    except SyncdError:
+        return ArchiveState()  # the index check reports what is wrong with it

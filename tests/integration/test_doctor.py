@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -11,7 +13,12 @@ from syncd.cli import run
 from syncd.daemon.doctor import Check, exit_code, run_checks
 from syncd.devserver import DevServer
 from syncd.index import migrate
-from syncd.index.store import BudgetRecord, Store
+from syncd.index.store import ArchiveState, BudgetRecord, Store
+from tests.integration.test_git_archive import (
+    commit_in_a_syncd_that_gets_killed,
+    kill_during_reference_update,
+    write,
+)
 from tests.integration.test_lock import lock_held_by_another_process
 from tests.integration.test_sync import seed_two_projects
 
@@ -30,6 +37,37 @@ def synced_root(root: Path, server: DevServer, capsys: pytest.CaptureFixture[str
     capsys.readouterr()
     server.clear_requests()
     return root
+
+
+@pytest.fixture
+def git_root(
+    root: Path,
+    server: DevServer,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> Path:
+    """A root synced once with the git archive on, away from the machine's git config."""
+    empty = tmp_path / "gitconfig"
+    empty.write_text("")
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(empty))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    monkeypatch.setenv("SYNCD_GIT__ENABLED", "true")
+    seed_two_projects(server)
+    assert run(["sync", "--once"]) == 0
+    capsys.readouterr()
+    return root
+
+
+def git_head(root: Path) -> str:
+    done = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True
+    )
+    return done.stdout.strip()
+
+
+def files_and_mtimes(folder: Path) -> dict[str, int]:
+    return {p.relative_to(folder).as_posix(): p.stat().st_mtime_ns for p in folder.rglob("*")}
 
 
 def by_name(checks: list[Check]) -> dict[str, Check]:
@@ -227,3 +265,113 @@ def test_the_write_probe_removes_the_syncd_folder_it_had_to_create(root: Path) -
     assert checks["mirror root"].ok
     assert checks["mirror root"].detail == f"{root} exists and is writable"
     assert sorted(p.name for p in root.iterdir()) == ["my-app"]
+
+
+def test_the_git_archive_is_checked_only_when_it_is_enabled(
+    synced_root: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert "git archive" not in by_name(run_checks(None))
+    monkeypatch.setenv("SYNCD_GIT__ENABLED", "true")
+    assert run(["doctor"]) == 0
+    out = capsys.readouterr().out
+    assert line_of(out, "git archive") == "✓ git archive: no lock files stop commits"
+    assert out.endswith("All 7 checks passed.\n")
+
+
+def test_a_healthy_git_archive_passes_naming_its_last_commit(
+    git_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sha = git_head(git_root)
+    with Store.open(f"sqlite:///{git_root / '.syncd' / 'index.db'}") as store:
+        now = datetime.now(UTC)
+        store.save_archive_state(
+            ArchiveState(last_attempt_at=now, last_commit_at=now, last_commit_sha=sha)
+        )
+    assert run(["doctor"]) == 0
+    line = line_of(capsys.readouterr().out, "git archive")
+    assert line.startswith(f"✓ git archive: no lock files stop commits; last commit {sha[:12]} on ")
+    assert line.endswith(("(just now)", " s ago)"))
+
+
+def test_a_git_lock_syncd_did_not_leave_fails_the_check_with_its_fix(
+    git_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lock = git_root / ".git" / "HEAD.lock"
+    lock.write_text("")
+    assert run(["doctor"]) == 1
+    out = capsys.readouterr().out
+    assert line_of(out, "git archive") == f"✗ git archive: {lock} exists and was not left by syncd"
+    assert f"    fix: If no git command is running, delete {lock}.\n" in out
+    assert out.endswith("1 of 7 checks failed.\n")
+    assert lock.exists()
+
+
+def test_locks_an_interrupted_syncd_left_pass_with_a_note(
+    git_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    kill_during_reference_update(git_root)
+    commit_in_a_syncd_that_gets_killed(git_root, write(git_root, "proj/new.md"))
+    lock = git_root / ".git" / "HEAD.lock"
+    assert lock.exists()
+    before = files_and_mtimes(git_root / ".git")
+    assert run(["doctor"]) == 0
+    line = line_of(capsys.readouterr().out, "git archive")
+    assert line.startswith("✓ git archive: no lock files stop commits; ")
+    assert str(lock) in line
+    assert line.endswith("left by an interrupted syncd; removed at the next commit")
+    assert files_and_mtimes(git_root / ".git") == before
+
+
+def test_git_that_cannot_run_fails_the_check(
+    git_root: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    (tmp_path / "no-git").mkdir()
+    monkeypatch.setenv("PATH", str(tmp_path / "no-git"))
+    assert run(["doctor"]) == 1
+    out = capsys.readouterr().out
+    assert line_of(out, "git archive").startswith("✗ git archive: cannot run git: ")
+    assert "fix: Install git and let this user read the repository" in out
+
+
+@pytest.mark.parametrize(
+    ("failure", "detail", "fix"),
+    [
+        (
+            ArchiveState(error="git commit failed (exit 1): no commits today"),
+            "the last commit failed: git commit failed (exit 1): no commits today",
+            "Fix what stopped the commit (git commit failed (exit 1): no commits today), "
+            "then run 'syncd sync --once' to retry.",
+        ),
+        (
+            ArchiveState(push_error="git push failed (exit 128): fatal: no route"),
+            "the last push failed: git push failed (exit 128): fatal: no route",
+            "Fix what stopped the push (git push failed (exit 128): fatal: no route); the "
+            "next sync that commits pushes again.",
+        ),
+    ],
+)
+def test_a_failed_last_commit_or_push_fails_the_check(
+    git_root: Path,
+    capsys: pytest.CaptureFixture[str],
+    failure: ArchiveState,
+    detail: str,
+    fix: str,
+) -> None:
+    now = datetime.now(UTC)
+    with Store.open(f"sqlite:///{git_root / '.syncd' / 'index.db'}") as store:
+        store.save_archive_state(
+            ArchiveState(
+                last_attempt_at=now,
+                error=failure.error,
+                failing_since=now if failure.error else None,
+                push_error=failure.push_error,
+                push_failing_since=now if failure.push_error else None,
+            )
+        )
+    assert run(["doctor"]) == 1
+    out = capsys.readouterr().out
+    assert line_of(out, "git archive") == f"✗ git archive: {detail}"
+    assert f"    fix: {fix}\n" in out

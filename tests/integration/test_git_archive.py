@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import signal
 import subprocess
+import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from syncd.archive.git import ChangeSummary, CommitResult, GitArchive
+from syncd.archive.git import ChangeSummary, CommitResult, GitArchive, GitLock, find_git_locks
 
 ONE_NEW = ChangeSummary(new={"proj": ["first session"]})
 
@@ -263,25 +269,12 @@ def test_rejecting_hook_reports_error_and_paths_commit_next_time(tmp_path: Path)
     assert committed_files(repo) == {first, second}
 
 
-def test_index_lock_gives_error_without_raising(tmp_path: Path) -> None:
-    repo = init_user_repo(tmp_path / "repo")
-    (repo / ".git" / "index.lock").write_text("")
-    rel = write(repo, "proj/s.md")
-
-    result = archive_commit(repo, [rel])
-
-    assert not result.committed
-    assert result.error is not None
-    assert "index.lock" in result.error
-    assert committed_files(repo) == {"notes.txt"}
-
-
 def test_missing_git_binary_gives_error_without_raising(tmp_path: Path) -> None:
-    def no_git(*args: object, **kwargs: object) -> subprocess.CompletedProcess[str]:
+    def no_git(*args: object, **kwargs: object) -> subprocess.Popen[str]:
         raise FileNotFoundError("git")
 
     rel = write(tmp_path, "proj/s.md")
-    result = GitArchive(tmp_path, runner=no_git).commit([rel], [], [], ONE_NEW)
+    result = GitArchive(tmp_path, popen=no_git).commit([rel], [], [], ONE_NEW)
 
     assert not result.committed
     assert result.error is not None
@@ -337,16 +330,17 @@ def test_push_to_missing_remote_reports_push_error(tmp_path: Path) -> None:
 
 
 def test_push_error_hides_credentials_in_urls(tmp_path: Path) -> None:
-    def leaky_push(args: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    def leaky_push(args: list[str], **kwargs: Any) -> subprocess.Popen[str]:
         if "push" in args:
             stderr = "fatal: unable to access 'https://bot:s3cret-token@example.org/r.git/'\n"
-            return subprocess.CompletedProcess(args, 128, "", stderr)
-        return subprocess.run(args, **kwargs)
+            script = f"import sys; sys.stderr.write({stderr!r}); sys.exit(128)"
+            return subprocess.Popen([sys.executable, "-c", script], **kwargs)
+        return subprocess.Popen(args, **kwargs)
 
     repo = init_user_repo(tmp_path / "repo")
     rel = write(repo, "proj/s.md")
 
-    result = GitArchive(repo, remote="origin", runner=leaky_push).commit([rel], [], [], ONE_NEW)
+    result = GitArchive(repo, remote="origin", popen=leaky_push).commit([rel], [], [], ONE_NEW)
 
     assert result.committed
     assert result.push_error is not None
@@ -428,3 +422,240 @@ def test_two_mirror_roots_in_one_repository_keep_separate_indexes(tmp_path: Path
         "notes.txt",
         "work/proj/a.md",
     ]
+
+
+# -- lock files a killed git leaves ------------------------------------------------------
+
+#: Commits argv[2] under the root argv[1] as syncd does, naming its pid for the kill below.
+COMMITTING_SYNCD = """
+import os, sys
+from pathlib import Path
+from syncd.archive.git import ChangeSummary, GitArchive
+os.environ["SYNCD_TEST_COMMITTER"] = str(os.getpid())
+summary = ChangeSummary(new={"proj": ["first session"]})
+GitArchive(Path(sys.argv[1])).commit([sys.argv[2]], [], [], summary)
+"""
+#: Shell lines that kill the committing Python process, then the git running them, at once.
+KILL_SYNCD_AND_GIT = (
+    'if [ -n "$SYNCD_TEST_COMMITTER" ]; then kill -9 "$SYNCD_TEST_COMMITTER" "$PPID"; fi'
+)
+
+
+def install_hook(repo: Path, name: str, body: str) -> None:
+    hook = repo / ".git" / "hooks" / name
+    hook.write_text(f"#!/bin/sh\n{body}\n")
+    hook.chmod(0o755)
+
+
+def kill_during_reference_update(repo: Path) -> None:
+    """Kill the committer while git holds HEAD.lock and the branch's lock."""
+    body = f'[ "$1" = prepared ] || exit 0\n{KILL_SYNCD_AND_GIT}\n'
+    install_hook(repo, "reference-transaction", body)
+
+
+def kill_during_staging(repo: Path) -> None:
+    """Kill the committer while `git add` holds syncd's own index lock (in the clean filter)."""
+    (repo / ".git" / "info").mkdir(exist_ok=True)
+    (repo / ".git" / "info" / "attributes").write_text("*.md filter=stop\n")
+    git(repo, "config", "filter.stop.clean", f"{KILL_SYNCD_AND_GIT}; cat")
+
+
+def start_committing_syncd(root: Path, rel: str, **env: str) -> subprocess.Popen[bytes]:
+    script = [sys.executable, "-c", COMMITTING_SYNCD, str(root), rel]
+    return subprocess.Popen(script, env={**os.environ, **env})
+
+
+def commit_in_a_syncd_that_gets_killed(root: Path, rel: str) -> None:
+    child = start_committing_syncd(root, rel)
+    assert child.wait(timeout=60) == -signal.SIGKILL
+
+
+def lock_files(repo: Path) -> set[str]:
+    return {p.relative_to(repo).as_posix() for p in (repo / ".git").rglob("*.lock")}
+
+
+def blob(repo: Path, rev_path: str) -> bytes:
+    done = subprocess.run(
+        ["git", "cat-file", "blob", rev_path], cwd=repo, capture_output=True, check=True
+    )
+    return done.stdout
+
+
+def wait_for(condition: Callable[[], bool], seconds: float = 30.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.01)
+
+
+@pytest.mark.parametrize("place", ["", "archive/specstory"])
+def test_locks_left_by_a_killed_syncd_git_are_removed_and_the_commit_lands(
+    tmp_path: Path, place: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    repo = init_user_repo(tmp_path / "repo")
+    root = repo / place
+    kill_during_reference_update(repo)
+    rel = write(root, "proj/s.md", "the session, ünïcode\n")
+    commit_in_a_syncd_that_gets_killed(root, rel)
+    assert lock_files(repo) >= {".git/HEAD.lock", ".git/refs/heads/main.lock"}
+    assert all(lock.syncds_own for lock in find_git_locks(root))
+
+    with caplog.at_level(logging.WARNING, logger="syncd.archive"):
+        result = GitArchive(root).commit([rel], [], [], ONE_NEW)
+
+    assert result.committed, result.error
+    assert lock_files(repo) == set()
+    assert list((repo / ".git").glob("syncd-git-owner*")) == []
+    assert blob(repo, f"HEAD:{(Path(place) / rel).as_posix()}") == (root / rel).read_bytes()
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    assert "HEAD.lock" in warnings[0]
+    assert "main.lock" in warnings[0]
+
+
+def test_the_lock_on_syncds_index_left_by_a_killed_git_add_is_removed(tmp_path: Path) -> None:
+    repo = init_user_repo(tmp_path / "repo")
+    kill_during_staging(repo)
+    rel = write(repo, "proj/s.md", "staged when the kill came\n")
+    commit_in_a_syncd_that_gets_killed(repo, rel)
+    assert lock_files(repo) == {".git/syncd-index.lock"}
+
+    result = GitArchive(repo).commit([rel], [], [], ONE_NEW)
+
+    assert result.committed, result.error
+    assert lock_files(repo) == set()
+    assert blob(repo, f"HEAD:{rel}") == b"staged when the kill came\n"
+
+
+@pytest.mark.parametrize("name", ["HEAD.lock", "index.lock", "refs/heads/main.lock"])
+def test_a_lock_syncd_did_not_leave_blocks_the_commit_and_is_kept(
+    tmp_path: Path, name: str
+) -> None:
+    repo = init_user_repo(tmp_path / "repo")
+    lock = repo / ".git" / name
+    lock.write_text("")
+    archive = GitArchive(repo)
+    rel = write(repo, "proj/s.md")
+
+    blocked = archive.commit([rel], [], [], ONE_NEW)
+
+    assert not blocked.committed
+    assert blocked.blocked_by == str(lock)
+    assert blocked.error == (
+        f"{lock} exists and was not left by syncd: another git command is running, or one "
+        f"crashed. If no git command is running in {repo}, delete {lock}."
+    )
+    assert lock.exists()
+    assert find_git_locks(repo) == [GitLock(lock, syncds_own=False)]
+    assert committed_files(repo) == {"notes.txt"}
+
+    lock.unlink()
+    retried = archive.commit([rel], [], [], ONE_NEW)
+
+    assert retried.committed
+    assert committed_files(repo) == {rel}
+
+
+def test_a_lock_older_than_the_interrupted_commit_is_not_taken_for_syncds(
+    tmp_path: Path,
+) -> None:
+    repo = init_user_repo(tmp_path / "repo")
+    kill_during_reference_update(repo)
+    rel = write(repo, "proj/s.md")
+    commit_in_a_syncd_that_gets_killed(repo, rel)
+    # A crashed git of the user's, an hour before syncd's commit started.
+    older = repo / ".git" / "refs" / "heads" / "topic.lock"
+    older.write_text("")
+    an_hour_ago = time.time() - 3600
+    os.utime(older, (an_hour_ago, an_hour_ago))
+    head_lock, branch_lock = repo / ".git" / "HEAD.lock", repo / ".git" / "refs/heads/main.lock"
+    assert sorted(find_git_locks(repo), key=lambda lock: lock.path) == [
+        GitLock(head_lock, syncds_own=True),
+        GitLock(branch_lock, syncds_own=True),
+        GitLock(older, syncds_own=False),
+    ]
+
+    blocked = GitArchive(repo).commit([rel], [], [], ONE_NEW)
+
+    assert blocked.blocked_by == str(older)
+    assert lock_files(repo) == {".git/refs/heads/topic.lock"}
+    older.unlink()
+    assert GitArchive(repo).commit([rel], [], [], ONE_NEW).committed
+    assert committed_files(repo) == {rel}
+
+
+def test_nothing_is_removed_while_the_git_a_killed_syncd_started_still_runs(
+    tmp_path: Path,
+) -> None:
+    repo = init_user_repo(tmp_path / "repo")
+    waiting, release = tmp_path / "git-waiting", tmp_path / "release-git"
+    # The hook holds git inside its reference update until the test releases it.
+    install_hook(
+        repo,
+        "reference-transaction",
+        '[ "$1" = prepared ] && [ -n "$SYNCD_TEST_COMMITTER" ] || exit 0\n'
+        'echo "$PPID" > "$WAITING.tmp" && mv "$WAITING.tmp" "$WAITING"\n'
+        'i=0; while [ ! -e "$RELEASE" ] && [ "$i" -lt 1200 ]; do sleep 0.05; i=$((i+1)); done',
+    )
+    rel = write(repo, "proj/s.md", "committed by the orphaned git\n")
+    syncd = start_committing_syncd(repo, rel, WAITING=str(waiting), RELEASE=str(release))
+    try:
+        wait_for(waiting.exists)
+        git_pid = int(waiting.read_text())
+        wait_for(lambda: f'"git_pid": {git_pid}' in (repo / ".git/syncd-git-owner").read_text())
+        syncd.kill()
+        syncd.wait(timeout=30)
+
+        result = GitArchive(repo).commit([rel], [], [], ONE_NEW)
+
+        assert not result.committed
+        assert result.error == (
+            f"a git command syncd started (pid {git_pid}) is still running in {repo}; "
+            "the commit waits for the next cycle"
+        )
+        assert {".git/HEAD.lock", ".git/refs/heads/main.lock"} <= lock_files(repo)
+    finally:
+        release.touch()
+        syncd.kill()
+        syncd.wait(timeout=30)
+    wait_for(lambda: not (repo / ".git" / "HEAD.lock").exists())
+
+    again = GitArchive(repo).commit([rel], [], [], ONE_NEW)
+
+    assert again.error is None
+    assert blob(repo, f"HEAD:{rel}") == b"committed by the orphaned git\n"
+    assert lock_files(repo) == set()
+
+
+def test_finding_git_locks_outside_a_repository_finds_none(tmp_path: Path) -> None:
+    (tmp_path / "plain" / "HEAD.lock").parent.mkdir()
+    (tmp_path / "plain" / "HEAD.lock").write_text("")
+
+    assert find_git_locks(tmp_path / "plain") == []
+    assert find_git_locks(tmp_path / "missing") == []
+
+
+def test_locks_of_a_git_killed_at_its_timeout_are_removed_by_the_next_commit(
+    tmp_path: Path,
+) -> None:
+    repo = init_user_repo(tmp_path / "repo")
+    release = tmp_path / "release-git"
+    install_hook(
+        repo,
+        "reference-transaction",
+        f'[ "$1" = prepared ] || exit 0\n'
+        f'i=0; while [ ! -e "{release}" ] && [ "$i" -lt 1200 ]; do sleep 0.05; i=$((i+1)); done',
+    )
+    rel = write(repo, "proj/s.md")
+    try:
+        timed_out = GitArchive(repo, timeout=1.0).commit([rel], [], [], ONE_NEW)
+    finally:
+        release.touch()
+
+    assert timed_out.error is not None
+    assert "timed out" in timed_out.error
+    assert {".git/HEAD.lock", ".git/refs/heads/main.lock"} <= lock_files(repo)
+    retried = GitArchive(repo).commit([rel], [], [], ONE_NEW)
+    assert retried.committed, retried.error
+    assert committed_files(repo) == {rel}
+    assert lock_files(repo) == set()

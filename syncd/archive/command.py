@@ -1,0 +1,114 @@
+"""Running git: one command at a time in the mirror root, each bounded by a timeout, and a
+failure told in one printable line with credentials in URLs redacted."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+#: Starts a process like `subprocess.Popen` (injectable so tests can stand in for git).
+Spawn = Callable[..., subprocess.Popen[str]]
+#: Told each git child's pid, and the time by which it will be done or killed, as it starts.
+Watcher = Callable[[int, float], None]
+_CREDENTIALS = re.compile(r"(://)[^/@\s]+@")
+
+
+class GitFailed(Exception):
+    """A git command exited non-zero, timed out or could not start, or a lock file stopped
+    a commit (`blocked_by`); the message is one line."""
+
+    def __init__(self, message: str, blocked_by: Path | None = None) -> None:
+        super().__init__(message)
+        self.blocked_by = blocked_by
+
+
+class Git:
+    """Runs git in `cwd`. `watcher`, when set, hears of each child as it starts; `killed`
+    turns true once a child had to be killed (a timeout, an interrupt), leaving its locks."""
+
+    def __init__(
+        self, cwd: Path, *, popen: Spawn = subprocess.Popen, timeout: float = 60.0
+    ) -> None:
+        self.cwd = cwd
+        self.timeout = timeout
+        self.watcher: Watcher | None = None
+        self.killed = False
+        self._popen = popen
+
+    def __call__(
+        self,
+        *args: str,
+        env: dict[str, str] | None = None,
+        input: str | None = None,
+        check: bool = True,
+        timeout: float | None = None,
+    ) -> subprocess.CompletedProcess[str]:
+        """Run `git args...`; raises GitFailed when it cannot start, times out, or (with
+        `check`) exits non-zero."""
+        limit = timeout or self.timeout
+        try:
+            process = self._popen(
+                ["git", *args],
+                cwd=self.cwd,
+                env=_environment(env),
+                stdin=subprocess.DEVNULL if input is None else subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        except OSError as exc:
+            raise GitFailed(f"cannot run git: {exc}") from exc
+        with process:
+            try:
+                if self.watcher is not None:
+                    # Wall-clock time: the deadline is compared with lock files' mtimes.
+                    self.watcher(process.pid, time.time() + limit)
+                stdout, stderr = process.communicate(input, timeout=limit)
+            except BaseException as exc:
+                process.kill()
+                self.killed = True
+                if isinstance(exc, subprocess.TimeoutExpired):
+                    raise GitFailed(f"git {_verb(args)} timed out after {limit:g}s") from exc
+                raise
+        if check and process.returncode != 0:
+            detail = one_line(_reason(stderr) or _reason(stdout) or "no output")
+            raise GitFailed(f"git {_verb(args)} failed (exit {process.returncode}): {detail}")
+        return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+
+    def on_paths(self, args: list[str], paths: Sequence[str], env: dict[str, str] | None) -> None:
+        """Run `git args...` on these paths."""
+        # Paths go through stdin, NUL-separated: no argument-length limit, no option injection.
+        spec = "".join(p + "\0" for p in paths)
+        self(*args, "--pathspec-from-file=-", "--pathspec-file-nul", env=env, input=spec)
+
+
+def one_line(text: str, limit: int = 200) -> str:
+    """One printable line, credentials in URLs redacted, cut to `limit` characters."""
+    flat = " ".join(_CREDENTIALS.sub(r"\1***@", text).split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def _environment(extra: dict[str, str] | None) -> dict[str, str]:
+    return {
+        **os.environ,
+        "GIT_TERMINAL_PROMPT": "0",
+        "GIT_LITERAL_PATHSPECS": "1",
+        "GIT_EDITOR": "true",
+        "LC_ALL": "C",
+        **(extra or {}),
+    }
+
+
+def _verb(args: Sequence[str]) -> str:
+    return next((a for a in args if not a.startswith("-") and "=" not in a), "command")
+
+
+def _reason(text: str) -> str:
+    """git's first `fatal:`/`error:` line, else the last line (a hook's own complaint)."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    flagged = [line for line in lines if line.startswith(("fatal:", "error:"))]
+    return (flagged or lines[-1:] or [""])[0]
