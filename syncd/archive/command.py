@@ -10,11 +10,15 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from syncd import durable
+
 #: Starts a process like `subprocess.Popen` (injectable so tests can stand in for git).
 Spawn = Callable[..., subprocess.Popen[str]]
 #: Told each git child's pid, and the time by which it will be done or killed, as it starts.
 Watcher = Callable[[int, float], None]
 _CREDENTIALS = re.compile(r"(://)[^/@\s]+@")
+#: Commands that change the repository: each is a durable step (the crash tests stop there).
+WRITING_VERBS = frozenset({"init", "read-tree", "rm", "add", "commit", "reset", "push"})
 
 
 class GitFailed(Exception):
@@ -77,6 +81,8 @@ class Git:
         if check and process.returncode != 0:
             detail = one_line(_reason(stderr) or _reason(stdout) or "no output")
             raise GitFailed(f"git {_verb(args)} failed (exit {process.returncode}): {detail}")
+        if _verb(args) in WRITING_VERBS:
+            durable.reached(f"git {_verb(args)}")
         return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
 
     def on_paths(self, args: list[str], paths: Sequence[str], env: dict[str, str] | None) -> None:

@@ -195,6 +195,9 @@ class GitArchive:
             self._git.on_paths(["add"], present, env)
         files = self._changed_files(head, env)
         if not files:
+            # Already committed (a syncd killed after its commit): the user's index may
+            # still hold the older versions, and would show them as staged.
+            self._unstage_in_user_index(paths)
             return CommitResult(committed=False)
         if self._head() != head:
             # Our index holds the old HEAD's tree; committing it would revert their commit.

@@ -15,7 +15,6 @@ import hashlib
 import re
 import sqlite3
 import subprocess
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -175,7 +174,7 @@ class Situation:
 
 
 @pytest.fixture
-def situations(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[type[Situation]]:
+def situations(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> type[Situation]:
     empty = tmp_path / "gitconfig"
     empty.write_text("")
     monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(empty))
@@ -187,7 +186,7 @@ def situations(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[type
         def __init__(self, name: str) -> None:
             super().__init__(tmp_path, monkeypatch, name)
 
-    yield Bound  # type: ignore[misc]
+    return Bound
 
 
 def assert_settled(situation: Situation) -> None:
