@@ -24,7 +24,8 @@ import typer
 from syncd import __version__
 from syncd.config import DEFAULT_BASE_URL, Settings, load_settings
 from syncd.daemon.lock import RootLock, holder
-from syncd.daemon.status import EXIT_UNHEALTHY, check_line, collect_status, describe, open_index
+from syncd.daemon.status import EXIT_UNHEALTHY, collect_status, open_index
+from syncd.daemon.status_text import check_line, describe
 from syncd.errors import (
     EXIT_ITEMS_FAILED,
     ConfigError,

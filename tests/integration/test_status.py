@@ -14,7 +14,8 @@ import pytest
 
 from syncd.cli import run
 from syncd.daemon.state import STATE_NAME, DaemonState, read_state, write_state
-from syncd.daemon.status import MAX_RECENT_ERRORS, collect_status, describe, duration
+from syncd.daemon.status import MAX_RECENT_ERRORS, collect_status
+from syncd.daemon.status_text import describe, duration
 from syncd.devserver import DevServer, Fault
 from syncd.index.store import BudgetRecord, RunRecord, Store
 from tests.integration.test_lock import lock_held_by_another_process

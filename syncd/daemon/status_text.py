@@ -1,0 +1,147 @@
+"""`syncd status` in words: the human rows, the `--check` line, and how times are said.
+
+Local clock times for people; the JSON in `status` keeps UTC.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from syncd.daemon.lock import UNKNOWN_PID
+from syncd.index.store import RunRecord
+
+if TYPE_CHECKING:  # the report is built in status, which says its problems with these words
+    from syncd.daemon.status import BudgetStatus, PushStatus, StatusReport
+
+RUN_KINDS = {"once": "sync --once", "incremental": "sync", "reconcile": "full reconcile"}
+
+
+def describe(report: StatusReport) -> list[tuple[str, str]]:
+    """The human status as (label, value) rows, local clock times; values are one line."""
+    now = report.now
+    rows = [("mirror", str(report.root))]
+    rows.append(("health", "healthy" if report.healthy else f"UNHEALTHY: {report.problem}"))
+    rows.append(("daemon", _describe_daemon(report)))
+    if report.daemon_running:
+        every = f"every {duration(report.sync_seconds)}"
+        nxt = f"{when(report.next_sync, now)}, {every}" if report.next_sync else every
+        rows.append(("next sync", nxt))
+    if not report.index_exists:
+        rows.append(("index", "none yet: this root was never synced (run 'syncd sync --once')"))
+        return rows
+    rows.append(("last run", _describe_run(report.last_run, now)))
+    ended = report.last_success.ended_at if report.last_success else None
+    rows.append(("last success", when(ended, now) if ended else "never"))
+    rows.append(("sessions", f"{report.sessions} in {plural(report.projects, 'project')}"))
+    budget = report.budget
+    rows.append(
+        ("rate budget", _describe_budget(budget) if budget else "unknown (no request made yet)")
+    )
+    if report.pushes is not None:
+        rows.append(("pullstory", _describe_pushes(report.pushes)))
+        for position, (session_id, url) in enumerate(report.pushes.latest_ready):
+            rows.append(("latest stories" if position == 0 else "", f"{session_id[:8]}  {url}"))
+    for position, error in enumerate(report.recent_errors):
+        label = "recent errors" if position == 0 else ""
+        rows.append((label, f"{clock(error.run_started_at)}  {error.message}"))
+    return rows
+
+
+def check_line(report: StatusReport) -> str:
+    """The one line `syncd status --check` prints."""
+    ended = report.last_success.ended_at if report.last_success else None
+    if not report.healthy or ended is None:
+        return f"unhealthy: {report.problem}"
+    age = (report.now - ended).total_seconds()
+    return f"healthy: last successful sync ended {duration(age)} ago"
+
+
+def _describe_daemon(report: StatusReport) -> str:
+    if report.daemon_pid is None:
+        return "not running"
+    pid = "pid unknown" if report.daemon_pid == UNKNOWN_PID else f"pid {report.daemon_pid}"
+    daemon = report.daemon
+    if daemon is None:
+        return f"running ({pid})"
+    text = f"running ({pid}), {daemon.activity}, started {when(daemon.started_at, report.now)}"
+    if daemon.budget_wait_until is not None and daemon.budget_wait_until > report.now:
+        text += f"; waiting for the rate budget until {clock(daemon.budget_wait_until)}"
+    return text
+
+
+def _describe_run(run: RunRecord | None, now: datetime) -> str:
+    if run is None:
+        return "none yet"
+    if run.ended_at is None:
+        return f"{run_kind(run)}, in progress since {when(run.started_at, now)}"
+    seconds = (run.ended_at - run.started_at).total_seconds()
+    counts = f"{run.new} new, {run.updated} updated, {run.unchanged} unchanged, {run.failed} failed"
+    if run.deferred:
+        counts += f", {run.deferred} deferred"
+    if run.deleted:
+        counts += f", {run.deleted} deleted"
+    return (
+        f"{run_kind(run)}, ended {when(run.ended_at, now)}, took {duration(seconds)}: {counts}; "
+        f"{plural(run.requests, 'request')} ({run.not_modified} of them 304)"
+    )
+
+
+def _describe_budget(budget: BudgetStatus) -> str:
+    """'840 of 1000 left, resets at 14:05' and the like."""
+    if budget.wait_until is not None and budget.wait_until == budget.reset_at and budget.remaining:
+        return (  # not a 429 and not zero left: stopped at the interactive reserve
+            f"spent down to the {budget.reserved} kept for interactive commands, "
+            f"waiting for reset at {clock(budget.wait_until)}"
+        )
+    if budget.wait_until is not None:
+        return f"spent, waiting for reset at {clock(budget.wait_until)}"
+    if budget.window_over:
+        return f"{budget.limit} per window (a new window began at {clock(budget.reset_at)})"
+    return f"{budget.remaining} of {budget.limit} left, resets at {clock(budget.reset_at)}"
+
+
+def _describe_pushes(pushes: PushStatus) -> str:
+    order = ("ready", "generating", "queued", "failed", "rejected")
+    parts = [f"{pushes.counts[s]} {s}" for s in order if pushes.counts.get(s)]
+    text = ", ".join(parts) if parts else "nothing pushed yet"
+    return f"{text}; PAUSED: {pushes.paused_reason}" if pushes.paused_reason else text
+
+
+def run_kind(run: RunRecord) -> str:
+    """The kind of a run as people know it: 'sync --once', 'sync', 'full reconcile'."""
+    return RUN_KINDS.get(run.kind, run.kind)
+
+
+def when(moment: datetime, now: datetime) -> str:
+    """'2026-01-16 22:28 (3 min ago)' or '... (in 4 min)' in local time."""
+    seconds = (moment - now).total_seconds()
+    local = moment.astimezone().strftime("%Y-%m-%d %H:%M")
+    if abs(seconds) < 1:
+        return f"{local} (just now)"
+    relative = f"in {duration(seconds)}" if seconds > 0 else f"{duration(-seconds)} ago"
+    return f"{local} ({relative})"
+
+
+def duration(seconds: float) -> str:
+    """A short human duration, rounded to its last unit: '12 s', '3 min', '2 h 5 min', '3 d 4 h'."""
+    whole = max(0, round(seconds))
+    if whole < 60:
+        return f"{whole} s"
+    minutes = round(whole / 60)
+    if minutes < 60:
+        return f"{minutes} min"
+    if minutes < 24 * 60:
+        hours, rest = divmod(minutes, 60)
+        return f"{hours} h {rest} min" if rest else f"{hours} h"
+    days, rest = divmod(round(whole / 3600), 24)
+    return f"{days} d {rest} h" if rest else f"{days} d"
+
+
+def clock(moment: datetime) -> str:
+    """'14:05' in local time."""
+    return moment.astimezone().strftime("%H:%M")
+
+
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
