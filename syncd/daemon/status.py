@@ -15,15 +15,14 @@ from typing import Any
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from syncd.daemon.health import find_problem, run_in_progress
 from syncd.daemon.lock import UNKNOWN_PID, holder
 from syncd.daemon.state import DaemonState, read_state
-from syncd.daemon.status_text import duration
 from syncd.errors import ConfigError
-from syncd.index.store import BudgetRecord, RunRecord, Store
+from syncd.index.store import ArchiveState, BudgetRecord, RunRecord, Store
 
 RECENT_RUNS = 5
 MAX_RECENT_ERRORS = 10
-NO_SUCCESS_YET = "no successful sync yet"
 # `syncd status --check` exits with this when the mirror is not healthy.
 EXIT_UNHEALTHY = 1
 
@@ -50,9 +49,11 @@ class BudgetStatus:
 
 @dataclass(frozen=True)
 class RecentError:
-    run_id: int
-    run_started_at: datetime
+    """An error of a run (`at` is when the run started) or of the git archive (`run_id` None)."""
+
     message: str
+    at: datetime
+    run_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,7 @@ class StatusReport:
     sync_seconds: float
     stale_after_seconds: float
     pushes: PushStatus | None = None
+    last_run_in_progress: bool = False
 
     @property
     def daemon_running(self) -> bool:
@@ -114,10 +116,7 @@ class StatusReport:
             "sessions": self.sessions,
             "projects": self.projects,
             "budget": _budget_json(self.budget),
-            "recent_errors": [
-                {"run_id": e.run_id, "run_started_at": _iso(e.run_started_at), "message": e.message}
-                for e in self.recent_errors
-            ],
+            "recent_errors": [_error_json(e) for e in self.recent_errors],
             "schedule": {
                 "sync_seconds": self.sync_seconds,
                 "stale_after_seconds": self.stale_after_seconds,
@@ -159,8 +158,8 @@ def collect_status(
 ) -> StatusReport:
     """Gather the status of the root whose syncd folder is `state_dir`.
 
-    `store` is None when there is no index yet (a root never synced). Healthy means the
-    last successful run ended less than `stale_after_seconds` before `now`.
+    `store` is None when there is no index yet (a root never synced). Healthy means none
+    of the problems `health.find_problem` looks for, in its order, is found.
     """
     pid = holder(state_dir)
     state = read_state(state_dir) if pid is not None else None
@@ -168,7 +167,18 @@ def collect_status(
     daemon = state if state is not None and state.pid == pid else None
     runs = store.runs(limit=RECENT_RUNS) if store else []
     last_success = store.last_success() if store else None
-    healthy, problem = _health(last_success, now, stale_after_seconds, running=pid is not None)
+    archive = _archive_state(store) if store else None
+    newest = runs[0] if runs else None
+    in_progress = run_in_progress(newest, pid, daemon.started_at if daemon else None)
+    problem = find_problem(
+        runs,
+        last_success,
+        archive,
+        now=now,
+        stale_after=stale_after_seconds,
+        daemon_running=pid is not None,
+        in_progress=in_progress,
+    )
     return StatusReport(
         now=now,
         root=state_dir.parent,
@@ -181,13 +191,19 @@ def collect_status(
         sessions=store.count_sessions() if store else 0,
         projects=store.count_projects() if store else 0,
         budget=_budget_status(store.budget(), now, reserve) if store else None,
-        recent_errors=_recent_errors(runs),
-        healthy=healthy,
+        recent_errors=_recent_errors(runs, archive),
+        healthy=problem is None,
         problem=problem,
         sync_seconds=sync_seconds,
         stale_after_seconds=stale_after_seconds,
         pushes=_push_status(store) if store else None,
+        last_run_in_progress=in_progress,
     )
+
+
+def _archive_state(store: Store) -> ArchiveState | None:
+    state = store.archive_state()
+    return None if state == ArchiveState() else state
 
 
 def _push_status(store: Store) -> PushStatus | None:
@@ -197,21 +213,6 @@ def _push_status(store: Store) -> PushStatus | None:
     if not counts and state.paused_reason is None:
         return None
     return PushStatus(counts, state.paused_reason, tuple(store.latest_ready_stories(5)))
-
-
-def _health(
-    last_success: RunRecord | None, now: datetime, stale_after: float, *, running: bool
-) -> tuple[bool, str | None]:
-    if last_success is None or last_success.ended_at is None:
-        return False, NO_SUCCESS_YET
-    age = (now - last_success.ended_at).total_seconds()
-    if age < stale_after:
-        return True, None
-    problem = (
-        f"the last successful sync ended {duration(age)} ago "
-        f"(more than the {duration(stale_after)} allowed)"
-    )
-    return False, problem if running else f"{problem}; no syncd daemon is running"
 
 
 def _budget_status(
@@ -239,15 +240,25 @@ def _budget_status(
     )
 
 
-def _recent_errors(runs: list[RunRecord]) -> tuple[RecentError, ...]:
-    """Newest first: runs newest first, and within a run the last error first."""
-    found: list[RecentError] = []
-    for run in runs:
-        for message in reversed(run.errors):
-            if len(found) == MAX_RECENT_ERRORS:
-                return tuple(found)
-            found.append(RecentError(run.id, run.started_at, message))
-    return tuple(found)
+def _recent_errors(runs: list[RunRecord], archive: ArchiveState | None) -> tuple[RecentError, ...]:
+    """Newest first: runs newest first, within a run the last error first, and a failing
+    git commit or push at its last attempt."""
+    found = [
+        RecentError(message, run.started_at, run.id)
+        for run in runs
+        for message in reversed(run.errors)
+    ]
+    found += _archive_errors(archive)
+    found.sort(key=lambda error: error.at, reverse=True)  # stable: a run's order stays
+    return tuple(found[:MAX_RECENT_ERRORS])
+
+
+def _archive_errors(archive: ArchiveState | None) -> list[RecentError]:
+    if archive is None or archive.last_attempt_at is None:
+        return []
+    at = archive.last_attempt_at
+    errors = [("commit", archive.error), ("push", archive.push_error)]
+    return [RecentError(f"git {action} failed: {error}", at) for action, error in errors if error]
 
 
 # --- JSON ------------------------------------------------------------------------------
@@ -279,6 +290,17 @@ def _run_json(run: RunRecord | None) -> dict[str, Any] | None:
         "failed": run.failed,
         "deferred": run.deferred,
         "deleted": run.deleted,
+        "outcome": run.outcome,
+    }
+
+
+def _error_json(error: RecentError) -> dict[str, Any]:
+    from_run = error.run_id is not None
+    return {
+        "run_id": error.run_id,
+        "run_started_at": _iso(error.at) if from_run else None,
+        "at": _iso(error.at),
+        "message": error.message,
     }
 
 

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from syncd.daemon.lock import UNKNOWN_PID
-from syncd.index.store import RunRecord
+from syncd.index.store import OUTCOME_SUCCEEDED, RunRecord
 
 if TYPE_CHECKING:  # the report is built in status, which says its problems with these words
     from syncd.daemon.status import BudgetStatus, PushStatus, StatusReport
@@ -30,21 +30,18 @@ def describe(report: StatusReport) -> list[tuple[str, str]]:
     if not report.index_exists:
         rows.append(("index", "none yet: this root was never synced (run 'syncd sync --once')"))
         return rows
-    rows.append(("last run", _describe_run(report.last_run, now)))
+    rows.append(("last run", _describe_run(report.last_run, now, report.last_run_in_progress)))
     ended = report.last_success.ended_at if report.last_success else None
     rows.append(("last success", when(ended, now) if ended else "never"))
     rows.append(("sessions", f"{report.sessions} in {plural(report.projects, 'project')}"))
-    budget = report.budget
-    rows.append(
-        ("rate budget", _describe_budget(budget) if budget else "unknown (no request made yet)")
-    )
+    rows.append(("rate budget", _describe_budget(report.budget)))
     if report.pushes is not None:
         rows.append(("pullstory", _describe_pushes(report.pushes)))
         for position, (session_id, url) in enumerate(report.pushes.latest_ready):
             rows.append(("latest stories" if position == 0 else "", f"{session_id[:8]}  {url}"))
     for position, error in enumerate(report.recent_errors):
         label = "recent errors" if position == 0 else ""
-        rows.append((label, f"{clock(error.run_started_at)}  {error.message}"))
+        rows.append((label, f"{clock(error.at)}  {one_line(error.message)}"))
     return rows
 
 
@@ -70,25 +67,34 @@ def _describe_daemon(report: StatusReport) -> str:
     return text
 
 
-def _describe_run(run: RunRecord | None, now: datetime) -> str:
+def _describe_run(run: RunRecord | None, now: datetime, in_progress: bool) -> str:
     if run is None:
         return "none yet"
-    if run.ended_at is None:
+    if run.ended_at is None and in_progress:
         return f"{run_kind(run)}, in progress since {when(run.started_at, now)}"
+    if run.ended_at is None:
+        return (
+            f"{run_kind(run)}, never finished (started {when(run.started_at, now)}; "
+            "the process was killed or lost power)"
+        )
     seconds = (run.ended_at - run.started_at).total_seconds()
     counts = f"{run.new} new, {run.updated} updated, {run.unchanged} unchanged, {run.failed} failed"
     if run.deferred:
         counts += f", {run.deferred} deferred"
     if run.deleted:
         counts += f", {run.deleted} deleted"
+    # Only a run that did not succeed says how it ended: 'sync, failed, ended ...'.
+    outcome = "" if run.outcome in (OUTCOME_SUCCEEDED, None) else f", {run.outcome}"
     return (
-        f"{run_kind(run)}, ended {when(run.ended_at, now)}, took {duration(seconds)}: {counts}; "
-        f"{plural(run.requests, 'request')} ({run.not_modified} of them 304)"
+        f"{run_kind(run)}{outcome}, ended {when(run.ended_at, now)}, took {duration(seconds)}: "
+        f"{counts}; {plural(run.requests, 'request')} ({run.not_modified} of them 304)"
     )
 
 
-def _describe_budget(budget: BudgetStatus) -> str:
+def _describe_budget(budget: BudgetStatus | None) -> str:
     """'840 of 1000 left, resets at 14:05' and the like."""
+    if budget is None:
+        return "unknown (no request made yet)"
     if budget.wait_until is not None and budget.wait_until == budget.reset_at and budget.remaining:
         return (  # not a 429 and not zero left: stopped at the interactive reserve
             f"spent down to the {budget.reserved} kept for interactive commands, "
@@ -116,11 +122,10 @@ def run_kind(run: RunRecord) -> str:
 def when(moment: datetime, now: datetime) -> str:
     """'2026-01-16 22:28 (3 min ago)' or '... (in 4 min)' in local time."""
     seconds = (moment - now).total_seconds()
-    local = moment.astimezone().strftime("%Y-%m-%d %H:%M")
     if abs(seconds) < 1:
-        return f"{local} (just now)"
+        return f"{local(moment)} (just now)"
     relative = f"in {duration(seconds)}" if seconds > 0 else f"{duration(-seconds)} ago"
-    return f"{local} ({relative})"
+    return f"{local(moment)} ({relative})"
 
 
 def duration(seconds: float) -> str:
@@ -138,6 +143,11 @@ def duration(seconds: float) -> str:
     return f"{days} d {rest} h" if rest else f"{days} d"
 
 
+def local(moment: datetime) -> str:
+    """'2026-01-16 22:28' in local time."""
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M")
+
+
 def clock(moment: datetime) -> str:
     """'14:05' in local time."""
     return moment.astimezone().strftime("%H:%M")
@@ -145,3 +155,8 @@ def clock(moment: datetime) -> str:
 
 def plural(count: int, noun: str) -> str:
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def one_line(text: str) -> str:
+    """`text` with every run of whitespace (newlines from git or a server) as one space."""
+    return " ".join(text.split())
