@@ -23,6 +23,9 @@ from syncd.index.store import ArchiveState, BudgetRecord, RunRecord, Store
 
 RECENT_RUNS = 5
 MAX_RECENT_ERRORS = 10
+# How many runs back to look for the last that read every listing (by default a full
+# reconcile comes hourly, with about twelve 5-minute syncs between two).
+LISTING_LOOKBACK = 100
 # `syncd status --check` exits with this when the mirror is not healthy.
 EXIT_UNHEALTHY = 1
 
@@ -86,6 +89,10 @@ class StatusReport:
     sync_seconds: float
     stale_after_seconds: float
     pushes: PushStatus | None = None
+    archive: ArchiveState | None = None  # None before the first git commit attempt
+    # What the newest run that read every listing says the cloud holds, and when it ended.
+    listed: int | None = None
+    listed_at: datetime | None = None
     last_run_in_progress: bool = False
 
     @property
@@ -115,7 +122,10 @@ class StatusReport:
             "last_success": _run_json(self.last_success),
             "sessions": self.sessions,
             "projects": self.projects,
+            "listed": self.listed,
+            "listed_at": _iso(self.listed_at),
             "budget": _budget_json(self.budget),
+            "archive": _archive_json(self.archive),
             "recent_errors": [_error_json(e) for e in self.recent_errors],
             "schedule": {
                 "sync_seconds": self.sync_seconds,
@@ -168,6 +178,7 @@ def collect_status(
     runs = store.runs(limit=RECENT_RUNS) if store else []
     last_success = store.last_success() if store else None
     archive = _archive_state(store) if store else None
+    listing = _last_listing(store, runs) if store else None
     newest = runs[0] if runs else None
     in_progress = run_in_progress(newest, pid, daemon.started_at if daemon else None)
     problem = find_problem(
@@ -197,6 +208,9 @@ def collect_status(
         sync_seconds=sync_seconds,
         stale_after_seconds=stale_after_seconds,
         pushes=_push_status(store) if store else None,
+        archive=archive,
+        listed=listing.listed if listing else None,
+        listed_at=(listing.ended_at or listing.started_at) if listing else None,
         last_run_in_progress=in_progress,
     )
 
@@ -204,6 +218,15 @@ def collect_status(
 def _archive_state(store: Store) -> ArchiveState | None:
     state = store.archive_state()
     return None if state == ArchiveState() else state
+
+
+def _last_listing(store: Store, recent: list[RunRecord]) -> RunRecord | None:
+    """The newest run that read every listing; most recent runs are cheap incremental ones."""
+    for runs in (recent, store.runs(limit=LISTING_LOOKBACK)):
+        found = next((run for run in runs if run.listed is not None), None)
+        if found is not None:
+            return found
+    return None
 
 
 def _push_status(store: Store) -> PushStatus | None:
@@ -291,6 +314,7 @@ def _run_json(run: RunRecord | None) -> dict[str, Any] | None:
         "deferred": run.deferred,
         "deleted": run.deleted,
         "outcome": run.outcome,
+        "listed": run.listed,
     }
 
 
@@ -301,6 +325,20 @@ def _error_json(error: RecentError) -> dict[str, Any]:
         "run_started_at": _iso(error.at) if from_run else None,
         "at": _iso(error.at),
         "message": error.message,
+    }
+
+
+def _archive_json(archive: ArchiveState | None) -> dict[str, Any] | None:
+    if archive is None:
+        return None
+    return {
+        "last_attempt_at": _iso(archive.last_attempt_at),
+        "last_commit_at": _iso(archive.last_commit_at),
+        "last_commit_sha": archive.last_commit_sha,
+        "commit_error": archive.error,
+        "commit_failing_since": _iso(archive.failing_since),
+        "push_error": archive.push_error,
+        "push_failing_since": _iso(archive.push_failing_since),
     }
 
 

@@ -9,12 +9,13 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from syncd.daemon.lock import UNKNOWN_PID
-from syncd.index.store import OUTCOME_SUCCEEDED, RunRecord
+from syncd.index.store import OUTCOME_SUCCEEDED, ArchiveState, RunRecord
 
 if TYPE_CHECKING:  # the report is built in status, which says its problems with these words
     from syncd.daemon.status import BudgetStatus, PushStatus, StatusReport
 
 RUN_KINDS = {"once": "sync --once", "incremental": "sync", "reconcile": "full reconcile"}
+SHORT_SHA = 7  # as `git log --oneline` shows a commit
 
 
 def describe(report: StatusReport) -> list[tuple[str, str]]:
@@ -33,7 +34,9 @@ def describe(report: StatusReport) -> list[tuple[str, str]]:
     rows.append(("last run", _describe_run(report.last_run, now, report.last_run_in_progress)))
     ended = report.last_success.ended_at if report.last_success else None
     rows.append(("last success", when(ended, now) if ended else "never"))
-    rows.append(("sessions", f"{report.sessions} in {plural(report.projects, 'project')}"))
+    rows.append(("sessions", _describe_sessions(report)))
+    if report.archive is not None:
+        rows.extend(_describe_archive(report.archive, now))
     rows.append(("rate budget", _describe_budget(report.budget)))
     if report.pushes is not None:
         rows.append(("pullstory", _describe_pushes(report.pushes)))
@@ -89,6 +92,34 @@ def _describe_run(run: RunRecord | None, now: datetime, in_progress: bool) -> st
         f"{run_kind(run)}{outcome}, ended {when(run.ended_at, now)}, took {duration(seconds)}: "
         f"{counts}; {plural(run.requests, 'request')} ({run.not_modified} of them 304)"
     )
+
+
+def _describe_sessions(report: StatusReport) -> str:
+    """What the index holds, and what the cloud listed last when that differs."""
+    text = f"{report.sessions} in {plural(report.projects, 'project')}"
+    listed, at = report.listed, report.listed_at
+    if listed is None or at is None or listed == report.sessions:
+        return text
+    return f"{text}; the cloud listed {listed} at the last full listing ({local(at)})"
+
+
+def _describe_archive(archive: ArchiveState, now: datetime) -> list[tuple[str, str]]:
+    sha, committed = archive.last_commit_sha, archive.last_commit_at
+    commits = "no commit yet"
+    if sha is not None and committed is not None:
+        commits = f"last commit {sha[:SHORT_SHA]}, {when(committed, now)}"
+    if archive.error is not None:
+        commits += f"; {_failing(archive.error, archive.failing_since, now)}"
+    rows = [("git archive", commits)]
+    if archive.push_error is not None:
+        rows.append(("git push", _failing(archive.push_error, archive.push_failing_since, now)))
+    return rows
+
+
+def _failing(error: str, since: datetime | None, now: datetime) -> str:
+    """'FAILING since 2026-03-01 11:00 (1 h ago): <error>', on one line."""
+    moment = "" if since is None else f" since {when(since, now)}"
+    return f"FAILING{moment}: {one_line(error)}"
 
 
 def _describe_budget(budget: BudgetStatus | None) -> str:

@@ -387,6 +387,12 @@ def test_failing_git_commits_are_unhealthy_and_listed_as_recent_errors(root: Pat
         f"git commit failed: {error}",
         "session s1: boom",
     ]
+    rows = dict(describe(report))
+    assert rows["git archive"] == (
+        f"last commit 0123456, {when(NOW - timedelta(hours=2), NOW)}; "
+        f"FAILING since {when(since, NOW)}: {error}"
+    )
+    assert "git push" not in rows
 
 
 def test_failing_git_pushes_are_unhealthy_after_failing_commits(root: Path) -> None:
@@ -398,10 +404,70 @@ def test_failing_git_pushes_are_unhealthy_after_failing_commits(root: Path) -> N
         report = status_of(store, root)
         assert report.problem == f"git pushes have failed since {when(since, NOW)}: remote rejected"
         assert [e.message for e in report.recent_errors] == ["git push failed: remote rejected"]
+        assert dict(describe(report))["git push"] == (
+            f"FAILING since {when(since, NOW)}: remote rejected"
+        )
         store.save_archive_state(replace(pushes, error="index.lock exists", failing_since=NOW))
         report = status_of(store, root)
     assert report.problem is not None
     assert report.problem.startswith("git commits have failed since ")
+
+
+def test_a_working_git_archive_shows_its_last_commit_in_text_and_json(
+    root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    committed = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=3)
+    with Store.open(index_url(root)) as store:
+        add_run(store, committed - timedelta(seconds=10))
+        report = status_of(store, root)
+        assert "git archive" not in dict(describe(report))  # no archive: no row
+        assert report.to_json()["archive"] is None
+        state = failing_archive(last_attempt_at=committed, last_commit_at=committed)
+        store.save_archive_state(state)
+        report = status_of(store, root, now=committed + timedelta(minutes=3))
+    assert dict(describe(report))["git archive"] == (
+        f"last commit 0123456, {when(committed, committed + timedelta(minutes=3))}"
+    )
+    archive = status_json(capsys)["archive"]
+    assert archive == {
+        "last_attempt_at": committed.isoformat(),
+        "last_commit_at": committed.isoformat(),
+        "last_commit_sha": "0123456789abcdef0123456789abcdef01234567",
+        "commit_error": None,
+        "commit_failing_since": None,
+        "push_error": None,
+        "push_failing_since": None,
+    }
+
+
+def test_sessions_say_when_the_cloud_listed_a_different_number(
+    server: DevServer, root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    synced(server, capsys)
+    with Store.open(index_url(root)) as store:
+        listing = add_run(store, NOW - timedelta(hours=1), kind="reconcile", listed=300)
+        add_run(store, NOW - timedelta(minutes=5))  # an incremental run reads no full listing
+    assert listing.ended_at is not None
+    local = listing.ended_at.astimezone().strftime("%Y-%m-%d %H:%M")
+    assert run(["status"]) == 0
+    assert row(capsys.readouterr().out, "sessions") == (
+        f"3 in 2 projects; the cloud listed 300 at the last full listing ({local})"
+    )
+    data = status_json(capsys)
+    assert (data["sessions"], data["listed"]) == (3, 300)
+    with Store.open(index_url(root)) as store:
+        add_run(store, NOW - timedelta(minutes=1), kind="reconcile", listed=3)
+    assert run(["status"]) == 0
+    assert row(capsys.readouterr().out, "sessions") == "3 in 2 projects"
+
+
+def test_listed_is_null_when_no_run_read_every_listing(
+    server: DevServer, root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    synced(server, capsys)
+    data = status_json(capsys)
+    assert data["listed"] is None
+    assert data["last_run"]["listed"] is None
 
 
 def test_recent_errors_are_newest_first_and_at_most_ten(root: Path) -> None:
