@@ -193,23 +193,32 @@ def status_command(
     """Show the daemon, the last runs, the mirror and the rate budget.
 
     Takes no lock and writes nothing, so it works while a daemon syncs and on a root that
-    was never synced. Healthy means the last successful sync ended less than
-    stale_after_seconds ago.
+    was never synced. Unhealthy while no sync has succeeded yet, the last sync failed, was
+    interrupted or never finished, git commits or pushes fail, or the last success ended
+    stale_after_seconds ago or more. --check exits only 0 or 1: a status that cannot be
+    read (a bad setting, an unreadable index) is unhealthy.
     """
-    settings = _settings(ctx)
-    store = open_index(settings.index_url)
     try:
-        report = collect_status(
-            store,
-            settings.state_dir,
-            now=datetime.now(UTC),
-            sync_seconds=settings.schedule.sync_seconds,
-            stale_after_seconds=settings.stale_after_seconds,
-            reserve=settings.budget.reserve,
-        )
-    finally:
-        if store is not None:
-            store.close()
+        settings = _settings(ctx)
+        store = open_index(settings.index_url)
+        try:
+            report = collect_status(
+                store,
+                settings.state_dir,
+                now=datetime.now(UTC),
+                sync_seconds=settings.schedule.sync_seconds,
+                stale_after_seconds=settings.stale_after_seconds,
+                reserve=settings.budget.reserve,
+            )
+        finally:
+            if store is not None:
+                store.close()
+    except SyncdError as exc:
+        if not check:
+            raise
+        # Health checks read 0 or 1 only: Docker reserves 2, our code for a bad setting.
+        print(f"unhealthy: {exc.message}")
+        raise typer.Exit(EXIT_UNHEALTHY) from None
     if as_json:
         print(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
     elif check:

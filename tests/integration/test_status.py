@@ -470,6 +470,28 @@ def test_listed_is_null_when_no_run_read_every_listing(
     assert data["last_run"]["listed"] is None
 
 
+def test_status_check_with_a_broken_config_file_exits_1_not_2(
+    root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text("root = [unclosed\n", encoding="utf-8")
+    assert run(["--config", str(config), "status", "--check"]) == 1
+    out = capsys.readouterr().out
+    assert out.startswith(f"unhealthy: Configuration error in {config}: not a readable TOML")
+    assert out.count("\n") == 1
+    assert run(["--config", str(config), "status"]) == 2  # without --check: the usual code
+
+
+def test_status_check_with_an_unreadable_index_exits_1(
+    root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (root / ".syncd").mkdir(parents=True)
+    (root / ".syncd" / "index.db").write_bytes(b"this is not a database" * 100)
+    assert run(["status", "--check"]) == 1
+    assert capsys.readouterr().out.startswith("unhealthy: ")
+    assert run(["status"]) == 5
+
+
 def test_recent_errors_are_newest_first_and_at_most_ten(root: Path) -> None:
     with Store.open(index_url(root)) as store:
         add_run(store, NOW - timedelta(hours=3), failed=2, errors=["a1", "a2"])
