@@ -24,7 +24,8 @@ import typer
 from syncd import __version__
 from syncd.config import DEFAULT_BASE_URL, Settings, load_settings
 from syncd.daemon.lock import RootLock, holder
-from syncd.daemon.status import EXIT_UNHEALTHY, check_line, collect_status, describe, open_index
+from syncd.daemon.status import EXIT_UNHEALTHY, collect_status, open_index
+from syncd.daemon.status_text import check_line, describe
 from syncd.errors import (
     EXIT_ITEMS_FAILED,
     ConfigError,
@@ -189,23 +190,32 @@ def status_command(
     """Show the daemon, the last runs, the mirror and the rate budget.
 
     Takes no lock and writes nothing, so it works while a daemon syncs and on a root that
-    was never synced. Healthy means the last successful sync ended less than
-    stale_after_seconds ago.
+    was never synced. Unhealthy while no sync has succeeded yet, the last sync failed, was
+    interrupted or never finished, git commits or pushes fail, or the last success ended
+    stale_after_seconds ago or more. --check exits only 0 or 1: a status that cannot be
+    read (a bad setting, an unreadable index) is unhealthy.
     """
-    settings = _settings(ctx)
-    store = open_index(settings.index_url)
     try:
-        report = collect_status(
-            store,
-            settings.state_dir,
-            now=datetime.now(UTC),
-            sync_seconds=settings.schedule.sync_seconds,
-            stale_after_seconds=settings.stale_after_seconds,
-            reserve=settings.budget.reserve,
-        )
-    finally:
-        if store is not None:
-            store.close()
+        settings = _settings(ctx)
+        store = open_index(settings.index_url)
+        try:
+            report = collect_status(
+                store,
+                settings.state_dir,
+                now=datetime.now(UTC),
+                sync_seconds=settings.schedule.sync_seconds,
+                stale_after_seconds=settings.stale_after_seconds,
+                reserve=settings.budget.reserve,
+            )
+        finally:
+            if store is not None:
+                store.close()
+    except SyncdError as exc:
+        if not check:
+            raise
+        # Health checks read 0 or 1 only: Docker reserves 2, our code for a bad setting.
+        print(f"unhealthy: {exc.message}")
+        raise typer.Exit(EXIT_UNHEALTHY) from None
     if as_json:
         print(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
     elif check:

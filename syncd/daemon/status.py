@@ -15,17 +15,19 @@ from typing import Any
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from syncd.daemon.health import find_problem, run_in_progress
 from syncd.daemon.lock import UNKNOWN_PID, holder
 from syncd.daemon.state import DaemonState, read_state
 from syncd.errors import ConfigError
-from syncd.index.store import BudgetRecord, RunRecord, Store
+from syncd.index.store import ArchiveState, BudgetRecord, RunRecord, Store
 
 RECENT_RUNS = 5
 MAX_RECENT_ERRORS = 10
-NO_SUCCESS_YET = "no successful sync yet"
+# How many runs back to look for the last that read every listing (by default a full
+# reconcile comes hourly, with about twelve 5-minute syncs between two).
+LISTING_LOOKBACK = 100
 # `syncd status --check` exits with this when the mirror is not healthy.
 EXIT_UNHEALTHY = 1
-RUN_KINDS = {"once": "sync --once", "incremental": "sync", "reconcile": "full reconcile"}
 
 
 @dataclass(frozen=True)
@@ -47,25 +49,14 @@ class BudgetStatus:
     def spent(self) -> bool:
         return self.wait_until is not None
 
-    def summary(self) -> str:
-        """One line, local clock times: '840 of 1000 left, resets at 14:05' and the like."""
-        if self.wait_until is not None and self.wait_until == self.reset_at and self.remaining:
-            return (  # not a 429 and not zero left: stopped at the interactive reserve
-                f"spent down to the {self.reserved} kept for interactive commands, "
-                f"waiting for reset at {_clock(self.wait_until)}"
-            )
-        if self.wait_until is not None:
-            return f"spent, waiting for reset at {_clock(self.wait_until)}"
-        if self.window_over:
-            return f"{self.limit} per window (a new window began at {_clock(self.reset_at)})"
-        return f"{self.remaining} of {self.limit} left, resets at {_clock(self.reset_at)}"
-
 
 @dataclass(frozen=True)
 class RecentError:
-    run_id: int
-    run_started_at: datetime
+    """An error of a run (`at` is when the run started) or of the git archive (`run_id` None)."""
+
     message: str
+    at: datetime
+    run_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -75,12 +66,6 @@ class PushStatus:
     counts: dict[str, int]
     paused_reason: str | None
     latest_ready: tuple[tuple[str, str], ...]  # (session id, story URL)
-
-    def summary(self) -> str:
-        order = ("ready", "generating", "queued", "failed", "rejected")
-        parts = [f"{self.counts[s]} {s}" for s in order if self.counts.get(s)]
-        text = ", ".join(parts) if parts else "nothing pushed yet"
-        return f"{text}; PAUSED: {self.paused_reason}" if self.paused_reason else text
 
 
 @dataclass(frozen=True)
@@ -104,6 +89,11 @@ class StatusReport:
     sync_seconds: float
     stale_after_seconds: float
     pushes: PushStatus | None = None
+    archive: ArchiveState | None = None  # None before the first git commit attempt
+    # What the newest run that read every listing says the cloud holds, and when it ended.
+    listed: int | None = None
+    listed_at: datetime | None = None
+    last_run_in_progress: bool = False
 
     @property
     def daemon_running(self) -> bool:
@@ -132,11 +122,11 @@ class StatusReport:
             "last_success": _run_json(self.last_success),
             "sessions": self.sessions,
             "projects": self.projects,
+            "listed": self.listed,
+            "listed_at": _iso(self.listed_at),
             "budget": _budget_json(self.budget),
-            "recent_errors": [
-                {"run_id": e.run_id, "run_started_at": _iso(e.run_started_at), "message": e.message}
-                for e in self.recent_errors
-            ],
+            "archive": _archive_json(self.archive),
+            "recent_errors": [_error_json(e) for e in self.recent_errors],
             "schedule": {
                 "sync_seconds": self.sync_seconds,
                 "stale_after_seconds": self.stale_after_seconds,
@@ -178,8 +168,8 @@ def collect_status(
 ) -> StatusReport:
     """Gather the status of the root whose syncd folder is `state_dir`.
 
-    `store` is None when there is no index yet (a root never synced). Healthy means the
-    last successful run ended less than `stale_after_seconds` before `now`.
+    `store` is None when there is no index yet (a root never synced). Healthy means none
+    of the problems `health.find_problem` looks for, in its order, is found.
     """
     pid = holder(state_dir)
     state = read_state(state_dir) if pid is not None else None
@@ -187,7 +177,19 @@ def collect_status(
     daemon = state if state is not None and state.pid == pid else None
     runs = store.runs(limit=RECENT_RUNS) if store else []
     last_success = store.last_success() if store else None
-    healthy, problem = _health(last_success, now, stale_after_seconds, running=pid is not None)
+    archive = _archive_state(store) if store else None
+    listing = _last_listing(store, runs) if store else None
+    newest = runs[0] if runs else None
+    in_progress = run_in_progress(newest, pid, daemon.started_at if daemon else None)
+    problem = find_problem(
+        runs,
+        last_success,
+        archive,
+        now=now,
+        stale_after=stale_after_seconds,
+        daemon_running=pid is not None,
+        in_progress=in_progress,
+    )
     return StatusReport(
         now=now,
         root=state_dir.parent,
@@ -200,13 +202,31 @@ def collect_status(
         sessions=store.count_sessions() if store else 0,
         projects=store.count_projects() if store else 0,
         budget=_budget_status(store.budget(), now, reserve) if store else None,
-        recent_errors=_recent_errors(runs),
-        healthy=healthy,
+        recent_errors=_recent_errors(runs, archive),
+        healthy=problem is None,
         problem=problem,
         sync_seconds=sync_seconds,
         stale_after_seconds=stale_after_seconds,
         pushes=_push_status(store) if store else None,
+        archive=archive,
+        listed=listing.listed if listing else None,
+        listed_at=(listing.ended_at or listing.started_at) if listing else None,
+        last_run_in_progress=in_progress,
     )
+
+
+def _archive_state(store: Store) -> ArchiveState | None:
+    state = store.archive_state()
+    return None if state == ArchiveState() else state
+
+
+def _last_listing(store: Store, recent: list[RunRecord]) -> RunRecord | None:
+    """The newest run that read every listing; most recent runs are cheap incremental ones."""
+    for runs in (recent, store.runs(limit=LISTING_LOOKBACK)):
+        found = next((run for run in runs if run.listed is not None), None)
+        if found is not None:
+            return found
+    return None
 
 
 def _push_status(store: Store) -> PushStatus | None:
@@ -216,21 +236,6 @@ def _push_status(store: Store) -> PushStatus | None:
     if not counts and state.paused_reason is None:
         return None
     return PushStatus(counts, state.paused_reason, tuple(store.latest_ready_stories(5)))
-
-
-def _health(
-    last_success: RunRecord | None, now: datetime, stale_after: float, *, running: bool
-) -> tuple[bool, str | None]:
-    if last_success is None or last_success.ended_at is None:
-        return False, NO_SUCCESS_YET
-    age = (now - last_success.ended_at).total_seconds()
-    if age < stale_after:
-        return True, None
-    problem = (
-        f"the last successful sync ended {duration(age)} ago "
-        f"(more than the {duration(stale_after)} allowed)"
-    )
-    return False, problem if running else f"{problem}; no syncd daemon is running"
 
 
 def _budget_status(
@@ -258,123 +263,25 @@ def _budget_status(
     )
 
 
-def _recent_errors(runs: list[RunRecord]) -> tuple[RecentError, ...]:
-    """Newest first: runs newest first, and within a run the last error first."""
-    found: list[RecentError] = []
-    for run in runs:
-        for message in reversed(run.errors):
-            if len(found) == MAX_RECENT_ERRORS:
-                return tuple(found)
-            found.append(RecentError(run.id, run.started_at, message))
-    return tuple(found)
+def _recent_errors(runs: list[RunRecord], archive: ArchiveState | None) -> tuple[RecentError, ...]:
+    """Newest first: runs newest first, within a run the last error first, and a failing
+    git commit or push at its last attempt."""
+    found = [
+        RecentError(message, run.started_at, run.id)
+        for run in runs
+        for message in reversed(run.errors)
+    ]
+    found += _archive_errors(archive)
+    found.sort(key=lambda error: error.at, reverse=True)  # stable: a run's order stays
+    return tuple(found[:MAX_RECENT_ERRORS])
 
 
-# --- text for people --------------------------------------------------------------------
-
-
-def describe(report: StatusReport) -> list[tuple[str, str]]:
-    """The human status as (label, value) rows, local clock times; values are one line."""
-    now = report.now
-    rows = [("mirror", str(report.root))]
-    rows.append(("health", "healthy" if report.healthy else f"UNHEALTHY: {report.problem}"))
-    rows.append(("daemon", _describe_daemon(report)))
-    if report.daemon_running:
-        every = f"every {duration(report.sync_seconds)}"
-        nxt = f"{when(report.next_sync, now)}, {every}" if report.next_sync else every
-        rows.append(("next sync", nxt))
-    if not report.index_exists:
-        rows.append(("index", "none yet: this root was never synced (run 'syncd sync --once')"))
-        return rows
-    rows.append(("last run", _describe_run(report.last_run, now)))
-    ended = report.last_success.ended_at if report.last_success else None
-    rows.append(("last success", when(ended, now) if ended else "never"))
-    rows.append(("sessions", f"{report.sessions} in {_plural(report.projects, 'project')}"))
-    budget = report.budget
-    rows.append(("rate budget", budget.summary() if budget else "unknown (no request made yet)"))
-    if report.pushes is not None:
-        rows.append(("pullstory", report.pushes.summary()))
-        for position, (session_id, url) in enumerate(report.pushes.latest_ready):
-            rows.append(("latest stories" if position == 0 else "", f"{session_id[:8]}  {url}"))
-    for position, error in enumerate(report.recent_errors):
-        label = "recent errors" if position == 0 else ""
-        rows.append((label, f"{_clock(error.run_started_at)}  {error.message}"))
-    return rows
-
-
-def check_line(report: StatusReport) -> str:
-    """The one line `syncd status --check` prints."""
-    ended = report.last_success.ended_at if report.last_success else None
-    if not report.healthy or ended is None:
-        return f"unhealthy: {report.problem}"
-    age = (report.now - ended).total_seconds()
-    return f"healthy: last successful sync ended {duration(age)} ago"
-
-
-def _describe_daemon(report: StatusReport) -> str:
-    if report.daemon_pid is None:
-        return "not running"
-    pid = "pid unknown" if report.daemon_pid == UNKNOWN_PID else f"pid {report.daemon_pid}"
-    daemon = report.daemon
-    if daemon is None:
-        return f"running ({pid})"
-    text = f"running ({pid}), {daemon.activity}, started {when(daemon.started_at, report.now)}"
-    if daemon.budget_wait_until is not None and daemon.budget_wait_until > report.now:
-        text += f"; waiting for the rate budget until {_clock(daemon.budget_wait_until)}"
-    return text
-
-
-def _describe_run(run: RunRecord | None, now: datetime) -> str:
-    if run is None:
-        return "none yet"
-    if run.ended_at is None:
-        return f"{_kind(run)}, in progress since {when(run.started_at, now)}"
-    seconds = (run.ended_at - run.started_at).total_seconds()
-    counts = f"{run.new} new, {run.updated} updated, {run.unchanged} unchanged, {run.failed} failed"
-    if run.deferred:
-        counts += f", {run.deferred} deferred"
-    if run.deleted:
-        counts += f", {run.deleted} deleted"
-    return (
-        f"{_kind(run)}, ended {when(run.ended_at, now)}, took {duration(seconds)}: {counts}; "
-        f"{_plural(run.requests, 'request')} ({run.not_modified} of them 304)"
-    )
-
-
-def _kind(run: RunRecord) -> str:
-    return RUN_KINDS.get(run.kind, run.kind)
-
-
-def when(moment: datetime, now: datetime) -> str:
-    """'2026-01-16 22:28 (3 min ago)' or '... (in 4 min)' in local time."""
-    seconds = (moment - now).total_seconds()
-    local = moment.astimezone().strftime("%Y-%m-%d %H:%M")
-    if abs(seconds) < 1:
-        return f"{local} (just now)"
-    relative = f"in {duration(seconds)}" if seconds > 0 else f"{duration(-seconds)} ago"
-    return f"{local} ({relative})"
-
-
-def duration(seconds: float) -> str:
-    """A short human duration, rounded to its last unit: '12 s', '3 min', '2 h 5 min', '3 d 4 h'."""
-    whole = max(0, round(seconds))
-    if whole < 60:
-        return f"{whole} s"
-    minutes = round(whole / 60)
-    if minutes < 60:
-        return f"{minutes} min"
-    if minutes < 24 * 60:
-        hours, rest = divmod(minutes, 60)
-        return f"{hours} h {rest} min" if rest else f"{hours} h"
-    days, rest = divmod(round(whole / 3600), 24)
-    return f"{days} d {rest} h" if rest else f"{days} d"
-
-
-def _clock(moment: datetime) -> str:
-    return moment.astimezone().strftime("%H:%M")
-
-
-def _plural(count: int, noun: str) -> str:
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+def _archive_errors(archive: ArchiveState | None) -> list[RecentError]:
+    if archive is None or archive.last_attempt_at is None:
+        return []
+    at = archive.last_attempt_at
+    errors = [("commit", archive.error), ("push", archive.push_error)]
+    return [RecentError(f"git {action} failed: {error}", at) for action, error in errors if error]
 
 
 # --- JSON ------------------------------------------------------------------------------
@@ -406,6 +313,32 @@ def _run_json(run: RunRecord | None) -> dict[str, Any] | None:
         "failed": run.failed,
         "deferred": run.deferred,
         "deleted": run.deleted,
+        "outcome": run.outcome,
+        "listed": run.listed,
+    }
+
+
+def _error_json(error: RecentError) -> dict[str, Any]:
+    from_run = error.run_id is not None
+    return {
+        "run_id": error.run_id,
+        "run_started_at": _iso(error.at) if from_run else None,
+        "at": _iso(error.at),
+        "message": error.message,
+    }
+
+
+def _archive_json(archive: ArchiveState | None) -> dict[str, Any] | None:
+    if archive is None:
+        return None
+    return {
+        "last_attempt_at": _iso(archive.last_attempt_at),
+        "last_commit_at": _iso(archive.last_commit_at),
+        "last_commit_sha": archive.last_commit_sha,
+        "commit_error": archive.error,
+        "commit_failing_since": _iso(archive.failing_since),
+        "push_error": archive.push_error,
+        "push_failing_since": _iso(archive.push_failing_since),
     }
 
 

@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
 import sqlite3
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -14,13 +20,16 @@ import pytest
 
 from syncd.cli import run
 from syncd.daemon.state import STATE_NAME, DaemonState, read_state, write_state
-from syncd.daemon.status import MAX_RECENT_ERRORS, collect_status, describe, duration
+from syncd.daemon.status import MAX_RECENT_ERRORS, StatusReport, collect_status
+from syncd.daemon.status_text import describe, duration, when
 from syncd.devserver import DevServer, Fault
-from syncd.index.store import BudgetRecord, RunRecord, Store
+from syncd.index.store import ArchiveState, BudgetRecord, RunRecord, Store
 from tests.integration.test_lock import lock_held_by_another_process
 from tests.integration.test_sync import seed_two_projects
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+DEADLINE = 20.0
+NEVER_FINISHED = "never finished: the process was killed or lost power"
 
 
 @pytest.fixture
@@ -51,13 +60,21 @@ def index_url(root: Path) -> str:
     return f"sqlite:///{root / '.syncd' / 'index.db'}"
 
 
+def status_of(store: Store, root: Path, now: datetime = NOW) -> StatusReport:
+    return collect_status(
+        store, root / ".syncd", now=now, sync_seconds=300, stale_after_seconds=3600
+    )
+
+
 def add_run(store: Store, started_at: datetime, **fields: Any) -> RunRecord:
-    run_id = store.start_run(started_at, kind=fields.pop("kind", "incremental"))
+    kind = fields.pop("kind", "incremental")
+    run_id = store.start_run(started_at, kind=kind)
     counts = {"requests": 0, "not_modified": 0, "fetched": 0, "new": 0, "updated": 0}
     failed = fields.get("failed", 0)
     fields.setdefault("outcome", "failed" if failed else "succeeded")
     record = RunRecord(
         id=run_id,
+        kind=kind,
         started_at=started_at,
         ended_at=fields.pop("ended_at", started_at + timedelta(seconds=5)),
         unchanged=0,
@@ -67,6 +84,31 @@ def add_run(store: Store, started_at: datetime, **fields: Any) -> RunRecord:
     )
     store.finish_run(record)
     return record
+
+
+@contextmanager
+def slow_sync_process(server: DevServer) -> Iterator[subprocess.Popen[str]]:
+    """`syncd sync --once` as a real process, inside its slow download of 20 new sessions."""
+    server.add_project("Slow", project_id="proj_slow")
+    for n in range(20):
+        server.put_session("proj_slow", session_id=f"{n:08d}-slow", name=f"s{n}", markdown="# s\n")
+    server.inject(Fault(kind="latency", delay=0.2, path=r"-slow$", method="GET", times=-1))
+    with subprocess.Popen(
+        [sys.executable, "-m", "syncd", "sync", "--once"],
+        env=dict(os.environ),  # SYNCD_* as cli_root set them
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as process:
+        try:
+            assert server.wait_for_requests(
+                lambda log: sum(r.path.endswith("-slow") for r in log) >= 2, DEADLINE
+            ), "the sync never started downloading"
+            yield process
+        finally:
+            if process.poll() is None:
+                process.kill()
+            process.communicate()
 
 
 # --- never synced ------------------------------------------------------------------------
@@ -162,7 +204,12 @@ def test_a_failed_session_shows_in_recent_errors_and_keeps_health_failing(
     capsys.readouterr()
     assert run(["status"]) == 0
     out = capsys.readouterr().out
-    assert row(out, "health") == "UNHEALTHY: no successful sync yet"
+    # No success yet, and the cause is named: the failed run's first error.
+    health = row(out, "health")
+    assert health.startswith(
+        "UNHEALTHY: no successful sync yet; the last sync (sync --once) failed: "
+    )
+    assert "000000000003" in health
     assert row(out, "last success") == "never"
     assert "000000000003" in row(out, "recent errors")
     data = status_json(capsys)
@@ -172,7 +219,8 @@ def test_a_failed_session_shows_in_recent_errors_and_keeps_health_failing(
 def test_healthy_means_the_last_success_ended_within_the_limit(root: Path) -> None:
     with Store.open(index_url(root)) as store:
         success = add_run(store, NOW - timedelta(minutes=30))
-        add_run(store, NOW - timedelta(minutes=5), failed=1, errors=["session x: boom"])
+        # A newer run that left work for later is no success: the age counts from the last one.
+        add_run(store, NOW - timedelta(minutes=5), deferred=4, outcome="deferred")
         assert success.ended_at is not None
 
         def status_at(now: datetime) -> tuple[bool, str | None]:
@@ -188,6 +236,260 @@ def test_healthy_means_the_last_success_ended_within_the_limit(root: Path) -> No
             "the last successful sync ended 1 h ago (more than the 1 h allowed); "
             "no syncd daemon is running"
         )
+
+
+# --- what makes the mirror unhealthy ---------------------------------------------------------
+
+
+def test_a_failed_cycle_makes_check_unhealthy_and_names_its_cause(
+    server: DevServer, root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    synced(server, capsys)
+    server.inject(Fault(kind="status", path=r"^/api/v1/projects$", times=-1))
+    assert run(["sync", "--once"]) != 0
+    capsys.readouterr()
+    assert run(["status", "--check"]) == 1
+    out = capsys.readouterr().out
+    assert out.startswith(
+        "unhealthy: the last sync (sync --once) failed: once cycle failed: "
+        "SpecStory Cloud unavailable at "
+    )
+    assert "HTTP 500" in out
+    assert out.count("\n") == 1
+    data = status_json(capsys)
+    assert data["last_run"]["outcome"] == "failed"
+    assert data["last_success"]["outcome"] == "succeeded"
+    assert data["recent_errors"][0]["message"].startswith("once cycle failed: SpecStory Cloud")
+
+
+def test_a_failed_run_is_a_problem_even_while_a_daemon_runs(root: Path) -> None:
+    with Store.open(index_url(root)) as store:
+        add_run(store, NOW - timedelta(minutes=10))
+        add_run(store, NOW - timedelta(minutes=5), kind="reconcile", failed=2, errors=["a", "b"])
+        store.start_run(
+            NOW - timedelta(seconds=30), kind="incremental"
+        )  # the daemon's next try, in progress
+        with lock_held_by_another_process(root / ".syncd"):
+            report = status_of(store, root)
+    assert not report.healthy
+    assert report.problem == "the last sync (full reconcile) failed: a"
+
+
+def test_a_deferred_run_after_a_success_is_healthy(root: Path) -> None:
+    with Store.open(index_url(root)) as store:
+        add_run(store, NOW - timedelta(minutes=10))
+        add_run(store, NOW - timedelta(minutes=5), deferred=7, outcome="deferred")
+        report = status_of(store, root)
+    assert (report.healthy, report.problem) == (True, None)
+
+
+def test_a_sync_interrupted_by_ctrl_c_is_unhealthy_until_a_sync_succeeds(
+    server: DevServer, root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    synced(server, capsys)
+    with slow_sync_process(server) as process:
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=DEADLINE) == 130
+    assert run(["status", "--check"]) == 1
+    assert capsys.readouterr().out == (
+        "unhealthy: the last sync (sync --once) was interrupted (stopped by Ctrl-C or a signal); "
+        "run 'syncd sync --once' or wait for the daemon\n"
+    )
+    data = status_json(capsys)
+    assert data["last_run"]["outcome"] == "interrupted"
+    assert data["recent_errors"][0]["message"] == "interrupted: stopped by Ctrl-C or a signal"
+    server.clear_faults()
+    assert run(["sync", "--once"]) == 0
+    capsys.readouterr()
+    assert run(["status", "--check"]) == 0
+
+
+def test_a_sync_killed_mid_run_never_finished_and_is_unhealthy(
+    server: DevServer, root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    synced(server, capsys)
+    with slow_sync_process(server) as process:
+        process.kill()
+        process.wait(timeout=DEADLINE)
+    assert run(["status", "--check"]) == 1
+    out = capsys.readouterr().out
+    assert out.startswith("unhealthy: the last sync (sync --once, started ")
+    assert out.endswith(f") {NEVER_FINISHED}\n")
+    assert run(["status"]) == 0
+    assert row(capsys.readouterr().out, "last run").startswith("sync --once, never finished")
+    assert status_json(capsys)["last_run"]["outcome"] is None
+
+
+def test_a_run_in_progress_under_a_lock_holder_is_healthy_and_dead_once_the_holder_goes(
+    root: Path,
+) -> None:
+    with Store.open(index_url(root)) as store:
+        add_run(store, NOW - timedelta(minutes=10))
+        started = NOW - timedelta(minutes=1)
+        store.start_run(started, kind="incremental")
+        with lock_held_by_another_process(root / ".syncd"):
+            report = status_of(store, root)
+            assert (report.healthy, report.problem) == (True, None)
+            assert dict(describe(report))["last run"].startswith("sync, in progress since ")
+        report = status_of(store, root)
+    assert not report.healthy
+    assert report.problem == f"the last sync (sync, started {when(started, NOW)}) {NEVER_FINISHED}"
+
+
+def test_a_run_older_than_the_running_daemon_never_finished(root: Path) -> None:
+    state_dir = root / ".syncd"
+    with Store.open(index_url(root)) as store:
+        add_run(store, NOW - timedelta(minutes=10))
+        started = NOW - timedelta(minutes=5)
+        store.start_run(started, kind="reconcile")  # killed; a new daemon has started since
+        with lock_held_by_another_process(state_dir) as daemon:
+            since = NOW - timedelta(minutes=2)
+            write_state(state_dir, DaemonState(daemon.pid, since, "starting", None, None, None))
+            report = status_of(store, root)
+    assert report.problem == (
+        f"the last sync (full reconcile, started {when(started, NOW)}) {NEVER_FINISHED}"
+    )
+
+
+def test_a_run_that_never_finished_before_a_newer_one_began_is_a_problem(root: Path) -> None:
+    with Store.open(index_url(root)) as store:
+        add_run(store, NOW - timedelta(minutes=10))
+        started = NOW - timedelta(minutes=5)
+        store.start_run(started, kind="incremental")  # killed
+        store.start_run(
+            NOW - timedelta(minutes=1), kind="incremental"
+        )  # in progress under the lock
+        with lock_held_by_another_process(root / ".syncd"):
+            report = status_of(store, root)
+    assert report.problem == f"the last sync (sync, started {when(started, NOW)}) {NEVER_FINISHED}"
+
+
+def failing_archive(**fields: Any) -> ArchiveState:
+    values: dict[str, Any] = {
+        "last_attempt_at": NOW - timedelta(minutes=1),
+        "last_commit_at": NOW - timedelta(hours=2),
+        "last_commit_sha": "0123456789abcdef0123456789abcdef01234567",
+    }
+    return ArchiveState(**(values | fields))
+
+
+def test_failing_git_commits_are_unhealthy_and_listed_as_recent_errors(root: Path) -> None:
+    since = NOW - timedelta(hours=1)
+    error = "HEAD moved while staging (someone committed); retrying later"
+    with Store.open(index_url(root)) as store:
+        add_run(store, NOW - timedelta(minutes=2), failed=1, errors=["session s1: boom"])
+        add_run(store, NOW - timedelta(minutes=1, seconds=30))
+        store.save_archive_state(failing_archive(error=error, failing_since=since))
+        report = status_of(store, root)
+    assert not report.healthy
+    assert report.problem == f"git commits have failed since {when(since, NOW)}: {error}"
+    assert [e.message for e in report.recent_errors] == [
+        f"git commit failed: {error}",
+        "session s1: boom",
+    ]
+    rows = dict(describe(report))
+    assert rows["git archive"] == (
+        f"last commit 0123456, {when(NOW - timedelta(hours=2), NOW)}; "
+        f"FAILING since {when(since, NOW)}: {error}"
+    )
+    assert "git push" not in rows
+
+
+def test_failing_git_pushes_are_unhealthy_after_failing_commits(root: Path) -> None:
+    since = NOW - timedelta(hours=3)
+    with Store.open(index_url(root)) as store:
+        add_run(store, NOW - timedelta(minutes=2))
+        pushes = failing_archive(push_error="remote rejected", push_failing_since=since)
+        store.save_archive_state(pushes)
+        report = status_of(store, root)
+        assert report.problem == f"git pushes have failed since {when(since, NOW)}: remote rejected"
+        assert [e.message for e in report.recent_errors] == ["git push failed: remote rejected"]
+        assert dict(describe(report))["git push"] == (
+            f"FAILING since {when(since, NOW)}: remote rejected"
+        )
+        store.save_archive_state(replace(pushes, error="index.lock exists", failing_since=NOW))
+        report = status_of(store, root)
+    assert report.problem is not None
+    assert report.problem.startswith("git commits have failed since ")
+
+
+def test_a_working_git_archive_shows_its_last_commit_in_text_and_json(
+    root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    committed = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=3)
+    with Store.open(index_url(root)) as store:
+        add_run(store, committed - timedelta(seconds=10))
+        report = status_of(store, root)
+        assert "git archive" not in dict(describe(report))  # no archive: no row
+        assert report.to_json()["archive"] is None
+        state = failing_archive(last_attempt_at=committed, last_commit_at=committed)
+        store.save_archive_state(state)
+        report = status_of(store, root, now=committed + timedelta(minutes=3))
+    assert dict(describe(report))["git archive"] == (
+        f"last commit 0123456, {when(committed, committed + timedelta(minutes=3))}"
+    )
+    archive = status_json(capsys)["archive"]
+    assert archive == {
+        "last_attempt_at": committed.isoformat(),
+        "last_commit_at": committed.isoformat(),
+        "last_commit_sha": "0123456789abcdef0123456789abcdef01234567",
+        "commit_error": None,
+        "commit_failing_since": None,
+        "push_error": None,
+        "push_failing_since": None,
+    }
+
+
+def test_sessions_say_when_the_cloud_listed_a_different_number(
+    server: DevServer, root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    synced(server, capsys)
+    with Store.open(index_url(root)) as store:
+        listing = add_run(store, NOW - timedelta(hours=1), kind="reconcile", listed=300)
+        add_run(store, NOW - timedelta(minutes=5))  # an incremental run reads no full listing
+    assert listing.ended_at is not None
+    local = listing.ended_at.astimezone().strftime("%Y-%m-%d %H:%M")
+    assert run(["status"]) == 0
+    assert row(capsys.readouterr().out, "sessions") == (
+        f"3 in 2 projects; the cloud listed 300 at the last full listing ({local})"
+    )
+    data = status_json(capsys)
+    assert (data["sessions"], data["listed"]) == (3, 300)
+    with Store.open(index_url(root)) as store:
+        add_run(store, NOW - timedelta(minutes=1), kind="reconcile", listed=3)
+    assert run(["status"]) == 0
+    assert row(capsys.readouterr().out, "sessions") == "3 in 2 projects"
+
+
+def test_listed_is_null_when_no_run_read_every_listing(
+    server: DevServer, root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    synced(server, capsys)
+    data = status_json(capsys)
+    assert data["listed"] is None
+    assert data["last_run"]["listed"] is None
+
+
+def test_status_check_with_a_broken_config_file_exits_1_not_2(
+    root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text("root = [unclosed\n", encoding="utf-8")
+    assert run(["--config", str(config), "status", "--check"]) == 1
+    out = capsys.readouterr().out
+    assert out.startswith(f"unhealthy: Configuration error in {config}: not a readable TOML")
+    assert out.count("\n") == 1
+    assert run(["--config", str(config), "status"]) == 2  # without --check: the usual code
+
+
+def test_status_check_with_an_unreadable_index_exits_1(
+    root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (root / ".syncd").mkdir(parents=True)
+    (root / ".syncd" / "index.db").write_bytes(b"this is not a database" * 100)
+    assert run(["status", "--check"]) == 1
+    assert capsys.readouterr().out.startswith("unhealthy: ")
+    assert run(["status"]) == 5
 
 
 def test_recent_errors_are_newest_first_and_at_most_ten(root: Path) -> None:
