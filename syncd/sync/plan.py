@@ -58,6 +58,10 @@ class ProjectPlan:
     unchanged: list[str] = field(default_factory=list)
     reindex: list[Reindex] = field(default_factory=list)
 
+    def steps(self) -> list[SessionStep]:
+        """The project's steps in order: index refreshes, rewrites, then downloads."""
+        return [*self.reindex, *self.rewrites, *self.fetches]
+
 
 @dataclass(frozen=True)
 class Remove:
@@ -116,10 +120,9 @@ class CyclePlan:
         return sum(len(p.unchanged) for p in self.projects)
 
     def session_steps(self) -> Iterator[tuple[ProjectPlan, SessionStep]]:
-        """Each project's steps in order: index refreshes, rewrites, then downloads."""
+        """Every project's steps, project by project, each with its project's plan."""
         for plan in self.projects:
-            steps: list[SessionStep] = [*plan.reindex, *plan.rewrites, *plan.fetches]
-            yield from ((plan, step) for step in steps)
+            yield from ((plan, step) for step in plan.steps())
 
     def paths(self) -> list[str]:
         """Every mirror path the plan may change, journaled for git before it changes."""

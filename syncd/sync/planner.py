@@ -25,6 +25,7 @@ from syncd.sync.plan import (
     Reindex,
     Remove,
     Rewrite,
+    concerns,
 )
 
 # Names syncd keeps for itself at the top of the root.
@@ -199,12 +200,16 @@ def plan_cycle(
     removals: list[Remove] = []
     drops: list[DropProject] = []
     refusals: list[str] = []
-    if rules.allowed and view.complete and not view.partial:
+    if view.partial:
+        # The index of these projects changes without their full listing: the ETag they
+        # are settled on no longer describes it (a 304 would hide what this cycle moved).
+        unsettled |= {pid for plan in projects for step in plan.steps() for pid in concerns(step)}
+    elif rules.allowed and view.complete:
         removals, drops, refusals, refused = _plan_removals(
             view, indexed_projects, indexed, seen, absent, rules
         )
         unsettled |= refused
-    elif not view.partial:
+    else:
         unsettled |= {r.project_id for r in absent}  # listed in full until they are gone
     settle = [
         _project_record(p, view.dirnames[p.id], view.etags.get(p.id))
