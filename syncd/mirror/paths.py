@@ -216,14 +216,15 @@ def _is_safe_relative(rel: str) -> bool:
     )
 
 
-def local_copy_name(filename: str, when: datetime) -> str:
-    """The name a user's edited copy is kept under: ``<stem>.local-<YYYYmmddTHHMMSSZ>.md``.
+def local_copy_name(filename: str, when: datetime, number: int = 1) -> str:
+    """The name a user's edited copy is kept under: ``<stem>.local-<YYYYmmddTHHMMSSZ>.md``
+    (``...Z-<number>.md`` from the second copy made in the same second on).
 
     The stem is shortened when needed so the name still fits the 255-byte limit.
     """
     stem = filename[:-3] if filename.endswith(".md") else filename
     stamp = when.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
-    suffix = f".local-{stamp}.md"
+    suffix = f".local-{stamp}.md" if number == 1 else f".local-{stamp}-{number}.md"
     budget = SESSION_FILENAME_MAX_BYTES - len(suffix)
     encoded = stem.encode("utf-8")[:budget]
     return encoded.decode("utf-8", errors="ignore") + suffix

@@ -237,21 +237,30 @@ class SessionSync:
 
     def _local_edits(self, fetch: Fetch, known: Verdict | None) -> tuple[Verdict, str | None]:
         """The file's verdict, and where a user's edited copy goes if the new version
-        replaces it (None when nothing is in the way)."""
+        replaces it (None when nothing is in the way): beside the new version."""
         previous = fetch.previous
         if previous is None:
             return Verdict(FileState.MISSING), None
         verdict = known or classify(self.mirror.inspect(previous.path), previous)
         if verdict.state is not FileState.EDITED:
             return verdict, None
-        source = PurePosixPath(previous.path)
-        kept = (source.parent / local_copy_name(source.name, self.clock())).as_posix()
+        kept = self._free_local_copy_name(PurePosixPath(fetch.path))
         if previous.path == fetch.path:
             return verdict, kept  # decided when the new bytes are in hand
-        # The edited file is not where the new version goes: it is kept aside as it is.
+        # The edited file is not where the new version goes: it moves beside it now.
         self.mirror.move(previous.path, kept)
         logger.warning("%s was edited locally: kept it as %s", previous.path, kept)
         return verdict, None
+
+    def _free_local_copy_name(self, source: PurePosixPath) -> str:
+        """A name for the user's copy that no earlier copy has (never overwrite an edit)."""
+        when = self.clock()
+        number = 1
+        while True:
+            kept = (source.parent / local_copy_name(source.name, when, number)).as_posix()
+            if not self.mirror.exists(kept):
+                return kept
+            number += 1
 
     def _finish_write(
         self,
