@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from syncd.cloud.models import Project
 from syncd.errors import SyncdError
 from syncd.index.store import Store
+from syncd.mirror.pages import GENERATED_MARK
 from syncd.mirror.writer import Mirror
 from syncd.sync import overview
 from syncd.sync.halts import HALTS, CycleHalted
@@ -128,17 +129,23 @@ class Executor:
             report.touched(path)
 
     def _tidy_folders(self, report: CycleReport) -> None:
-        """A project folder left with only its generated INDEX.md (after a move) goes."""
+        """A folder no project owns any more (after a rename or a move) loses its INDEX.md,
+        which would list sessions that are gone; the folder goes when nothing else is in it
+        (a file the user put there keeps it)."""
         owned = {p.dirname for p in self.store.projects().values()}
         for folder in self.mirror.top_level_folders():
-            if folder in owned or not self.mirror.only_holds(folder, {overview.PROJECT_INDEX}):
-                continue
             page = f"{folder}/{overview.PROJECT_INDEX}"
+            if folder in owned or not self.mirror.exists(page) or not self._generated(page):
+                continue
             self.store.journal([page])
             self.mirror.remove(page)
             report.dropped(page)
             self.mirror.remove_empty_dir(folder)
-            logger.info("removed the empty folder %s", folder)
+            logger.info("removed the page of the folder no project owns any more: %s", folder)
+
+    def _generated(self, page: str) -> bool:
+        content = self.mirror.read_bytes(page) or b""
+        return content.rstrip().endswith(GENERATED_MARK.encode())
 
 
 def _subject(step: SessionStep | Remove | DropProject) -> str:

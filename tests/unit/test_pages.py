@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from syncd.mirror.pages import (
+    GENERATED_MARK,
     ProjectEntry,
     SessionEntry,
     render_project_index,
@@ -89,7 +90,8 @@ def table_rows(page: str) -> list[str]:
         start = lines.index("|---|---|---|") + 1
     else:
         return []
-    return lines[start:]
+    rows = lines[start:]
+    return rows[: rows.index("")] if "" in rows else rows  # the generated mark follows
 
 
 def cells(row: str) -> list[str]:
@@ -123,6 +125,8 @@ def test_project_index_lists_sessions_newest_first() -> None:
         "| 2025-07-19 23:13 | [Who invented the Tootsie Pop?]"
         "(2025-07-19_23-13-00Z-who-invented-the-tootsie-pop-1a2b3c4d.md) | gpt-4o |  |\n"
         "| — | [(untitled)](undated-untitled-9f8e7d6c.md) |  |  |\n"
+        "\n"
+        f"{GENERATED_MARK}\n"
     )
 
 
@@ -131,7 +135,7 @@ def test_project_index_says_one_session_in_the_singular() -> None:
 
 
 def test_project_index_without_sessions_has_no_table() -> None:
-    assert render_project_index("Empty", []) == "# Empty\n\n0 sessions.\n"
+    assert render_project_index("Empty", []) == f"# Empty\n\n0 sessions.\n\n{GENERATED_MARK}\n"
 
 
 def test_project_index_breaks_ties_in_start_time_by_file_name() -> None:
@@ -208,7 +212,7 @@ def test_project_index_with_hostile_names_keeps_one_row_per_session(name: str) -
 
     assert_well_formed(page)
     assert page.startswith("# ")
-    assert len(page.splitlines()) == 8
+    assert len(page.splitlines()) == 10  # title, count, header, 2 rows, the mark, blanks
     assert [len(cells(row)) for row in table_rows(page)] == [4, 4]
 
 
