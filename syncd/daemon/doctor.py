@@ -21,7 +21,8 @@ from syncd.cloud.budget import BudgetSnapshot, RateBudget
 from syncd.cloud.client import CloudClient, RetryPolicy
 from syncd.config import Settings, default_config_path, load_settings
 from syncd.daemon.lock import UNKNOWN_PID, holder
-from syncd.daemon.status import open_index, when
+from syncd.daemon.status import open_index
+from syncd.daemon.status_text import when
 from syncd.errors import (
     EXIT_CONFIG,
     EXIT_ITEMS_FAILED,

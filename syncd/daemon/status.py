@@ -25,7 +25,6 @@ RECENT_RUNS = 5
 MAX_RECENT_ERRORS = 10
 # How many runs back to look for the last that read every listing (by default a full
 # reconcile comes hourly, with about twelve 5-minute syncs between two).
-LISTING_LOOKBACK = 100
 # `syncd status --check` exits with this when the mirror is not healthy.
 EXIT_UNHEALTHY = 1
 
@@ -93,6 +92,7 @@ class StatusReport:
     # What the newest run that read every listing says the cloud holds, and when it ended.
     listed: int | None = None
     listed_at: datetime | None = None
+    live_sessions: int = 0  # not counting those kept after their deletion in the cloud
     last_run_in_progress: bool = False
 
     @property
@@ -178,7 +178,7 @@ def collect_status(
     runs = store.runs(limit=RECENT_RUNS) if store else []
     last_success = store.last_success() if store else None
     archive = _archive_state(store) if store else None
-    listing = _last_listing(store, runs) if store else None
+    listing = store.last_listing() if store else None
     newest = runs[0] if runs else None
     in_progress = run_in_progress(newest, pid, daemon.started_at if daemon else None)
     problem = find_problem(
@@ -200,6 +200,7 @@ def collect_status(
         last_success=last_success,
         next_sync=daemon.next_sync if daemon else None,
         sessions=store.count_sessions() if store else 0,
+        live_sessions=store.count_sessions(live=True) if store else 0,
         projects=store.count_projects() if store else 0,
         budget=_budget_status(store.budget(), now, reserve) if store else None,
         recent_errors=_recent_errors(runs, archive),
@@ -218,15 +219,6 @@ def collect_status(
 def _archive_state(store: Store) -> ArchiveState | None:
     state = store.archive_state()
     return None if state == ArchiveState() else state
-
-
-def _last_listing(store: Store, recent: list[RunRecord]) -> RunRecord | None:
-    """The newest run that read every listing; most recent runs are cheap incremental ones."""
-    for runs in (recent, store.runs(limit=LISTING_LOOKBACK)):
-        found = next((run for run in runs if run.listed is not None), None)
-        if found is not None:
-            return found
-    return None
 
 
 def _push_status(store: Store) -> PushStatus | None:

@@ -98,7 +98,7 @@ def _describe_sessions(report: StatusReport) -> str:
     """What the index holds, and what the cloud listed last when that differs."""
     text = f"{report.sessions} in {plural(report.projects, 'project')}"
     listed, at = report.listed, report.listed_at
-    if listed is None or at is None or listed == report.sessions:
+    if listed is None or at is None or listed == report.live_sessions:
         return text
     return f"{text}; the cloud listed {listed} at the last full listing ({local(at)})"
 

@@ -283,9 +283,13 @@ class Store:
                 setattr(row, column, getattr(record, name))
             db.add(row)
 
-    def count_sessions(self) -> int:
+    def count_sessions(self, *, live: bool = False) -> int:
+        """Sessions in the index; with `live`, without those kept after a deletion."""
+        query = select(func.count()).select_from(SessionRow)
+        if live:
+            query = query.where(SessionRow.cloud_deleted_at.is_(None))
         with self._transaction() as db:
-            return int(db.scalar(select(func.count()).select_from(SessionRow)) or 0)
+            return int(db.scalar(query) or 0)
 
     def count_projects(self) -> int:
         with self._transaction() as db:
@@ -461,6 +465,18 @@ class Store:
                     SyncRunRow.ended_at.is_not(None),
                     SyncRunRow.outcome == OUTCOME_SUCCEEDED,
                 )
+                .order_by(SyncRunRow.id.desc())
+                .limit(1)
+            )
+            row = db.scalars(query).first()
+            return _run_record(row) if row is not None else None
+
+    def last_listing(self) -> RunRecord | None:
+        """The newest run that read every listing (and so knows how many the cloud lists)."""
+        with self._transaction() as db:
+            query = (
+                select(SyncRunRow)
+                .where(SyncRunRow.listed.is_not(None))
                 .order_by(SyncRunRow.id.desc())
                 .limit(1)
             )

@@ -119,10 +119,10 @@ class SyncEngine:
         try:
             cycle(report)
         except SyncdError as exc:
-            report.fail(f"{kind} cycle failed: {exc.message}")
+            report.abort(f"{kind} cycle failed: {exc.message}")
             raise
         except Exception as exc:
-            report.fail(f"{kind} cycle crashed: {type(exc).__name__}: {exc}")
+            report.abort(f"{kind} cycle crashed: {type(exc).__name__}: {exc}")
             raise
         except BaseException as exc:  # Ctrl-C, SIGTERM: never recorded as a success
             report.interrupt(_interruption(exc))

@@ -45,6 +45,10 @@ class CycleReport:
         self.deferred += max(pending, 1)
         self.resume_at = resume_at
 
+    def abort(self, message: str) -> None:
+        """The cycle as a whole failed (no single session did): recorded, not counted."""
+        self.errors.append(message)
+
     def interrupt(self, reason: str) -> None:
         self.interrupted = reason
         self.errors.append(f"interrupted: {reason}")

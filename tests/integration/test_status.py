@@ -461,10 +461,19 @@ def test_sessions_say_when_the_cloud_listed_a_different_number(
     assert row(capsys.readouterr().out, "sessions") == "3 in 2 projects"
 
 
-def test_listed_is_null_when_no_run_read_every_listing(
+def test_a_full_sync_records_how_many_sessions_the_cloud_listed(
     server: DevServer, root: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     synced(server, capsys)
+    data = status_json(capsys)
+    assert data["listed"] == data["last_run"]["listed"] == 3
+
+
+def test_listed_is_null_when_no_run_read_every_listing(
+    root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with Store.open(index_url(root)) as store:
+        add_run(store, NOW - timedelta(minutes=5))  # an incremental run reads no full listing
     data = status_json(capsys)
     assert data["listed"] is None
     assert data["last_run"]["listed"] is None
