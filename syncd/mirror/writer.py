@@ -42,7 +42,7 @@ class WriteOutcome:
     sha256: str
     size: int
     written: bool  # False when the file already held exactly these bytes
-    kept_as: str | None = None  # where the file it replaced was kept, when asked to be
+    set_aside: str | None = None  # where the user's file was moved, when it was
 
 
 class Mirror:
@@ -128,14 +128,19 @@ class Mirror:
             raise StorageError(relative, exc.strerror or str(exc)) from exc
 
     def write(
-        self, relative: str, chunks: Iterable[bytes], *, keep_old_as: str | None = None
+        self,
+        relative: str,
+        chunks: Iterable[bytes],
+        *,
+        set_aside: tuple[str, str] | None = None,
     ) -> WriteOutcome:
         """Stream `chunks` into a temp file beside the target, fsync, then rename over it.
 
         If the target already holds the same bytes the temp file is dropped and the target
-        is left untouched (no mtime churn). With `keep_old_as`, a different file in the way
-        is first moved there instead of being replaced. An exception from `chunks` removes
-        the temp file and leaves any previous version in place.
+        is left untouched (no mtime churn). `set_aside` is (a file of the user's, where to
+        keep it): once the new bytes are safely on disk, and only then, that file is moved
+        there, unless it is the target itself and already holds them. An exception from
+        `chunks` removes the temp file and leaves everything else as it was.
         """
         target = self.resolve(relative)
         try:
@@ -154,14 +159,12 @@ class Mirror:
                 handle.flush()
                 os.fsync(handle.fileno())
             sha256 = digest.hexdigest()
-            if self._holds(target, sha256, size):
+            unchanged = self._holds(target, sha256, size)
+            moved = self._set_aside(relative, set_aside, unchanged)
+            if unchanged:
                 temp.unlink()
-                return WriteOutcome(sha256, size, written=False)
+                return WriteOutcome(sha256, size, written=False, set_aside=moved)
             durable.reached("write:temp")
-            kept_as = None
-            if keep_old_as is not None and target.exists():
-                self.move(relative, keep_old_as)
-                kept_as = keep_old_as
             temp.replace(target)
             _fsync_dir(target.parent)
             durable.reached("write")
@@ -171,7 +174,18 @@ class Mirror:
         except BaseException:
             temp.unlink(missing_ok=True)
             raise
-        return WriteOutcome(sha256, size, written=True, kept_as=kept_as)
+        return WriteOutcome(sha256, size, written=True, set_aside=moved)
+
+    def _set_aside(
+        self, relative: str, set_aside: tuple[str, str] | None, unchanged: bool
+    ) -> str | None:
+        if set_aside is None:
+            return None
+        source, kept = set_aside
+        if (source == relative and unchanged) or not self.exists(source):
+            return None  # after a crash, the file in the way is syncd's own newer write
+        self.move(source, kept)
+        return kept
 
     def write_bytes(self, relative: str, data: bytes) -> WriteOutcome:
         """Like write(), but an unchanged file is detected before any temp file exists, so

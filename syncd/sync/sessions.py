@@ -90,10 +90,10 @@ class SessionSync:
         self, project: Project, fetch: Fetch, report: CycleReport, known: Verdict | None = None
     ) -> SessionRecord | None:
         """Download a session; `known` is the file's verdict when the caller just read it."""
-        verdict, keep_as = self._local_edits(fetch, known)
+        verdict, set_aside = self._local_edits(fetch, known)
         for attempt in range(1, BODY_ATTEMPTS + 1):
             try:
-                return self._download(project, fetch, verdict, keep_as, report)
+                return self._download(project, fetch, verdict, set_aside, report)
             except (BodySizeError, TransferInterruptedError) as exc:
                 broken = isinstance(exc, TransferInterruptedError) or exc.truncated
                 if not broken or attempt == BODY_ATTEMPTS:
@@ -106,7 +106,7 @@ class SessionSync:
         project: Project,
         fetch: Fetch,
         verdict: Verdict,
-        keep_as: str | None,
+        set_aside: tuple[str, str] | None,
         report: CycleReport,
     ) -> SessionRecord | None:
         summary = fetch.summary
@@ -121,7 +121,7 @@ class SessionSync:
         ) as body:
             if body is None:
                 return self._not_modified(project, fetch, report)
-            return self._write_body(project, fetch, body, verdict, keep_as, report)
+            return self._write_body(project, fetch, body, verdict, set_aside, report)
 
     def _not_modified(
         self, project: Project, fetch: Fetch, report: CycleReport
@@ -147,7 +147,7 @@ class SessionSync:
         fetch: Fetch,
         body: SessionBody,
         verdict: Verdict,
-        keep_as: str | None,
+        set_aside: tuple[str, str] | None,
         report: CycleReport,
     ) -> SessionRecord:
         summary = fetch.summary
@@ -163,11 +163,11 @@ class SessionSync:
                 self.heartbeat()
                 yield chunk
 
-        # An edited file is moved aside only if the new bytes differ from it: after a crash
-        # that lost an index row, the file is syncd's own newer version, not an edit.
-        outcome = self.mirror.write(fetch.path, chunks(), keep_old_as=keep_as)
-        if outcome.kept_as is not None:
-            logger.warning("%s was edited locally: kept it as %s", fetch.path, outcome.kept_as)
+        # The edited file moves aside only once the new version is safely on disk, so a
+        # failed download leaves it (and its pullstory mark) where it was.
+        outcome = self.mirror.write(fetch.path, chunks(), set_aside=set_aside)
+        if outcome.set_aside is not None and set_aside is not None:
+            logger.warning("%s was edited locally: kept it as %s", set_aside[0], outcome.set_aside)
         report.fetched += 1
         return self._finish_write(
             fetch.previous,
@@ -235,22 +235,18 @@ class SessionSync:
         # The user's own mark survives every rewrite.
         return frontmatter.render(dataclasses.replace(header, pullstory=verdict.pullstory))
 
-    def _local_edits(self, fetch: Fetch, known: Verdict | None) -> tuple[Verdict, str | None]:
-        """The file's verdict, and where a user's edited copy goes if the new version
-        replaces it (None when nothing is in the way): beside the new version."""
+    def _local_edits(
+        self, fetch: Fetch, known: Verdict | None
+    ) -> tuple[Verdict, tuple[str, str] | None]:
+        """The file's verdict, and (the user's edited file, where to keep it beside the new
+        version) when it is edited; None when nothing of the user's is in the way."""
         previous = fetch.previous
         if previous is None:
             return Verdict(FileState.MISSING), None
         verdict = known or classify(self.mirror.inspect(previous.path), previous)
         if verdict.state is not FileState.EDITED:
             return verdict, None
-        kept = self._free_local_copy_name(PurePosixPath(fetch.path))
-        if previous.path == fetch.path:
-            return verdict, kept  # decided when the new bytes are in hand
-        # The edited file is not where the new version goes: it moves beside it now.
-        self.mirror.move(previous.path, kept)
-        logger.warning("%s was edited locally: kept it as %s", previous.path, kept)
-        return verdict, None
+        return verdict, (previous.path, self._free_local_copy_name(PurePosixPath(fetch.path)))
 
     def _free_local_copy_name(self, source: PurePosixPath) -> str:
         """A name for the user's copy that no earlier copy has (never overwrite an edit)."""
@@ -280,6 +276,9 @@ class SessionSync:
             self.mirror.remove(previous.path)
             report.dropped(previous.path)
             logger.info("moved %s -> %s", previous.path, path)
+            old_folder = PurePosixPath(previous.path).parent
+            if old_folder != PurePosixPath(path).parent:
+                self.mirror.remove_empty_dir(old_folder.as_posix())  # it held only this one
         report.touched(path)
         if cloud_deleted_at is None:  # a kept session's mark is reported by the engine
             kind = "new" if previous is None else "updated"

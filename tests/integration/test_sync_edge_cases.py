@@ -186,8 +186,10 @@ def test_user_edit_is_not_carried_into_a_moved_file(harness: Harness) -> None:
     assert harness.sync().failed == 0
     moved = harness.root / "renamed-app" / path.name
     assert frontmatter.split(moved.read_bytes())[1] == original_body
-    # The edited copy stays where the user edited it.
-    assert list(harness.root.glob("my-app/*.local-*.md"))
+    # The edited copy is kept beside the new version; the old folder is gone with it.
+    (kept,) = harness.root.glob("renamed-app/*.local-*.md")
+    assert kept.read_bytes().endswith(b"local edit\n")
+    assert not (harness.root / "my-app").exists()
 
 
 def test_pullstory_mark_survives_rewrites_without_a_local_copy(harness: Harness) -> None:
@@ -216,8 +218,10 @@ def test_broken_front_matter_is_fetched_again_not_failed_forever(harness: Harnes
     harness.server.rename_project("proj_app", "Renamed")
     report = harness.sync()
     assert report.failed == 0
-    (moved,) = harness.root.glob("renamed/*fix-login*.md")
+    (moved,) = harness.root.glob("renamed/*fix-login-550e8400.md")
     assert frontmatter.split(moved.read_bytes())[1] == b"# Fix login\n\n_**User**_\n\nfix it\n"
+    (kept,) = harness.root.glob("renamed/*fix-login*.local-*.md")
+    assert kept.read_bytes() == b"no front matter any more\n"
 
 
 def test_interrupted_project_rename_is_finished_by_the_next_run(harness: Harness) -> None:
