@@ -251,13 +251,32 @@ class GitArchive:
                 options += ["-c", f"{key}={default}"]
         return options
 
-    def _push(self, remote: str, result: CommitResult) -> CommitResult:
+    def push(self) -> str | None:
+        """Push HEAD to the remote again (a push failed earlier and nothing new was
+        committed since); the error, or None when the push landed or there is no remote."""
+        if not self.remote:
+            return None
+        try:
+            repo = self._repository()
+            recover_locks(repo)
+            with owning(repo, self._git):
+                self._send_push(self.remote)
+        except GitFailed as exc:
+            logger.warning("git push failed again: %s", exc)
+            return str(exc)
+        logger.info("git: pushed to %s", self.remote)
+        return None
+
+    def _send_push(self, remote: str) -> None:
         refspec = "HEAD"
         if self.branch:
             target = self.branch
             refspec = f"HEAD:{target if target.startswith('refs/') else 'refs/heads/' + target}"
+        self._git("push", "--quiet", "--", remote, refspec, timeout=self.timeout * 2)
+
+    def _push(self, remote: str, result: CommitResult) -> CommitResult:
         try:
-            self._git("push", "--quiet", "--", remote, refspec, timeout=self.timeout * 2)
+            self._send_push(remote)
         except GitFailed as exc:
             logger.warning("git push failed; the next commit pushes again: %s", exc)
             return CommitResult(

@@ -8,6 +8,7 @@ went is kept in the index for `status` and `doctor`.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from datetime import UTC, datetime
 
@@ -26,19 +27,13 @@ def commit_journal(
     """Commit what the journal holds (`report` words the message); None when there is
     nothing to commit or the archive is off."""
     newest, paths = store.journaled()
-    if not paths:
-        return None  # most daemon cycles: no git process at all
-    if not settings.git.enabled:
+    if paths and not settings.git.enabled:
         store.clear_journal(newest)  # nothing to commit into: the journal would only grow
         return None
-    git = settings.git
-    archive = GitArchive(
-        settings.mirror_root,
-        author_name=git.author_name,
-        author_email=git.author_email,
-        remote=git.remote,
-        branch=git.branch,
-    )
+    if not paths:
+        _push_again(settings, store)
+        return None  # most daemon cycles: no git process at all
+    archive = _archive(settings)
     archive.ensure_repository()
     result = archive.commit(paths, [], [], _summary(store, report or CycleReport(), paths))
     if result.committed:
@@ -53,6 +48,32 @@ def commit_journal(
     if result.push_error:
         logger.warning("git push failed: %s", result.push_error)
     return result
+
+
+def _push_again(settings: Settings, store: Store) -> None:
+    """A push that failed is tried again each cycle, new commits or not, so a remote that
+    comes back is caught up (and `status` stops saying pushes fail)."""
+    if not (settings.git.enabled and settings.git.remote):
+        return
+    before = store.archive_state()
+    if before.push_error is None:
+        return
+    error = _archive(settings).push()
+    failing_since = (before.push_failing_since or datetime.now(UTC)) if error else None
+    store.save_archive_state(
+        dataclasses.replace(before, push_error=error, push_failing_since=failing_since)
+    )
+
+
+def _archive(settings: Settings) -> GitArchive:
+    git = settings.git
+    return GitArchive(
+        settings.mirror_root,
+        author_name=git.author_name,
+        author_email=git.author_email,
+        remote=git.remote,
+        branch=git.branch,
+    )
 
 
 def _record(store: Store, result: CommitResult, now: datetime) -> None:

@@ -22,7 +22,7 @@ def run_cycle(settings: Settings, store: Store, engine: SyncEngine, kind: str) -
     try:
         report = _sync(engine, kind)
     except Exception:
-        commit_journal(settings, store)  # the cycle's partial writes still go in
+        commit_journal(settings, store, engine.report)  # what it wrote still goes in
         raise
     commit_journal(settings, store, report)
     engine.update_search_index()

@@ -74,6 +74,8 @@ class SyncEngine:
     # the daemon keeps one set across cycles so a broken item costs one listing, not one
     # per cycle.
     known_bad_items: set[str] = field(default_factory=set)
+    # The newest run's report, also when the run raised (its writes are still committed).
+    report: CycleReport = field(default_factory=CycleReport)
 
     def __post_init__(self) -> None:
         self.sessions = SessionSync(
@@ -104,7 +106,7 @@ class SyncEngine:
     # --- bookkeeping -------------------------------------------------------------------
 
     def _run(self, kind: str, cycle: Callable[[CycleReport], object]) -> CycleReport:
-        report = CycleReport()
+        report = self.report = CycleReport()
         if self.options.dry_run:
             self._restore_budget()  # respects a saved Retry-After, and saves nothing
             cycle(report)  # a dry run writes nothing: no temp sweep, no run record

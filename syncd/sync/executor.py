@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from syncd.cloud.models import Project
-from syncd.errors import SyncdError
+from syncd.errors import AuthError, SyncdError
 from syncd.index.store import Store
 from syncd.mirror.pages import GENERATED_MARK
 from syncd.mirror.writer import Mirror
@@ -70,6 +70,8 @@ class Executor:
             except HALTS as exc:
                 halt = CycleHalted(exc, pending=len(steps) - position)
                 landed = False
+            except AuthError:
+                raise  # the key was revoked: every other request would fail the same way
             except SyncdError as exc:
                 logger.error("%s: %s", _subject(step), exc.message)
                 report.fail(f"{_subject(step)}: {exc.message}")

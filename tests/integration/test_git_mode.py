@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from syncd.cli import run
-from syncd.devserver import DevServer
+from syncd.devserver import DevServer, Fault
 from tests.crashing import after_nth, run_in_child
 from tests.integration.conftest import point_cli_at
 from tests.integration.test_sync import seed_two_projects
@@ -149,3 +149,36 @@ def files_on_disk(root: Path) -> dict[str, bytes]:
         for p in sorted(root.rglob("*"))
         if p.is_file() and not skipped & set(p.relative_to(root).parts)
     }
+
+
+def test_files_of_a_cycle_that_failed_as_a_whole_are_committed(
+    root: Path, server: DevServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(["sync", "--once"]) == 0
+    for n, sid in enumerate(SESSION_IDS):
+        project = "proj_docs" if n == 2 else "proj_app"
+        server.put_session(project, session_id=sid, name=f"v2 {n}", markdown=f"# v2 {n}\n")
+    # The key is refused halfway through: the cycle stops, what it wrote is committed.
+    server.inject(Fault(kind="status", status=401, path=SESSION_IDS[2] + "$", times=-1))
+    assert run(["sync", "--once"]) == 3
+    assert "API key rejected" in capsys.readouterr().err
+    assert git(root, "status", "--porcelain") == ""
+    assert committed_tree(root) == files_on_disk(root)
+    assert git(root, "log", "-1", "--format=%s").startswith("sync: 2 updated")
+
+
+def test_a_failed_push_is_tried_again_without_a_new_commit(
+    root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    remote = tmp_path / "remote.git"
+    monkeypatch.setenv("SYNCD_GIT__REMOTE", str(remote))
+    assert run(["sync", "--once"]) == 0  # committed; the push fails: no remote yet
+    assert run(["status", "--check"]) == 1
+    assert "git pushes have failed" in capsys.readouterr().out
+    subprocess.run(["git", "init", "--bare", "--quiet", str(remote)], check=True)
+
+    assert run(["sync", "--once"]) == 0  # nothing new in the cloud: only the push
+
+    head = git(root, "rev-parse", "HEAD")
+    assert git(remote, "rev-parse", "HEAD") == head
+    assert run(["status", "--check"]) == 0
