@@ -8,7 +8,8 @@ from hypothesis import strategies as st
 from syncd.cloud.models import Project, SessionSummary
 from syncd.index.store import ProjectRecord, SessionRecord
 from syncd.sync.convert import metadata_dict
-from syncd.sync.planner import assign_dirnames, plan_project
+from syncd.sync.plan import CloudView, CyclePlan
+from syncd.sync.planner import DeletionRules, assign_dirnames, plan_cycle, plan_project
 
 PROJECT = Project(id="proj_1", name="My App", created_at="2025-01-01T00:00:00.000Z")
 
@@ -145,3 +146,156 @@ def test_every_session_gets_a_unique_path(names: list[str], ids: list[str]) -> N
     plan = plan_project(PROJECT, "my-app", listed, {})
     paths = [f.path.casefold() for f in plan.fetches]
     assert len(paths) == len(set(paths)) == len(unique_ids)
+
+
+# --- the whole cycle: which listings may be skipped next time ----------------------------
+
+OTHER = Project(id="proj_2", name="Other", created_at="2025-02-01T00:00:00.000Z")
+DELETE = DeletionRules(allowed=True, max_share=1.0)
+NO_DELETE = DeletionRules(allowed=False)
+
+
+def in_project(s: SessionSummary, project: Project) -> SessionSummary:
+    return s.model_copy(update={"project_id": project.id})
+
+
+def indexed_of(*pairs: tuple[SessionSummary, str]) -> dict[str, SessionRecord]:
+    return {s.id: record_of(s, f"{folder}/{s.id}.md") for s, folder in pairs}
+
+
+def folders(*projects: Project) -> dict[str, ProjectRecord]:
+    return {p.id: ProjectRecord(p.id, p.name, p.name.lower().replace(" ", "-")) for p in projects}
+
+
+def view(listings: dict[str, list[SessionSummary] | None], **flags: bool) -> CloudView:
+    projects = [p for p in (PROJECT, OTHER) if p.id in listings]
+    dirnames = {p.id: p.name.lower().replace(" ", "-") for p in projects}
+    etags = {project_id: f'W/"list-{project_id}"' for project_id in listings}
+    complete = flags.pop("complete", True)
+    return CloudView(projects, dirnames, listings, etags, complete=complete, **flags)
+
+
+def settled(plan: CyclePlan) -> set[str]:
+    return {record.id for record in plan.settle}
+
+
+def test_a_complete_listing_settles_every_project_with_its_etag() -> None:
+    a, b = summary("a1"), in_project(summary("b1"), OTHER)
+    plan = plan_cycle(view({PROJECT.id: [a], OTHER.id: [b]}), {}, {}, (), DELETE)
+    assert {(r.id, r.list_etag) for r in plan.settle} == {
+        (PROJECT.id, 'W/"list-proj_1"'),
+        (OTHER.id, 'W/"list-proj_2"'),
+    }
+
+
+def test_a_missing_session_keeps_its_project_unsettled_until_it_is_removed() -> None:
+    kept, gone = summary("a1"), summary("a2")
+    indexed = indexed_of((kept, "my-app"), (gone, "my-app"))
+    projects = folders(PROJECT)
+    for rules, complete in ((NO_DELETE, True), (DELETE, False)):
+        plan = plan_cycle(
+            view({PROJECT.id: [kept]}, complete=complete), projects, indexed, (), rules
+        )
+        assert plan.removals == []
+        assert PROJECT.id in plan.unsettled
+        assert PROJECT.id not in settled(plan)
+    plan = plan_cycle(view({PROJECT.id: [kept]}), projects, indexed, (), DELETE)
+    assert [r.record.id for r in plan.removals] == ["a2"]
+    assert settled(plan) == {PROJECT.id}  # settled once the removal lands (the executor checks)
+
+
+def test_a_guard_refusal_leaves_the_project_unsettled() -> None:
+    sessions = [summary(f"a{n}") for n in range(4)]
+    indexed = indexed_of(*((s, "my-app") for s in sessions))
+    rules = DeletionRules(allowed=True, max_share=0.25)
+    plan = plan_cycle(view({PROJECT.id: sessions[:1]}), folders(PROJECT), indexed, (), rules)
+    assert plan.removals == []
+    assert plan.refusals
+    assert PROJECT.id in plan.unsettled
+
+
+def test_an_incremental_change_unsettles_every_project_it_touches() -> None:
+    moved = summary("a1")
+    indexed = indexed_of((moved, "my-app"))
+    changed = view({OTHER.id: [in_project(moved, OTHER)]}, partial=True, complete=False)
+    plan = plan_cycle(changed, folders(PROJECT, OTHER), indexed, (), NO_DELETE)
+    assert plan.settle == []
+    assert set(plan.unsettled) == {PROJECT.id, OTHER.id}  # where it was, and where it went
+
+
+def test_a_not_modified_listing_gives_up_a_session_another_listing_now_holds() -> None:
+    moved = summary("a1")
+    indexed = indexed_of((moved, "my-app"))
+    listings = {PROJECT.id: None, OTHER.id: [in_project(moved, OTHER)]}
+    plan = plan_cycle(view(listings), folders(PROJECT, OTHER), indexed, (), DELETE)
+    (other,) = [p for p in plan.projects if p.project.id == OTHER.id]
+    (mine,) = [p for p in plan.projects if p.project.id == PROJECT.id]
+    assert [r.path.split("/")[0] for r in other.rewrites] == ["other"]  # it moves, no download
+    assert mine.unchanged == []
+    assert plan.removals == []
+
+
+def test_a_session_listed_by_two_projects_is_planned_once() -> None:
+    twice = summary("a1")
+    listings = {PROJECT.id: [twice], OTHER.id: [in_project(twice, OTHER)]}
+    plan = plan_cycle(view(listings), {}, {}, (), DELETE)
+    assert sum(len(p.fetches) for p in plan.projects) == 1
+    assert OTHER.id in plan.unsettled
+
+
+def test_a_project_gone_from_the_cloud_goes_with_its_last_session() -> None:
+    gone = in_project(summary("b1"), OTHER)
+    indexed = indexed_of((gone, "other"))
+    plan = plan_cycle(view({PROJECT.id: []}), folders(PROJECT, OTHER), indexed, (), DELETE)
+    assert [r.record.id for r in plan.removals] == ["b1"]
+    assert [(d.project_id, d.dirname) for d in plan.drops] == [(OTHER.id, "other")]
+
+
+listed_ids = st.lists(st.sampled_from(["s1", "s2", "s3", "s4"]), unique=True)
+
+
+@given(
+    listed=st.tuples(listed_ids, listed_ids),
+    held=st.tuples(listed_ids, listed_ids),
+    complete=st.booleans(),
+    partial=st.booleans(),
+    allowed=st.booleans(),
+)
+def test_a_settled_project_is_left_with_nothing_missing(
+    listed: tuple[list[str], list[str]],
+    held: tuple[list[str], list[str]],
+    complete: bool,
+    partial: bool,
+    allowed: bool,
+) -> None:
+    """Whatever the listings, a listing ETag is only saved for a project whose indexed
+    sessions are all listed by it, or moved to another listing, or removed by the plan."""
+    projects = (PROJECT, OTHER)
+    claimed: set[str] = set()
+    pairs = []
+    for project, ids in zip(projects, held, strict=True):
+        for sid in ids:
+            if sid not in claimed:
+                claimed.add(sid)
+                pairs.append((in_project(summary(sid), project), project.name.lower()))
+    indexed = indexed_of(*pairs)
+    listings: dict[str, list[SessionSummary] | None] = {
+        project.id: [in_project(summary(sid), project) for sid in ids]
+        for project, ids in zip(projects, listed, strict=True)
+    }
+    rules = DeletionRules(allowed=allowed, max_share=1.0)
+    plan = plan_cycle(
+        view(listings, complete=complete, partial=partial),
+        folders(*projects),
+        indexed,
+        (),
+        rules,
+    )
+    assert not settled(plan) & set(plan.unsettled)
+    seen = {sid for ids in listed for sid in ids}
+    removed = {r.record.id for r in plan.removals}
+    for record in plan.settle:
+        mine = {r.id for r in indexed.values() if r.project_id == record.id}
+        assert mine <= seen | removed
+    if partial or not complete:
+        assert not plan.removals
