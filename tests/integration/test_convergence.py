@@ -7,8 +7,13 @@ cycle ends right.
 
 from __future__ import annotations
 
+import resource
+import signal
+
 from syncd.devserver import DevServer, Fault
 from syncd.index.store import Store
+from syncd.mirror import frontmatter
+from tests.crashing import run_in_child
 from tests.integration.conftest import Harness
 from tests.integration.test_incremental_and_deletions import engine_run, seed_project
 
@@ -135,3 +140,35 @@ def test_a_cycle_that_fails_as_a_whole_is_recorded_as_failed(harness: Harness) -
     assert not run.succeeded
     assert run.outcome == "failed"
     assert any("unavailable" in error for error in run.errors), (run.errors, cause)
+
+
+def test_a_full_disk_fails_the_write_in_hand_and_loses_nothing(harness: Harness) -> None:
+    harness.server.add_project("Big", project_id="proj_big")
+    big_v1 = ("Old paragraph about the login form and its token.\n" * 60_000).encode()
+    harness.server.put_session("proj_big", session_id="big-1", name="big", markdown=big_v1)
+    harness.server.put_session("proj_big", session_id="small-1", name="small", markdown="# a\n")
+    harness.sync()
+    (big_file,) = (harness.root / "big").glob("*-big-1*.md")
+    before = big_file.read_bytes()
+    big_v2 = big_v1 + b"And one more line.\n"
+    harness.server.put_session("proj_big", session_id="big-1", name="big", markdown=big_v2)
+    harness.server.put_session("proj_big", session_id="small-1", name="small", markdown="# b\n")
+
+    def sync_on_a_nearly_full_disk() -> None:
+        # Writing past 1 MB fails in this process as on a full disk (EFBIG for ENOSPC).
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, 1 << 20))
+        harness.sync()
+
+    child = run_in_child(sync_on_a_nearly_full_disk)
+
+    assert child.error is None, child.error
+    assert big_file.read_bytes() == before  # the old version, whole
+    assert not list(harness.root.rglob("*.syncd-tmp"))
+    with Store.open(harness.database_url) as store:
+        run = store.runs()[0]
+    assert (run.outcome, run.failed, run.updated) == ("failed", 1, 1)
+    assert "big-1" in run.errors[0]
+    report = harness.sync()  # space again: the next run lands it
+    assert (report.updated, report.failed) == (1, 0)
+    assert frontmatter.split(big_file.read_bytes())[1] == big_v2
