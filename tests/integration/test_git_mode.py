@@ -182,3 +182,25 @@ def test_a_failed_push_is_tried_again_without_a_new_commit(
     head = git(root, "rev-parse", "HEAD")
     assert git(remote, "rev-parse", "HEAD") == head
     assert run(["status", "--check"]) == 0
+
+
+def test_a_git_lock_syncd_did_not_leave_makes_status_unhealthy_until_it_is_gone(
+    root: Path, server: DevServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(["sync", "--once"]) == 0
+    lock = root / ".git" / "HEAD.lock"
+    lock.write_text("")  # another git crashed here, or runs now
+    server.rename_session("proj_docs", SESSION_IDS[2], "Renamed")
+    assert run(["sync", "--once"]) == 0  # the mirror is current; the commit waits
+    capsys.readouterr()
+    assert run(["status", "--check"]) == 1
+    assert str(lock) in capsys.readouterr().out
+    assert lock.exists()  # never removed: syncd cannot prove it is its own
+    assert run(["doctor"]) == 1
+    assert f"delete {lock}" in capsys.readouterr().out
+
+    lock.unlink()
+    assert run(["sync", "--once"]) == 0
+
+    assert run(["status", "--check"]) == 0
+    assert committed_tree(root) == files_on_disk(root)
