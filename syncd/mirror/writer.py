@@ -239,14 +239,6 @@ class Mirror:
             if p.is_dir() and not p.is_symlink() and not p.name.startswith(".")
         )
 
-    def only_holds(self, folder: str, names: set[str]) -> bool:
-        """Whether `folder` contains nothing but files from `names`."""
-        path = self.resolve(folder)
-        try:
-            return all(child.name in names and child.is_file() for child in path.iterdir())
-        except OSError:
-            return False
-
     def sweep_temp_files(self) -> list[str]:
         """Delete temp files left by an interrupted write; returns their relative paths.
 
