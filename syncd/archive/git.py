@@ -191,6 +191,7 @@ class GitArchive:
         absent = [p for p in paths if p not in on_disk]
         if absent:
             self._git.on_paths(["rm", "-r", "-q", "--cached", "--ignore-unmatch"], absent, env)
+        present = self._not_ignored(present, env)
         if present:
             self._git.on_paths(["add"], present, env)
         files = self._changed_files(head, env)
@@ -207,6 +208,24 @@ class GitArchive:
         self._unstage_in_user_index(paths)
         logger.info("committed %d files to git as %s", files, sha[:12])
         return CommitResult(committed=True, sha=sha, files=files)
+
+    def _not_ignored(self, paths: list[str], env: dict[str, str]) -> list[str]:
+        """The paths the repository's ignore rules let in (`git add` refuses the others);
+        a path already committed is never ignored."""
+        if not paths:
+            return paths
+        spec = "".join(p + "\0" for p in paths)
+        # check-ignore reads plain path names and refuses the literal-pathspec switch.
+        plain = env | {"GIT_LITERAL_PATHSPECS": "0"}
+        done = self._git("check-ignore", "-z", "--stdin", env=plain, input=spec, check=False)
+        ignored = {p for p in done.stdout.split("\0") if p} if done.returncode == 0 else set()
+        if ignored:
+            logger.warning(
+                "git archive: not committing %d path(s) the repository ignores (.gitignore): %s",
+                len(ignored),
+                ", ".join(sorted(ignored)[:5]),
+            )
+        return [p for p in paths if p not in ignored]
 
     def _reset_own_index(self, head: str | None, index: Path, env: dict[str, str]) -> None:
         """Make syncd's index hold exactly HEAD's tree (staged leftovers of a failed try go).

@@ -6,7 +6,9 @@ fails. While a commit attempt runs, syncd keeps an ownership marker in the git d
 (its pid, when the attempt started, the git child running now and when that child must be
 done) and removes it when the attempt ends. One syncd owns a mirror root (the root lock),
 so a marker found when an attempt starts was left by a syncd that died: the lock files
-created while its git commands could run are that commit's own.
+created while its git commands could run are taken for that commit's own, and removed only
+while no git process is seen working in the repository (a lock made in that window may be
+a running git's: the user's own commit).
 """
 
 from __future__ import annotations
@@ -101,6 +103,27 @@ def is_running(pid: int) -> bool:
     return stat.rpartition(")")[2].split()[:1] != ["Z"]
 
 
+def git_running_in(repo: Repository) -> int | None:
+    """The pid of a git process working in this repository now, if one runs (read from
+    /proc; None where there is no /proc, or no such process can be seen)."""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return None
+    places = {repo.top.resolve(), repo.git_dir, repo.common_dir}
+    for entry in proc.iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            if not (entry / "comm").read_text(encoding="utf-8").startswith("git"):
+                continue
+            cwd = (entry / "cwd").readlink()
+        except OSError:
+            continue  # gone, or another user's: nothing to learn
+        if any(cwd == place or place in cwd.parents for place in places):
+            return int(entry.name)
+    return None
+
+
 def find_locks(git_dirs: list[Path], own_index: Path, owner: Owner | None) -> list[GitLock]:
     """Every `*.lock` directly in these git directories or under their refs/ and logs/,
     classified; other mirror roots' index locks are theirs to recover and are left out.
@@ -190,6 +213,14 @@ def recover_locks(repo: Repository) -> None:
         )
     locks = repo.locks(owner)
     own = [lock.path for lock in locks if lock.syncds_own]
+    running = git_running_in(repo) if own else None
+    if running is not None:
+        # A lock made in the window a dead syncd's git could have made it may be this
+        # live git's (the user's commit waiting for its editor): never pull it away.
+        raise GitFailed(
+            f"a git command (pid {running}) is running in {repo.top}; the commit waits for "
+            "the next cycle"
+        )
     try:
         for path in own:
             path.unlink(missing_ok=True)

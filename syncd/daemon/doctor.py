@@ -36,7 +36,7 @@ from syncd.errors import (
     SyncdError,
 )
 from syncd.index import migrate
-from syncd.index.store import ArchiveState
+from syncd.index.records import ArchiveState
 
 CONFIGURATION = "configuration"
 API_KEY = "API key"
@@ -275,7 +275,10 @@ def _git_archive(root: Path, database_url: str) -> Check:
         details.append(f"last commit {state.last_commit_sha[:12]} on {moment}")
     own = [str(lock.path) for lock in locks if lock.syncds_own]
     if own:
-        details.append(f"{', '.join(own)} left by an interrupted syncd; removed at the next commit")
+        details.append(
+            f"{', '.join(own)} left by an interrupted syncd; removed at the next commit "
+            "(once no git command runs in the repository)"
+        )
     return Check(GIT_ARCHIVE, True, "; ".join(details))
 
 
@@ -295,8 +298,8 @@ def _archive_problems(locks: list[GitLock], state: ArchiveState) -> tuple[list[s
     if state.push_error:
         problems.append(f"the last push failed: {state.push_error}")
         fixes.append(
-            f"Fix what stopped the push ({state.push_error}); the next sync that commits "
-            "pushes again."
+            f"Fix what stopped the push ({state.push_error}); every sync tries it again "
+            "('syncd sync --once' to try now)."
         )
     return problems, fixes
 

@@ -318,7 +318,10 @@ def test_locks_an_interrupted_syncd_left_pass_with_a_note(
     line = line_of(capsys.readouterr().out, "git archive")
     assert line.startswith("✓ git archive: no lock files stop commits; ")
     assert str(lock) in line
-    assert line.endswith("left by an interrupted syncd; removed at the next commit")
+    assert line.endswith(
+        "left by an interrupted syncd; removed at the next commit "
+        "(once no git command runs in the repository)"
+    )
     assert files_and_mtimes(git_root / ".git") == before
 
 
@@ -348,8 +351,8 @@ def test_git_that_cannot_run_fails_the_check(
         (
             ArchiveState(push_error="git push failed (exit 128): fatal: no route"),
             "the last push failed: git push failed (exit 128): fatal: no route",
-            "Fix what stopped the push (git push failed (exit 128): fatal: no route); the "
-            "next sync that commits pushes again.",
+            "Fix what stopped the push (git push failed (exit 128): fatal: no route); every "
+            "sync tries it again ('syncd sync --once' to try now).",
         ),
     ],
 )

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from syncd.archive.git import ChangeSummary, CommitResult, GitArchive, GitLock, find_git_locks
+from syncd.archive.locks import MARKER, Owner, write_owner
 
 ONE_NEW = ChangeSummary(new={"proj": ["first session"]})
 
@@ -627,6 +628,43 @@ def test_nothing_is_removed_while_the_git_a_killed_syncd_started_still_runs(
     assert lock_files(repo) == set()
 
 
+def test_a_lock_a_running_git_holds_is_never_taken_for_a_killed_syncds(tmp_path: Path) -> None:
+    repo = init_user_repo(tmp_path / "repo")
+    # What a syncd killed mid-commit a moment ago leaves: a marker of its attempt.
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    now = time.time()
+    write_owner(repo / ".git" / MARKER, Owner(gone.pid, now, gone.pid, now + 60))
+    waiting, release = tmp_path / "git-waiting", tmp_path / "release-git"
+    install_hook(
+        repo,
+        "reference-transaction",
+        '[ "$1" = prepared ] || exit 0\n'
+        f'touch "{waiting}"\n'
+        f'i=0; while [ ! -e "{release}" ] && [ "$i" -lt 1200 ]; do sleep 0.05; i=$((i+1)); done',
+    )
+    write(repo, "mine.txt", "the user's own change\n")
+    git(repo, "add", "mine.txt")
+    # The user commits meanwhile: their git holds HEAD.lock inside its reference update.
+    users_git = subprocess.Popen(["git", "commit", "-q", "-m", "mine"], cwd=repo)
+    try:
+        wait_for(waiting.exists)
+        assert (repo / ".git" / "HEAD.lock").exists()
+        rel = write(repo, "proj/s.md")
+
+        result = GitArchive(repo).commit([rel], [], [], ONE_NEW)
+
+        assert not result.committed
+        assert result.error is not None
+        assert f"a git command (pid {users_git.pid}) is running in {repo}" in result.error
+        assert (repo / ".git" / "HEAD.lock").exists()  # still the user's
+    finally:
+        release.touch()
+        users_git.wait(timeout=30)
+    assert users_git.returncode == 0  # the user's commit went through untouched
+    assert "mine.txt" in committed_files(repo)
+
+
 def test_finding_git_locks_outside_a_repository_finds_none(tmp_path: Path) -> None:
     (tmp_path / "plain" / "HEAD.lock").parent.mkdir()
     (tmp_path / "plain" / "HEAD.lock").write_text("")
@@ -659,3 +697,19 @@ def test_locks_of_a_git_killed_at_its_timeout_are_removed_by_the_next_commit(
     assert retried.committed, retried.error
     assert committed_files(repo) == {rel}
     assert lock_files(repo) == set()
+
+
+def test_paths_the_repository_ignores_are_left_out_not_failing_every_commit(
+    tmp_path: Path,
+) -> None:
+    repo = init_user_repo(tmp_path / "repo")
+    (repo / ".gitignore").write_text("INDEX.md\n")
+    git(repo, "add", ".gitignore")
+    git(repo, "commit", "-q", "-m", "ignore pages")
+    paths = [write(repo, "proj/s.md"), write(repo, "proj/INDEX.md")]
+
+    result = GitArchive(repo).commit(paths, [], [], ONE_NEW)
+
+    assert result.error is None
+    assert result.committed
+    assert committed_files(repo) == {"proj/s.md"}  # what this commit holds
