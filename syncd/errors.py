@@ -78,6 +78,15 @@ class BadResponseError(CloudError):
         super().__init__(f"Unexpected response from {url}: {problem}")
 
 
+class RequestNotSentError(CloudError):
+    """A request could not even be built (a header value that cannot go on the wire)."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        self.url = url
+        self.reason = reason
+        super().__init__(f"Request to {url} not sent: {reason}")
+
+
 class NotFoundError(CloudError):
     """The requested project or session does not exist (404)."""
 

@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 
+from syncd.cloud.body import SessionBody, describe_error, int_header
 from syncd.cloud.budget import RateBudget
 from syncd.cloud.models import (
     ItemError,
@@ -27,23 +28,23 @@ from syncd.cloud.models import (
     SessionSummary,
     etags_match,
     parse_items,
+    valid_etag,
 )
 from syncd.errors import (
     AuthError,
     BadResponseError,
-    BodySizeError,
     BudgetExhaustedError,
     CloudError,
     CloudUnavailableError,
     NotFoundError,
     RateLimitedError,
+    RequestNotSentError,
     TransferInterruptedError,
 )
 
 logger = logging.getLogger(__name__)
 
 API_PREFIX = "/api/v1"
-CHUNK_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -72,46 +73,6 @@ class RequestStats:
         self.requests += 1
         if status == 304:
             self.not_modified += 1
-
-
-class SessionBody:
-    """An open session download. Iterate `chunks()` once; sizes are checked as bytes arrive."""
-
-    def __init__(
-        self, response: httpx.Response, session_id: str, url: str, expected_size: int | None
-    ) -> None:
-        self.etag: str | None = response.headers.get("etag")
-        self.content_length = _int_header(response.headers.get("content-length"))
-        self.expected_size = expected_size if expected_size is not None else self.content_length
-        self.received = 0
-        self._response = response
-        self._session_id = session_id
-        self._url = url
-
-    def chunks(self) -> Iterator[bytes]:
-        encoding = self._response.headers.get("content-encoding", "identity").strip().lower()
-        if encoding != "identity":
-            raise BadResponseError(self._url, f"body sent with Content-Encoding {encoding!r}")
-        expected = self.expected_size
-        if (
-            expected is not None
-            and self.content_length is not None
-            and self.content_length != expected
-        ):
-            # Announced size disagrees with the listing: do not download a wrong body.
-            raise BodySizeError(self._session_id, expected, self.content_length)
-        try:
-            for chunk in self._response.iter_raw(CHUNK_BYTES):
-                self.received += len(chunk)
-                if expected is not None and self.received > expected:
-                    raise BodySizeError(self._session_id, expected, self.received)
-                yield chunk
-        except httpx.HTTPError as exc:
-            if expected is not None:
-                raise BodySizeError(self._session_id, expected, self.received) from exc
-            raise TransferInterruptedError(self._url, _describe(exc)) from exc
-        if expected is not None and self.received != expected:
-            raise BodySizeError(self._session_id, expected, self.received)
 
 
 class CloudClient:
@@ -175,14 +136,19 @@ class CloudClient:
         return parse_items(Project, _list_field(answer.data, "projects", self._url("/projects")))
 
     def list_sessions(self, project_id: str, etag: str | None = None) -> SessionListing | None:
-        """A project's session summaries, or None when the listing is unchanged (304)."""
-        path = f"/projects/{_quote(project_id)}/sessions"
+        """A project's session summaries, or None when the listing still matches `etag`."""
+        path = _sessions_path(project_id)
+        etag = valid_etag(etag)  # one an older syncd saved may not be sendable
         answer = self._get_json_unless(path, etag) if etag else self._get_json(path)
-        if answer is None:
-            return None
-        sessions, errors = parse_items(
-            SessionSummary, _list_field(answer.data, "sessions", self._url(path))
-        )
+        return None if answer is None else self._listing(project_id, answer)
+
+    def list_sessions_afresh(self, project_id: str) -> SessionListing:
+        """A project's session summaries, asked for without any ETag (never a 304)."""
+        return self._listing(project_id, self._get_json(_sessions_path(project_id)))
+
+    def _listing(self, project_id: str, answer: _JsonAnswer) -> SessionListing:
+        url = self._url(_sessions_path(project_id))
+        sessions, errors = parse_items(SessionSummary, _list_field(answer.data, "sessions", url))
         return SessionListing(project_id, sessions, answer.etag, errors)
 
     def recent_sessions(self, limit: int = 100) -> tuple[list[SessionSummary], list[ItemError]]:
@@ -209,6 +175,7 @@ class CloudClient:
         # identity: the size checks and the bytes on disk must be the body itself, never a
         # compressed form of it (a gzip-ing proxy would otherwise corrupt files).
         headers = {"Accept": "text/markdown", "Accept-Encoding": "identity"}
+        if_none_match = valid_etag(if_none_match)  # one an older syncd saved may not be sendable
         if if_none_match:
             headers["If-None-Match"] = if_none_match
         with self._send("GET", path, headers) as response:
@@ -216,7 +183,7 @@ class CloudClient:
                 yield None
                 return
             same_version = listed_etag is None or etags_match(
-                response.headers.get("etag"), listed_etag
+                valid_etag(response.headers.get("etag")), listed_etag
             )
             expected = listed_size if same_version else None
             yield SessionBody(response, session_id, self._url(path), expected)
@@ -245,7 +212,8 @@ class CloudClient:
             try:
                 if response.status_code == 304:
                     return None
-                return _JsonAnswer(self._read_json(response, url), response.headers.get("etag"))
+                etag = valid_etag(response.headers.get("etag"))
+                return _JsonAnswer(self._read_json(response, url), etag)
             except _BrokenBody as exc:
                 if last:
                     raise exc.error from exc
@@ -259,11 +227,11 @@ class CloudClient:
         try:
             response.read()
         except httpx.HTTPError as exc:
-            raise _BrokenBody(TransferInterruptedError(url, _describe(exc))) from exc
+            raise _BrokenBody(TransferInterruptedError(url, describe_error(exc))) from exc
         try:
             payload = response.json()
         except ValueError as exc:
-            error = BadResponseError(url, f"body is not JSON ({_describe(exc)})")
+            error = BadResponseError(url, f"body is not JSON ({describe_error(exc)})")
             raise _BrokenBody(error) from exc
         if not isinstance(payload, dict) or payload.get("success") is not True:
             raise BadResponseError(url, "missing {'success': true} wrapper")
@@ -299,12 +267,18 @@ class CloudClient:
         self.budget.note_send()
         try:
             request = self._http.build_request(method, path, headers=headers)
+        except (ValueError, httpx.HTTPError) as exc:  # a header value that cannot be sent
+            # from None: the exception's text could quote our headers (the key).
+            raise RequestNotSentError(
+                url, f"a header cannot be sent ({type(exc).__name__})"
+            ) from None
+        try:
             response = self._http.send(request, stream=True)
         except httpx.TransportError as exc:
             self.stats.record(0)
-            logger.debug("%s %s failed: %s", method, url, _describe(exc))
+            logger.debug("%s %s failed: %s", method, url, describe_error(exc))
             if last:
-                raise CloudUnavailableError(url, _describe(exc)) from exc
+                raise CloudUnavailableError(url, describe_error(exc)) from exc
             self._sleep(self.retry.backoff(attempt, self._jitter()))
             return None
         self._observe(response)
@@ -359,9 +333,9 @@ class CloudClient:
 
     def _observe(self, response: httpx.Response) -> None:
         self.stats.record(response.status_code)
-        limit = _int_header(response.headers.get("x-ratelimit-limit"))
-        remaining = _int_header(response.headers.get("x-ratelimit-remaining"))
-        reset = _int_header(response.headers.get("x-ratelimit-reset"))
+        limit = int_header(response.headers.get("x-ratelimit-limit"))
+        remaining = int_header(response.headers.get("x-ratelimit-remaining"))
+        reset = int_header(response.headers.get("x-ratelimit-reset"))
         if limit is not None and remaining is not None and reset is not None:
             self.budget.observe(limit, remaining, float(reset))
         if response.status_code < 400:
@@ -389,6 +363,10 @@ def _list_field(data: dict[str, Any], key: str, url: str) -> list[object]:
     return items
 
 
+def _sessions_path(project_id: str) -> str:
+    return f"/projects/{_quote(project_id)}/sessions"
+
+
 def _session_path(project_id: str, session_id: str) -> str:
     return f"/projects/{_quote(project_id)}/sessions/{_quote(session_id)}"
 
@@ -397,15 +375,6 @@ def _quote(segment: str) -> str:
     """One path segment, percent-encoded; ids are opaque and may hold '/', '?' or '..'."""
     quoted = urllib.parse.quote(segment, safe="")
     return quoted.replace(".", "%2E") if set(quoted) <= {"."} else quoted
-
-
-def _int_header(value: str | None) -> int | None:
-    if value is None:
-        return None
-    try:
-        return int(value.strip())
-    except ValueError:
-        return None
 
 
 def _retry_after_seconds(value: str | None, now: float) -> float:
@@ -420,10 +389,3 @@ def _retry_after_seconds(value: str | None, now: float) -> float:
     except (TypeError, ValueError):
         return 60.0
     return max(0.0, when.timestamp() - now)
-
-
-def _describe(exc: Exception) -> str:
-    if isinstance(exc, httpx.LocalProtocolError):
-        # Raised about our own request, and its text can quote our headers (the key).
-        return "the request could not be sent (LocalProtocolError)"
-    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__

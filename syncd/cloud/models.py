@@ -44,6 +44,24 @@ class Project(_Payload):
         return "" if value is None else value
 
 
+#: Longest ETag kept: the index stores at most this many characters.
+MAX_ETAG_LENGTH = 255
+
+
+def valid_etag(value: object) -> str | None:
+    """The ETag when it can be stored and sent back in If-None-Match (printable ASCII, no
+    spaces, at most 255 characters); None otherwise, so a bad one costs a download, never
+    a crash."""
+    if not isinstance(value, str):
+        return None
+    value = value.strip()
+    if not 0 < len(value) <= MAX_ETAG_LENGTH:
+        return None
+    if any(not "\x21" <= ch <= "\x7e" for ch in value):
+        return None
+    return value
+
+
 class SessionSummary(_Payload):
     id: str = Field(min_length=1)
     project_id: str = Field(min_length=1)
@@ -66,6 +84,11 @@ class SessionSummary(_Payload):
     @classmethod
     def _null_metadata(cls, value: object) -> object:
         return {} if value is None else value
+
+    @field_validator("etag", mode="before")
+    @classmethod
+    def _usable_etag(cls, value: object) -> str | None:
+        return valid_etag(value)
 
 
 @dataclass(frozen=True)

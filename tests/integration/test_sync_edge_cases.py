@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import httpx
 
 from syncd.devserver import DevServer, Fault
@@ -241,3 +243,25 @@ def test_interrupted_project_rename_is_finished_by_the_next_run(harness: Harness
         mapping = frontmatter.split(data)[0]
         assert mapping["project"] in ("Renamed", "Docs")
     assert body_requests(harness.server, 200)
+
+
+def test_an_etag_that_cannot_be_sent_back_costs_a_download_never_a_crash(
+    harness: Harness,
+) -> None:
+    seed_two_projects(harness.server)
+    listing = (
+        b'{"success": true, "data": {"projectId": "proj_docs", "total": 1, "sessions": [{"id": '
+        b'"550e8402-0000-0000-0000-000000000003", "projectId": "proj_docs", "name": "Unicode",'
+        b' "etag": "W/\\"caf\xc3\xa9\\"", "createdAt": "2025-07-20T10:28:48.000Z"}]}}'
+    )
+    harness.server.inject(Fault(kind="body", path="/projects/proj_docs/sessions$", body=listing))
+    assert harness.sync().failed == 0
+    # An index an older syncd wrote may hold such a tag already: it is never sent.
+    with Store.open(harness.database_url) as store:
+        for record in store.sessions().values():
+            store.save_session(dataclasses.replace(record, etag='W/"caf\u00e9"'))
+    harness.server.clear_requests()
+    assert harness.sync().failed == 0  # fetched again, unconditionally
+    sent = [r.if_none_match for r in harness.server.requests if r.if_none_match]
+    assert all(tag.isascii() for tag in sent)
+    assert harness.sync().unchanged == 3  # and settled on the server's good tags
