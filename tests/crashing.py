@@ -10,7 +10,9 @@ was stopped.
 from __future__ import annotations
 
 import os
+import select
 import signal
+import time
 import traceback
 import warnings
 from collections.abc import Callable
@@ -39,8 +41,11 @@ def after_nth(name: str, count: int) -> StopRule:
     return lambda steps: steps[-1] == name and steps.count(name) == count
 
 
-def run_in_child(work: Callable[[], object], stop: StopRule | None = None) -> ChildRun:
-    """Run `work` in a child process, killing it when `stop` says so."""
+def run_in_child(
+    work: Callable[[], object], stop: StopRule | None = None, *, deadline: float = 120.0
+) -> ChildRun:
+    """Run `work` in a child process, killing it when `stop` says so; a child still
+    running after `deadline` seconds is killed and the test fails (never hangs)."""
     read_end, write_end = os.pipe()
     with warnings.catch_warnings():
         # Forking a process with threads (the test server's) is fine here: the child
@@ -51,13 +56,32 @@ def run_in_child(work: Callable[[], object], stop: StopRule | None = None) -> Ch
         os.close(read_end)
         _child(work, stop, write_end)
     os.close(write_end)
-    with os.fdopen(read_end, "rb") as pipe:
-        lines = pipe.read().decode().splitlines()
+    output = _read_until_closed(read_end, pid, time.monotonic() + deadline)
+    lines = output.decode().splitlines()
     _, status = os.waitpid(pid, 0)
     killed = os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL
     errors = [line[len("error ") :] for line in lines if line.startswith("error ")]
     steps = [line[len("step ") :] for line in lines if line.startswith("step ")]
     return ChildRun(steps, killed, "\n".join(errors) or None)
+
+
+def _read_until_closed(fd: int, pid: int, deadline: float) -> bytes:
+    """Everything the child writes until it exits (its end of the pipe closes)."""
+    chunks: list[bytes] = []
+    try:
+        while True:
+            remaining = deadline - time.monotonic()
+            ready, _, _ = select.select([fd], [], [], max(0.0, remaining))
+            if not ready:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                raise AssertionError("the child process did not finish in time")
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                return b"".join(chunks)
+            chunks.append(chunk)
+    finally:
+        os.close(fd)
 
 
 def _child(work: Callable[[], object], stop: StopRule | None, write_end: int) -> None:

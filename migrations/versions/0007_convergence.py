@@ -6,6 +6,8 @@ Revises: 0006
 - git_journal: the paths a cycle is about to change, recorded before it changes them and
   removed only once a commit holds them, so a killed or failed cycle's writes land in
   the next commit.
+- pending_writes: the index row a session's new file stands for, recorded once the file's
+  bytes are on disk and before it is renamed into place; a restart finishes the step.
 - archive_state: the last commit and push attempts, so `status` can say they fail.
 - sync_runs.outcome: succeeded | failed | deferred | interrupted (NULL: never finished);
   sync_runs.listed: sessions the cloud listed, when every listing was read.
@@ -28,6 +30,12 @@ def upgrade() -> None:
         sa.Column("seq", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("path", sa.Text(), nullable=False),
         sa.PrimaryKeyConstraint("seq", name=op.f("pk_git_journal")),
+    )
+    op.create_table(
+        "pending_writes",
+        sa.Column("session_id", sa.String(length=255), nullable=False),
+        sa.Column("record", sa.JSON(), nullable=False),
+        sa.PrimaryKeyConstraint("session_id", name=op.f("pk_pending_writes")),
     )
     op.create_table(
         "archive_state",
@@ -57,4 +65,5 @@ def downgrade() -> None:
         batch_op.drop_column("listed")
         batch_op.drop_column("outcome")
     op.drop_table("archive_state")
+    op.drop_table("pending_writes")
     op.drop_table("git_journal")

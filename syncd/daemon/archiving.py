@@ -35,7 +35,8 @@ def commit_journal(
         return None  # most daemon cycles: no git process at all
     archive = _archive(settings)
     archive.ensure_repository()
-    result = archive.commit(paths, [], [], _summary(store, report or CycleReport(), paths))
+    carried = store.journaled_through(report.journal_mark if report else newest)
+    result = archive.commit(paths, [], [], _summary(store, report or CycleReport(), carried))
     if result.committed:
         durable.reached("git")
     _record(store, result, datetime.now(UTC))
@@ -98,14 +99,13 @@ def _record(store: Store, result: CommitResult, now: datetime) -> None:
     )
 
 
-def _summary(store: Store, report: CycleReport, paths: list[str]) -> ChangeSummary:
+def _summary(store: Store, report: CycleReport, carried: set[str]) -> ChangeSummary:
     names = {p.id: p.name for p in store.projects().values()}
     grouped: dict[str, dict[str, list[str]]] = {"new": {}, "updated": {}, "deleted": {}}
     for kind, project_id, name in report.changes:
         grouped[kind].setdefault(names.get(project_id, project_id), []).append(name)
     sessions_gone = [p for p in report.removed if not p.endswith(("/INDEX.md", "README.md"))]
     moved = len(sessions_gone) - report.deleted
-    carried = len(set(paths) - report.written - report.removed)
     return ChangeSummary(
-        grouped["new"], grouped["updated"], grouped["deleted"], max(0, moved), carried
+        grouped["new"], grouped["updated"], grouped["deleted"], max(0, moved), len(carried)
     )

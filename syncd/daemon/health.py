@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from syncd.daemon.status_text import duration, one_line, plural, run_kind, when
-from syncd.index.store import OUTCOME_FAILED, OUTCOME_INTERRUPTED, ArchiveState, RunRecord
+from syncd.index.records import OUTCOME_FAILED, OUTCOME_INTERRUPTED, ArchiveState, RunRecord
 
 NO_SUCCESS_YET = "no successful sync yet"
 # How the sync engine starts the error it records for an interrupted run.

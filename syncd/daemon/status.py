@@ -23,8 +23,6 @@ from syncd.index.store import ArchiveState, BudgetRecord, RunRecord, Store
 
 RECENT_RUNS = 5
 MAX_RECENT_ERRORS = 10
-# How many runs back to look for the last that read every listing (by default a full
-# reconcile comes hourly, with about twelve 5-minute syncs between two).
 # `syncd status --check` exits with this when the mirror is not healthy.
 EXIT_UNHEALTHY = 1
 

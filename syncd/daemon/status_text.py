@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from syncd.daemon.lock import UNKNOWN_PID
-from syncd.index.store import OUTCOME_SUCCEEDED, ArchiveState, RunRecord
+from syncd.index.records import OUTCOME_SUCCEEDED, ArchiveState, RunRecord
 
 if TYPE_CHECKING:  # the report is built in status, which says its problems with these words
     from syncd.daemon.status import BudgetStatus, PushStatus, StatusReport

@@ -136,6 +136,16 @@ class GitJournalRow(Base):
     path: Mapped[str] = mapped_column(Text)
 
 
+class PendingWriteRow(Base):
+    """The index row a session's new file stands for, kept from the moment the file's bytes
+    are on disk until that row is saved: a restart in between finishes the step."""
+
+    __tablename__ = "pending_writes"
+
+    session_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    record: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
 class ArchiveStateRow(Base):
     """How the last git commit and push went (one row), for `status` and `doctor`."""
 

@@ -1,7 +1,8 @@
 """The index: what syncd last mirrored, in SQLite (or PostgreSQL) through SQLAlchemy.
 
-Callers get plain frozen records, never ORM objects, so nothing above this module
-depends on session state. Every save commits: the index row follows the file.
+Callers get plain frozen records (`syncd.index.records`), never ORM objects, so nothing
+above this module depends on session state. Every save commits: the index row follows the
+file.
 """
 
 from __future__ import annotations
@@ -9,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ from syncd.index import migrate, search
 from syncd.index.models import (
     ArchiveStateRow,
     GitJournalRow,
+    PendingWriteRow,
     ProjectRow,
     PushStateRow,
     RateBudgetRow,
@@ -32,121 +33,36 @@ from syncd.index.models import (
     StoryRow,
     SyncRunRow,
 )
+from syncd.index.records import (
+    OUTCOME_DEFERRED,
+    OUTCOME_FAILED,
+    OUTCOME_INTERRUPTED,
+    OUTCOME_SUCCEEDED,
+    ArchiveState,
+    BudgetRecord,
+    ProjectRecord,
+    PushState,
+    RunRecord,
+    SessionRecord,
+    StoryRecord,
+    session_from_json,
+    session_to_json,
+)
 
-
-@dataclass(frozen=True)
-class ProjectRecord:
-    id: str
-    name: str
-    dirname: str
-    created_at: str | None = None
-    updated_at: str | None = None
-    list_etag: str | None = None
-
-
-@dataclass(frozen=True)
-class SessionRecord:
-    id: str
-    project_id: str
-    name: str
-    path: str
-    etag: str | None = None
-    created_at: str | None = None
-    updated_at: str | None = None
-    started_at: str | None = None
-    ended_at: str | None = None
-    markdown_size: int | None = None
-    raw_data_size: int | None = None
-    body_sha256: str | None = None
-    file_sha256: str | None = None
-    metadata: dict[str, Any] = field(default_factory=dict)
-    synced_at: datetime | None = None
-    pullstory_url: str | None = None
-    cloud_deleted_at: str | None = None  # kept after a confirmed deletion in the cloud
-
-
-@dataclass(frozen=True)
-class RunRecord:
-    id: int
-    started_at: datetime
-    ended_at: datetime | None
-    requests: int
-    not_modified: int
-    fetched: int
-    new: int
-    updated: int
-    unchanged: int
-    failed: int
-    errors: list[str]
-    kind: str = "once"
-    deferred: int = 0
-    deleted: int = 0
-    # succeeded | failed | deferred | interrupted; None while running, or when the process
-    # died before it could say (a kill, a power cut).
-    outcome: str | None = None
-    listed: int | None = None  # sessions the cloud listed, when every listing was read
-
-    @property
-    def succeeded(self) -> bool:
-        """Finished with every item landed (nothing failed, deferred or interrupted)."""
-        return self.ended_at is not None and self.outcome == OUTCOME_SUCCEEDED
-
-
-OUTCOME_SUCCEEDED = "succeeded"
-OUTCOME_FAILED = "failed"
-OUTCOME_DEFERRED = "deferred"
-OUTCOME_INTERRUPTED = "interrupted"
-
-
-@dataclass(frozen=True)
-class ArchiveState:
-    """How the git archive's last commit and push went (all None before the first)."""
-
-    last_attempt_at: datetime | None = None
-    last_commit_at: datetime | None = None
-    last_commit_sha: str | None = None
-    error: str | None = None  # the last commit attempt failed with this
-    failing_since: datetime | None = None
-    push_error: str | None = None  # the last push failed with this
-    push_failing_since: datetime | None = None
-
-
-@dataclass(frozen=True)
-class StoryRecord:
-    """A brief on its way to (or back from) PullStory. Times are epoch seconds."""
-
-    session_id: str
-    brief_hash: str
-    brief: dict[str, Any]
-    status: str  # queued | generating | ready | failed | rejected
-    source: str  # push | mark | outbox | rule
-    created_at: float
-    updated_at: float
-    story_id: str | None = None
-    url: str | None = None
-    attempts: int = 0
-    last_error: str | None = None
-    next_poll_at: float | None = None
-    id: int | None = None
-
-
-@dataclass(frozen=True)
-class PushState:
-    paused_reason: str | None = None
-    next_usage_check: float | None = None
-    not_before: float | None = None
-
-
-@dataclass(frozen=True)
-class BudgetRecord:
-    """The API's last word on the rate budget (epoch seconds)."""
-
-    limit: int
-    remaining: int
-    reset_at: float
-    observed_at: float
-    blocked_until: float | None = None
-
+__all__ = [
+    "OUTCOME_DEFERRED",
+    "OUTCOME_FAILED",
+    "OUTCOME_INTERRUPTED",
+    "OUTCOME_SUCCEEDED",
+    "ArchiveState",
+    "BudgetRecord",
+    "ProjectRecord",
+    "PushState",
+    "RunRecord",
+    "SessionRecord",
+    "Store",
+    "StoryRecord",
+]
 
 _PROJECT_FIELDS = [f.name for f in dataclasses.fields(ProjectRecord)]
 _SESSION_COLUMNS = {f.name: f.name for f in dataclasses.fields(SessionRecord)} | {
@@ -229,15 +145,25 @@ class Store:
                 setattr(row, name, getattr(record, name))
             db.add(row)
 
-    def save_dirnames(self, records: list[ProjectRecord], journal: Iterable[str] = ()) -> None:
+    def save_dirnames(
+        self,
+        records: list[ProjectRecord],
+        journal: Iterable[str] = (),
+        unsettle: Iterable[str] = (),
+    ) -> None:
         """Give each project its folder; new projects are inserted with their record.
 
         Folder names are unique, so names that move between projects are first parked on
         placeholders, all in one transaction, which also journals `journal` (the paths the
-        cycle is about to change) for the git archive.
+        cycle is about to change) for the git archive and forgets the listing ETags of the
+        projects in `unsettle` (the cycle is about to change them).
         """
         with self._transaction() as db:
             _add_to_journal(db, journal)
+            for project_id in unsettle:
+                row = db.get(ProjectRow, project_id)
+                if row is not None:
+                    row.list_etag = None
             rows = {row.id: row for row in db.scalars(select(ProjectRow))}
             moving = [r for r in records if r.id in rows and rows[r.id].dirname != r.dirname]
             for record in moving:
@@ -277,11 +203,34 @@ class Store:
             return _session_record(row) if row is not None else None
 
     def save_session(self, record: SessionRecord) -> None:
+        """Save the row (and, in the same transaction, forget the pending write it ends)."""
         with self._transaction() as db:
             row = db.get(SessionRow, record.id) or SessionRow(id=record.id)
             for name, column in _SESSION_COLUMNS.items():
                 setattr(row, column, getattr(record, name))
             db.add(row)
+            pending = db.get(PendingWriteRow, record.id)
+            if pending is not None:
+                db.delete(pending)
+
+    def begin_write(self, record: SessionRecord) -> None:
+        """Remember the row `record.path`'s new file stands for, before it is renamed in."""
+        with self._transaction() as db:
+            row = db.get(PendingWriteRow, record.id) or PendingWriteRow(session_id=record.id)
+            row.record = session_to_json(record)
+            db.add(row)
+
+    def pending_writes(self) -> list[SessionRecord]:
+        """Rows of writes a crash may have cut short, oldest session id first."""
+        with self._transaction() as db:
+            rows = db.scalars(select(PendingWriteRow).order_by(PendingWriteRow.session_id))
+            return [session_from_json(row.record) for row in rows]
+
+    def drop_pending_write(self, session_id: str) -> None:
+        with self._transaction() as db:
+            row = db.get(PendingWriteRow, session_id)
+            if row is not None:
+                db.delete(row)
 
     def count_sessions(self, *, live: bool = False) -> int:
         """Sessions in the index; with `live`, without those kept after a deletion."""
@@ -396,6 +345,17 @@ class Store:
             paths = db.scalars(select(GitJournalRow.path).distinct()).all()
             return int(newest), sorted(paths)
 
+    def journal_mark(self) -> int:
+        """The newest entry now: paths journaled up to it were journaled before now."""
+        with self._transaction() as db:
+            return int(db.scalar(select(func.max(GitJournalRow.seq))) or 0)
+
+    def journaled_through(self, mark: int) -> set[str]:
+        """Paths journaled at or before `mark` (and still waiting for a commit)."""
+        with self._transaction() as db:
+            query = select(GitJournalRow.path).where(GitJournalRow.seq <= mark).distinct()
+            return set(db.scalars(query))
+
     def clear_journal(self, up_to: int) -> None:
         """Forget entries up to `up_to` (a commit holds them); later ones stay."""
         with self._transaction() as db:
@@ -492,7 +452,7 @@ class Store:
         """Make `projects` and `sessions` the whole content of their tables, in one
         transaction (`syncd db rebuild`); runs and the rate budget are kept."""
         with self._transaction() as db:
-            for table in (SessionRow, ProjectRow):
+            for table in (PendingWriteRow, SessionRow, ProjectRow):
                 for row in db.scalars(select(table)):
                     db.delete(row)
                 # Sessions go first (they point at projects); new rows may reuse ids and paths.

@@ -10,7 +10,7 @@ import hashlib
 import logging
 import os
 import secrets
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -133,14 +133,17 @@ class Mirror:
         chunks: Iterable[bytes],
         *,
         set_aside: tuple[str, str] | None = None,
+        on_ready: Callable[[str], None] | None = None,
     ) -> WriteOutcome:
         """Stream `chunks` into a temp file beside the target, fsync, then rename over it.
 
         If the target already holds the same bytes the temp file is dropped and the target
         is left untouched (no mtime churn). `set_aside` is (a file of the user's, where to
         keep it): once the new bytes are safely on disk, and only then, that file is moved
-        there, unless it is the target itself and already holds them. An exception from
-        `chunks` removes the temp file and leaves everything else as it was.
+        there, unless it is the target itself and already holds them. `on_ready` is told the
+        new file's sha256 once its bytes are durable, before anything is moved or renamed.
+        An exception from `chunks` (or `on_ready`) removes the temp file and leaves
+        everything else as it was.
         """
         target = self.resolve(relative)
         try:
@@ -159,6 +162,8 @@ class Mirror:
                 handle.flush()
                 os.fsync(handle.fileno())
             sha256 = digest.hexdigest()
+            if on_ready is not None:
+                on_ready(sha256)
             unchanged = self._holds(target, sha256, size)
             moved = self._set_aside(relative, set_aside, unchanged)
             if unchanged:

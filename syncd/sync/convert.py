@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from syncd.cloud.models import SessionMetadata, SessionSummary
-from syncd.index.store import SessionRecord
+from syncd.index.records import SessionRecord
 from syncd.mirror.frontmatter import SessionHeader
 from syncd.mirror.paths import parse_time
 

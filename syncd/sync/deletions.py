@@ -12,7 +12,7 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from syncd.index.store import SessionRecord
+from syncd.index.records import SessionRecord
 
 
 @dataclass(frozen=True)

@@ -29,11 +29,12 @@ from syncd.errors import (
 )
 from syncd.index.store import BudgetRecord, ProjectRecord, RunRecord, SessionRecord, Store
 from syncd.mirror.writer import Mirror
-from syncd.sync.executor import Executor
-from syncd.sync.halts import CycleHalted
+from syncd.sync.executor import Executor, Progress
+from syncd.sync.halts import Halt
 from syncd.sync.listing import Lister
 from syncd.sync.plan import CloudView
 from syncd.sync.planner import DeletionRules, plan_cycle
+from syncd.sync.recovery import finish_pending_writes
 from syncd.sync.removal import Removal
 from syncd.sync.report import CycleReport
 from syncd.sync.searching import refresh_search_index
@@ -41,7 +42,6 @@ from syncd.sync.sessions import SessionSync
 
 logger = logging.getLogger(__name__)
 
-Progress = Callable[[int, int, str], None]
 Clock = Callable[[], datetime]
 
 RECENT_LIMIT = 100  # the API's maximum page of recently updated sessions
@@ -113,6 +113,8 @@ class SyncEngine:
             return report
         self.mirror.ensure_root()
         self.mirror.sweep_temp_files()
+        report.journal_mark = self.store.journal_mark()
+        finish_pending_writes(self.store, self.mirror, self.clock)
         self._restore_budget()
         started_at = self.clock()
         run_id = self.store.start_run(started_at, kind)
@@ -161,8 +163,6 @@ class SyncEngine:
         after runs that changed nothing, so an index emptied by an upgrade or a rebuild
         fills in the background (checking a current index is two indexed queries).
         """
-        if self.options.dry_run:
-            return
         if self.store.engine.dialect.name != "sqlite":
             return
 
@@ -190,25 +190,21 @@ class SyncEngine:
         if snapshot is not None:
             self.store.save_budget(BudgetRecord(**dataclasses.asdict(snapshot)))
 
-    def _halt(self, report: CycleReport, exc: SyncdError | CycleHalted) -> None:
-        pending = 0
-        if isinstance(exc, CycleHalted):
-            pending, exc = exc.pending, exc.cause
-        resume_at = None
-        if isinstance(exc, BudgetExhaustedError):
-            resume_at = exc.resume_at
-        elif isinstance(exc, RateLimitedError):
-            resume_at = self.client.budget.now() + exc.retry_after
-        reason = exc.message if isinstance(exc, SyncdError) else str(exc)
-        report.halt(reason, pending, resume_at)
-        logger.warning("cycle stopped early: %s", reason)
+    def _halt(self, report: CycleReport, halt: Halt) -> None:
+        cause, resume_at = halt.cause, None
+        if isinstance(cause, BudgetExhaustedError):
+            resume_at = cause.resume_at
+        elif isinstance(cause, RateLimitedError):
+            resume_at = self.client.budget.now() + cause.retry_after
+        report.halt(cause.message, halt.pending, resume_at)
+        logger.warning("cycle stopped early: %s", cause.message)
 
     # --- the incremental fast path -----------------------------------------------------
 
     def _incremental(self, report: CycleReport) -> None:
         recent = Lister(self.client, report, self.checkpoint).recent(RECENT_LIMIT)
         if isinstance(recent, SyncdError):
-            self._halt(report, recent)
+            self._halt(report, Halt(recent))
             return
         summaries, bad = recent
         indexed = self.store.sessions()
@@ -240,7 +236,7 @@ class SyncEngine:
         gathered = lister.everything(projects, indexed, for_deletions=deletions)
         if gathered.view is None:
             if gathered.halt is not None:
-                self._halt(report, gathered.halt)
+                self._halt(report, Halt(gathered.halt))
             return False
         if gathered.view.complete:
             report.listed = _listed_count(gathered.view, indexed)
@@ -248,7 +244,7 @@ class SyncEngine:
             gathered.view, report, deletions=deletions, indexed=indexed, projects=projects
         )
         if gathered.halt is not None:
-            self._halt(report, gathered.halt)
+            self._halt(report, Halt(gathered.halt))
             return False
         return finished
 
@@ -283,13 +279,19 @@ class SyncEngine:
             return True
         removal = Removal(self.client, self.store, self.mirror, self.sessions, self.clock)
         executor = Executor(
-            self.sessions, removal, self.store, self.mirror, self.checkpoint, self.progress
+            self.sessions,
+            removal,
+            self.store,
+            self.mirror,
+            self.client.budget,
+            self.checkpoint,
+            self.progress,
         )
         halt = executor.run(plan, report)
         if halt is not None:
-            self._halt(report, halt)
-            return False
-        return True
+            self._halt(report, halt)  # recorded before the pages, which could fail
+        executor.finish(plan, report)
+        return halt is None
 
 
 def _view_of_changes(

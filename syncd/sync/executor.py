@@ -15,13 +15,14 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from syncd.cloud.budget import RateBudget
 from syncd.cloud.models import Project
 from syncd.errors import AuthError, SyncdError
 from syncd.index.store import Store
 from syncd.mirror.pages import GENERATED_MARK
 from syncd.mirror.writer import Mirror
 from syncd.sync import overview
-from syncd.sync.halts import HALTS, CycleHalted
+from syncd.sync.halts import HALTS, Halt
 from syncd.sync.plan import CyclePlan, DropProject, Reindex, Remove, SessionStep, concerns
 from syncd.sync.removal import Removal
 from syncd.sync.report import CycleReport
@@ -39,36 +40,42 @@ class Executor:
     removal: Removal
     store: Store
     mirror: Mirror
+    budget: RateBudget  # told how many steps are left, to pace them
     # Called before each step: beats the daemon's heartbeat, raises StopRequested to stop.
     checkpoint: Callable[[], None] = lambda: None
     progress: Progress | None = None
 
-    def run(self, plan: CyclePlan, report: CycleReport) -> CycleHalted | None:
-        """Apply `plan`; the halt that cut it short, if one did (its steps are pending)."""
+    def run(self, plan: CyclePlan, report: CycleReport) -> Halt | None:
+        """Apply `plan`'s steps and settle its listings; the halt that cut it short, if one
+        did (its steps are pending). The pages come after, with `finish`."""
         report.unchanged += plan.unchanged
         for refusal in plan.refusals:
             logger.error("%s", refusal)
             report.fail(refusal)
-        self.store.save_dirnames(plan.folders, journal=plan.paths())
         tainted = set(plan.unsettled)
+        # Before anything changes: the paths it may touch are journaled for git, and the
+        # ETags of the projects it changes are forgotten until they are settled again.
+        self.store.save_dirnames(
+            plan.folders, journal=plan.paths(), unsettle=sorted(plan.changing() | tainted)
+        )
         steps: list[Step] = [
             *((p.project, step) for p, step in plan.session_steps()),
             *((None, removal) for removal in plan.removals),
             *((None, drop) for drop in plan.drops),
         ]
-        halt: CycleHalted | None = None
+        halt: Halt | None = None
         for position, (project, step) in enumerate(steps):
             if halt is not None or (isinstance(step, DropProject) and step.project_id in tainted):
                 tainted |= concerns(step)
                 continue
-            self.sessions.client.budget.pending = len(steps) - position
+            self.budget.pending = len(steps) - position
             if self.progress:
                 self.progress(position + 1, len(steps), _label(step))
             try:
                 self.checkpoint()
                 landed = self._apply(project, step, report)
             except HALTS as exc:
-                halt = CycleHalted(exc, pending=len(steps) - position)
+                halt = Halt(exc, pending=len(steps) - position)
                 landed = False
             except AuthError:
                 raise  # the key was revoked: every other request would fail the same way
@@ -79,11 +86,14 @@ class Executor:
             if not landed:
                 tainted |= concerns(step)
         self._settle(plan, tainted)
+        return halt
+
+    def finish(self, plan: CyclePlan, report: CycleReport) -> None:
+        """The generated pages, and folders no project owns any more (also after a halt)."""
         if plan.write_pages:
             self._write_pages(report)
         if plan.tidy_folders:
             self._tidy_folders(report)
-        return halt
 
     def _apply(
         self, project: Project | None, step: SessionStep | Remove | DropProject, report: CycleReport

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from syncd.errors import BudgetExhaustedError, RateLimitedError, StopRequested, SyncdError
 
 HALTS = (RateLimitedError, BudgetExhaustedError, StopRequested)
 
 
-class CycleHalted(Exception):
-    """Carries a halt out of a cycle together with how many steps it left undone."""
+@dataclass(frozen=True)
+class Halt:
+    """What ended a cycle early, and how many of its steps it left for later."""
 
-    def __init__(self, cause: SyncdError, pending: int) -> None:
-        super().__init__(cause.message)
-        self.cause = cause
-        self.pending = pending
+    cause: SyncdError
+    pending: int = 0

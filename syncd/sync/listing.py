@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from syncd.cloud.client import CloudClient
 from syncd.cloud.models import ItemError, Project, SessionSummary
 from syncd.errors import AuthError, CloudUnavailableError, SyncdError
-from syncd.index.store import ProjectRecord, SessionRecord
+from syncd.index.records import ProjectRecord, SessionRecord
 from syncd.sync.halts import HALTS
 from syncd.sync.plan import CloudView
 from syncd.sync.planner import absent_sessions, assign_dirnames
@@ -86,6 +86,8 @@ class Lister:
             except HALTS as exc:
                 complete, halt = False, exc
                 break
+            except AuthError:
+                raise  # the key was revoked: every other listing would fail the same way
             except SyncdError as exc:
                 logger.error("project %s: %s", project.id, exc.message)
                 self.report.fail(f"project {project.id}: {exc.message}")
@@ -121,15 +123,17 @@ class Lister:
         for project_id in unchanged:
             try:
                 self.checkpoint()
-                fresh = self.client.list_sessions(project_id, etag=None)
+                fresh = self.client.list_sessions_afresh(project_id)
             except HALTS as exc:
                 return replace(view, complete=False), exc
+            except AuthError:
+                raise
             except SyncdError as exc:
                 logger.error("project %s: %s", project_id, exc.message)
                 self.report.fail(f"project {project_id}: {exc.message}")
                 return replace(view, complete=False), None
-            if fresh is None or fresh.errors:
-                self._report_bad_items(fresh.errors if fresh else [])
+            if fresh.errors:
+                self._report_bad_items(fresh.errors)
                 return replace(view, complete=False), None
             listings[project_id], etags[project_id] = fresh.sessions, fresh.etag
         return replace(view, listings=listings, etags=etags), None

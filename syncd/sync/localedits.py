@@ -12,7 +12,7 @@ import dataclasses
 from dataclasses import dataclass
 from enum import Enum
 
-from syncd.index.store import SessionRecord
+from syncd.index.records import SessionRecord
 from syncd.mirror.frontmatter import FrontMatterError, SessionHeader, header_from_mapping
 from syncd.mirror.writer import FileInspection
 from syncd.sync.convert import header_for, summary_from_record

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from pathlib import PurePosixPath
 
-from syncd.index.store import ProjectRecord, SessionRecord
+from syncd.index.records import ProjectRecord, SessionRecord
 from syncd.mirror.pages import (
     INDEX_FILENAME,
     ProjectEntry,

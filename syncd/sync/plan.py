@@ -2,9 +2,10 @@
 and a dry run prints it. Pure: no I/O.
 
 A plan is complete before anything happens: which sessions to fetch, rewrite or remove,
-which projects to forget, and which listings may be skipped next time (`settle`). A
-listing ETag is saved only after every step that concerns its project has landed, so a
-later cycle can never skip a change this one left undone.
+which projects to forget, and which listings may be skipped next time (`settle`). Before
+the first step, the listing ETag of every project a step changes is forgotten; it is saved
+again only after every step that concerns the project has landed, so a later cycle can
+never skip a change this one left undone, however this one ends.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from syncd.cloud.models import Project, SessionSummary
-from syncd.index.store import ProjectRecord, SessionRecord
+from syncd.index.records import ProjectRecord, SessionRecord
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,9 @@ class Rewrite:
     previous: SessionRecord
     # Set only for a session kept after its deletion in the cloud (deletion.mode = keep).
     deleted_in_cloud: str | None = None
+    # When the body on disk is not the cloud's (edited, or gone): download it again, or
+    # leave the file exactly as it is (a kept session, a story URL arriving).
+    download_if_needed: bool = True
 
 
 @dataclass(frozen=True)
@@ -123,6 +127,15 @@ class CyclePlan:
         """Every project's steps, project by project, each with its project's plan."""
         for plan in self.projects:
             yield from ((plan, step) for step in plan.steps())
+
+    def changing(self) -> set[str]:
+        """Projects some step changes: their listing ETag no longer holds once one runs."""
+        steps: list[SessionStep | Remove | DropProject] = [
+            *(step for _, step in self.session_steps()),
+            *self.removals,
+            *self.drops,
+        ]
+        return {pid for step in steps for pid in concerns(step)}
 
     def paths(self) -> list[str]:
         """Every mirror path the plan may change, journaled for git before it changes."""

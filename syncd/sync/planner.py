@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from syncd.cloud.models import Project, SessionSummary, etags_match
-from syncd.index.store import ProjectRecord, SessionRecord
+from syncd.index.records import ProjectRecord, SessionRecord
 from syncd.mirror.paths import free_project_dirname, id_tag, session_filename
 from syncd.sync.convert import (
     describes_same_file,
@@ -28,9 +28,6 @@ from syncd.sync.plan import (
     concerns,
 )
 
-# Names syncd keeps for itself at the top of the root.
-RESERVED_DIRS = frozenset({".syncd", ".trash", ".git", "readme.md"})
-
 
 def assign_dirnames(
     projects: Sequence[Project], indexed: Mapping[str, ProjectRecord]
@@ -39,9 +36,7 @@ def assign_dirnames(
     chosen: dict[str, str] = {}
     listed = {p.id for p in projects}
     # Folders of projects missing from this listing still hold their files: never reuse.
-    taken = set(RESERVED_DIRS) | {
-        r.dirname.casefold() for r in indexed.values() if r.id not in listed
-    }
+    taken = {r.dirname.casefold() for r in indexed.values() if r.id not in listed}
     ordered = sorted(projects, key=lambda p: (p.created_at or "", p.id))
     for project in ordered:
         record = indexed.get(project.id)
@@ -60,22 +55,17 @@ def assign_dirnames(
 def plan_project(
     project: Project,
     dirname: str,
-    listed: Sequence[SessionSummary] | None,
+    listed: Sequence[SessionSummary],
     indexed: Mapping[str, SessionRecord],
     *,
     missing_files: Iterable[str] = (),
     project_renamed: bool = False,
 ) -> ProjectPlan:
-    """What to do for one project's sessions.
-
-    `listed` is None when the listing answered 304: the index's own view of the project
-    is used, so only moves and header refreshes can come out of it. `indexed` holds every
-    indexed session (a session may have moved in from another project).
-    """
+    """What to do for one project's sessions, from what its listing holds (for a 304, the
+    index's view of it). `indexed` holds every indexed session (a session may have moved
+    in from another project)."""
     missing = set(missing_files)
     mine = [r for r in indexed.values() if r.project_id == project.id]
-    if listed is None:
-        listed = [summary_from_record(r) for r in mine if r.cloud_deleted_at is None]
     # Sessions kept after their deletion in the cloud (deletion.mode = keep) and not
     # listed again: never fetched, only moved along with their project's folder.
     listed_ids = {s.id for s in listed}
@@ -86,7 +76,13 @@ def plan_project(
         if paths[record.id] != record.path:
             summary = summary_from_record(record)
             plan.rewrites.append(
-                Rewrite(summary, paths[record.id], record, record.cloud_deleted_at)
+                Rewrite(
+                    summary,
+                    paths[record.id],
+                    record,
+                    record.cloud_deleted_at,
+                    download_if_needed=False,  # deleted in the cloud: nothing to download
+                )
             )
     for summary in sorted(listed, key=lambda s: s.id):
         path = paths[summary.id]
@@ -211,10 +207,14 @@ def plan_cycle(
         unsettled |= refused
     else:
         unsettled |= {r.project_id for r in absent}  # listed in full until they are gone
+    plan = CyclePlan(projects=projects, removals=removals, drops=drops)
+    changing = plan.changing()
     settle = [
-        _project_record(p, view.dirnames[p.id], view.etags.get(p.id))
+        record
         for p in view.projects
         if p.id in listed and p.id not in unsettled and not view.partial
+        for record in [_project_record(p, view.dirnames[p.id], view.etags.get(p.id))]
+        if p.id in changing or _differs(record, indexed_projects.get(p.id))
     ]
     return CyclePlan(
         folders=[] if view.partial else [_folder(p, view.dirnames[p.id]) for p in view.projects],
@@ -315,6 +315,14 @@ def _plan_removals(
         and all(r.id in removed for r in indexed.values() if r.project_id == record.id)
     ]
     return removals, drops, refusals, refused
+
+
+def _differs(record: ProjectRecord, indexed: ProjectRecord | None) -> bool:
+    """Whether saving `record` changes the index (updatedAt is the server's "now": ignored)."""
+    if indexed is None:
+        return True
+    keys = ("name", "dirname", "list_etag", "created_at")
+    return any(getattr(record, key) != getattr(indexed, key) for key in keys)
 
 
 def _folder(project: Project, dirname: str) -> ProjectRecord:

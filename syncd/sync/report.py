@@ -22,6 +22,8 @@ class CycleReport:
     # Why the run stopped without finishing its work (Ctrl-C, SIGTERM), if it did.
     interrupted: str | None = None
     listed: int | None = None  # sessions the cloud listed, when every listing was read
+    # The git journal's newest entry when the run began: older ones are earlier runs'.
+    journal_mark: int = 0
     actions: list[str] = field(default_factory=list)  # what a dry run would do
     # What changed on disk, for a git archive commit: relative paths (sets: a first sync
     # touches thousands), and who they are.

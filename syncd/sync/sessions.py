@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import PurePosixPath
 
-from syncd.cloud.client import CloudClient, SessionBody
+from syncd.cloud.body import SessionBody
+from syncd.cloud.client import CloudClient
 from syncd.cloud.models import Project, SessionSummary, etags_match
 from syncd.errors import (
     BadResponseError,
@@ -27,7 +28,7 @@ from syncd.errors import (
 from syncd.index.store import SessionRecord, Store
 from syncd.mirror import frontmatter
 from syncd.mirror.paths import local_copy_name
-from syncd.mirror.writer import Mirror
+from syncd.mirror.writer import Mirror, WriteOutcome
 from syncd.sync.convert import (
     describes_same_file,
     header_for,
@@ -76,9 +77,12 @@ class SessionSync:
     def refresh_file(
         self, project: Project, record: SessionRecord, report: CycleReport | None = None
     ) -> SessionRecord | None:
-        """Rewrite a session's front matter from its record (e.g. a new story URL)."""
+        """Rewrite a session's front matter from its record (e.g. a new story URL); a file
+        the user edited or removed is left as it is, and nothing is ever downloaded."""
         summary = summary_from_record(record)
-        rewrite = Rewrite(summary, record.path, record, record.cloud_deleted_at)
+        rewrite = Rewrite(
+            summary, record.path, record, record.cloud_deleted_at, download_if_needed=False
+        )
         return self._rewrite(project, rewrite, report or CycleReport())
 
     def _story_url(self, session_id: str, previous: SessionRecord | None) -> str | None:
@@ -163,22 +167,24 @@ class SessionSync:
                 self.heartbeat()
                 yield chunk
 
+        def record(file_sha256: str) -> SessionRecord:
+            return self._record(
+                fetch.previous,
+                fetch.path,
+                summary,
+                etag,
+                body_hash.hexdigest(),
+                file_sha256,
+                body.received,
+            )
+
         # The edited file moves aside only once the new version is safely on disk, so a
         # failed download leaves it (and its pullstory mark) where it was.
-        outcome = self.mirror.write(fetch.path, chunks(), set_aside=set_aside)
+        outcome, landed = self._land(fetch.path, chunks(), record, set_aside)
         if outcome.set_aside is not None and set_aside is not None:
             logger.warning("%s was edited locally: kept it as %s", set_aside[0], outcome.set_aside)
         report.fetched += 1
-        return self._finish_write(
-            fetch.previous,
-            fetch.path,
-            summary,
-            etag,
-            body_hash.hexdigest(),
-            outcome.sha256,
-            body.received,
-            report,
-        )
+        return self._finish_write(fetch.previous, landed, report)
 
     def _rewrite(
         self, project: Project, rewrite: Rewrite, report: CycleReport
@@ -188,10 +194,9 @@ class SessionSync:
         inspection = self.mirror.inspect(previous.path)
         verdict = classify(inspection, previous)
         if inspection is None or not verdict.body_reusable:
-            if rewrite.deleted_in_cloud is not None:
-                # Kept after its deletion: there is nothing to fetch, and the user's copy
-                # (edited, or removed) is theirs. Left exactly as it is.
-                logger.info("kept session %s: %s left as it is", previous.id, previous.path)
+            if not rewrite.download_if_needed:
+                # The user's copy (edited, or removed) is theirs: left exactly as it is.
+                logger.info("session %s: %s left as it is", previous.id, previous.path)
                 return None
             # The body on disk is not the cloud's any more: fetch it again instead.
             fetch = Fetch(rewrite.summary, rewrite.path, previous, None)
@@ -208,18 +213,21 @@ class SessionSync:
         chunks: Iterable[bytes] = itertools.chain(
             [header], self.mirror.iter_bytes(previous.path, inspection.body_offset)
         )
-        outcome = self.mirror.write(rewrite.path, chunks)
-        return self._finish_write(
-            previous,
-            rewrite.path,
-            rewrite.summary,
-            previous.etag,
-            inspection.body_sha256,
-            outcome.sha256,
-            size,
-            report,
-            rewrite.deleted_in_cloud,
-        )
+
+        def record(file_sha256: str) -> SessionRecord:
+            return self._record(
+                previous,
+                rewrite.path,
+                rewrite.summary,
+                previous.etag,
+                inspection.body_sha256,
+                file_sha256,
+                size,
+                rewrite.deleted_in_cloud,
+            )
+
+        _, landed = self._land(rewrite.path, chunks, record)
+        return self._finish_write(previous, landed, report)
 
     def _header(
         self,
@@ -246,19 +254,28 @@ class SessionSync:
         verdict = known or classify(self.mirror.inspect(previous.path), previous)
         if verdict.state is not FileState.EDITED:
             return verdict, None
-        return verdict, (previous.path, self._free_local_copy_name(PurePosixPath(fetch.path)))
+        return verdict, (previous.path, free_local_copy_name(self.mirror, fetch.path, self.clock()))
 
-    def _free_local_copy_name(self, source: PurePosixPath) -> str:
-        """A name for the user's copy that no earlier copy has (never overwrite an edit)."""
-        when = self.clock()
-        number = 1
-        while True:
-            kept = (source.parent / local_copy_name(source.name, when, number)).as_posix()
-            if not self.mirror.exists(kept):
-                return kept
-            number += 1
+    def _land(
+        self,
+        path: str,
+        chunks: Iterable[bytes],
+        record: Callable[[str], SessionRecord],
+        set_aside: tuple[str, str] | None = None,
+    ) -> tuple[WriteOutcome, SessionRecord]:
+        """Write the file; once its bytes are on disk, and before it is renamed into place,
+        the index row it stands for is kept as a pending write, so a crash in between is
+        finished by the next start (see `recovery`) instead of being guessed at."""
+        made: list[SessionRecord] = []
 
-    def _finish_write(
+        def ready(file_sha256: str) -> None:
+            made.append(record(file_sha256))
+            self.store.begin_write(made[0])
+
+        outcome = self.mirror.write(path, chunks, set_aside=set_aside, on_ready=ready)
+        return outcome, made[0]
+
+    def _record(
         self,
         previous: SessionRecord | None,
         path: str,
@@ -267,23 +284,9 @@ class SessionSync:
         body_sha256: str,
         file_sha256: str,
         size: int,
-        report: CycleReport,
         cloud_deleted_at: str | None = None,
     ) -> SessionRecord:
-        # The old file goes before the index moves on: a crash in between leaves an index
-        # pointing at a missing file, which the next run fetches again (no stale duplicate).
-        if previous is not None and previous.path != path:
-            self.mirror.remove(previous.path)
-            report.dropped(previous.path)
-            logger.info("moved %s -> %s", previous.path, path)
-            old_folder = PurePosixPath(previous.path).parent
-            if old_folder != PurePosixPath(path).parent:
-                self.mirror.remove_empty_dir(old_folder.as_posix())  # it held only this one
-        report.touched(path)
-        if cloud_deleted_at is None:  # a kept session's mark is reported by the engine
-            kind = "new" if previous is None else "updated"
-            report.changes.append((kind, summary.project_id, summary.name or summary.id))
-        record = record_for(
+        return record_for(
             summary,
             path=path,
             etag=etag,
@@ -294,13 +297,45 @@ class SessionSync:
             pullstory_url=self._story_url(summary.id, previous),
             cloud_deleted_at=cloud_deleted_at,
         )
+
+    def _finish_write(
+        self, previous: SessionRecord | None, record: SessionRecord, report: CycleReport
+    ) -> SessionRecord:
+        """The old file goes, then the index row is saved (which ends the pending write)."""
+        path = record.path
+        if previous is not None and previous.path != path:
+            remove_old_file(self.mirror, previous.path, path)
+            report.dropped(previous.path)
+            logger.info("moved %s -> %s", previous.path, path)
+        report.touched(path)
         self.store.save_session(record)
-        if cloud_deleted_at is not None:
-            return record  # not an update from the cloud
+        if record.cloud_deleted_at is not None:
+            return record  # a kept session's mark, not an update from the cloud
+        kind = "new" if previous is None else "updated"
+        report.changes.append((kind, record.project_id, record.name or record.id))
         if previous is None:
             report.new += 1
-            logger.debug("new %s -> %s", summary.id, path)
+            logger.debug("new %s -> %s", record.id, path)
         else:
             report.updated += 1
-            logger.debug("updated %s -> %s", summary.id, path)
+            logger.debug("updated %s -> %s", record.id, path)
         return record
+
+
+def remove_old_file(mirror: Mirror, old: str, new: str) -> None:
+    """Remove a moved session's old file, and the folder it leaves empty (if it moved out)."""
+    mirror.remove(old)
+    old_folder = PurePosixPath(old).parent
+    if old_folder != PurePosixPath(new).parent:
+        mirror.remove_empty_dir(old_folder.as_posix())
+
+
+def free_local_copy_name(mirror: Mirror, beside: str, when: datetime) -> str:
+    """A name for a user's copy beside `beside` that no earlier copy has (never overwrite)."""
+    source = PurePosixPath(beside)
+    number = 1
+    while True:
+        kept = (source.parent / local_copy_name(source.name, when, number)).as_posix()
+        if not mirror.exists(kept):
+            return kept
+        number += 1

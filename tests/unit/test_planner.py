@@ -101,8 +101,11 @@ def test_ids_sharing_a_prefix_get_distinct_paths() -> None:
 def test_not_modified_listing_plans_from_the_index() -> None:
     s = summary("550e8400-aaaa")
     indexed = {s.id: record_of(s, "my-app/2025-07-20_10-28-48Z-fix-login-550e8400.md")}
-    plan = plan_project(PROJECT, "my-app", None, indexed)
-    assert plan.unchanged == [s.id]
+    unchanged = CloudView([PROJECT], {PROJECT.id: "my-app"}, {PROJECT.id: None}, complete=True)
+    plan = plan_cycle(unchanged, {}, indexed, (), DeletionRules(allowed=True))
+    (project,) = plan.projects
+    assert project.unchanged == [s.id]
+    assert plan.removals == []
 
 
 def test_project_folder_survives_while_its_name_is_unchanged() -> None:

@@ -1,0 +1,143 @@
+"""What the index holds, as plain frozen records: no database, no I/O.
+
+The store hands these out and takes them back; sync logic reasons about them without
+knowing where they are kept.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ProjectRecord:
+    id: str
+    name: str
+    dirname: str
+    created_at: str | None = None
+    updated_at: str | None = None
+    list_etag: str | None = None
+
+
+@dataclass(frozen=True)
+class SessionRecord:
+    id: str
+    project_id: str
+    name: str
+    path: str
+    etag: str | None = None
+    created_at: str | None = None
+    updated_at: str | None = None
+    started_at: str | None = None
+    ended_at: str | None = None
+    markdown_size: int | None = None
+    raw_data_size: int | None = None
+    body_sha256: str | None = None
+    file_sha256: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    synced_at: datetime | None = None
+    pullstory_url: str | None = None
+    cloud_deleted_at: str | None = None  # kept after a confirmed deletion in the cloud
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    id: int
+    started_at: datetime
+    ended_at: datetime | None
+    requests: int
+    not_modified: int
+    fetched: int
+    new: int
+    updated: int
+    unchanged: int
+    failed: int
+    errors: list[str]
+    kind: str = "once"
+    deferred: int = 0
+    deleted: int = 0
+    # succeeded | failed | deferred | interrupted; None while running, or when the process
+    # died before it could say (a kill, a power cut).
+    outcome: str | None = None
+    listed: int | None = None  # sessions the cloud listed, when every listing was read
+
+    @property
+    def succeeded(self) -> bool:
+        """Finished with every item landed (nothing failed, deferred or interrupted)."""
+        return self.ended_at is not None and self.outcome == OUTCOME_SUCCEEDED
+
+
+OUTCOME_SUCCEEDED = "succeeded"
+OUTCOME_FAILED = "failed"
+OUTCOME_DEFERRED = "deferred"
+OUTCOME_INTERRUPTED = "interrupted"
+
+
+@dataclass(frozen=True)
+class ArchiveState:
+    """How the git archive's last commit and push went (all None before the first)."""
+
+    last_attempt_at: datetime | None = None
+    last_commit_at: datetime | None = None
+    last_commit_sha: str | None = None
+    error: str | None = None  # the last commit attempt failed with this
+    failing_since: datetime | None = None
+    push_error: str | None = None  # the last push failed with this
+    push_failing_since: datetime | None = None
+
+
+@dataclass(frozen=True)
+class StoryRecord:
+    """A brief on its way to (or back from) PullStory. Times are epoch seconds."""
+
+    session_id: str
+    brief_hash: str
+    brief: dict[str, Any]
+    status: str  # queued | generating | ready | failed | rejected
+    source: str  # push | mark | outbox | rule
+    created_at: float
+    updated_at: float
+    story_id: str | None = None
+    url: str | None = None
+    attempts: int = 0
+    last_error: str | None = None
+    next_poll_at: float | None = None
+    id: int | None = None
+
+
+@dataclass(frozen=True)
+class PushState:
+    paused_reason: str | None = None
+    next_usage_check: float | None = None
+    not_before: float | None = None
+
+
+@dataclass(frozen=True)
+class BudgetRecord:
+    """The API's last word on the rate budget (epoch seconds)."""
+
+    limit: int
+    remaining: int
+    reset_at: float
+    observed_at: float
+    blocked_until: float | None = None
+
+
+def session_to_json(record: SessionRecord) -> dict[str, Any]:
+    """The record as JSON-ready values (its time in ISO 8601)."""
+    values = dataclasses.asdict(record)
+    synced_at = record.synced_at
+    values["synced_at"] = synced_at.isoformat() if synced_at is not None else None
+    return values
+
+
+def session_from_json(values: dict[str, Any]) -> SessionRecord:
+    """The record `session_to_json` gave; unknown keys (from a newer syncd) are ignored."""
+    known = {f.name for f in dataclasses.fields(SessionRecord)}
+    fields = {k: v for k, v in values.items() if k in known}
+    synced_at = fields.get("synced_at")
+    fields["synced_at"] = datetime.fromisoformat(synced_at) if synced_at else None
+    return SessionRecord(**fields)
