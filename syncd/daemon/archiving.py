@@ -15,7 +15,10 @@ from datetime import UTC, datetime
 from syncd import durable
 from syncd.archive.git import ChangeSummary, CommitResult, GitArchive
 from syncd.config import Settings
+from syncd.errors import StorageError
 from syncd.index.store import ArchiveState, Store
+from syncd.mirror.writer import Mirror
+from syncd.sync.overview import PROJECT_INDEX, ROOT_README
 from syncd.sync.report import CycleReport
 
 logger = logging.getLogger(__name__)
@@ -34,9 +37,14 @@ def commit_journal(
         _push_again(settings, store)
         return None  # most daemon cycles: no git process at all
     archive = _archive(settings)
-    archive.ensure_repository()
-    carried = store.journaled_through(report.journal_mark if report else newest)
-    result = archive.commit(paths, [], [], _summary(store, report or CycleReport(), carried))
+    try:
+        archive.ensure_repository()
+    except StorageError as exc:  # git missing, or the folder unusable: status must say so
+        _record(store, CommitResult(committed=False, error=exc.message), datetime.now(UTC))
+        raise
+    ours = _syncds_own(store, Mirror(settings.mirror_root), paths, report)
+    carried = store.journaled_through(report.journal_mark if report else newest) & set(ours)
+    result = archive.commit(ours, [], [], _summary(store, report or CycleReport(), carried))
     if result.committed:
         durable.reached("git")
     _record(store, result, datetime.now(UTC))
@@ -49,6 +57,35 @@ def commit_journal(
     if result.push_error:
         logger.warning("git push failed: %s", result.push_error)
     return result
+
+
+def _syncds_own(
+    store: Store, mirror: Mirror, paths: list[str], report: CycleReport | None
+) -> list[str]:
+    """The journaled paths that hold what syncd wrote there, or that syncd removed: a step
+    that failed or left a file alone must not commit the user's own edit of it."""
+    written = (report.written | report.removed) if report else set()
+    ours = []
+    for path in paths:
+        if path in written or _is_page(path) or _holds_syncds_version(store, mirror, path):
+            ours.append(path)
+        else:
+            logger.info("git archive: not committing %s, which holds your changes", path)
+    return ours
+
+
+def _holds_syncds_version(store: Store, mirror: Mirror, path: str) -> bool:
+    record = store.session_by_path(path)
+    if not mirror.exists(path):
+        return record is None  # syncd moved or trashed it (a file you deleted keeps its row)
+    return record is not None and mirror.file_sha256(path) == record.file_sha256
+
+
+def _is_page(path: str) -> bool:
+    folder, _, name = path.rpartition("/")
+    return (not folder and name == ROOT_README) or (
+        "/" not in folder and bool(folder) and name == PROJECT_INDEX
+    )
 
 
 def _push_again(settings: Settings, store: Store) -> None:

@@ -12,6 +12,7 @@ from syncd.daemon.archiving import commit_journal
 from syncd.index.store import Store
 from syncd.mirror.writer import Mirror
 from syncd.sync.engine import SyncEngine, SyncOptions
+from syncd.sync.report import CycleReport
 
 
 def retry_policy(settings: Settings) -> RetryPolicy:
@@ -68,6 +69,7 @@ def write_story_url(
 
     The client only builds the session's source URL for the front matter: nothing is sent.
     """
+    report = CycleReport(journal_mark=store.journal_mark())
     with build_client(settings, settings.base_url, api_key, interactive=True) as client:
         SyncEngine(client, store, mirror).refresh_file(session_id)
-    commit_journal(settings, store)
+    commit_journal(settings, store, report)  # only if the file now holds syncd's version

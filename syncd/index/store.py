@@ -203,22 +203,30 @@ class Store:
             return _session_record(row) if row is not None else None
 
     def save_session(self, record: SessionRecord) -> None:
-        """Save the row (and, in the same transaction, forget the pending write it ends)."""
+        """Save the row (and, in the same transaction, forget the pending write it ends).
+
+        A story URL the row has is never cleared: the push worker records it, maybe while
+        a sync is writing the same session from what it read before.
+        """
         with self._transaction() as db:
             row = db.get(SessionRow, record.id) or SessionRow(id=record.id)
+            story_url = row.pullstory_url
             for name, column in _SESSION_COLUMNS.items():
                 setattr(row, column, getattr(record, name))
+            row.pullstory_url = record.pullstory_url or story_url
             db.add(row)
-            pending = db.get(PendingWriteRow, record.id)
-            if pending is not None:
-                db.delete(pending)
+            db.execute(delete(PendingWriteRow).where(PendingWriteRow.session_id == record.id))
 
     def begin_write(self, record: SessionRecord) -> None:
         """Remember the row `record.path`'s new file stands for, before it is renamed in."""
         with self._transaction() as db:
-            row = db.get(PendingWriteRow, record.id) or PendingWriteRow(session_id=record.id)
-            row.record = session_to_json(record)
-            db.add(row)
+            # Plain statements: this runs once per file written.
+            db.execute(delete(PendingWriteRow).where(PendingWriteRow.session_id == record.id))
+            db.execute(
+                insert(PendingWriteRow),
+                [{"session_id": record.id, "record": session_to_json(record)}],
+            )
+            db.info[_WROTE] = True
 
     def pending_writes(self) -> list[SessionRecord]:
         """Rows of writes a crash may have cut short, oldest session id first."""

@@ -10,7 +10,7 @@ import hashlib
 import logging
 import os
 import secrets
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,7 +42,7 @@ class WriteOutcome:
     sha256: str
     size: int
     written: bool  # False when the file already held exactly these bytes
-    set_aside: str | None = None  # where the user's file was moved, when it was
+    kept_as: str | None = None  # where a file that was not syncd's to replace went
 
 
 class Mirror:
@@ -132,18 +132,19 @@ class Mirror:
         relative: str,
         chunks: Iterable[bytes],
         *,
-        set_aside: tuple[str, str] | None = None,
+        keep_as: str | None = None,
+        may_replace: Collection[str] = (),
         on_ready: Callable[[str], None] | None = None,
     ) -> WriteOutcome:
         """Stream `chunks` into a temp file beside the target, fsync, then rename over it.
 
         If the target already holds the same bytes the temp file is dropped and the target
-        is left untouched (no mtime churn). `set_aside` is (a file of the user's, where to
-        keep it): once the new bytes are safely on disk, and only then, that file is moved
-        there, unless it is the target itself and already holds them. `on_ready` is told the
-        new file's sha256 once its bytes are durable, before anything is moved or renamed.
-        An exception from `chunks` (or `on_ready`) removes the temp file and leaves
-        everything else as it was.
+        is left untouched (no mtime churn). With `keep_as`, a file in the way whose sha256
+        is not in `may_replace` (the user's edit, or a file syncd never wrote) is moved
+        there first instead of being replaced, once the new bytes are safely on disk.
+        `on_ready` is told the new file's sha256 once its bytes are durable, before anything
+        is moved or renamed. An exception from `chunks` (or `on_ready`) removes the temp
+        file and leaves everything else as it was.
         """
         target = self.resolve(relative)
         try:
@@ -164,12 +165,11 @@ class Mirror:
             sha256 = digest.hexdigest()
             if on_ready is not None:
                 on_ready(sha256)
-            unchanged = self._holds(target, sha256, size)
-            moved = self._set_aside(relative, set_aside, unchanged)
-            if unchanged:
+            if self._holds(target, sha256, size):
                 temp.unlink()
-                return WriteOutcome(sha256, size, written=False, set_aside=moved)
+                return WriteOutcome(sha256, size, written=False)
             durable.reached("write:temp")
+            kept = self._keep_unless_replaceable(relative, keep_as, may_replace)
             temp.replace(target)
             _fsync_dir(target.parent)
             durable.reached("write")
@@ -179,18 +179,17 @@ class Mirror:
         except BaseException:
             temp.unlink(missing_ok=True)
             raise
-        return WriteOutcome(sha256, size, written=True, set_aside=moved)
+        return WriteOutcome(sha256, size, written=True, kept_as=kept)
 
-    def _set_aside(
-        self, relative: str, set_aside: tuple[str, str] | None, unchanged: bool
+    def _keep_unless_replaceable(
+        self, relative: str, keep_as: str | None, may_replace: Collection[str]
     ) -> str | None:
-        if set_aside is None:
+        if keep_as is None or not self.exists(relative):
             return None
-        source, kept = set_aside
-        if (source == relative and unchanged) or not self.exists(source):
-            return None  # after a crash, the file in the way is syncd's own newer write
-        self.move(source, kept)
-        return kept
+        if self.file_sha256(relative) in may_replace:
+            return None
+        self.move(relative, keep_as)
+        return keep_as
 
     def write_bytes(self, relative: str, data: bytes) -> WriteOutcome:
         """Like write(), but an unchanged file is detected before any temp file exists, so

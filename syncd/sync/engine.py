@@ -96,6 +96,8 @@ class SyncEngine:
 
     def refresh_file(self, session_id: str) -> None:
         """Rewrite one session's front matter from the index (e.g. its new story URL)."""
+        # A write a kill cut short is finished first: its row is the one to refresh.
+        finish_pending_writes(self.store, self.mirror, self.clock, CycleReport())
         record = self.store.session(session_id)
         project = self.store.projects().get(record.project_id) if record else None
         if record is None or project is None:
@@ -114,13 +116,13 @@ class SyncEngine:
         self.mirror.ensure_root()
         self.mirror.sweep_temp_files()
         report.journal_mark = self.store.journal_mark()
-        finish_pending_writes(self.store, self.mirror, self.clock)
         self._restore_budget()
         started_at = self.clock()
         run_id = self.store.start_run(started_at, kind)
         requests_before = self.client.stats.requests
         not_modified_before = self.client.stats.not_modified
         try:
+            finish_pending_writes(self.store, self.mirror, self.clock, report)
             cycle(report)
         except SyncdError as exc:
             report.abort(f"{kind} cycle failed: {exc.message}")

@@ -24,6 +24,8 @@ from syncd.mirror.paths import free_project_dirname, parse_time
 from syncd.mirror.writer import Mirror
 from syncd.sync.convert import record_from_header
 from syncd.sync.overview import PROJECT_INDEX
+from syncd.sync.recovery import finish_pending_writes
+from syncd.sync.report import CycleReport
 
 logger = logging.getLogger(__name__)
 
@@ -55,8 +57,10 @@ def rebuild_index(mirror: Mirror, store: Store) -> RebuildReport:
     """Replace the index's projects and sessions with what the files under the root say.
 
     Duplicate session ids keep the file with the newest `updated_at`; the others are
-    reported as skipped. Runs and the rate budget in the index are left as they are.
+    reported as skipped. Runs and the rate budget in the index are left as they are. A
+    write a kill cut short is finished first, so its old file is not read as a duplicate.
     """
+    finish_pending_writes(store, mirror, lambda: datetime.now(UTC), CycleReport())
     found: list[_Found] = []
     skipped: list[SkippedFile] = []
     paths = list(_session_paths(mirror))

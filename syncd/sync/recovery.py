@@ -15,39 +15,48 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
+from syncd.errors import SyncdError
 from syncd.index.store import SessionRecord, Store
 from syncd.mirror.writer import Mirror
-from syncd.sync.localedits import FileState, classify
-from syncd.sync.sessions import free_local_copy_name, remove_old_file
+from syncd.sync.report import CycleReport
+from syncd.sync.sessions import clear_old_file
 
 logger = logging.getLogger(__name__)
 
 
-def finish_pending_writes(store: Store, mirror: Mirror, clock: Callable[[], datetime]) -> int:
-    """Finish or drop every pending write; returns how many were finished."""
-    finished = 0
+def finish_pending_writes(
+    store: Store, mirror: Mirror, clock: Callable[[], datetime], report: CycleReport
+) -> None:
+    """Finish or drop every pending write. One that cannot be finished now (its old file
+    cannot be removed, say) is reported and kept for the next run; the others go on."""
     for intended in store.pending_writes():
-        if mirror.file_sha256(intended.path) != intended.file_sha256:
-            store.drop_pending_write(intended.id)
-            continue
-        current = store.session(intended.id)
-        if current is not None and current.path != intended.path:
-            store.journal([current.path, intended.path])
-            _clear_old_file(mirror, current, intended, clock)
-        store.save_session(intended)
-        finished += 1
-        logger.info("finished writing %s, which an interrupted run left", intended.path)
-    return finished
+        try:
+            _finish(store, mirror, clock, intended)
+        except SyncdError as exc:
+            logger.error("session %s: finishing an interrupted write: %s", intended.id, exc.message)
+            report.fail(f"session {intended.id}: finishing an interrupted write: {exc.message}")
+
+
+def _finish(
+    store: Store, mirror: Mirror, clock: Callable[[], datetime], intended: SessionRecord
+) -> None:
+    if mirror.file_sha256(intended.path) != intended.file_sha256:
+        # Never landed, or changed since: the next plan sees the old state, and a file the
+        # user changed at that path is kept aside by the next write (it is not syncd's).
+        store.drop_pending_write(intended.id)
+        return
+    current = store.session(intended.id)
+    if current is not None and current.path != intended.path:
+        store.journal([current.path, intended.path])
+        _clear_old_file(mirror, current, intended, clock)
+    store.save_session(intended)
+    logger.info("finished writing %s, which an interrupted run left", intended.path)
 
 
 def _clear_old_file(
     mirror: Mirror, current: SessionRecord, intended: SessionRecord, clock: Callable[[], datetime]
 ) -> None:
-    if not mirror.exists(current.path):
-        return
-    if classify(mirror.inspect(current.path), current).state is FileState.EDITED:
-        kept = free_local_copy_name(mirror, intended.path, clock())
-        mirror.move(current.path, kept)
-        logger.warning("%s was edited locally: kept it as %s", current.path, kept)
-        return
-    remove_old_file(mirror, current.path, intended.path)
+    # Only what syncd wrote goes; anything the user did to it since (an edit, a mark the
+    # new file does not carry) is kept beside the new file.
+    replaceable = frozenset({current.file_sha256} if current.file_sha256 else ())
+    clear_old_file(mirror, current.path, intended.path, replaceable, clock())

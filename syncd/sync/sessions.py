@@ -28,7 +28,7 @@ from syncd.errors import (
 from syncd.index.store import SessionRecord, Store
 from syncd.mirror import frontmatter
 from syncd.mirror.paths import local_copy_name
-from syncd.mirror.writer import Mirror, WriteOutcome
+from syncd.mirror.writer import Mirror
 from syncd.sync.convert import (
     describes_same_file,
     header_for,
@@ -94,10 +94,10 @@ class SessionSync:
         self, project: Project, fetch: Fetch, report: CycleReport, known: Verdict | None = None
     ) -> SessionRecord | None:
         """Download a session; `known` is the file's verdict when the caller just read it."""
-        verdict, set_aside = self._local_edits(fetch, known)
+        verdict = known or self._verdict(fetch.previous)
         for attempt in range(1, BODY_ATTEMPTS + 1):
             try:
-                return self._download(project, fetch, verdict, set_aside, report)
+                return self._download(project, fetch, verdict, report)
             except (BodySizeError, TransferInterruptedError) as exc:
                 broken = isinstance(exc, TransferInterruptedError) or exc.truncated
                 if not broken or attempt == BODY_ATTEMPTS:
@@ -110,7 +110,6 @@ class SessionSync:
         project: Project,
         fetch: Fetch,
         verdict: Verdict,
-        set_aside: tuple[str, str] | None,
         report: CycleReport,
     ) -> SessionRecord | None:
         summary = fetch.summary
@@ -125,7 +124,7 @@ class SessionSync:
         ) as body:
             if body is None:
                 return self._not_modified(project, fetch, report)
-            return self._write_body(project, fetch, body, verdict, set_aside, report)
+            return self._write_body(project, fetch, body, verdict, report)
 
     def _not_modified(
         self, project: Project, fetch: Fetch, report: CycleReport
@@ -151,7 +150,6 @@ class SessionSync:
         fetch: Fetch,
         body: SessionBody,
         verdict: Verdict,
-        set_aside: tuple[str, str] | None,
         report: CycleReport,
     ) -> SessionRecord:
         summary = fetch.summary
@@ -178,13 +176,10 @@ class SessionSync:
                 body.received,
             )
 
-        # The edited file moves aside only once the new version is safely on disk, so a
-        # failed download leaves it (and its pullstory mark) where it was.
-        outcome, landed = self._land(fetch.path, chunks(), record, set_aside)
-        if outcome.set_aside is not None and set_aside is not None:
-            logger.warning("%s was edited locally: kept it as %s", set_aside[0], outcome.set_aside)
+        replaceable = _replaceable(fetch.previous, fetch.path, verdict)
+        landed = self._land(fetch.path, chunks(), record, replaceable)
         report.fetched += 1
-        return self._finish_write(fetch.previous, landed, report)
+        return self._finish_write(fetch.previous, landed, verdict, report)
 
     def _rewrite(
         self, project: Project, rewrite: Rewrite, report: CycleReport
@@ -226,8 +221,10 @@ class SessionSync:
                 rewrite.deleted_in_cloud,
             )
 
-        _, landed = self._land(rewrite.path, chunks, record)
-        return self._finish_write(previous, landed, report)
+        landed = self._land(
+            rewrite.path, chunks, record, _replaceable(previous, rewrite.path, verdict)
+        )
+        return self._finish_write(previous, landed, verdict, report)
 
     def _header(
         self,
@@ -243,37 +240,40 @@ class SessionSync:
         # The user's own mark survives every rewrite.
         return frontmatter.render(dataclasses.replace(header, pullstory=verdict.pullstory))
 
-    def _local_edits(
-        self, fetch: Fetch, known: Verdict | None
-    ) -> tuple[Verdict, tuple[str, str] | None]:
-        """The file's verdict, and (the user's edited file, where to keep it beside the new
-        version) when it is edited; None when nothing of the user's is in the way."""
-        previous = fetch.previous
+    def _verdict(self, previous: SessionRecord | None) -> Verdict:
+        """What the file syncd last wrote holds now (missing for a new session)."""
         if previous is None:
-            return Verdict(FileState.MISSING), None
-        verdict = known or classify(self.mirror.inspect(previous.path), previous)
-        if verdict.state is not FileState.EDITED:
-            return verdict, None
-        return verdict, (previous.path, free_local_copy_name(self.mirror, fetch.path, self.clock()))
+            return Verdict(FileState.MISSING)
+        return classify(self.mirror.inspect(previous.path), previous)
 
     def _land(
         self,
         path: str,
         chunks: Iterable[bytes],
         record: Callable[[str], SessionRecord],
-        set_aside: tuple[str, str] | None = None,
-    ) -> tuple[WriteOutcome, SessionRecord]:
-        """Write the file; once its bytes are on disk, and before it is renamed into place,
-        the index row it stands for is kept as a pending write, so a crash in between is
-        finished by the next start (see `recovery`) instead of being guessed at."""
+        replaceable: frozenset[str],
+    ) -> SessionRecord:
+        """Write the file and return the index row it stands for.
+
+        Once its bytes are on disk, and before it is renamed into place, the row is kept as
+        a pending write, so a crash in between is finished by the next start (see
+        `recovery`) instead of being guessed at. A file in the way that is not syncd's to
+        replace (the user's edit) is kept beside it, only once the new bytes are safe: a
+        download that fails leaves it, and its pullstory mark, where it was.
+        """
         made: list[SessionRecord] = []
 
         def ready(file_sha256: str) -> None:
             made.append(record(file_sha256))
             self.store.begin_write(made[0])
 
-        outcome = self.mirror.write(path, chunks, set_aside=set_aside, on_ready=ready)
-        return outcome, made[0]
+        keep_as = free_local_copy_name(self.mirror, path, self.clock())
+        outcome = self.mirror.write(
+            path, chunks, keep_as=keep_as, may_replace=replaceable, on_ready=ready
+        )
+        if outcome.kept_as is not None:
+            logger.warning("%s was edited locally: kept it as %s", path, outcome.kept_as)
+        return made[0]
 
     def _record(
         self,
@@ -299,12 +299,17 @@ class SessionSync:
         )
 
     def _finish_write(
-        self, previous: SessionRecord | None, record: SessionRecord, report: CycleReport
+        self,
+        previous: SessionRecord | None,
+        record: SessionRecord,
+        verdict: Verdict,
+        report: CycleReport,
     ) -> SessionRecord:
         """The old file goes, then the index row is saved (which ends the pending write)."""
         path = record.path
         if previous is not None and previous.path != path:
-            remove_old_file(self.mirror, previous.path, path)
+            replaceable = verdict.replaceable(previous)
+            clear_old_file(self.mirror, previous.path, path, replaceable, self.clock())
             report.dropped(previous.path)
             logger.info("moved %s -> %s", previous.path, path)
         report.touched(path)
@@ -322,9 +327,26 @@ class SessionSync:
         return record
 
 
-def remove_old_file(mirror: Mirror, old: str, new: str) -> None:
-    """Remove a moved session's old file, and the folder it leaves empty (if it moved out)."""
-    mirror.remove(old)
+def _replaceable(previous: SessionRecord | None, path: str, verdict: Verdict) -> frozenset[str]:
+    """What may be replaced at `path`: the file syncd wrote there (marked or not); nothing
+    at a path it did not write to (a file there is the user's)."""
+    if previous is None or previous.path != path:
+        return frozenset()
+    return verdict.replaceable(previous)
+
+
+def clear_old_file(
+    mirror: Mirror, old: str, new: str, replaceable: frozenset[str], when: datetime
+) -> None:
+    """Remove a moved session's old file, unless its bytes are not syncd's to remove (the
+    user edited it): then it is kept beside the new file. The folder it leaves empty goes."""
+    sha256 = mirror.file_sha256(old)
+    if sha256 is not None and sha256 not in replaceable:
+        kept = free_local_copy_name(mirror, new, when)
+        mirror.move(old, kept)
+        logger.warning("%s was edited locally: kept it as %s", old, kept)
+    elif sha256 is not None:
+        mirror.remove(old)
     old_folder = PurePosixPath(old).parent
     if old_folder != PurePosixPath(new).parent:
         mirror.remove_empty_dir(old_folder.as_posix())

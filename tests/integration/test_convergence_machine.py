@@ -220,7 +220,7 @@ class Convergence(RuleBasedStateMachine):
         if not mirrored:
             return
         session_id = data.draw(st.sampled_from(sorted(mirrored)))
-        path = self.root / mirrored[session_id].path
+        path = mirrored[session_id]
         self._replaced_edit(session_id, path.read_bytes())
         edited = path.read_bytes() + note
         path.write_bytes(edited)
@@ -233,7 +233,7 @@ class Convergence(RuleBasedStateMachine):
         if not mirrored:
             return
         session_id = data.draw(st.sampled_from(sorted(mirrored)))
-        path = self.root / mirrored[session_id].path
+        path = mirrored[session_id]
         text = path.read_bytes()
         self._replaced_edit(session_id, text)
         assert text.startswith(b"---\n")
@@ -254,15 +254,24 @@ class Convergence(RuleBasedStateMachine):
         assert edit in copies, "an edited file was replaced without keeping the user's copy"
         return True
 
-    def _mirrored(self) -> dict[str, SessionRecord]:
-        """Sessions the index holds whose file is there (and still the cloud's)."""
-        if not (self.root / ".syncd" / "index.db").exists():
-            return {}
-        with Store.open(self._database_url()) as store:
-            records = store.sessions()
-        return {
-            k: r for k, r in records.items() if k in self.cloud and (self.root / r.path).is_file()
-        }
+    def _mirrored(self) -> dict[str, Path]:
+        """A file on disk per cloud session, found by the id in its front matter (the index
+        is not asked: after a kill, a file may be there before its index row)."""
+        found: dict[str, Path] = {}
+        for path in sorted(self.root.glob("*/*.md")):
+            if (
+                path.name == "INDEX.md"
+                or ".local-" in path.name
+                or path.parent.name.startswith(".")
+            ):
+                continue
+            try:
+                session_id = frontmatter.split(path.read_bytes())[0].get("id")
+            except frontmatter.FrontMatterError:
+                continue  # the user's own edit broke it: not a file to pick
+            if isinstance(session_id, str) and session_id in self.cloud:
+                found[session_id] = path
+        return found
 
     # --- cycles ----------------------------------------------------------------------
 

@@ -8,7 +8,11 @@ from pathlib import Path
 import pytest
 
 from syncd.cli import run
+from syncd.config import load_settings
+from syncd.daemon.runtime import write_story_url
 from syncd.devserver import DevServer, Fault
+from syncd.index.store import Store
+from syncd.mirror.writer import Mirror
 from tests.crashing import after_nth, run_in_child
 from tests.integration.conftest import point_cli_at
 from tests.integration.test_sync import seed_two_projects
@@ -204,3 +208,46 @@ def test_a_git_lock_syncd_did_not_leave_makes_status_unhealthy_until_it_is_gone(
 
     assert run(["status", "--check"]) == 0
     assert committed_tree(root) == files_on_disk(root)
+
+
+def session_file(root: Path) -> tuple[Path, str]:
+    (path,) = root.glob("my-app/*-550e8400.md")
+    return path, path.relative_to(root).as_posix()
+
+
+def test_a_failed_download_never_commits_the_users_edit_of_that_file(
+    root: Path, server: DevServer
+) -> None:
+    assert run(["sync", "--once"]) == 0
+    path, rel = session_file(root)
+    path.write_bytes(path.read_bytes() + b"\nmy private scratch note\n")
+    server.put_session("proj_app", session_id=SESSION_IDS[0], name="Fix login", markdown="# v2\n")
+    server.put_session("proj_docs", session_id=SESSION_IDS[2], name="Unicode", markdown="# v2\n")
+    server.inject(Fault(kind="status", path=SESSION_IDS[0] + "$", status=500, times=-1))
+    assert run(["sync", "--once"]) == 1  # that download failed; the other session landed
+    assert "my private scratch note" not in git(root, "show", f"HEAD:{rel}")
+    assert git(root, "log", "-1", "--format=%s").startswith("sync: 1 updated")
+
+
+def test_a_story_url_for_an_edited_file_commits_nothing_of_the_users(root: Path) -> None:
+    assert run(["sync", "--once"]) == 0
+    path, rel = session_file(root)
+    path.write_bytes(path.read_bytes() + b"\nmy private scratch note\n")
+    settings = load_settings()
+    with Store.open(settings.index_url) as store:
+        store.set_pullstory_url(SESSION_IDS[0], "https://pullstory.example/s/1")
+        write_story_url(settings, store, Mirror(settings.mirror_root), SESSION_IDS[0], "k")
+    assert "my private scratch note" not in git(root, "show", f"HEAD:{rel}")
+    assert git(root, "rev-list", "--count", "HEAD").strip() == "1"
+
+
+def test_a_git_that_cannot_run_makes_status_unhealthy(
+    root: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    no_git = tmp_path / "no-git-here"
+    no_git.mkdir()
+    monkeypatch.setenv("PATH", str(no_git))
+    assert run(["sync", "--once"]) == 5
+    capsys.readouterr()
+    assert run(["status", "--check"]) == 1
+    assert "git commits have failed" in capsys.readouterr().out

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import pytest
 
+from syncd import durable
 from syncd.cloud.budget import RateBudget
 from syncd.cloud.client import CloudClient
 from syncd.devserver import Fault
-from syncd.errors import AuthError
-from syncd.index.store import Store
+from syncd.errors import AuthError, StorageError
+from syncd.index.store import SessionRecord, Store
 from syncd.mirror.writer import Mirror
 from syncd.sync.engine import SyncEngine
+from syncd.sync.rebuild import rebuild_index
 from tests.crashing import after_nth, run_in_child
 from tests.integration.conftest import NO_WAIT, Harness
 from tests.integration.test_incremental_and_deletions import engine_run
@@ -126,3 +128,112 @@ def test_writing_a_story_url_into_an_edited_file_sends_nothing_and_moves_nothing
     assert harness.server.requests == []
     assert path.read_bytes() == edited
     assert list(path.parent.glob("*.local-*")) == []
+
+
+def all_markdown(harness: Harness) -> bytes:
+    return b"".join(p.read_bytes() for p in harness.root.rglob("*.md"))
+
+
+@pytest.mark.parametrize("change", ["rename", "new session"])
+def test_an_edit_made_after_a_kill_to_the_file_syncd_had_just_written_is_kept(
+    harness: Harness, change: str
+) -> None:
+    one_session(harness)
+    if change == "rename":
+        harness.server.rename_session("proj_p", "s1", "two")
+        session_id = "s1"
+    else:
+        harness.server.put_session("proj_p", session_id="s2", name="two", markdown="# 2\n")
+        session_id = "s2"
+    child = run_in_child(lambda: engine_run(harness), after_nth("write", 1))
+    assert child.killed  # the new file is in place, its index row never came
+    (new,) = (harness.root / "p").glob(f"*-two-{session_id}-*.md")
+    new.write_bytes(new.read_bytes() + b"\nMY NOTE\n")  # the user edits it before a restart
+
+    assert engine_run(harness).failed == 0
+
+    assert b"MY NOTE" in all_markdown(harness)
+    assert len(list((harness.root / "p").glob("*.local-*.md"))) == 1
+
+
+def test_an_edit_after_a_ctrl_c_between_a_rename_and_its_index_row_is_kept(
+    harness: Harness,
+) -> None:
+    one_session(harness)
+    harness.server.rename_session("proj_p", "s1", "two")
+
+    def interrupt(step: str) -> None:
+        if step == "write":
+            raise KeyboardInterrupt
+
+    durable.observe(interrupt)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            engine_run(harness)
+    finally:
+        durable.observe(None)
+    (new,) = (harness.root / "p").glob("*-two-s1-*.md")
+    new.write_bytes(new.read_bytes() + b"\nMY NOTE\n")
+    engine_run(harness)
+    assert b"MY NOTE" in all_markdown(harness)
+
+
+def test_a_write_that_cannot_be_finished_fails_alone_and_the_rest_goes_on(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    one_session(harness)
+    harness.server.rename_session("proj_p", "s1", "two")
+    (old,) = (harness.root / "p").glob("*-one-s1-*.md")
+    old_path = old.relative_to(harness.root).as_posix()
+    real_remove = Mirror.remove
+
+    def immutable(self: Mirror, relative: str) -> None:  # the file system refuses (EPERM)
+        if relative == old_path:
+            raise StorageError(relative, "Operation not permitted")
+        real_remove(self, relative)
+
+    monkeypatch.setattr(Mirror, "remove", immutable)
+    assert engine_run(harness).failed == 1  # the move's old file stays; its row is pending
+    harness.server.put_session("proj_p", session_id="s2", name="other", markdown="# 2\n")
+
+    report = engine_run(harness)
+
+    assert report.failed
+    assert all("session s1:" in error for error in report.errors)  # that one session, named
+    assert "finishing an interrupted write" in report.errors[0]
+    assert "s2" in mirrored_ids(harness)  # the rest of the cycle went on
+    monkeypatch.setattr(Mirror, "remove", real_remove)
+    assert engine_run(harness).failed == 0
+    (name,) = files_of(harness, "s1")
+    assert "-two-s1-" in name
+
+
+def test_a_rebuild_between_a_kill_and_the_restart_leaves_no_duplicate(harness: Harness) -> None:
+    one_session(harness)
+    harness.server.rename_session("proj_p", "s1", "two")
+    child = run_in_child(lambda: engine_run(harness), after_nth("write", 1))
+    assert child.killed
+    with Store.open(harness.database_url) as store:
+        rebuild_index(Mirror(harness.root), store)
+    engine_run(harness)
+    (name,) = files_of(harness, "s1")
+    assert "-two-s1-" in name
+
+
+def test_a_story_url_recorded_while_the_session_is_being_written_is_kept(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    one_session(harness)
+    harness.server.put_session("proj_p", session_id="s1", name="one", markdown="# v2\n")
+    real_begin = Store.begin_write
+
+    def the_push_worker_meanwhile(self: Store, record: SessionRecord) -> None:
+        real_begin(self, record)
+        self.set_pullstory_url("s1", "https://pullstory.example/s/1")  # the other thread
+
+    monkeypatch.setattr(Store, "begin_write", the_push_worker_meanwhile)
+    engine_run(harness)
+    with Store.open(harness.database_url) as store:
+        record = store.session("s1")
+    assert record is not None
+    assert record.pullstory_url == "https://pullstory.example/s/1"
