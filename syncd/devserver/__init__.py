@@ -4,6 +4,7 @@ They import nothing from the rest of syncd, so they cannot agree with a client b
 """
 
 from syncd.devserver.faults import Fault, FaultKind
+from syncd.devserver.listing_shape import ListingShape
 from syncd.devserver.pullstory_http import PullStoryRecord
 from syncd.devserver.pullstory_server import PullStoryServer
 from syncd.devserver.requestlog import RequestRecord
@@ -13,6 +14,7 @@ __all__ = [
     "DevServer",
     "Fault",
     "FaultKind",
+    "ListingShape",
     "PullStoryRecord",
     "PullStoryServer",
     "RequestRecord",

@@ -14,8 +14,13 @@ _CONTENT_MARKER = "@@devserver-markdown-content@@"
 
 
 def encode(payload: object) -> bytes:
-    """Compact UTF-8 JSON."""
-    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    """Compact UTF-8 JSON; a lone surrogate (which UTF-8 cannot carry) goes out escaped,
+    as `\\ud800`, the way a JSON encoder in another language would send it."""
+    text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(payload, separators=(",", ":")).encode("ascii")
 
 
 def wrapped(data: object) -> dict[str, object]:

@@ -24,8 +24,9 @@ STORIES = f"{API_PREFIX}/stories"
 USAGE = f"{API_PREFIX}/me/usage"
 STORY_ID = re.compile(r"brief_[a-f0-9]{16}")
 WINDOW_SECONDS = 60.0
-# The note gives no status for a new generation; 202 makes clients accept any 2xx.
-STARTED_STATUS = 202
+# The docs give 202 for a brief already generating; a new generation answers the same
+# (they give it no status of its own), which makes clients accept any 2xx.
+GENERATING_STATUS = 202
 
 Endpoint = Literal["create_story", "get_story", "other"]
 _ENDPOINT_NAMES: dict[Endpoint, str] = {
@@ -142,7 +143,7 @@ class PullStoryApi:
                 minutes_required=exc.required,
                 upgrade_url=UPGRADE_URL,
             )
-        return json_response(STARTED_STATUS if submission.started else 200, submission.story)
+        return json_response(GENERATING_STATUS if submission.generating else 200, submission.story)
 
     def _get(self, story_id: str) -> Response:
         if STORY_ID.fullmatch(story_id) is None:

@@ -91,10 +91,11 @@ class QuotaExceededError(Exception):
 
 @dataclass(frozen=True)
 class Submission:
-    """The answer to a POST: the story object, and whether a generation started (202)."""
+    """The answer to a POST: the story object, and whether it is generating (202: started
+    now, or already running for an earlier request) rather than a cached hit (200)."""
 
     story: dict[str, object]
-    started: bool
+    generating: bool
 
 
 @dataclass
@@ -152,9 +153,9 @@ class StoryBook:
             now = self._tick()
             story = self._stories.get(facts.story_id)
             if story is not None and story.status == "ready":
-                return Submission(story.to_json(cached=True), started=False)
+                return Submission(story.to_json(cached=True), generating=False)
             if story is not None and story.status == "generating":
-                return Submission(story.to_json(message=ALREADY_GENERATING), started=False)
+                return Submission(story.to_json(message=ALREADY_GENERATING), generating=True)
             required = facts.duration_seconds / 60
             if self._quota.remaining < required:
                 raise QuotaExceededError(self._quota.remaining, required)
@@ -163,7 +164,7 @@ class StoryBook:
                 facts = dataclasses.replace(facts, estimated_seconds=self._generation.estimate)
             story = Story(facts, started_at=now, fate=fate)
             self._stories[facts.story_id] = story
-            return Submission(story.to_json(), started=True)
+            return Submission(story.to_json(), generating=True)
 
     def poll(self, story_id: str) -> dict[str, object] | None:
         """GET /stories/{id}: counts the poll, then answers; None for an unknown id."""

@@ -11,6 +11,7 @@ from urllib.parse import unquote
 
 from syncd.devserver.body import BytesBody
 from syncd.devserver.headers import none_match_hits, wants_markdown
+from syncd.devserver.listing_shape import BadCursorError, ListingShape, ShapeBox, page_of, shown
 from syncd.devserver.payloads import (
     encode,
     project_json,
@@ -82,6 +83,7 @@ class Api:
     store: Store
     clock: Callable[[], float]
     recent_includes_etag: bool
+    shapes: ShapeBox
 
     def handle(self, request: ApiRequest, *, oversize: bytes | None = None) -> Response:
         """Answer one authorized, unthrottled request; never raises for a bad request."""
@@ -130,18 +132,32 @@ class Api:
 
     def _list_projects(self, request: ApiRequest) -> Response:
         projects = [project_json(p) for p in self.store.projects()]
-        return _listing(request, {"projects": projects, "total": len(projects)})
+        return _paged(request, self.shapes.get(), "projects", projects, {})
 
     def _list_sessions(self, project_id: str, request: ApiRequest) -> Response:
+        shape = self.shapes.get()
         sessions = [summary_json(s) for s in self.store.sessions(project_id)]
-        data = {"sessions": sessions, "total": len(sessions), "projectId": project_id}
-        return _listing(request, data)
+        elsewhere = [
+            sid
+            for sid, listed_under in shape.also_listed_under.items()
+            if listed_under == project_id
+        ]
+        sessions += [summary_json(s) for s in self.store.find_sessions(elsewhere)]
+        return _paged(request, shape, "sessions", sessions, {"projectId": project_id})
 
     def _recent(self, request: ApiRequest) -> Response:
+        shape = self.shapes.get()
         limit = _parse_limit(request.query.get("limit"))
         recent = self.store.recent(limit)
-        sessions = [summary_json(s, with_etag=self.recent_includes_etag) for s in recent]
-        return _listing(request, {"sessions": sessions, "total": len(sessions)})
+        sessions = shown(
+            [summary_json(s, with_etag=self.recent_includes_etag) for s in recent], shape
+        )
+        payload: object = wrapped({"sessions": sessions, "total": len(sessions)})
+        if shape.recent == "data-array":
+            payload = wrapped(sessions)
+        elif shape.recent == "bare-array":
+            payload = sessions
+        return _listing(request, payload)
 
     # One session
 
@@ -154,7 +170,11 @@ class Api:
             ("ETag", session.etag),
             ("Last-Modified", http_date(session.updated_ms)),
             ("Vary", "Accept"),
+            # The sizes of the two representations, as the SDK's HEAD describes them.
+            ("X-Markdown-Size", str(session.body.size)),
         ]
+        if session.raw_data_size:
+            headers.append(("X-Session-Data-Size", str(session.raw_data_size)))
         if none_match_hits(request.if_none_match, session.etag):
             return not_modified(headers)
         if wants_markdown(request.accept):
@@ -239,9 +259,29 @@ def _allow(method: str, *allowed: str) -> None:
         raise ApiError(405, message, [("Allow", ", ".join(allowed))])
 
 
-def _listing(request: ApiRequest, data: object) -> Response:
-    """A wrapped JSON listing with an ETag of its own bytes, honouring If-None-Match."""
-    body = encode(wrapped(data))
+def _paged(
+    request: ApiRequest,
+    shape: ListingShape,
+    key: str,
+    items: list[dict[str, object]],
+    extra: dict[str, object],
+) -> Response:
+    """A listing as `shape` answers it: `total` counts every item (hidden ones too), the
+    page the `cursor` query parameter asks for, and where the next page's cursor goes."""
+    try:
+        page = page_of(shown(items, shape), len(items), shape, request.query.get("cursor"))
+    except BadCursorError as exc:
+        raise ApiError(400, str(exc)) from exc
+    data: dict[str, object] = {key: page.items, "total": page.total, **extra}
+    payload = wrapped(data)
+    if page.next_cursor is not None:
+        (data if shape.cursor_in == "data" else payload)["nextCursor"] = page.next_cursor
+    return _listing(request, payload)
+
+
+def _listing(request: ApiRequest, payload: object) -> Response:
+    """A JSON listing with an ETag of its own bytes, honouring If-None-Match."""
+    body = encode(payload)
     etag = body_etag(body)
     if none_match_hits(request.if_none_match, etag):
         return not_modified([("ETag", etag)])

@@ -16,6 +16,7 @@ from syncd.devserver import synthetic
 from syncd.devserver.body import BytesBody
 from syncd.devserver.faults import Fault, FaultBook
 from syncd.devserver.http import DevHTTPServer, ServerContext
+from syncd.devserver.listing_shape import ListingShape, ShapeBox
 from syncd.devserver.loopback import BackgroundServing, LoopbackService
 from syncd.devserver.ratelimit import RateWindow
 from syncd.devserver.requestlog import RequestLog, RequestRecord
@@ -49,9 +50,10 @@ class DevServer(LoopbackService):
         self._store = Store()
         self._faults = FaultBook()
         self._log = RequestLog()
+        self._shapes = ShapeBox()
         self._context = ServerContext(
             api_key=api_key,
-            api=Api(self._store, clock, recent_includes_etag),
+            api=Api(self._store, clock, recent_includes_etag, self._shapes),
             rate=RateWindow(rate_limit, window_seconds, clock),
             faults=self._faults,
             log=self._log,
@@ -181,6 +183,15 @@ class DevServer(LoopbackService):
 
     def clear_faults(self) -> None:
         self._faults.clear()
+
+    @property
+    def listing_shape(self) -> ListingShape:
+        return self._shapes.get()
+
+    def shape_listings(self, shape: ListingShape) -> None:
+        """Answer the listings in this shape from the next request on (pages, a short answer,
+        repeated ids, recent as a bare array); `ListingShape()` is the documented one."""
+        self._shapes.set(shape)
 
     def _now(self) -> int:
         return to_millis(self._clock())

@@ -158,6 +158,26 @@ def test_head_sends_the_get_headers_without_a_body(
     assert "last-modified" in head.headers
 
 
+def test_head_tells_the_markdown_size_of_either_representation(
+    client: httpx.Client, one: tuple[str, str]
+) -> None:
+    markdown = client.get(session_path(one), headers={"Accept": "text/markdown"}).content
+    head = client.head(session_path(one))  # JSON by default: still the Markdown's size
+    assert head.headers["x-markdown-size"] == str(len(markdown))
+    assert "x-session-data-size" not in head.headers  # no raw data was sent
+
+
+def test_head_tells_the_session_data_size_when_raw_data_was_sent(
+    client: httpx.Client, one: tuple[str, str]
+) -> None:
+    client.put(
+        session_path(one), json={"name": "n", "markdown": "# m\n", "rawData": '{"é": 1}'}
+    ).raise_for_status()
+    head = client.head(session_path(one))
+    assert head.headers["x-markdown-size"] == "4"
+    assert head.headers["x-session-data-size"] == str(len('{"é": 1}'.encode()))
+
+
 def test_unknown_project_and_session_are_wrapped_404s(
     client: httpx.Client, one: tuple[str, str]
 ) -> None:

@@ -240,7 +240,7 @@ def test_same_brief_while_generating_says_another_request_is_generating(
 ) -> None:
     first = client.post("/stories", json=brief()).json()
     response = client.post("/stories", json=brief())
-    assert response.status_code == 200
+    assert response.status_code == 202  # the docs: "comes with status 202 and that message"
     story = response.json()
     assert story["id"] == first["id"]
     assert story["status"] == "generating"
