@@ -39,6 +39,9 @@ class ListingShape:
       envelope ("bare-array"), the two readings of the Python SDK's comment.
     - hidden: project or session ids left out of every listing, while `total` still
       counts them (an incomplete answer).
+    - extra_total: listing path (`/projects`, `/projects/{id}/sessions`) -> how many items
+      more than exist its `total` counts (a listing cut short, say after a deletion that
+      really happened).
     - duplicated: ids listed twice in a row: "identical" repeats the entry byte for byte,
       "conflicting" repeats it under another name.
     - also_listed_under: session id -> another project id whose listing lists it too.
@@ -49,12 +52,16 @@ class ListingShape:
     looping_cursor: bool = False
     recent: RecentShape = "object"
     hidden: frozenset[str] = frozenset()
+    extra_total: Mapping[str, int] = field(default_factory=dict)
     duplicated: Mapping[str, Duplicate] = field(default_factory=dict)
     also_listed_under: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.page_size is not None and self.page_size < 1:
             raise ValueError(f"page_size must be >= 1 or None, got {self.page_size}")
+        for path, extra in self.extra_total.items():
+            if extra < 0:
+                raise ValueError(f"extra_total[{path!r}] must be >= 0, got {extra}")
         if self.cursor_in not in CURSOR_PLACES:
             raise ValueError(f"cursor_in must be one of {CURSOR_PLACES}, got {self.cursor_in!r}")
         if self.recent not in RECENT_SHAPES:
