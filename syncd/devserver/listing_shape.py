@@ -41,7 +41,7 @@ class ListingShape:
       counts them (an incomplete answer).
     - extra_total: listing path (`/projects`, `/projects/{id}/sessions`) -> how many items
       more than exist its `total` counts (a listing cut short, say after a deletion that
-      really happened).
+      really happened); fewer when negative (a count that lags behind).
     - duplicated: ids listed twice in a row: "identical" repeats the entry byte for byte,
       "conflicting" repeats it under another name.
     - also_listed_under: session id -> another project id whose listing lists it too.
@@ -59,9 +59,6 @@ class ListingShape:
     def __post_init__(self) -> None:
         if self.page_size is not None and self.page_size < 1:
             raise ValueError(f"page_size must be >= 1 or None, got {self.page_size}")
-        for path, extra in self.extra_total.items():
-            if extra < 0:
-                raise ValueError(f"extra_total[{path!r}] must be >= 0, got {extra}")
         if self.cursor_in not in CURSOR_PLACES:
             raise ValueError(f"cursor_in must be one of {CURSOR_PLACES}, got {self.cursor_in!r}")
         if self.recent not in RECENT_SHAPES:

@@ -269,7 +269,8 @@ def _paged(
     """A listing as `shape` answers it: `total` counts every item (hidden ones too), the
     page the `cursor` query parameter asks for, and where the next page's cursor goes."""
     try:
-        total = len(items) + shape.extra_total.get(request.path.removeprefix(API_PREFIX[:-1]), 0)
+        offset = shape.extra_total.get(request.path.removeprefix(API_PREFIX[:-1]), 0)
+        total = max(0, len(items) + offset)
         page = page_of(shown(items, shape), total, shape, request.query.get("cursor"))
     except BadCursorError as exc:
         raise ApiError(400, str(exc)) from exc
