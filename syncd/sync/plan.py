@@ -92,6 +92,10 @@ class CloudView:
     is unchanged (304); a project whose listing could not be read is absent. `partial`
     means the listings hold only changed sessions (the recent page): nothing is missing
     from them. `complete` means every project and every listing was read without error.
+
+    A listing the cloud itself says is short (its `total` counts more than arrived) is
+    `incomplete`, and so may the project list be: what did arrive is mirrored, but nothing
+    is removed, no project dropped and no such listing settled while any is short.
     """
 
     projects: list[Project]
@@ -101,6 +105,19 @@ class CloudView:
     complete: bool = False
     partial: bool = False
     flawed: frozenset[str] = frozenset()  # listings read with a malformed item in them
+    incomplete: frozenset[str] = frozenset()  # listings short of their `total`
+    projects_incomplete: bool = False  # the project list is short of its `total`
+
+    @property
+    def whole(self) -> bool:
+        """Every listing read, none flawed and none short: only then may anything go."""
+        return (
+            self.complete
+            and not self.partial
+            and not self.flawed
+            and not self.incomplete
+            and not self.projects_incomplete
+        )
 
 
 @dataclass(frozen=True)

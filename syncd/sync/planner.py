@@ -200,7 +200,7 @@ def plan_cycle(
         # The index of these projects changes without their full listing: the ETag they
         # are settled on no longer describes it (a 304 would hide what this cycle moved).
         unsettled |= {pid for plan in projects for step in plan.steps() for pid in concerns(step)}
-    elif rules.allowed and view.complete:
+    elif rules.allowed and view.whole:
         removals, drops, refusals, refused = _plan_removals(
             view, indexed_projects, indexed, seen, absent, rules
         )
@@ -239,10 +239,10 @@ def _listed_sessions(
     view: CloudView, indexed: Mapping[str, SessionRecord]
 ) -> tuple[dict[str, list[SessionSummary]], set[str]]:
     """Each read listing's sessions (a 304 stands for the index's view of the project), and
-    the projects that cannot settle (a flawed listing, a session listed twice)."""
+    the projects that cannot settle (a flawed or short listing, a session listed twice)."""
     fresh = [s.id for sessions in view.listings.values() if sessions is not None for s in sessions]
     fresh_ids = set(fresh)
-    unsettled = set(view.flawed)
+    unsettled = set(view.flawed) | set(view.incomplete)
     claimed: set[str] = set()
     result: dict[str, list[SessionSummary]] = {}
     for project in view.projects:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -170,7 +172,7 @@ def folders(*projects: Project) -> dict[str, ProjectRecord]:
     return {p.id: ProjectRecord(p.id, p.name, p.name.lower().replace(" ", "-")) for p in projects}
 
 
-def view(listings: dict[str, list[SessionSummary] | None], **flags: bool) -> CloudView:
+def view(listings: dict[str, list[SessionSummary] | None], **flags: Any) -> CloudView:
     projects = [p for p in (PROJECT, OTHER) if p.id in listings]
     dirnames = {p.id: p.name.lower().replace(" ", "-") for p in projects}
     etags = {project_id: f'W/"list-{project_id}"' for project_id in listings}
@@ -254,6 +256,47 @@ def test_a_project_gone_from_the_cloud_goes_with_its_last_session() -> None:
     assert [(d.project_id, d.dirname) for d in plan.drops] == [(OTHER.id, "other")]
 
 
+def test_a_short_listing_removes_nothing_and_is_never_settled() -> None:
+    listed, missing = summary("a1"), summary("a2")
+    elsewhere = in_project(summary("b1"), OTHER)
+    indexed = indexed_of((listed, "my-app"), (missing, "my-app"), (elsewhere, "other"))
+    short = view({PROJECT.id: [listed], OTHER.id: []}, incomplete=frozenset({PROJECT.id}))
+    plan = plan_cycle(short, folders(PROJECT, OTHER), indexed, (), DELETE)
+    assert plan.removals == []
+    assert plan.drops == []
+    assert plan.refusals == []
+    assert PROJECT.id in plan.unsettled
+    assert PROJECT.id not in settled(plan)
+    assert OTHER.id in plan.unsettled  # its missing session waits for a whole listing
+
+
+def test_what_a_short_listing_holds_is_still_mirrored() -> None:
+    fresh = summary("a1")
+    short = view({PROJECT.id: [fresh]}, incomplete=frozenset({PROJECT.id}))
+    plan = plan_cycle(short, folders(PROJECT), {}, (), DELETE)
+    assert [f.summary.id for p in plan.projects for f in p.fetches] == ["a1"]
+    assert settled(plan) == set()
+
+
+def test_a_short_project_list_drops_no_project() -> None:
+    gone = in_project(summary("b1"), OTHER)
+    indexed = indexed_of((gone, "other"))
+    short = view({PROJECT.id: []}, projects_incomplete=True)
+    plan = plan_cycle(short, folders(PROJECT, OTHER), indexed, (), DELETE)
+    assert plan.removals == []
+    assert plan.drops == []
+    assert OTHER.id in plan.unsettled
+
+
+def test_a_flawed_listing_removes_nothing_even_in_a_view_called_complete() -> None:
+    kept, gone = summary("a1"), summary("a2")
+    indexed = indexed_of((kept, "my-app"), (gone, "my-app"))
+    flawed = view({PROJECT.id: [kept]}, flawed=frozenset({PROJECT.id}))
+    plan = plan_cycle(flawed, folders(PROJECT), indexed, (), DELETE)
+    assert plan.removals == []
+    assert PROJECT.id in plan.unsettled
+
+
 listed_ids = st.lists(st.sampled_from(["s1", "s2", "s3", "s4"]), unique=True)
 
 
@@ -263,6 +306,8 @@ listed_ids = st.lists(st.sampled_from(["s1", "s2", "s3", "s4"]), unique=True)
     complete=st.booleans(),
     partial=st.booleans(),
     allowed=st.booleans(),
+    short=st.frozensets(st.sampled_from([PROJECT.id, OTHER.id])),
+    projects_short=st.booleans(),
 )
 def test_a_settled_project_is_left_with_nothing_missing(
     listed: tuple[list[str], list[str]],
@@ -270,6 +315,8 @@ def test_a_settled_project_is_left_with_nothing_missing(
     complete: bool,
     partial: bool,
     allowed: bool,
+    short: frozenset[str],
+    projects_short: bool,
 ) -> None:
     """Whatever the listings, a listing ETag is only saved for a project whose indexed
     sessions are all listed by it, or moved to another listing, or removed by the plan."""
@@ -288,7 +335,13 @@ def test_a_settled_project_is_left_with_nothing_missing(
     }
     rules = DeletionRules(allowed=allowed, max_share=1.0)
     plan = plan_cycle(
-        view(listings, complete=complete, partial=partial),
+        view(
+            listings,
+            complete=complete,
+            partial=partial,
+            incomplete=short,
+            projects_incomplete=projects_short,
+        ),
         folders(*projects),
         indexed,
         (),
@@ -300,5 +353,7 @@ def test_a_settled_project_is_left_with_nothing_missing(
     for record in plan.settle:
         mine = {r.id for r in indexed.values() if r.project_id == record.id}
         assert mine <= seen | removed
-    if partial or not complete:
+    if partial or not complete or short or projects_short:
         assert not plan.removals
+        assert not plan.drops
+    assert not settled(plan) & short  # a short listing's ETag is never saved
