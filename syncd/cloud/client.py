@@ -22,8 +22,11 @@ import httpx
 from syncd.cloud.body import SessionBody, describe_error, int_header
 from syncd.cloud.budget import RateBudget
 from syncd.cloud.models import (
+    PROJECT_VOLATILE,
     ItemError,
+    ListCount,
     Project,
+    ProjectListing,
     SessionListing,
     SessionSummary,
     etags_match,
@@ -45,6 +48,11 @@ from syncd.errors import (
 logger = logging.getLogger(__name__)
 
 API_PREFIX = "/api/v1"
+#: Most pages one listing may take before it is taken for a server paging forever. The
+#: API's hourly budget (1000 requests) would be gone long before; the listing fails.
+MAX_LIST_PAGES = 500
+#: A longer `nextCursor` is refused rather than sent back in a URL.
+MAX_CURSOR_LENGTH = 4096
 
 
 @dataclass(frozen=True)
@@ -131,9 +139,15 @@ class CloudClient:
 
     # --- endpoints -------------------------------------------------------------------
 
-    def list_projects(self) -> tuple[list[Project], list[ItemError]]:
-        answer = self._get_json("/projects")
-        return parse_items(Project, _list_field(answer.data, "projects", self._url("/projects")))
+    #: Most pages one listing may take (tests lower it on their client).
+    max_pages: int = MAX_LIST_PAGES
+
+    def list_projects(self) -> ProjectListing:
+        """Every project, every page followed; `count` tells whether the cloud counts more
+        than arrived (a listing missing any must never be taken as complete)."""
+        pages = self._every_page("/projects", "projects", self._get_json("/projects"))
+        projects, errors, arrived = parse_items(Project, pages.items, volatile=PROJECT_VOLATILE)
+        return ProjectListing(projects, errors, ListCount(pages.total, arrived))
 
     def list_sessions(self, project_id: str, etag: str | None = None) -> SessionListing | None:
         """A project's session summaries, or None when the listing still matches `etag`."""
@@ -146,15 +160,48 @@ class CloudClient:
         """A project's session summaries, asked for without any ETag (never a 304)."""
         return self._listing(project_id, self._get_json(_sessions_path(project_id)))
 
-    def _listing(self, project_id: str, answer: _JsonAnswer) -> SessionListing:
-        url = self._url(_sessions_path(project_id))
-        sessions, errors = parse_items(SessionSummary, _list_field(answer.data, "sessions", url))
-        return SessionListing(project_id, sessions, answer.etag, errors)
+    def _listing(self, project_id: str, first: _JsonAnswer) -> SessionListing:
+        pages = self._every_page(_sessions_path(project_id), "sessions", first)
+        sessions, errors, arrived = parse_items(SessionSummary, pages.items)
+        count = ListCount(pages.total, arrived)
+        return SessionListing(project_id, sessions, pages.etag, errors, count)
+
+    def _every_page(self, path: str, key: str, first: _JsonAnswer) -> _Pages:
+        """The listing's items over every page, from `first` on: each `nextCursor` (in
+        `data`, or beside it) is sent back as the `cursor` query parameter, one budgeted
+        and retried request per page. A cursor seen before, or more than `max_pages`
+        pages, fails the listing: it would never end."""
+        url = self._url(path)
+        answer = first
+        items: list[object] = []
+        totals: list[int | None] = []
+        cursors: set[str] = set()
+        while True:
+            data = _data_object(answer.body, url)
+            items.extend(_list_field(data, key, url))
+            totals.append(_total(data))
+            cursor = _next_cursor(answer.body, data, url)
+            if cursor is None:
+                break
+            if cursor in cursors:
+                raise BadResponseError(url, f"page {len(cursors) + 1} sent a cursor seen before")
+            if len(cursors) + 1 >= self.max_pages:
+                raise BadResponseError(url, f"more than {self.max_pages} pages")
+            cursors.add(cursor)
+            answer = self._get_json(f"{path}?cursor={urllib.parse.quote(cursor, safe='')}")
+        counted = [total for total in totals if total is not None]
+        # One page's ETag cannot vouch for pages it does not cover: only a listing that came
+        # in one piece may be skipped on a 304 next time.
+        etag = first.etag if not cursors else None
+        return _Pages(items, max(counted) if counted else None, etag)
 
     def recent_sessions(self, limit: int = 100) -> tuple[list[SessionSummary], list[ItemError]]:
+        """The recently updated sessions: `data.sessions`, `data` as the array, or a bare
+        top-level array (the SDKs disagree on the shape)."""
         answer = self._get_json(f"/sessions/recent?limit={limit}")
-        url = self._url("/sessions/recent")
-        return parse_items(SessionSummary, _list_field(answer.data, "sessions", url))
+        items = _recent_items(answer.body, self._url("/sessions/recent"))
+        sessions, errors, _ = parse_items(SessionSummary, items)
+        return sessions, errors
 
     @contextmanager
     def session_body(
@@ -223,7 +270,7 @@ class CloudClient:
             self._sleep(self.retry.backoff(attempt, self._jitter()))
         raise AssertionError("unreachable: the last attempt returns or raises")
 
-    def _read_json(self, response: httpx.Response, url: str) -> dict[str, Any]:
+    def _read_json(self, response: httpx.Response, url: str) -> dict[str, Any] | list[Any]:
         try:
             response.read()
         except httpx.HTTPError as exc:
@@ -233,12 +280,11 @@ class CloudClient:
         except ValueError as exc:
             error = BadResponseError(url, f"body is not JSON ({describe_error(exc)})")
             raise _BrokenBody(error) from exc
+        if isinstance(payload, list):
+            return payload  # a bare array: the endpoint decides whether it may be one
         if not isinstance(payload, dict) or payload.get("success") is not True:
             raise BadResponseError(url, "missing {'success': true} wrapper")
-        data = payload.get("data")
-        if not isinstance(data, dict):
-            raise BadResponseError(url, "'data' is not an object")
-        return data
+        return payload
 
     @contextmanager
     def _send(self, method: str, path: str, headers: dict[str, str]) -> Iterator[httpx.Response]:
@@ -344,7 +390,14 @@ class CloudClient:
 
 @dataclass(frozen=True)
 class _JsonAnswer:
-    data: dict[str, Any]  # the envelope's `data` object
+    body: dict[str, Any] | list[Any]  # the {success, data} envelope, or a bare array
+    etag: str | None
+
+
+@dataclass(frozen=True)
+class _Pages:
+    items: list[object]
+    total: int | None  # the largest `total` a page stated
     etag: str | None
 
 
@@ -356,11 +409,50 @@ class _BrokenBody(Exception):
         self.error = error
 
 
+def _data_object(body: dict[str, Any] | list[Any], url: str) -> dict[str, Any]:
+    data = body.get("data") if isinstance(body, dict) else None
+    if not isinstance(data, dict):
+        raise BadResponseError(url, "'data' is not an object")
+    return data
+
+
 def _list_field(data: dict[str, Any], key: str, url: str) -> list[object]:
     items = data.get(key)
     if not isinstance(items, list):
         raise BadResponseError(url, f"'data.{key}' is not a list")
     return items
+
+
+def _recent_items(body: dict[str, Any] | list[Any], url: str) -> list[object]:
+    if isinstance(body, list):
+        return body
+    data = body.get("data")
+    if isinstance(data, list):
+        return data
+    return _list_field(_data_object(body, url), "sessions", url)
+
+
+def _total(data: dict[str, Any]) -> int | None:
+    """`data.total` when it is a count; anything else says nothing."""
+    total = data.get("total")
+    if isinstance(total, int) and not isinstance(total, bool) and total >= 0:
+        return total
+    return None
+
+
+def _next_cursor(body: dict[str, Any] | list[Any], data: dict[str, Any], url: str) -> str | None:
+    """The next page's cursor, from `data.nextCursor` or a top-level `nextCursor` (the API
+    does not say where it will live); None (or "") on the last page."""
+    cursor = data.get("nextCursor")
+    if cursor is None and isinstance(body, dict):
+        cursor = body.get("nextCursor")
+    if cursor is None or cursor == "":
+        return None
+    if not isinstance(cursor, str):
+        raise BadResponseError(url, "'nextCursor' is not a string")
+    if len(cursor) > MAX_CURSOR_LENGTH or any(0xD800 <= ord(ch) <= 0xDFFF for ch in cursor):
+        raise BadResponseError(url, "'nextCursor' cannot be sent back (too long, or not UTF-8)")
+    return cursor
 
 
 def _sessions_path(project_id: str) -> str:

@@ -168,7 +168,7 @@ def _server(settings: Settings, api_key: str) -> Check:
     )
     try:
         with client:
-            projects, _ = client.list_projects()
+            projects = client.list_projects().projects
     except AuthError:
         fix = f"Create a new API key in SpecStory Cloud. {KEY_SOURCES}"
         return Check(SERVER, False, f"{base_url} rejected the API key (401)", fix)
