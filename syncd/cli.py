@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, cast
 
 import platformdirs
 import typer
@@ -643,15 +643,38 @@ def devserver_command(
         int | None, typer.Option(help="Requests per window before 429 (default: unlimited).")
     ] = None,
     window: Annotated[float, typer.Option(help="Rate-limit window in seconds.")] = 3600.0,
+    page_size: Annotated[
+        int | None,
+        typer.Option(help="Answer listings in pages of N, linked by nextCursor (?cursor=)."),
+    ] = None,
+    cursor_in: Annotated[
+        str, typer.Option(help="Where nextCursor goes: data (data.nextCursor) or top.")
+    ] = "data",
+    recent_shape: Annotated[
+        str,
+        typer.Option(help="/sessions/recent as: object (data.sessions), data-array, bare-array."),
+    ] = "object",
 ) -> None:
     """Run the local SpecStory-compatible server.
 
     It speaks the SpecStory Cloud REST API on 127.0.0.1 for demos and tests, seeded from
     a folder of SpecStory Markdown and/or synthetic sessions. Prints its URL and key.
+    --page-size, --cursor-in and --recent-shape make the listings answer in shapes the
+    API may take one day (see "The local server" in the README).
     """
-    from syncd.devserver import DevServer, serve
+    from syncd.devserver import DevServer, ListingShape, serve
+    from syncd.devserver.listing_shape import CursorPlace, RecentShape
 
+    try:
+        shape = ListingShape(
+            page_size=page_size,
+            cursor_in=cast(CursorPlace, cursor_in),  # checked by ListingShape
+            recent=cast(RecentShape, recent_shape),
+        )
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
     server = DevServer(api_key=api_key, port=port, rate_limit=rate_limit, window_seconds=window)
+    server.shape_listings(shape)
     _seed(server, corpus, synthetic, projects)
     if huge_session_mb:
         project_id = server.add_project("huge")
