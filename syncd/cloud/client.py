@@ -19,6 +19,14 @@ from typing import Any
 
 import httpx
 
+from syncd.cloud.answers import (
+    JsonBody,
+    data_object,
+    list_field,
+    next_cursor,
+    recent_items,
+    stated_total,
+)
 from syncd.cloud.body import SessionBody, describe_error, int_header
 from syncd.cloud.budget import RateBudget
 from syncd.cloud.models import (
@@ -51,8 +59,6 @@ API_PREFIX = "/api/v1"
 #: Most pages one listing may take before it is taken for a server paging forever. The
 #: API's hourly budget (1000 requests) would be gone long before; the listing fails.
 MAX_LIST_PAGES = 500
-#: A longer `nextCursor` is refused rather than sent back in a URL.
-MAX_CURSOR_LENGTH = 4096
 
 
 @dataclass(frozen=True)
@@ -177,10 +183,10 @@ class CloudClient:
         totals: list[int | None] = []
         cursors: set[str] = set()
         while True:
-            data = _data_object(answer.body, url)
-            items.extend(_list_field(data, key, url))
-            totals.append(_total(data))
-            cursor = _next_cursor(answer.body, data, url)
+            data = data_object(answer.body, url)
+            items.extend(list_field(data, key, url))
+            totals.append(stated_total(data))
+            cursor = next_cursor(answer.body, data, url)
             if cursor is None:
                 break
             if cursor in cursors:
@@ -199,7 +205,7 @@ class CloudClient:
         """The recently updated sessions: `data.sessions`, `data` as the array, or a bare
         top-level array (the SDKs disagree on the shape)."""
         answer = self._get_json(f"/sessions/recent?limit={limit}")
-        items = _recent_items(answer.body, self._url("/sessions/recent"))
+        items = recent_items(answer.body, self._url("/sessions/recent"))
         sessions, errors, _ = parse_items(SessionSummary, items)
         return sessions, errors
 
@@ -390,7 +396,7 @@ class CloudClient:
 
 @dataclass(frozen=True)
 class _JsonAnswer:
-    body: dict[str, Any] | list[Any]  # the {success, data} envelope, or a bare array
+    body: JsonBody
     etag: str | None
 
 
@@ -407,52 +413,6 @@ class _BrokenBody(Exception):
     def __init__(self, error: CloudError) -> None:
         super().__init__(error.message)
         self.error = error
-
-
-def _data_object(body: dict[str, Any] | list[Any], url: str) -> dict[str, Any]:
-    data = body.get("data") if isinstance(body, dict) else None
-    if not isinstance(data, dict):
-        raise BadResponseError(url, "'data' is not an object")
-    return data
-
-
-def _list_field(data: dict[str, Any], key: str, url: str) -> list[object]:
-    items = data.get(key)
-    if not isinstance(items, list):
-        raise BadResponseError(url, f"'data.{key}' is not a list")
-    return items
-
-
-def _recent_items(body: dict[str, Any] | list[Any], url: str) -> list[object]:
-    if isinstance(body, list):
-        return body
-    data = body.get("data")
-    if isinstance(data, list):
-        return data
-    return _list_field(_data_object(body, url), "sessions", url)
-
-
-def _total(data: dict[str, Any]) -> int | None:
-    """`data.total` when it is a count; anything else says nothing."""
-    total = data.get("total")
-    if isinstance(total, int) and not isinstance(total, bool) and total >= 0:
-        return total
-    return None
-
-
-def _next_cursor(body: dict[str, Any] | list[Any], data: dict[str, Any], url: str) -> str | None:
-    """The next page's cursor, from `data.nextCursor` or a top-level `nextCursor` (the API
-    does not say where it will live); None (or "") on the last page."""
-    cursor = data.get("nextCursor")
-    if cursor is None and isinstance(body, dict):
-        cursor = body.get("nextCursor")
-    if cursor is None or cursor == "":
-        return None
-    if not isinstance(cursor, str):
-        raise BadResponseError(url, "'nextCursor' is not a string")
-    if len(cursor) > MAX_CURSOR_LENGTH or any(0xD800 <= ord(ch) <= 0xDFFF for ch in cursor):
-        raise BadResponseError(url, "'nextCursor' cannot be sent back (too long, or not UTF-8)")
-    return cursor
 
 
 def _sessions_path(project_id: str) -> str:
