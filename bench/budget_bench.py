@@ -80,7 +80,7 @@ def steady_state(work: Path) -> None:
 def naive_conditional_gets(client: CloudClient, store: Store) -> int:
     sessions = store.sessions()
     before = client.stats.requests
-    projects, _ = client.list_projects()
+    projects = client.list_projects().projects
     for project in projects:
         listing = client.list_sessions(project.id)
         assert listing is not None
