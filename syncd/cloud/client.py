@@ -7,7 +7,7 @@ a message.
 
 from __future__ import annotations
 
-import email.utils
+import importlib.metadata
 import logging
 import random
 import time
@@ -19,8 +19,10 @@ from typing import Any
 
 import httpx
 
-from syncd.cloud.body import SessionBody, describe_error, int_header
+import syncd
+from syncd.cloud.body import SessionBody, describe_error
 from syncd.cloud.budget import RateBudget
+from syncd.cloud.headers import ServerHeaders
 from syncd.cloud.models import (
     ItemError,
     Project,
@@ -99,9 +101,10 @@ class CloudClient:
         self.max_budget_wait = max_budget_wait
         self._sleep = sleep
         self._jitter = jitter
+        self._headers = ServerHeaders(self.budget)
         self._http = httpx.Client(
             base_url=self.base_url + API_PREFIX,
-            headers={"Authorization": f"Bearer {api_key}", "User-Agent": "syncd"},
+            headers={"Authorization": f"Bearer {api_key}", "User-Agent": user_agent()},
             timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
             transport=transport,
             follow_redirects=False,
@@ -307,9 +310,7 @@ class CloudClient:
         if status == 404:
             raise NotFoundError(url)
         if status == 429:
-            retry_after = _retry_after_seconds(
-                response.headers.get("retry-after"), self.budget.now()
-            )
+            retry_after = self._headers.retry_after(response.headers)
             self.budget.block(retry_after)
             if last or retry_after > self.retry.max_retry_after:
                 raise RateLimitedError(url, retry_after)
@@ -333,11 +334,7 @@ class CloudClient:
 
     def _observe(self, response: httpx.Response) -> None:
         self.stats.record(response.status_code)
-        limit = int_header(response.headers.get("x-ratelimit-limit"))
-        remaining = int_header(response.headers.get("x-ratelimit-remaining"))
-        reset = int_header(response.headers.get("x-ratelimit-reset"))
-        if limit is not None and remaining is not None and reset is not None:
-            self.budget.observe(limit, remaining, float(reset))
+        self._headers.observe(response.headers)
         if response.status_code < 400:
             self.budget.note_success()
 
@@ -377,15 +374,11 @@ def _quote(segment: str) -> str:
     return quoted.replace(".", "%2E") if set(quoted) <= {"."} else quoted
 
 
-def _retry_after_seconds(value: str | None, now: float) -> float:
-    """Retry-After as seconds: an integer or an HTTP date; unreadable means a cautious 60 s."""
-    if value is None:
-        return 60.0
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
+
+def user_agent() -> str:
+    """`syncd/<version>`, the installed package's version (the source tree's otherwise)."""
     try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return 60.0
-    return max(0.0, when.timestamp() - now)
+        version = importlib.metadata.version("syncd")
+    except importlib.metadata.PackageNotFoundError:
+        version = syncd.__version__
+    return f"syncd/{version}"
