@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 
 import syncd
-from syncd.cloud.body import SessionBody, describe_error
+from syncd.cloud.body import DEFAULT_MAX_BODY_BYTES, SessionBody, describe_error
 from syncd.cloud.budget import RateBudget
 from syncd.cloud.headers import ServerHeaders
 from syncd.cloud.models import (
@@ -92,6 +92,7 @@ class CloudClient:
         transport: httpx.BaseTransport | None = None,
         budget: RateBudget | None = None,
         max_budget_wait: float = 60.0,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.retry = retry or RetryPolicy()
@@ -99,6 +100,7 @@ class CloudClient:
         # Every request passes through one budget; interactive when nobody says otherwise.
         self.budget = budget or RateBudget(interactive=True)
         self.max_budget_wait = max_budget_wait
+        self.max_body_bytes = max_body_bytes
         self._sleep = sleep
         self._jitter = jitter
         self._headers = ServerHeaders(self.budget)
@@ -188,8 +190,14 @@ class CloudClient:
             same_version = listed_etag is None or etags_match(
                 valid_etag(response.headers.get("etag")), listed_etag
             )
-            expected = listed_size if same_version else None
-            yield SessionBody(response, session_id, self._url(path), expected)
+            url = self._url(path)
+            yield SessionBody(
+                response,
+                session_id,
+                url,
+                listed_size=listed_size if same_version else None,
+                max_bytes=self.max_body_bytes,
+            )
 
     # --- transport -------------------------------------------------------------------
 
@@ -372,7 +380,6 @@ def _quote(segment: str) -> str:
     """One path segment, percent-encoded; ids are opaque and may hold '/', '?' or '..'."""
     quoted = urllib.parse.quote(segment, safe="")
     return quoted.replace(".", "%2E") if set(quoted) <= {"."} else quoted
-
 
 
 def user_agent() -> str:

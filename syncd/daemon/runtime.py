@@ -48,6 +48,7 @@ def build_client(
         sleep=sleep,
         budget=budget,
         max_budget_wait=settings.budget.max_inline_wait_seconds,
+        max_body_bytes=settings.max_body_bytes,
     )
 
 
