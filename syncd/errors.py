@@ -136,6 +136,20 @@ class TransferInterruptedError(CloudError):
         super().__init__(f"Transfer from {url} interrupted: {reason}")
 
 
+class TransferTooSlowError(TransferInterruptedError):
+    """A body arrived slower than min_transfer_bytes_per_second: the transfer was ended."""
+
+    def __init__(self, url: str, received: int, seconds: float, min_rate: float) -> None:
+        self.received = received
+        self.seconds = seconds
+        self.min_rate = min_rate
+        super().__init__(
+            url,
+            f"{received} bytes in {seconds:.1f} s is slower than the minimum of "
+            f"{min_rate:g} bytes/s (min_transfer_bytes_per_second)",
+        )
+
+
 class StaleListingError(CloudError):
     """The listing announced a version that the session itself says we already hold."""
 

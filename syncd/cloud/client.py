@@ -32,6 +32,7 @@ from syncd.cloud.models import (
     parse_items,
     valid_etag,
 )
+from syncd.cloud.transfer import MAX_JSON_BYTES, Pace, keep_pace, parse_json, read_limited
 from syncd.errors import (
     AuthError,
     BadResponseError,
@@ -47,6 +48,8 @@ from syncd.errors import (
 logger = logging.getLogger(__name__)
 
 API_PREFIX = "/api/v1"
+DEFAULT_MIN_TRANSFER_RATE = 1024.0
+"""Bytes per second a body must average, after the timeout's grace, unless told otherwise."""
 
 
 @dataclass(frozen=True)
@@ -93,6 +96,9 @@ class CloudClient:
         budget: RateBudget | None = None,
         max_budget_wait: float = 60.0,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        max_json_bytes: int = MAX_JSON_BYTES,
+        min_transfer_rate: float = DEFAULT_MIN_TRANSFER_RATE,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.retry = retry or RetryPolicy()
@@ -101,8 +107,12 @@ class CloudClient:
         self.budget = budget or RateBudget(interactive=True)
         self.max_budget_wait = max_budget_wait
         self.max_body_bytes = max_body_bytes
+        self.max_json_bytes = max_json_bytes
+        self._min_rate = min_transfer_rate
+        self._grace = timeout  # a body may start as slowly as one read may take
         self._sleep = sleep
         self._jitter = jitter
+        self._clock = clock  # times transfers; the budget keeps its own (wall) clock
         self._headers = ServerHeaders(self.budget)
         self._http = httpx.Client(
             base_url=self.base_url + API_PREFIX,
@@ -191,6 +201,7 @@ class CloudClient:
                 valid_etag(response.headers.get("etag")), listed_etag
             )
             url = self._url(path)
+            self._keep_pace(response, url)
             yield SessionBody(
                 response,
                 session_id,
@@ -235,12 +246,15 @@ class CloudClient:
         raise AssertionError("unreachable: the last attempt returns or raises")
 
     def _read_json(self, response: httpx.Response, url: str) -> dict[str, Any]:
+        """The envelope's `data`, read within the size, depth and pace limits (a breach is
+        a BadResponseError or TransferTooSlowError, not tried again in this run)."""
+        self._keep_pace(response, url)
         try:
-            response.read()
+            body = read_limited(response, url, self.max_json_bytes)
         except httpx.HTTPError as exc:
             raise _BrokenBody(TransferInterruptedError(url, describe_error(exc))) from exc
         try:
-            payload = response.json()
+            payload = parse_json(body, url)
         except ValueError as exc:
             error = BadResponseError(url, f"body is not JSON ({describe_error(exc)})")
             raise _BrokenBody(error) from exc
@@ -345,6 +359,9 @@ class CloudClient:
         self._headers.observe(response.headers)
         if response.status_code < 400:
             self.budget.note_success()
+
+    def _keep_pace(self, response: httpx.Response, url: str) -> None:
+        keep_pace(response, Pace(url, self._min_rate, self._grace, self._clock))
 
 
 @dataclass(frozen=True)
