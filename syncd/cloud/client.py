@@ -2,7 +2,8 @@
 
 httpx exceptions are translated here, once, into syncd.errors; nothing above this module
 sees them. The API key lives only in the Authorization header and is never formatted into
-a message.
+a message. What the server sends is bounded before it is used: its headers by `headers`,
+a body's size by `body`, every body's pace and a JSON answer's size and depth by `transfer`.
 """
 
 from __future__ import annotations
