@@ -166,6 +166,10 @@ class Settings(BaseSettings):
     git: GitSettings = Field(default_factory=GitSettings)
     # `syncd status --check` fails when the last successful sync is older than this.
     stale_after_seconds: float = Field(default=3600.0, gt=0)
+    # What one answer from the network may cost: a session body no larger than this, and
+    # every body at least this fast on average once timeout_seconds have passed.
+    max_body_bytes: int = Field(default=256 * 1024 * 1024, ge=1)
+    min_transfer_bytes_per_second: int = Field(default=1024, ge=1)
 
     @field_validator("timeout_seconds")
     @classmethod

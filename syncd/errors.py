@@ -112,6 +112,21 @@ class BodySizeError(CloudError):
         return self.received < self.expected
 
 
+class BodyTooLargeError(CloudError):
+    """A session body is larger than the max_body_bytes setting allows."""
+
+    def __init__(self, session_id: str, limit: int, size: int, *, announced: bool) -> None:
+        self.session_id = session_id
+        self.limit = limit
+        self.size = size
+        self.announced = announced
+        what = f"announced as {size} bytes" if announced else f"went past {limit} bytes"
+        super().__init__(
+            f"Session {session_id}: body {what}, more than max_body_bytes ({limit}) allows; "
+            "raise SYNCD_MAX_BODY_BYTES to mirror it"
+        )
+
+
 class TransferInterruptedError(CloudError):
     """The connection broke while a body of unknown length was streaming."""
 
@@ -119,6 +134,20 @@ class TransferInterruptedError(CloudError):
         self.url = url
         self.reason = reason
         super().__init__(f"Transfer from {url} interrupted: {reason}")
+
+
+class TransferTooSlowError(TransferInterruptedError):
+    """A body arrived slower than min_transfer_bytes_per_second: the transfer was ended."""
+
+    def __init__(self, url: str, received: int, seconds: float, min_rate: float) -> None:
+        self.received = received
+        self.seconds = seconds
+        self.min_rate = min_rate
+        super().__init__(
+            url,
+            f"{received} bytes in {seconds:.1f} s is slower than the minimum of "
+            f"{min_rate:g} bytes/s (min_transfer_bytes_per_second)",
+        )
 
 
 class StaleListingError(CloudError):

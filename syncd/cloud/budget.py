@@ -8,17 +8,29 @@ other machines may spend the same key). Pure arithmetic; the clock is passed in.
   that evenly across the rest of the window instead of bursting (an interactive command
   goes at once and stops when the budget is spent).
 - A 429's Retry-After blocks every request until it has passed.
+- No wait the server asks for lies further ahead than MAX_SERVER_WAIT, whatever it says.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+# How long figures whose reset already passed (by our clock) stay trusted for pacing.
 SKEWED_WINDOW = 60.0
 MAX_REFUSAL_BACKOFF = 3600.0
+MAX_SERVER_WAIT = 3600.0
+"""The longest a Retry-After or an X-RateLimit-Reset may hold requests back (seconds).
+
+The API's budget is an hourly window, so no honest wait lies further ahead than that; a
+longer one (e.g. "Retry-After: 9999999999") is clamped to it, also when read back from
+a state an older syncd saved.
+"""
+MAX_RATE_FIGURE = 10**9
+"""The largest X-RateLimit-Limit or -Remaining taken as a figure (the API's is 1,000)."""
 
 
 @dataclass(frozen=True)
@@ -28,6 +40,29 @@ class BudgetSnapshot:
     reset_at: float
     observed_at: float
     blocked_until: float | None
+
+    def bounded(self, now: float) -> BudgetSnapshot:
+        """This state with every wait at most MAX_SERVER_WAIT after `now` and every figure
+        within range (a state saved by an older syncd may hold a wait of centuries)."""
+        latest = now + MAX_SERVER_WAIT
+        reset_at = _at_most(self.reset_at, latest, otherwise=now)
+        blocked = self.blocked_until
+        if blocked is not None:
+            blocked = _at_most(blocked, latest, otherwise=now)
+        return BudgetSnapshot(
+            limit=min(max(self.limit, 1), MAX_RATE_FIGURE),
+            remaining=min(max(self.remaining, 0), MAX_RATE_FIGURE),
+            reset_at=reset_at,
+            observed_at=_at_most(self.observed_at, now, otherwise=now),
+            blocked_until=blocked,
+        )
+
+
+def _at_most(value: float, latest: float, *, otherwise: float) -> float:
+    """`value` within [epoch 0, `latest`] (so a datetime can hold it); `otherwise` for NaN."""
+    if math.isnan(value):
+        return otherwise
+    return max(min(value, latest), 0.0)
 
 
 class RateBudget:
@@ -50,11 +85,17 @@ class RateBudget:
         self._last_send = -math.inf
         self._refusals = 0  # 429s in a row
 
-    def restore(self, snapshot: BudgetSnapshot) -> None:
-        """Resume from what an earlier process learnt (so a restart does not forget)."""
-        self.limit, self.remaining = snapshot.limit, snapshot.remaining
-        self.reset_at, self.observed_at = snapshot.reset_at, snapshot.observed_at
-        self.blocked_until = snapshot.blocked_until or 0.0
+    def restore(self, snapshot: BudgetSnapshot) -> bool:
+        """Resume from what an earlier process learnt (so a restart does not forget).
+
+        A wait further ahead than MAX_SERVER_WAIT is clamped to it; True when something in
+        `snapshot` had to be clamped (the caller says so).
+        """
+        bounded = snapshot.bounded(self.now())
+        self.limit, self.remaining = bounded.limit, bounded.remaining
+        self.reset_at, self.observed_at = bounded.reset_at, bounded.observed_at
+        self.blocked_until = bounded.blocked_until or 0.0
+        return not _same(bounded, snapshot)
 
     def now(self) -> float:
         return self._clock()
@@ -111,15 +152,20 @@ class RateBudget:
     def observe(self, limit: int, remaining: int, reset_at: float) -> None:
         """The server's own figures, from a response's X-RateLimit-* headers.
 
-        A reset already in the past (clock skew) still leaves `remaining` trusted for a
-        minute, so a skewed clock never switches pacing and the reserve off.
+        A reset further ahead than MAX_SERVER_WAIT is taken as MAX_SERVER_WAIT from now.
+        A reset already in the past means the window these figures describe is over and a
+        new one has begun. `remaining` above the reserve stays trusted for SKEWED_WINDOW
+        (a server whose clock is behind ours may still be counting the old window), so
+        pacing and the reserve hold; at or below the reserve it is not read as a spent
+        budget, since nothing can wait for a reset that has passed (a server that really
+        is out of requests answers 429, and its Retry-After is honoured).
         """
         now = self.now()
+        self.limit = min(max(1, limit), MAX_RATE_FIGURE)
+        self.remaining = min(max(0, remaining), MAX_RATE_FIGURE)
         if reset_at <= now:
-            reset_at = now + SKEWED_WINDOW
-        self.limit = max(1, limit)
-        self.remaining = max(0, remaining)
-        self.reset_at = reset_at
+            reset_at = now + SKEWED_WINDOW if self.remaining > self.reserved() else now
+        self.reset_at = min(reset_at, now + MAX_SERVER_WAIT)
         self.observed_at = now
 
     def note_success(self) -> None:
@@ -129,15 +175,24 @@ class RateBudget:
         """A 429 said to come back in `seconds`: nothing goes out before then.
 
         Consecutive 429s back off exponentially whatever Retry-After says, so a server
-        that keeps refusing is never hammered (the count survives across cycles).
+        that keeps refusing is never hammered (the count survives across cycles). No
+        wait is longer than MAX_SERVER_WAIT.
         """
         self._refusals += 1
         backoff = min(MAX_REFUSAL_BACKOFF, 2.0 ** (self._refusals - 1))
+        wait = min(max(seconds, backoff), MAX_SERVER_WAIT)
         # Only the wait is certain; the next response's headers say what is left after it.
-        self.blocked_until = max(self.blocked_until, self.now() + max(seconds, backoff))
+        self.blocked_until = max(self.blocked_until, self.now() + wait)
 
     def snapshot(self) -> BudgetSnapshot | None:
         if self.limit is None:
             return None
         blocked = self.blocked_until if self.blocked_until > self.now() else None
         return BudgetSnapshot(self.limit, self.remaining, self.reset_at, self.observed_at, blocked)
+
+
+def _same(a: BudgetSnapshot, b: BudgetSnapshot) -> bool:
+    """Field by field, NaN never being the same as anything (it had to be replaced)."""
+    return dataclasses.astuple(a) == dataclasses.astuple(b) and not any(
+        isinstance(v, float) and math.isnan(v) for v in dataclasses.astuple(b)
+    )

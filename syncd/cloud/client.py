@@ -2,12 +2,13 @@
 
 httpx exceptions are translated here, once, into syncd.errors; nothing above this module
 sees them. The API key lives only in the Authorization header and is never formatted into
-a message.
+a message. What the server sends is bounded before it is used: its headers by `headers`,
+a body's size by `body`, every body's pace and a JSON answer's size and depth by `transfer`.
 """
 
 from __future__ import annotations
 
-import email.utils
+import importlib.metadata
 import logging
 import random
 import time
@@ -19,6 +20,7 @@ from typing import Any
 
 import httpx
 
+import syncd
 from syncd.cloud.answers import (
     JsonBody,
     data_object,
@@ -27,8 +29,9 @@ from syncd.cloud.answers import (
     recent_items,
     stated_total,
 )
-from syncd.cloud.body import SessionBody, describe_error, int_header
+from syncd.cloud.body import DEFAULT_MAX_BODY_BYTES, SessionBody, describe_error
 from syncd.cloud.budget import RateBudget
+from syncd.cloud.headers import ServerHeaders
 from syncd.cloud.models import (
     PROJECT_VOLATILE,
     ItemError,
@@ -41,6 +44,7 @@ from syncd.cloud.models import (
     parse_items,
     valid_etag,
 )
+from syncd.cloud.transfer import MAX_JSON_BYTES, Pace, keep_pace, parse_json, read_limited
 from syncd.errors import (
     AuthError,
     BadResponseError,
@@ -59,6 +63,8 @@ API_PREFIX = "/api/v1"
 #: Most pages one listing may take before it is taken for a server paging forever. The
 #: API's hourly budget (1000 requests) would be gone long before; the listing fails.
 MAX_LIST_PAGES = 500
+DEFAULT_MIN_TRANSFER_RATE = 1024.0
+"""Bytes per second a body must average, after the timeout's grace, unless told otherwise."""
 
 
 @dataclass(frozen=True)
@@ -104,6 +110,10 @@ class CloudClient:
         transport: httpx.BaseTransport | None = None,
         budget: RateBudget | None = None,
         max_budget_wait: float = 60.0,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        max_json_bytes: int = MAX_JSON_BYTES,
+        min_transfer_rate: float = DEFAULT_MIN_TRANSFER_RATE,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.retry = retry or RetryPolicy()
@@ -111,11 +121,17 @@ class CloudClient:
         # Every request passes through one budget; interactive when nobody says otherwise.
         self.budget = budget or RateBudget(interactive=True)
         self.max_budget_wait = max_budget_wait
+        self.max_body_bytes = max_body_bytes
+        self.max_json_bytes = max_json_bytes
+        self._min_rate = min_transfer_rate
+        self._grace = timeout  # a body may start as slowly as one read may take
         self._sleep = sleep
         self._jitter = jitter
+        self._clock = clock  # times transfers; the budget keeps its own (wall) clock
+        self._headers = ServerHeaders(self.budget)
         self._http = httpx.Client(
             base_url=self.base_url + API_PREFIX,
-            headers={"Authorization": f"Bearer {api_key}", "User-Agent": "syncd"},
+            headers={"Authorization": f"Bearer {api_key}", "User-Agent": user_agent()},
             timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
             transport=transport,
             follow_redirects=False,
@@ -238,8 +254,15 @@ class CloudClient:
             same_version = listed_etag is None or etags_match(
                 valid_etag(response.headers.get("etag")), listed_etag
             )
-            expected = listed_size if same_version else None
-            yield SessionBody(response, session_id, self._url(path), expected)
+            url = self._url(path)
+            self._keep_pace(response, url)
+            yield SessionBody(
+                response,
+                session_id,
+                url,
+                listed_size=listed_size if same_version else None,
+                max_bytes=self.max_body_bytes,
+            )
 
     # --- transport -------------------------------------------------------------------
 
@@ -277,12 +300,15 @@ class CloudClient:
         raise AssertionError("unreachable: the last attempt returns or raises")
 
     def _read_json(self, response: httpx.Response, url: str) -> dict[str, Any] | list[Any]:
+        """The whole answer, read within the size, depth and pace limits (a breach is a
+        BadResponseError or TransferTooSlowError, not tried again in this run)."""
+        self._keep_pace(response, url)
         try:
-            response.read()
+            body = read_limited(response, url, self.max_json_bytes)
         except httpx.HTTPError as exc:
             raise _BrokenBody(TransferInterruptedError(url, describe_error(exc))) from exc
         try:
-            payload = response.json()
+            payload = parse_json(body, url)
         except ValueError as exc:
             error = BadResponseError(url, f"body is not JSON ({describe_error(exc)})")
             raise _BrokenBody(error) from exc
@@ -359,9 +385,7 @@ class CloudClient:
         if status == 404:
             raise NotFoundError(url)
         if status == 429:
-            retry_after = _retry_after_seconds(
-                response.headers.get("retry-after"), self.budget.now()
-            )
+            retry_after = self._headers.retry_after(response.headers)
             self.budget.block(retry_after)
             if last or retry_after > self.retry.max_retry_after:
                 raise RateLimitedError(url, retry_after)
@@ -385,13 +409,12 @@ class CloudClient:
 
     def _observe(self, response: httpx.Response) -> None:
         self.stats.record(response.status_code)
-        limit = int_header(response.headers.get("x-ratelimit-limit"))
-        remaining = int_header(response.headers.get("x-ratelimit-remaining"))
-        reset = int_header(response.headers.get("x-ratelimit-reset"))
-        if limit is not None and remaining is not None and reset is not None:
-            self.budget.observe(limit, remaining, float(reset))
+        self._headers.observe(response.headers)
         if response.status_code < 400:
             self.budget.note_success()
+
+    def _keep_pace(self, response: httpx.Response, url: str) -> None:
+        keep_pace(response, Pace(url, self._min_rate, self._grace, self._clock))
 
 
 @dataclass(frozen=True)
@@ -429,15 +452,10 @@ def _quote(segment: str) -> str:
     return quoted.replace(".", "%2E") if set(quoted) <= {"."} else quoted
 
 
-def _retry_after_seconds(value: str | None, now: float) -> float:
-    """Retry-After as seconds: an integer or an HTTP date; unreadable means a cautious 60 s."""
-    if value is None:
-        return 60.0
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
+def user_agent() -> str:
+    """`syncd/<version>`, the installed package's version (the source tree's otherwise)."""
     try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return 60.0
-    return max(0.0, when.timestamp() - now)
+        version = importlib.metadata.version("syncd")
+    except importlib.metadata.PackageNotFoundError:
+        version = syncd.__version__
+    return f"syncd/{version}"

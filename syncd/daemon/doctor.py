@@ -164,7 +164,11 @@ def _server(settings: Settings, api_key: str) -> Check:
     base_url = settings.base_url
     # One attempt: doctor reports what the server says now, it does not retry.
     client = CloudClient(
-        base_url, api_key, timeout=settings.timeout_seconds, retry=RetryPolicy(attempts=1)
+        base_url,
+        api_key,
+        timeout=settings.timeout_seconds,
+        retry=RetryPolicy(attempts=1),
+        min_transfer_rate=settings.min_transfer_bytes_per_second,
     )
     try:
         with client:

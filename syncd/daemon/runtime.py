@@ -48,6 +48,8 @@ def build_client(
         sleep=sleep,
         budget=budget,
         max_budget_wait=settings.budget.max_inline_wait_seconds,
+        max_body_bytes=settings.max_body_bytes,
+        min_transfer_rate=settings.min_transfer_bytes_per_second,
     )
 
 

@@ -6,6 +6,7 @@ SQLite index is in WAL mode) and on a root that was never synced.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -15,6 +16,7 @@ from typing import Any
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from syncd.cloud.budget import BudgetSnapshot
 from syncd.daemon.health import find_problem, run_in_progress
 from syncd.daemon.lock import UNKNOWN_PID, holder
 from syncd.daemon.state import DaemonState, read_state
@@ -234,21 +236,23 @@ def _budget_status(
     if record is None:
         return None
     moment = now.timestamp()
-    reserved = math.ceil(record.limit * reserve)  # as the daemon's RateBudget counts it
-    reset_at = _from_epoch(record.reset_at)
-    blocked = record.blocked_until
+    # As the next run reads it back: no wait beyond the cap, whatever an older syncd saved.
+    saved = BudgetSnapshot(**dataclasses.asdict(record)).bounded(moment)
+    reserved = math.ceil(saved.limit * reserve)  # as the daemon's RateBudget counts it
+    reset_at = _from_epoch(saved.reset_at)
+    blocked = saved.blocked_until
     wait_until: datetime | None = None
     if blocked is not None and blocked > moment:
         wait_until = _from_epoch(blocked)
-    elif record.remaining <= reserved and record.reset_at > moment:
+    elif saved.remaining <= reserved and saved.reset_at > moment:
         wait_until = reset_at
     return BudgetStatus(
-        limit=record.limit,
-        remaining=record.remaining,
+        limit=saved.limit,
+        remaining=saved.remaining,
         reset_at=reset_at,
         blocked_until=_from_epoch(blocked) if blocked is not None else None,
         wait_until=wait_until,
-        window_over=record.reset_at <= moment,
+        window_over=saved.reset_at <= moment,
         reserved=reserved,
     )
 

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from syncd.cloud.budget import BudgetSnapshot
+from syncd.cloud.budget import MAX_SERVER_WAIT, BudgetSnapshot
 from syncd.cloud.client import CloudClient
 from syncd.cloud.models import Project, SessionSummary, etags_match
 from syncd.errors import (
@@ -183,9 +183,15 @@ class SyncEngine:
 
     def _restore_budget(self) -> None:
         saved = self.store.budget()
-        if not self.client.budget.known and saved is not None:
-            # The index's record and the budget's snapshot hold the same fields.
-            self.client.budget.restore(BudgetSnapshot(**dataclasses.asdict(saved)))
+        if self.client.budget.known or saved is None:
+            return
+        # The index's record and the budget's snapshot hold the same fields.
+        if self.client.budget.restore(BudgetSnapshot(**dataclasses.asdict(saved))):
+            logger.warning(
+                "the saved rate budget waited longer than %.0f s or held figures out of "
+                "range (an older syncd kept what the server said): clamped",
+                MAX_SERVER_WAIT,
+            )
 
     def _save_budget(self) -> None:
         snapshot = self.client.budget.snapshot()

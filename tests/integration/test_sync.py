@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import httpx
+import pytest
 
 from syncd.devserver import DevServer, Fault
 from syncd.index.store import Store
@@ -189,13 +190,17 @@ def test_truncated_update_keeps_the_previous_version(harness: Harness) -> None:
     assert harness.files()[path] == before
 
 
-def test_oversized_body_is_refused(harness: Harness) -> None:
+def test_a_body_longer_than_its_listed_size_is_kept_with_a_warning(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Content-Length proves the body complete; the listing's markdownSize only hints.
     seed_two_projects(harness.server)
-    harness.server.inject(Fault(kind="oversize", path="000000000003$", times=-1))
+    harness.server.inject(Fault(kind="oversize", path="000000000003$", body=b"MORE", times=-1))
     report = harness.sync()
-    assert report.failed == 1
-    assert "oversized" in report.errors[0]
-    assert len(harness.session_files()) == 2
+    assert (report.new, report.failed) == (3, 0)
+    assert [f for f in harness.session_files().values() if f.endswith(b"MORE")]
+    assert caplog.text.count("markdownSize") == 1
+    assert harness.sync().failed == 0
 
 
 def test_one_server_error_is_retried_transparently(harness: Harness) -> None:

@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import math
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from syncd.cloud.budget import BudgetSnapshot, RateBudget
+from syncd.cloud.budget import (
+    MAX_RATE_FIGURE,
+    MAX_SERVER_WAIT,
+    SKEWED_WINDOW,
+    BudgetSnapshot,
+    RateBudget,
+)
 
 
 class Window:
@@ -143,7 +150,111 @@ def test_a_server_that_keeps_answering_429_is_backed_off_exponentially() -> None
 def test_a_reset_time_in_the_past_keeps_pacing_and_the_reserve() -> None:
     clock = [10_000.0]
     budget = RateBudget(reserve=0.1, clock=lambda: clock[0])
-    budget.observe(100, 5, 9_000.0)  # the server's clock is behind ours
-    assert budget.usable() == 5 - 10
-    assert budget.waiting_for_reset()
-    assert budget.delay() > 0
+    budget.note_send()
+    budget.observe(100, 30, 9_000.0)  # the server's clock is behind ours
+    budget.pending = 500
+    assert budget.usable() == 30 - 10
+    assert not budget.waiting_for_reset()
+    assert budget.delay() == SKEWED_WINDOW / 20  # paced over the minute the figures hold
+
+
+@pytest.mark.parametrize("interactive", [False, True])
+@pytest.mark.parametrize("remaining", [0, 5, 10])
+def test_a_spent_budget_whose_reset_has_passed_is_a_new_window(
+    interactive: bool, remaining: int
+) -> None:
+    clock = [10_000.0]
+    budget = RateBudget(reserve=0.1, interactive=interactive, clock=lambda: clock[0])
+    budget.observe(100, remaining, 9_990.0)
+    assert not budget.waiting_for_reset()
+    assert budget.delay() == 0.0
+
+
+def test_a_server_stuck_at_nothing_left_and_a_past_reset_never_paces_the_work() -> None:
+    clock = [10_000.0]
+    budget = RateBudget(reserve=0.1, clock=lambda: clock[0])
+    waited = 0.0
+    for done in range(200):
+        budget.pending = 200 - done
+        wait = budget.delay()
+        waited += wait
+        clock[0] += wait
+        budget.note_send()
+        budget.observe(100, 0, clock[0] - 5.0)  # "0 left; the window reset 5 s ago"
+    assert waited == 0.0
+
+
+def test_a_reset_further_than_the_cap_is_clamped_to_it() -> None:
+    clock = [10_000.0]
+    budget = RateBudget(clock=lambda: clock[0])
+    budget.observe(1000, 0, 1e300)
+    assert budget.delay() == MAX_SERVER_WAIT
+    assert budget.reset_at == 10_000.0 + MAX_SERVER_WAIT
+
+
+def test_a_retry_after_further_than_the_cap_is_clamped_to_it() -> None:
+    clock = [10_000.0]
+    budget = RateBudget(clock=lambda: clock[0])
+    budget.block(9_999_999_999.0)
+    assert budget.delay() == MAX_SERVER_WAIT
+    clock[0] += MAX_SERVER_WAIT
+    assert budget.delay() == 0.0
+
+
+@given(
+    limit=st.integers(min_value=-(10**12), max_value=10**12),
+    remaining=st.integers(min_value=-(10**12), max_value=10**12),
+    reset_in=st.floats(min_value=-1e300, max_value=1e300),
+    retry_after=st.floats(min_value=0.0, max_value=1e300),
+)
+def test_no_figure_from_a_server_makes_anything_wait_longer_than_the_cap(
+    limit: int, remaining: int, reset_in: float, retry_after: float
+) -> None:
+    clock = [1_800_000_000.0]
+    budget = RateBudget(clock=lambda: clock[0])
+    budget.observe(limit, remaining, clock[0] + reset_in)
+    assert 0.0 <= budget.delay() <= MAX_SERVER_WAIT
+    budget.block(retry_after)
+    assert 0.0 <= budget.delay() <= MAX_SERVER_WAIT
+
+
+def test_a_saved_block_beyond_the_cap_is_clamped_when_read_back() -> None:
+    clock = [1_800_000_000.0]
+    # What an older syncd saved after "Retry-After: 9999999999": blocked until 2343.
+    saved = BudgetSnapshot(1000, 500, clock[0] + 3000.0, clock[0], clock[0] + 9_999_999_999.0)
+    budget = RateBudget(clock=lambda: clock[0])
+    assert budget.restore(saved)  # True: something had to be clamped
+    assert budget.delay() == MAX_SERVER_WAIT
+    assert budget.snapshot() == BudgetSnapshot(
+        1000, 500, clock[0] + 3000.0, clock[0], clock[0] + MAX_SERVER_WAIT
+    )
+    clock[0] += MAX_SERVER_WAIT
+    assert budget.delay() == 0.0
+
+
+@pytest.mark.parametrize(
+    "saved",
+    [
+        BudgetSnapshot(1000, 0, 1e300, 0.0, None),
+        BudgetSnapshot(1000, 0, math.inf, 0.0, math.nan),
+        BudgetSnapshot(10**15, -5, math.nan, math.nan, math.inf),
+    ],
+)
+def test_a_saved_budget_with_absurd_figures_heals_when_read_back(saved: BudgetSnapshot) -> None:
+    clock = [1_800_000_000.0]
+    budget = RateBudget(clock=lambda: clock[0])
+    assert budget.restore(saved)
+    assert 0.0 <= budget.delay() <= MAX_SERVER_WAIT
+    snapshot = budget.snapshot()
+    assert snapshot is not None
+    assert snapshot.limit <= MAX_RATE_FIGURE
+    assert snapshot.reset_at <= clock[0] + MAX_SERVER_WAIT
+    assert all(math.isfinite(v) for v in (snapshot.reset_at, snapshot.observed_at))
+
+
+def test_a_sound_saved_budget_is_restored_as_it_was() -> None:
+    clock = [1_800_000_000.0]
+    saved = BudgetSnapshot(1000, 3, clock[0] + 70.0, clock[0] - 10.0, clock[0] + 5.0)
+    budget = RateBudget(clock=lambda: clock[0])
+    assert not budget.restore(saved)
+    assert budget.snapshot() == saved
