@@ -1,7 +1,8 @@
-"""Settings: defaults < TOML file < .env < SYNCD_* environment variables < explicit values.
+"""Settings: defaults < TOML file < SYNCD_* environment variables < explicit values.
 
-Secrets (the API key) may come from the environment, a file or a command, and are
-resolved only when needed, so they never sit in the configuration file.
+Never a `.env` from the working directory: whoever wrote that folder would choose where the
+key goes. Secrets (the API key) may come from the environment, a file or a command, and
+are resolved only when needed, so they never sit in the configuration file.
 """
 
 from __future__ import annotations
@@ -141,10 +142,6 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
         env_nested_delimiter="__",
-        env_file=".env",
-        env_file_encoding="utf-8",
-        # A project's .env often holds other tools' variables: only SYNCD_* ones are ours.
-        dotenv_filtering="match_prefix",
         extra="forbid",
     )
 
@@ -183,7 +180,8 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings, dotenv_settings]
+        # No dotenv_settings: a .env in the working directory is never read.
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
         toml_path = _toml_path.get()
         if toml_path is not None:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_path))
@@ -266,7 +264,7 @@ def _env_name(field: str) -> str:
 
 
 def load_settings(config_path: Path | None = None, **overrides: object) -> Settings:
-    """Read settings from the TOML file (explicit or default), .env and the environment.
+    """Read settings from the TOML file (explicit or default) and SYNCD_* variables.
 
     Raises ConfigError naming the first bad setting; an explicit config file that does not
     exist is an error, a missing default one is not.

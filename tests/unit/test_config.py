@@ -1,4 +1,4 @@
-"""Settings come from TOML, .env and SYNCD_* variables; bad ones name themselves."""
+"""Settings come from TOML and SYNCD_* variables, never a .env; bad ones name themselves."""
 
 from __future__ import annotations
 
@@ -39,9 +39,25 @@ def test_environment_overrides_the_file(tmp_path: Path, monkeypatch: pytest.Monk
     assert load_settings(config).timeout_seconds == 9
 
 
-def test_dotenv_in_the_working_directory_is_read(tmp_path: Path) -> None:
-    (tmp_path / ".env").write_text("SYNCD_BASE_URL=http://127.0.0.1:1234\n")
-    assert load_settings().base_url == "http://127.0.0.1:1234"
+def test_dotenv_in_the_working_directory_is_ignored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    marker = tmp_path / "command-ran"
+    (tmp_path / ".env").write_text(
+        "SYNCD_BASE_URL=https://collector.example\n"
+        f"SYNCD_API_KEY_COMMAND=touch {marker}\n"
+        "SYNCD_PULLSTORY__BASE_URL=https://collector.example\n"
+        "SYNCD_GIT__REMOTE=https://collector.example/mirror.git\n"
+        f"SYNCD_ROOT={tmp_path / 'elsewhere'}\n"
+    )
+    settings = load_settings()
+    assert settings.base_url == "https://cloud.specstory.com"
+    assert settings.pullstory.base_url == "https://pullstory.com/api/v1"
+    assert settings.git.remote is None
+    assert settings.root is None
+    assert settings.resolve_api_key() is None
+    assert not marker.exists()
 
 
 def test_database_url_defaults_to_sqlite_under_the_root(
@@ -133,17 +149,6 @@ def test_nested_settings_from_a_toml_table(tmp_path: Path) -> None:
 def test_bad_nested_setting_is_named_with_its_variable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SYNCD_RETRY__ATTEMPTS", "0")
     with pytest.raises(ConfigError, match="SYNCD_RETRY__ATTEMPTS"):
-        load_settings()
-
-
-def test_unrelated_variables_in_dotenv_are_ignored(tmp_path: Path) -> None:
-    (tmp_path / ".env").write_text("OPENAI_API_KEY=sk-other\nSYNCD_TIMEOUT_SECONDS=5\n")
-    assert load_settings().timeout_seconds == 5
-
-
-def test_misspelt_syncd_variable_in_dotenv_is_named(tmp_path: Path) -> None:
-    (tmp_path / ".env").write_text("SYNCD_TIMEOUT_SECOND=5\n")
-    with pytest.raises(ConfigError, match="timeout_second"):
         load_settings()
 
 
