@@ -7,11 +7,14 @@ are resolved only when needed, so they never sit in the configuration file.
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import tomllib
+from collections.abc import Mapping
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_origin
 
 import platformdirs
 from pydantic import (
@@ -27,6 +30,7 @@ from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
     TomlConfigSettingsSource,
 )
 
@@ -35,6 +39,8 @@ from syncd.errors import ConfigError
 DEFAULT_BASE_URL = "https://cloud.specstory.com"
 DEFAULT_PULLSTORY_URL = "https://pullstory.com/api/v1"
 ENV_PREFIX = "SYNCD_"
+#: The longest any `*_seconds` setting may be (30 days); far longer ones overflow the clocks.
+MAX_SECONDS = 30 * 24 * 3600
 
 # Which TOML file the next Settings() reads; a context variable keeps load_settings re-entrant.
 _toml_path: ContextVar[Path | None] = ContextVar("syncd_toml_path", default=None)
@@ -58,45 +64,47 @@ def _http_url(value: str) -> str:
 
 #: A server's base URL: http(s) only, kept without a trailing slash.
 HttpUrl = Annotated[str, AfterValidator(_http_url)]
+#: A duration setting: a finite number of seconds, at most MAX_SECONDS.
+Seconds = Annotated[float, Field(le=MAX_SECONDS)]
 
 
 class RetrySettings(BaseModel):
     """How hard one request tries (SYNCD_RETRY__ATTEMPTS and friends)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     attempts: int = Field(default=4, ge=1, le=10)
-    base_delay_seconds: float = Field(default=0.5, ge=0)
-    max_delay_seconds: float = Field(default=30.0, ge=0)
+    base_delay_seconds: Seconds = Field(default=0.5, ge=0)
+    max_delay_seconds: Seconds = Field(default=30.0, ge=0)
     # The longest Retry-After a sync waits through before reporting the item as failed.
-    max_retry_after_seconds: float = Field(default=120.0, ge=0)
+    max_retry_after_seconds: Seconds = Field(default=120.0, ge=0)
 
 
 class ScheduleSettings(BaseModel):
     """How often `syncd run` works (SYNCD_SCHEDULE__SYNC_SECONDS and friends)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-    sync_seconds: float = Field(default=300.0, ge=10)
-    reconcile_seconds: float = Field(default=3600.0, ge=60)
+    sync_seconds: Seconds = Field(default=300.0, ge=10)
+    reconcile_seconds: Seconds = Field(default=3600.0, ge=60)
     # Random delay added to each run so many machines do not hit the API in step.
-    jitter_seconds: float = Field(default=30.0, ge=0)
+    jitter_seconds: Seconds = Field(default=30.0, ge=0)
 
 
 class BudgetSettings(BaseModel):
     """The share of the API's rate limit kept free for interactive commands."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     reserve: float = Field(default=0.1, ge=0.0, lt=1.0)
     # A pause longer than this ends the cycle; the rest is picked up when the budget allows.
-    max_inline_wait_seconds: float = Field(default=60.0, ge=0)
+    max_inline_wait_seconds: Seconds = Field(default=60.0, ge=0)
 
 
 class DeletionSettings(BaseModel):
     """What happens to a session deleted in the cloud (confirmed by a 404)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     mode: Literal["archive", "delete", "keep"] = "archive"
     # Refuse to remove more than this share of a project's sessions in one cycle.
@@ -106,7 +114,7 @@ class DeletionSettings(BaseModel):
 class PullStorySettings(BaseModel):
     """Pushing sessions to PullStory (SYNCD_PULLSTORY__*)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     base_url: HttpUrl = DEFAULT_PULLSTORY_URL
     api_key: SecretStr | None = None
@@ -117,7 +125,7 @@ class PullStorySettings(BaseModel):
     tags: list[str] = Field(default_factory=list)
     names: list[str] = Field(default_factory=list)
     # How often the daemon's push worker looks for work.
-    interval_seconds: float = Field(default=10.0, ge=1)
+    interval_seconds: Seconds = Field(default=10.0, ge=1)
 
     def resolve_api_key(self) -> str | None:
         return resolve_secret("pullstory__", self.api_key, self.api_key_file, self.api_key_command)
@@ -126,7 +134,7 @@ class PullStorySettings(BaseModel):
 class GitSettings(BaseModel):
     """Keep the mirror as a git archive: one commit per cycle that changed files."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     enabled: bool = False
     # Used only when the repository has no user.name / user.email of its own.
@@ -143,6 +151,7 @@ class Settings(BaseSettings):
         env_prefix=ENV_PREFIX,
         env_nested_delimiter="__",
         extra="forbid",
+        allow_inf_nan=False,
     )
 
     api_key: SecretStr | None = None
@@ -151,7 +160,7 @@ class Settings(BaseSettings):
     base_url: HttpUrl = DEFAULT_BASE_URL
     root: Path | None = None
     database_url: str | None = None
-    timeout_seconds: float = 30.0
+    timeout_seconds: Seconds = 30.0
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = "text"
     demo_corpus: Path | None = None
@@ -162,7 +171,7 @@ class Settings(BaseSettings):
     pullstory: PullStorySettings = Field(default_factory=PullStorySettings)
     git: GitSettings = Field(default_factory=GitSettings)
     # `syncd status --check` fails when the last successful sync is older than this.
-    stale_after_seconds: float = Field(default=3600.0, gt=0)
+    stale_after_seconds: Seconds = Field(default=3600.0, gt=0)
 
     @field_validator("timeout_seconds")
     @classmethod
@@ -274,13 +283,49 @@ def load_settings(config_path: Path | None = None, **overrides: object) -> Setti
         raise ConfigError("--config", f"{path} does not exist")
     if path.is_file():
         _check_toml(path)
+    _check_json_variables(os.environ)
     token = _toml_path.set(path if path.is_file() else None)
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         raise _config_error(exc) from None
+    except SettingsError as exc:  # a SYNCD_* value pydantic-settings could not decode
+        raise ConfigError("SYNCD_* variables", str(exc)) from None
     finally:
         _toml_path.reset(token)
+
+
+def _check_json_variables(environ: Mapping[str, str]) -> None:
+    """A list or table setting given as a variable must be JSON, e.g. '["app*"]'."""
+    wanted = _json_variables(Settings, ENV_PREFIX)
+    for name, value in environ.items():
+        kind = wanted.get(name.upper())
+        if kind is None:
+            continue
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            parsed = None
+        if not isinstance(parsed, kind):
+            variable = name.upper()
+            if kind is list:
+                raise ConfigError(variable, 'must be a JSON list, e.g. \'["first", "second"]\'')
+            raise ConfigError(
+                variable, f"must be a JSON object, or set each field as {variable}__<FIELD>"
+            )
+
+
+def _json_variables(model: type[BaseModel], prefix: str) -> dict[str, type]:
+    """Variable names whose values are read as JSON, with the JSON type each must be."""
+    found: dict[str, type] = {}
+    for name, field in model.model_fields.items():
+        variable = prefix + name.upper()
+        if get_origin(field.annotation) is list:
+            found[variable] = list
+        elif isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel):
+            found[variable] = dict
+            found.update(_json_variables(field.annotation, variable + "__"))
+    return found
 
 
 def _check_toml(path: Path) -> None:

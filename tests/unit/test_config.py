@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pydantic import BaseModel
 
-from syncd.config import default_config_path, load_settings
+from syncd.config import MAX_SECONDS, Settings, default_config_path, load_settings
 from syncd.errors import EXIT_CONFIG, ConfigError
 
 
@@ -167,3 +168,92 @@ def test_multi_line_key_file_is_refused_without_showing_it(
         load_settings().resolve_api_key()
     assert "SYNCD_API_KEY_FILE" in caught.value.message
     assert "sk-SECRET" not in caught.value.message
+
+
+# -- numbers and lists given as variables ------------------------------------------------
+
+
+def _float_variables(model: type[BaseModel], prefix: str) -> list[str]:
+    """Every float setting's variable, found from the models so a new one is covered too."""
+    found = []
+    for name, field in model.model_fields.items():
+        variable = prefix + name.upper()
+        if field.annotation is float:
+            found.append(variable)
+        elif isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel):
+            found += _float_variables(field.annotation, variable + "__")
+    return found
+
+
+FLOAT_VARIABLES = _float_variables(Settings, "SYNCD_")
+
+
+def test_every_float_setting_is_checked() -> None:
+    assert "SYNCD_TIMEOUT_SECONDS" in FLOAT_VARIABLES
+    assert "SYNCD_BUDGET__RESERVE" in FLOAT_VARIABLES
+    assert len(FLOAT_VARIABLES) >= 12
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "Infinity"])
+@pytest.mark.parametrize("variable", FLOAT_VARIABLES)
+def test_non_finite_numbers_are_a_configuration_error(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert caught.value.setting == variable
+    assert caught.value.exit_code == EXIT_CONFIG
+
+
+def test_non_finite_numbers_in_the_file_are_refused(tmp_path: Path) -> None:
+    config = tmp_path / "syncd.toml"
+    config.write_text("timeout_seconds = nan\n")
+    with pytest.raises(ConfigError, match="SYNCD_TIMEOUT_SECONDS: Input should be a finite"):
+        load_settings(config)
+
+
+@pytest.mark.parametrize("variable", [v for v in FLOAT_VARIABLES if v.endswith("_SECONDS")])
+def test_durations_are_at_most_30_days(monkeypatch: pytest.MonkeyPatch, variable: str) -> None:
+    monkeypatch.setenv(variable, str(MAX_SECONDS + 1))
+    with pytest.raises(ConfigError, match=f"{variable}: Input should be less than or equal"):
+        load_settings()
+    monkeypatch.setenv(variable, str(MAX_SECONDS))
+    load_settings()  # the limit itself is allowed
+
+
+@pytest.mark.parametrize(
+    "variable",
+    [
+        "SYNCD_PULLSTORY__PROJECTS",
+        "SYNCD_PULLSTORY__TAGS",
+        "SYNCD_PULLSTORY__NAMES",
+    ],
+)
+@pytest.mark.parametrize("value", ["foo", "", "app*, docs", "{}", '"app*"'])
+def test_a_list_variable_that_is_not_a_json_list_is_named(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert caught.value.message == (
+        f'Configuration error in {variable}: must be a JSON list, e.g. \'["first", "second"]\''
+    )
+
+
+def test_a_list_variable_in_lower_case_is_checked_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("syncd_pullstory__projects", "foo")
+    with pytest.raises(ConfigError, match="SYNCD_PULLSTORY__PROJECTS: must be a JSON list"):
+        load_settings()
+
+
+def test_a_json_list_variable_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SYNCD_PULLSTORY__PROJECTS", '["app*", "docs"]')
+    assert load_settings().pullstory.projects == ["app*", "docs"]
+
+
+def test_a_table_variable_must_be_a_json_object(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SYNCD_RETRY", "attempts=2")
+    with pytest.raises(ConfigError, match="SYNCD_RETRY: must be a JSON object, or set each"):
+        load_settings()
