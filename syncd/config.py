@@ -7,6 +7,7 @@ are resolved only when needed, so they never sit in the configuration file.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import subprocess
@@ -15,6 +16,7 @@ from collections.abc import Mapping
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Annotated, Literal, get_origin
+from urllib.parse import urlsplit
 
 import platformdirs
 from pydantic import (
@@ -25,6 +27,7 @@ from pydantic import (
     SecretStr,
     ValidationError,
     field_validator,
+    model_validator,
 )
 from pydantic_settings import (
     BaseSettings,
@@ -41,6 +44,8 @@ DEFAULT_PULLSTORY_URL = "https://pullstory.com/api/v1"
 ENV_PREFIX = "SYNCD_"
 #: The longest any `*_seconds` setting may be (30 days); far longer ones overflow the clocks.
 MAX_SECONDS = 30 * 24 * 3600
+#: Hosts plain http:// may always reach: the traffic never leaves the machine.
+LOOPBACK_NAMES = frozenset({"localhost"})
 
 # Which TOML file the next Settings() reads; a context variable keeps load_settings re-entrant.
 _toml_path: ContextVar[Path | None] = ContextVar("syncd_toml_path", default=None)
@@ -59,13 +64,60 @@ def default_root() -> Path:
 def _http_url(value: str) -> str:
     if not value.startswith(("http://", "https://")):
         raise ValueError("must start with http:// or https://")
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 -- raises ValueError on a port that is not a number
+    except ValueError:
+        raise ValueError("is not a valid URL") from None
+    if not parts.hostname:
+        raise ValueError("names no host")
+    if "@" in parts.netloc:
+        # httpx would send them as Basic credentials, replacing the key's Authorization header.
+        raise ValueError(
+            "must not hold a user name or password (user:password@): they would be sent "
+            "instead of the key"
+        )
     return value.rstrip("/")
 
 
-#: A server's base URL: http(s) only, kept without a trailing slash.
+#: A server's base URL: http(s) only, with a host and no credentials, kept without a
+#: trailing slash.
 HttpUrl = Annotated[str, AfterValidator(_http_url)]
 #: A duration setting: a finite number of seconds, at most MAX_SECONDS.
 Seconds = Annotated[float, Field(le=MAX_SECONDS)]
+
+
+def _canonical_host(host: str) -> str:
+    """A host as it is compared: lower case, an IP address in its shortest form."""
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        return host.lower()
+
+
+def _host_name(value: str) -> str:
+    """An allow_insecure_http entry: a host name or IP address (IPv6 with or without [])."""
+    host = _canonical_host(value.strip().removeprefix("[").removesuffix("]"))
+    if not host or any(ch in host for ch in "/@?#") or any(ch.isspace() for ch in host):
+        raise ValueError(
+            'must list host names only, like ["sync.example.lan"]: no scheme, port or path'
+        )
+    if ":" in host and not _is_ip(host):
+        raise ValueError('must list host names only, like ["sync.example.lan"]: no port')
+    return host
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_loopback(host: str) -> bool:
+    """127.0.0.0/8, ::1 and localhost: plain http:// there never leaves the machine."""
+    return host in LOOPBACK_NAMES or (_is_ip(host) and ipaddress.ip_address(host).is_loopback)
 
 
 class RetrySettings(BaseModel):
@@ -158,6 +210,8 @@ class Settings(BaseSettings):
     api_key_file: Path | None = None
     api_key_command: str | None = None
     base_url: HttpUrl = DEFAULT_BASE_URL
+    # Hosts plain http:// may reach besides loopback (base_url and pullstory.base_url).
+    allow_insecure_http: list[str] = Field(default_factory=list)
     root: Path | None = None
     database_url: str | None = None
     timeout_seconds: Seconds = 30.0
@@ -179,6 +233,30 @@ class Settings(BaseSettings):
         if value <= 0:
             raise ValueError("must be a positive number of seconds")
         return value
+
+    @field_validator("allow_insecure_http")
+    @classmethod
+    def _host_names(cls, values: list[str]) -> list[str]:
+        return [_host_name(value) for value in values]
+
+    @model_validator(mode="after")
+    def _refuse_plain_http(self) -> Settings:
+        # Raised as ConfigError, not ValueError: a model-wide error would not name its setting.
+        allowed = set(self.allow_insecure_http)
+        servers = [
+            ("base_url", self.base_url, "API key"),
+            ("pullstory__base_url", self.pullstory.base_url, "PullStory token"),
+        ]
+        for setting, url, secret in servers:
+            host = _canonical_host(urlsplit(url).hostname or "")
+            if url.startswith("http://") and not _is_loopback(host) and host not in allowed:
+                raise ConfigError(
+                    _env_name(setting),
+                    f"plain http:// to {host} would send the {secret} unencrypted; use "
+                    f"https://, or, where the network on the way is trusted, allow the host by "
+                    f'name: allow_insecure_http = ["{host}"]',
+                )
+        return self
 
     @classmethod
     def settings_customise_sources(
@@ -340,5 +418,7 @@ def _config_error(exc: ValidationError) -> ConfigError:
     location = "__".join(str(part) for part in first["loc"]) or "settings"
     if first["type"] == "extra_forbidden":
         return ConfigError(location, "unknown setting (check its spelling)")
-    # Never echo the offending value: it could be a secret.
-    return ConfigError(_env_name(location), str(first["msg"]))
+    # Never echo the offending value: it could be a secret. Our own checks' messages say
+    # what to do; pydantic would prefix them with "Value error, ".
+    problem = first["ctx"]["error"] if first["type"] == "value_error" else first["msg"]
+    return ConfigError(_env_name(location), str(problem))

@@ -170,6 +170,98 @@ def test_multi_line_key_file_is_refused_without_showing_it(
     assert "sk-SECRET" not in caught.value.message
 
 
+# -- plain http and credentials in URLs --------------------------------------------------
+
+
+def test_plain_http_to_another_host_is_refused_naming_the_setting(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SYNCD_BASE_URL", "http://sync.example.lan:8080")
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert caught.value.exit_code == EXIT_CONFIG
+    assert caught.value.message == (
+        "Configuration error in SYNCD_BASE_URL: plain http:// to sync.example.lan would send "
+        "the API key unencrypted; use https://, or, where the network on the way is trusted, "
+        'allow the host by name: allow_insecure_http = ["sync.example.lan"]'
+    )
+
+
+def test_plain_http_to_pullstory_elsewhere_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SYNCD_PULLSTORY__BASE_URL", "http://pullstory.example.lan/api/v1")
+    with pytest.raises(ConfigError, match=r"SYNCD_PULLSTORY__BASE_URL: plain http://.*token"):
+        load_settings()
+
+
+def test_a_host_allowed_by_name_may_use_plain_http(tmp_path: Path) -> None:
+    config = tmp_path / "syncd.toml"
+    config.write_text(
+        'base_url = "http://sync.example.lan:8080"\n'
+        'allow_insecure_http = ["Sync.Example.LAN", "[fd00::1]"]\n'
+        '[pullstory]\nbase_url = "http://[fd00:0::1]/api/v1"\n'
+    )
+    settings = load_settings(config)
+    assert settings.base_url == "http://sync.example.lan:8080"
+    assert settings.pullstory.base_url == "http://[fd00:0::1]/api/v1"
+
+
+def test_a_host_allowed_by_variable_may_use_plain_http(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SYNCD_BASE_URL", "http://sync.example.lan")
+    monkeypatch.setenv("SYNCD_ALLOW_INSECURE_HTTP", '["sync.example.lan"]')
+    assert load_settings().base_url == "http://sync.example.lan"
+
+
+def test_allowing_one_host_does_not_allow_another(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SYNCD_BASE_URL", "http://sync.example.lan")
+    monkeypatch.setenv("SYNCD_ALLOW_INSECURE_HTTP", '["example.lan"]')
+    with pytest.raises(ConfigError, match="SYNCD_BASE_URL"):
+        load_settings()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8765",
+        "http://127.3.2.1",
+        "http://[::1]:8765",
+        "http://localhost:8765",
+        "http://LOCALHOST",
+    ],
+)
+def test_loopback_may_use_plain_http(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
+    monkeypatch.setenv("SYNCD_BASE_URL", url)
+    assert load_settings().base_url == url
+
+
+@pytest.mark.parametrize("entry", ["http://sync.example.lan", "sync.example.lan:8080", "a/b", ""])
+def test_allow_insecure_http_takes_host_names_only(
+    monkeypatch: pytest.MonkeyPatch, entry: str
+) -> None:
+    monkeypatch.setenv("SYNCD_ALLOW_INSECURE_HTTP", f'["{entry}"]')
+    with pytest.raises(ConfigError, match="SYNCD_ALLOW_INSECURE_HTTP: must list host names"):
+        load_settings()
+
+
+@pytest.mark.parametrize("variable", ["SYNCD_BASE_URL", "SYNCD_PULLSTORY__BASE_URL"])
+def test_credentials_in_a_base_url_are_refused_without_showing_them(
+    monkeypatch: pytest.MonkeyPatch, variable: str
+) -> None:
+    monkeypatch.setenv(variable, "https://user:hunter2@sync.example.lan")
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert caught.value.message.startswith(f"Configuration error in {variable}: must not hold")
+    assert "hunter2" not in caught.value.message
+
+
+@pytest.mark.parametrize("url", ["https://", "https://host:port/", "http://:8080"])
+def test_a_base_url_without_a_usable_host_is_refused(
+    monkeypatch: pytest.MonkeyPatch, url: str
+) -> None:
+    monkeypatch.setenv("SYNCD_BASE_URL", url)
+    with pytest.raises(ConfigError, match="SYNCD_BASE_URL"):
+        load_settings()
+
+
 # -- numbers and lists given as variables ------------------------------------------------
 
 
@@ -228,6 +320,7 @@ def test_durations_are_at_most_30_days(monkeypatch: pytest.MonkeyPatch, variable
         "SYNCD_PULLSTORY__PROJECTS",
         "SYNCD_PULLSTORY__TAGS",
         "SYNCD_PULLSTORY__NAMES",
+        "SYNCD_ALLOW_INSECURE_HTTP",
     ],
 )
 @pytest.mark.parametrize("value", ["foo", "", "app*, docs", "{}", '"app*"'])
