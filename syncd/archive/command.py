@@ -4,19 +4,18 @@ failure told in one printable line with credentials in URLs redacted."""
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from syncd import durable
+from syncd.errors import redact_url
 
 #: Starts a process like `subprocess.Popen` (injectable so tests can stand in for git).
 Spawn = Callable[..., subprocess.Popen[str]]
 #: Told each git child's pid, and the time by which it will be done or killed, as it starts.
 Watcher = Callable[[int, float], None]
-_CREDENTIALS = re.compile(r"(://)[^/@\s]+@")
 #: Commands that change the repository: each is a durable step (the crash tests stop there).
 WRITING_VERBS = frozenset({"init", "read-tree", "rm", "add", "commit", "reset", "push"})
 
@@ -94,7 +93,7 @@ class Git:
 
 def one_line(text: str, limit: int = 200) -> str:
     """One printable line, credentials in URLs redacted, cut to `limit` characters."""
-    flat = " ".join(_CREDENTIALS.sub(r"\1***@", text).split())
+    flat = " ".join(redact_url(text).split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 

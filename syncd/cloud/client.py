@@ -40,6 +40,7 @@ from syncd.errors import (
     RateLimitedError,
     RequestNotSentError,
     TransferInterruptedError,
+    redact_url,
 )
 
 logger = logging.getLogger(__name__)
@@ -91,7 +92,9 @@ class CloudClient:
         budget: RateBudget | None = None,
         max_budget_wait: float = 60.0,
     ) -> None:
-        self.base_url = base_url.rstrip("/")
+        base_url = base_url.rstrip("/")
+        # Shown in messages, logs and front matter: never a password the URL may carry.
+        self.base_url = redact_url(base_url)
         self.retry = retry or RetryPolicy()
         self.stats = RequestStats()
         # Every request passes through one budget; interactive when nobody says otherwise.
@@ -100,7 +103,7 @@ class CloudClient:
         self._sleep = sleep
         self._jitter = jitter
         self._http = httpx.Client(
-            base_url=self.base_url + API_PREFIX,
+            base_url=base_url + API_PREFIX,
             headers={"Authorization": f"Bearer {api_key}", "User-Agent": "syncd"},
             timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
             transport=transport,

@@ -161,11 +161,11 @@ def _saved_wait(database_url: str) -> datetime | None:
 
 
 def _server(settings: Settings, api_key: str) -> Check:
-    base_url = settings.base_url
     # One attempt: doctor reports what the server says now, it does not retry.
     client = CloudClient(
-        base_url, api_key, timeout=settings.timeout_seconds, retry=RetryPolicy(attempts=1)
+        settings.base_url, api_key, timeout=settings.timeout_seconds, retry=RetryPolicy(attempts=1)
     )
+    base_url = client.base_url  # as messages show it, credentials redacted
     try:
         with client:
             projects, _ = client.list_projects()

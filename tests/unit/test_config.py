@@ -8,7 +8,7 @@ import pytest
 from pydantic import BaseModel
 
 from syncd.config import MAX_SECONDS, Settings, default_config_path, load_settings
-from syncd.errors import EXIT_CONFIG, ConfigError
+from syncd.errors import EXIT_CONFIG, CloudUnavailableError, ConfigError, redact_url
 
 
 def test_defaults_need_no_file(tmp_path: Path) -> None:
@@ -260,6 +260,31 @@ def test_a_base_url_without_a_usable_host_is_refused(
     monkeypatch.setenv("SYNCD_BASE_URL", url)
     with pytest.raises(ConfigError, match="SYNCD_BASE_URL"):
         load_settings()
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("https://bot:s3cret@example.org/r.git", "https://***@example.org/r.git"),
+        ("https://ghp_token@github.com/me/m.git", "https://***@github.com/me/m.git"),
+        ("http://u:p@ss@host:1/x", "http://***@host:1/x"),
+        (
+            "fatal: unable to access 'https://u:pw@h/r.git/': 403",
+            "fatal: unable to access 'https://***@h/r.git/': 403",
+        ),
+        ("https://example.org/r.git", "https://example.org/r.git"),
+        ("git@github.com:me/mirror.git", "git@github.com:me/mirror.git"),
+        ("no url here, mail me@example.org", "no url here, mail me@example.org"),
+    ],
+)
+def test_redact_url_hides_credentials_in_urls(text: str, shown: str) -> None:
+    assert redact_url(text) == shown
+
+
+def test_no_error_message_shows_credentials_in_a_url() -> None:
+    error = CloudUnavailableError("https://me:pa55word@sync.example.lan/api/v1/x", "refused")
+    assert "pa55word" not in error.message
+    assert "https://***@sync.example.lan/api/v1/x" in error.message
 
 
 # -- numbers and lists given as variables ------------------------------------------------
