@@ -1,5 +1,6 @@
-"""Running git: one command at a time in the mirror root, each bounded by a timeout, and a
-failure told in one printable line with credentials in URLs redacted."""
+"""Running git: one command at a time in the mirror root, each bounded by a timeout, without
+syncd's own variables (its keys) in its environment, and a failure told in one printable
+line with credentials in URLs redacted."""
 
 from __future__ import annotations
 
@@ -16,6 +17,9 @@ from syncd.errors import redact_url
 Spawn = Callable[..., subprocess.Popen[str]]
 #: Told each git child's pid, and the time by which it will be done or killed, as it starts.
 Watcher = Callable[[int, float], None]
+#: Variables git children never see (see `_withheld`).
+WITHHELD_PREFIX = "SYNCD_"
+WITHHELD_NAMES = frozenset({"NOTIFY_SOCKET", "WATCHDOG_PID", "WATCHDOG_USEC"})
 #: Commands that change the repository: each is a durable step (the crash tests stop there).
 WRITING_VERBS = frozenset({"init", "read-tree", "rm", "add", "commit", "reset", "push"})
 
@@ -98,14 +102,24 @@ def one_line(text: str, limit: int = 200) -> str:
 
 
 def _environment(extra: dict[str, str] | None) -> dict[str, str]:
+    """syncd's environment without what is syncd's alone, plus the GIT_* settings it runs
+    git with: hooks and push transports run with this too."""
+    inherited = {name: value for name, value in os.environ.items() if not _withheld(name)}
     return {
-        **os.environ,
+        **inherited,
         "GIT_TERMINAL_PROMPT": "0",
         "GIT_LITERAL_PATHSPECS": "1",
         "GIT_EDITOR": "true",
         "LC_ALL": "C",
         **(extra or {}),
     }
+
+
+def _withheld(name: str) -> bool:
+    """SYNCD_* variables hold syncd's settings, API keys among them (any case: settings are
+    read case-insensitively); systemd's notify socket would let a hook speak for syncd."""
+    upper = name.upper()
+    return upper.startswith(WITHHELD_PREFIX) or upper in WITHHELD_NAMES
 
 
 def _verb(args: Sequence[str]) -> str:
