@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import logging
 import os
+import shlex
+import stat
 import subprocess
 import tomllib
 from collections.abc import Mapping
@@ -38,6 +41,8 @@ from pydantic_settings import (
 )
 
 from syncd.errors import ConfigError
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "https://cloud.specstory.com"
 DEFAULT_PULLSTORY_URL = "https://pullstory.com/api/v1"
@@ -328,9 +333,26 @@ def _non_empty(setting: str, value: str) -> str:
 
 def _read_key_file(setting: str, path: Path) -> str:
     try:
-        return path.expanduser().read_text(encoding="utf-8")
+        with path.expanduser().open(encoding="utf-8") as file:
+            _warn_if_exposed(setting, path, os.fstat(file.fileno()).st_mode)
+            return file.read()
     except OSError as exc:
         raise ConfigError(_env_name(setting), f"cannot read {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(_env_name(setting), f"{path} is not UTF-8 text") from None
+
+
+def _warn_if_exposed(setting: str, path: Path, mode: int) -> None:
+    """Like ssh's UNPROTECTED PRIVATE KEY FILE, but a warning: the key still works."""
+    if stat.S_ISREG(mode) and mode & 0o077:
+        logger.warning(
+            "%s: %s is accessible to other users (mode %04o); anyone who can read it can use "
+            "the key. Fix: chmod 600 %s",
+            _env_name(setting),
+            path,
+            stat.S_IMODE(mode),
+            shlex.quote(str(path)),
+        )
 
 
 def _run_key_command(setting: str, command: str) -> str:

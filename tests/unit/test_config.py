@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -375,3 +376,48 @@ def test_a_table_variable_must_be_a_json_object(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("SYNCD_RETRY", "attempts=2")
     with pytest.raises(ConfigError, match="SYNCD_RETRY: must be a JSON object, or set each"):
         load_settings()
+
+
+# -- key files -----------------------------------------------------------------------------
+
+
+def test_a_key_file_open_to_others_is_warned_about_once_without_the_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    key_file = tmp_path / "key"
+    key_file.write_text("sk-from-file\n")
+    key_file.chmod(0o644)
+    monkeypatch.setenv("SYNCD_API_KEY_FILE", str(key_file))
+    with caplog.at_level(logging.WARNING, logger="syncd.config"):
+        assert load_settings().resolve_api_key() == "sk-from-file"
+    assert [r.getMessage() for r in caplog.records] == [
+        f"SYNCD_API_KEY_FILE: {key_file} is accessible to other users (mode 0644); anyone who "
+        f"can read it can use the key. Fix: chmod 600 {key_file}"
+    ]
+
+
+def test_a_pullstory_key_file_open_to_its_group_is_warned_about(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    key_file = tmp_path / "pullstory key"
+    key_file.write_text("ps_live_abc\n")
+    key_file.chmod(0o640)
+    monkeypatch.setenv("SYNCD_PULLSTORY__API_KEY_FILE", str(key_file))
+    with caplog.at_level(logging.WARNING, logger="syncd.config"):
+        load_settings().pullstory.resolve_api_key()
+    (message,) = [r.getMessage() for r in caplog.records]
+    assert message.startswith("SYNCD_PULLSTORY__API_KEY_FILE: ")
+    assert f"Fix: chmod 600 '{key_file}'" in message
+    assert "ps_live_abc" not in message
+
+
+def test_a_private_key_file_gets_no_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    key_file = tmp_path / "key"
+    key_file.write_text("sk-from-file\n")
+    key_file.chmod(0o600)
+    monkeypatch.setenv("SYNCD_API_KEY_FILE", str(key_file))
+    with caplog.at_level(logging.WARNING, logger="syncd.config"):
+        assert load_settings().resolve_api_key() == "sk-from-file"
+    assert caplog.records == []
