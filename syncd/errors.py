@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 EXIT_OK = 0
 EXIT_ITEMS_FAILED = 1
 EXIT_CONFIG = 2
@@ -10,6 +12,15 @@ EXIT_UNAVAILABLE = 4
 EXIT_STORAGE = 5
 EXIT_LOCKED = 6
 
+# From "://" to the last "@" before the next whitespace: a password may itself hold an "@".
+_URL_CREDENTIALS = re.compile(r"(://)\S*@")
+
+
+def redact_url(text: str) -> str:
+    """`text` (a URL, or a message holding URLs) with any user name and password in a URL
+    replaced by `***`: `https://bot:token@host/x` -> `https://***@host/x`."""
+    return _URL_CREDENTIALS.sub(r"\1***@", text)
+
 
 class SyncdError(Exception):
     """Base of every error syncd reports to the user as one line."""
@@ -17,6 +28,8 @@ class SyncdError(Exception):
     exit_code = EXIT_ITEMS_FAILED
 
     def __init__(self, message: str) -> None:
+        # Whichever field a URL came from, no message shows the credentials it carried.
+        message = redact_url(message)
         super().__init__(message)
         self.message = message
 

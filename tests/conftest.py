@@ -12,7 +12,8 @@ CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "specstory"
 
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No test sees the developer's own SYNCD_* settings, .env or config file."""
+    """No test sees the developer's own SYNCD_* settings or config file, and each runs in its
+    own working directory."""
     for name in list(os.environ):
         if name.startswith("SYNCD_"):
             monkeypatch.delenv(name)

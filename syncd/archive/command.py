@@ -1,22 +1,40 @@
-"""Running git: one command at a time in the mirror root, each bounded by a timeout, and a
-failure told in one printable line with credentials in URLs redacted."""
+"""Running git: one command at a time in the mirror root, each bounded by a timeout, without
+syncd's own variables (its keys) in its environment, and a failure told in one printable
+line with credentials in URLs redacted."""
 
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from syncd import durable
+from syncd.errors import redact_url
 
 #: Starts a process like `subprocess.Popen` (injectable so tests can stand in for git).
 Spawn = Callable[..., subprocess.Popen[str]]
 #: Told each git child's pid, and the time by which it will be done or killed, as it starts.
 Watcher = Callable[[int, float], None]
-_CREDENTIALS = re.compile(r"(://)[^/@\s]+@")
+#: Variables git children never see (see `_withheld`).
+WITHHELD_PREFIX = "SYNCD_"
+WITHHELD_NAMES = frozenset(
+    {
+        "NOTIFY_SOCKET",
+        "WATCHDOG_PID",
+        "WATCHDOG_USEC",
+        # Where git finds a repository: inherited from a hook or alias that started syncd,
+        # they would send syncd's commits into someone else's repository.
+        "GIT_DIR",
+        "GIT_WORK_TREE",
+        "GIT_INDEX_FILE",
+        "GIT_OBJECT_DIRECTORY",
+        "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+        "GIT_COMMON_DIR",
+        "GIT_NAMESPACE",
+    }
+)
 #: Commands that change the repository: each is a durable step (the crash tests stop there).
 WRITING_VERBS = frozenset({"init", "read-tree", "rm", "add", "commit", "reset", "push"})
 
@@ -94,19 +112,30 @@ class Git:
 
 def one_line(text: str, limit: int = 200) -> str:
     """One printable line, credentials in URLs redacted, cut to `limit` characters."""
-    flat = " ".join(_CREDENTIALS.sub(r"\1***@", text).split())
+    flat = " ".join(redact_url(text).split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
 def _environment(extra: dict[str, str] | None) -> dict[str, str]:
+    """syncd's environment without what is syncd's alone, plus the GIT_* settings it runs
+    git with: hooks and push transports run with this too."""
+    inherited = {name: value for name, value in os.environ.items() if not _withheld(name)}
     return {
-        **os.environ,
+        **inherited,
         "GIT_TERMINAL_PROMPT": "0",
         "GIT_LITERAL_PATHSPECS": "1",
         "GIT_EDITOR": "true",
         "LC_ALL": "C",
         **(extra or {}),
     }
+
+
+def _withheld(name: str) -> bool:
+    """SYNCD_* variables hold syncd's settings, API keys among them (any case: settings are
+    read case-insensitively); systemd's notify socket would let a hook speak for syncd; an
+    inherited repository location would point git elsewhere."""
+    upper = name.upper()
+    return upper.startswith(WITHHELD_PREFIX) or upper in WITHHELD_NAMES
 
 
 def _verb(args: Sequence[str]) -> str:

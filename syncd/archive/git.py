@@ -31,7 +31,7 @@ from syncd.archive.locks import (
     read_owner,
     recover_locks,
 )
-from syncd.errors import StorageError
+from syncd.errors import StorageError, redact_url
 
 logger = logging.getLogger(__name__)
 
@@ -283,7 +283,7 @@ class GitArchive:
         except GitFailed as exc:
             logger.warning("git push failed again: %s", exc)
             return str(exc)
-        logger.info("git: pushed to %s", self.remote)
+        logger.info("git: pushed to %s", redact_url(self.remote))
         return None
 
     def _send_push(self, remote: str) -> None:

@@ -55,6 +55,7 @@ from syncd.errors import (
     RateLimitedError,
     RequestNotSentError,
     TransferInterruptedError,
+    redact_url,
 )
 
 logger = logging.getLogger(__name__)
@@ -115,7 +116,9 @@ class CloudClient:
         min_transfer_rate: float = DEFAULT_MIN_TRANSFER_RATE,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.base_url = base_url.rstrip("/")
+        base_url = base_url.rstrip("/")
+        # Shown in messages, logs and front matter: never a password the URL may carry.
+        self.base_url = redact_url(base_url)
         self.retry = retry or RetryPolicy()
         self.stats = RequestStats()
         # Every request passes through one budget; interactive when nobody says otherwise.
@@ -130,7 +133,7 @@ class CloudClient:
         self._clock = clock  # times transfers; the budget keeps its own (wall) clock
         self._headers = ServerHeaders(self.budget)
         self._http = httpx.Client(
-            base_url=self.base_url + API_PREFIX,
+            base_url=base_url + API_PREFIX,
             headers={"Authorization": f"Bearer {api_key}", "User-Agent": user_agent()},
             timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
             transport=transport,

@@ -161,15 +161,15 @@ def _saved_wait(database_url: str) -> datetime | None:
 
 
 def _server(settings: Settings, api_key: str) -> Check:
-    base_url = settings.base_url
     # One attempt: doctor reports what the server says now, it does not retry.
     client = CloudClient(
-        base_url,
+        settings.base_url,
         api_key,
         timeout=settings.timeout_seconds,
         retry=RetryPolicy(attempts=1),
         min_transfer_rate=settings.min_transfer_bytes_per_second,
     )
+    base_url = client.base_url  # as messages show it, credentials redacted
     try:
         with client:
             projects = client.list_projects().projects

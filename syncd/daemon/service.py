@@ -32,7 +32,7 @@ from syncd.daemon.lock import RootLock
 from syncd.daemon.notify import Notifier
 from syncd.daemon.runtime import build_client, sync_options, write_story_url
 from syncd.daemon.state import DaemonState, write_state
-from syncd.errors import AuthError, ConfigError, StopRequested, SyncdError
+from syncd.errors import AuthError, ConfigError, StopRequested, SyncdError, redact_url
 from syncd.index.store import Store, StoryRecord
 from syncd.mirror.writer import Mirror
 from syncd.push.pullstory import PullStoryClient
@@ -103,7 +103,7 @@ class Daemon:
             self.notifier.ready(f"mirroring into {settings.mirror_root}")
             logger.info(
                 "syncd running: %s -> %s (sync every %.0f s, reconcile every %.0f s)",
-                settings.base_url,
+                redact_url(settings.base_url),
                 settings.mirror_root,
                 settings.schedule.sync_seconds,
                 settings.schedule.reconcile_seconds,

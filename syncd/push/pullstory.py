@@ -23,6 +23,7 @@ from syncd.errors import (
     PullStoryUnavailableError,
     QuotaExhaustedError,
     StoryNotFoundError,
+    redact_url,
 )
 
 logger = logging.getLogger(__name__)
@@ -75,9 +76,11 @@ class PullStoryClient:
         timeout: float = 30.0,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
-        self.base_url = base_url.rstrip("/")
+        base_url = base_url.rstrip("/")
+        # Shown in messages and logs: never a password the URL may carry.
+        self.base_url = redact_url(base_url)
         self._http = httpx.Client(
-            base_url=self.base_url,
+            base_url=base_url,
             headers={"Authorization": f"Bearer {token}", "User-Agent": "syncd"},
             timeout=timeout,
             transport=transport,

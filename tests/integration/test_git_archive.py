@@ -432,13 +432,13 @@ COMMITTING_SYNCD = """
 import os, sys
 from pathlib import Path
 from syncd.archive.git import ChangeSummary, GitArchive
-os.environ["SYNCD_TEST_COMMITTER"] = str(os.getpid())
+os.environ["COMMITTING_SYNCD_PID"] = str(os.getpid())
 summary = ChangeSummary(new={"proj": ["first session"]})
 GitArchive(Path(sys.argv[1])).commit([sys.argv[2]], [], [], summary)
 """
 #: Shell lines that kill the committing Python process, then the git running them, at once.
 KILL_SYNCD_AND_GIT = (
-    'if [ -n "$SYNCD_TEST_COMMITTER" ]; then kill -9 "$SYNCD_TEST_COMMITTER" "$PPID"; fi'
+    'if [ -n "$COMMITTING_SYNCD_PID" ]; then kill -9 "$COMMITTING_SYNCD_PID" "$PPID"; fi'
 )
 
 
@@ -594,7 +594,7 @@ def test_nothing_is_removed_while_the_git_a_killed_syncd_started_still_runs(
     install_hook(
         repo,
         "reference-transaction",
-        '[ "$1" = prepared ] && [ -n "$SYNCD_TEST_COMMITTER" ] || exit 0\n'
+        '[ "$1" = prepared ] && [ -n "$COMMITTING_SYNCD_PID" ] || exit 0\n'
         'echo "$PPID" > "$WAITING.tmp" && mv "$WAITING.tmp" "$WAITING"\n'
         'i=0; while [ ! -e "$RELEASE" ] && [ "$i" -lt 1200 ]; do sleep 0.05; i=$((i+1)); done',
     )

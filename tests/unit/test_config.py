@@ -1,13 +1,15 @@
-"""Settings come from TOML, .env and SYNCD_* variables; bad ones name themselves."""
+"""Settings come from TOML and SYNCD_* variables, never a .env; bad ones name themselves."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
+from pydantic import BaseModel
 
-from syncd.config import default_config_path, load_settings
-from syncd.errors import EXIT_CONFIG, ConfigError
+from syncd.config import MAX_SECONDS, Settings, default_config_path, load_settings
+from syncd.errors import EXIT_CONFIG, CloudUnavailableError, ConfigError, redact_url
 
 
 def test_defaults_need_no_file(tmp_path: Path) -> None:
@@ -39,9 +41,25 @@ def test_environment_overrides_the_file(tmp_path: Path, monkeypatch: pytest.Monk
     assert load_settings(config).timeout_seconds == 9
 
 
-def test_dotenv_in_the_working_directory_is_read(tmp_path: Path) -> None:
-    (tmp_path / ".env").write_text("SYNCD_BASE_URL=http://127.0.0.1:1234\n")
-    assert load_settings().base_url == "http://127.0.0.1:1234"
+def test_dotenv_in_the_working_directory_is_ignored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    marker = tmp_path / "command-ran"
+    (tmp_path / ".env").write_text(
+        "SYNCD_BASE_URL=https://collector.example\n"
+        f"SYNCD_API_KEY_COMMAND=touch {marker}\n"
+        "SYNCD_PULLSTORY__BASE_URL=https://collector.example\n"
+        "SYNCD_GIT__REMOTE=https://collector.example/mirror.git\n"
+        f"SYNCD_ROOT={tmp_path / 'elsewhere'}\n"
+    )
+    settings = load_settings()
+    assert settings.base_url == "https://cloud.specstory.com"
+    assert settings.pullstory.base_url == "https://pullstory.com/api/v1"
+    assert settings.git.remote is None
+    assert settings.root is None
+    assert settings.resolve_api_key() is None
+    assert not marker.exists()
 
 
 def test_database_url_defaults_to_sqlite_under_the_root(
@@ -136,17 +154,6 @@ def test_bad_nested_setting_is_named_with_its_variable(monkeypatch: pytest.Monke
         load_settings()
 
 
-def test_unrelated_variables_in_dotenv_are_ignored(tmp_path: Path) -> None:
-    (tmp_path / ".env").write_text("OPENAI_API_KEY=sk-other\nSYNCD_TIMEOUT_SECONDS=5\n")
-    assert load_settings().timeout_seconds == 5
-
-
-def test_misspelt_syncd_variable_in_dotenv_is_named(tmp_path: Path) -> None:
-    (tmp_path / ".env").write_text("SYNCD_TIMEOUT_SECOND=5\n")
-    with pytest.raises(ConfigError, match="timeout_second"):
-        load_settings()
-
-
 def test_key_command_uses_its_first_line_like_pass(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SYNCD_API_KEY_COMMAND", "printf 'sk-first\\nlogin: me@example.com\\n'")
     assert load_settings().resolve_api_key() == "sk-first"
@@ -162,3 +169,255 @@ def test_multi_line_key_file_is_refused_without_showing_it(
         load_settings().resolve_api_key()
     assert "SYNCD_API_KEY_FILE" in caught.value.message
     assert "sk-SECRET" not in caught.value.message
+
+
+# -- plain http and credentials in URLs --------------------------------------------------
+
+
+def test_plain_http_to_another_host_is_refused_naming_the_setting(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SYNCD_BASE_URL", "http://sync.example.lan:8080")
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert caught.value.exit_code == EXIT_CONFIG
+    assert caught.value.message == (
+        "Configuration error in SYNCD_BASE_URL: plain http:// to sync.example.lan would send "
+        "the API key unencrypted; use https://, or, where the network on the way is trusted, "
+        'allow the host by name: allow_insecure_http = ["sync.example.lan"]'
+    )
+
+
+def test_plain_http_to_pullstory_elsewhere_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SYNCD_PULLSTORY__BASE_URL", "http://pullstory.example.lan/api/v1")
+    with pytest.raises(ConfigError, match=r"SYNCD_PULLSTORY__BASE_URL: plain http://.*token"):
+        load_settings()
+
+
+def test_a_host_allowed_by_name_may_use_plain_http(tmp_path: Path) -> None:
+    config = tmp_path / "syncd.toml"
+    config.write_text(
+        'base_url = "http://sync.example.lan:8080"\n'
+        'allow_insecure_http = ["Sync.Example.LAN", "[fd00::1]"]\n'
+        '[pullstory]\nbase_url = "http://[fd00:0::1]/api/v1"\n'
+    )
+    settings = load_settings(config)
+    assert settings.base_url == "http://sync.example.lan:8080"
+    assert settings.pullstory.base_url == "http://[fd00:0::1]/api/v1"
+
+
+def test_a_host_allowed_by_variable_may_use_plain_http(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SYNCD_BASE_URL", "http://sync.example.lan")
+    monkeypatch.setenv("SYNCD_ALLOW_INSECURE_HTTP", '["sync.example.lan"]')
+    assert load_settings().base_url == "http://sync.example.lan"
+
+
+def test_allowing_one_host_does_not_allow_another(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SYNCD_BASE_URL", "http://sync.example.lan")
+    monkeypatch.setenv("SYNCD_ALLOW_INSECURE_HTTP", '["example.lan"]')
+    with pytest.raises(ConfigError, match="SYNCD_BASE_URL"):
+        load_settings()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8765",
+        "http://127.3.2.1",
+        "http://[::1]:8765",
+        "http://localhost:8765",
+        "http://LOCALHOST",
+    ],
+)
+def test_loopback_may_use_plain_http(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
+    monkeypatch.setenv("SYNCD_BASE_URL", url)
+    assert load_settings().base_url == url
+
+
+@pytest.mark.parametrize("entry", ["http://sync.example.lan", "sync.example.lan:8080", "a/b", ""])
+def test_allow_insecure_http_takes_host_names_only(
+    monkeypatch: pytest.MonkeyPatch, entry: str
+) -> None:
+    monkeypatch.setenv("SYNCD_ALLOW_INSECURE_HTTP", f'["{entry}"]')
+    with pytest.raises(ConfigError, match="SYNCD_ALLOW_INSECURE_HTTP: must list host names"):
+        load_settings()
+
+
+@pytest.mark.parametrize("variable", ["SYNCD_BASE_URL", "SYNCD_PULLSTORY__BASE_URL"])
+def test_credentials_in_a_base_url_are_refused_without_showing_them(
+    monkeypatch: pytest.MonkeyPatch, variable: str
+) -> None:
+    monkeypatch.setenv(variable, "https://user:hunter2@sync.example.lan")
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert caught.value.message.startswith(f"Configuration error in {variable}: must not hold")
+    assert "hunter2" not in caught.value.message
+
+
+@pytest.mark.parametrize("url", ["https://", "https://host:port/", "http://:8080"])
+def test_a_base_url_without_a_usable_host_is_refused(
+    monkeypatch: pytest.MonkeyPatch, url: str
+) -> None:
+    monkeypatch.setenv("SYNCD_BASE_URL", url)
+    with pytest.raises(ConfigError, match="SYNCD_BASE_URL"):
+        load_settings()
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("https://bot:s3cret@example.org/r.git", "https://***@example.org/r.git"),
+        ("https://ghp_token@github.com/me/m.git", "https://***@github.com/me/m.git"),
+        ("http://u:p@ss@host:1/x", "http://***@host:1/x"),
+        (
+            "fatal: unable to access 'https://u:pw@h/r.git/': 403",
+            "fatal: unable to access 'https://***@h/r.git/': 403",
+        ),
+        ("https://example.org/r.git", "https://example.org/r.git"),
+        ("git@github.com:me/mirror.git", "git@github.com:me/mirror.git"),
+        ("no url here, mail me@example.org", "no url here, mail me@example.org"),
+    ],
+)
+def test_redact_url_hides_credentials_in_urls(text: str, shown: str) -> None:
+    assert redact_url(text) == shown
+
+
+def test_no_error_message_shows_credentials_in_a_url() -> None:
+    error = CloudUnavailableError("https://me:pa55word@sync.example.lan/api/v1/x", "refused")
+    assert "pa55word" not in error.message
+    assert "https://***@sync.example.lan/api/v1/x" in error.message
+
+
+# -- numbers and lists given as variables ------------------------------------------------
+
+
+def _float_variables(model: type[BaseModel], prefix: str) -> list[str]:
+    """Every float setting's variable, found from the models so a new one is covered too."""
+    found = []
+    for name, field in model.model_fields.items():
+        variable = prefix + name.upper()
+        if field.annotation is float:
+            found.append(variable)
+        elif isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel):
+            found += _float_variables(field.annotation, variable + "__")
+    return found
+
+
+FLOAT_VARIABLES = _float_variables(Settings, "SYNCD_")
+
+
+def test_every_float_setting_is_checked() -> None:
+    assert "SYNCD_TIMEOUT_SECONDS" in FLOAT_VARIABLES
+    assert "SYNCD_BUDGET__RESERVE" in FLOAT_VARIABLES
+    assert len(FLOAT_VARIABLES) >= 12
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "Infinity"])
+@pytest.mark.parametrize("variable", FLOAT_VARIABLES)
+def test_non_finite_numbers_are_a_configuration_error(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert caught.value.setting == variable
+    assert caught.value.exit_code == EXIT_CONFIG
+
+
+def test_non_finite_numbers_in_the_file_are_refused(tmp_path: Path) -> None:
+    config = tmp_path / "syncd.toml"
+    config.write_text("timeout_seconds = nan\n")
+    with pytest.raises(ConfigError, match="SYNCD_TIMEOUT_SECONDS: Input should be a finite"):
+        load_settings(config)
+
+
+@pytest.mark.parametrize("variable", [v for v in FLOAT_VARIABLES if v.endswith("_SECONDS")])
+def test_durations_are_at_most_30_days(monkeypatch: pytest.MonkeyPatch, variable: str) -> None:
+    monkeypatch.setenv(variable, str(MAX_SECONDS + 1))
+    with pytest.raises(ConfigError, match=f"{variable}: Input should be less than or equal"):
+        load_settings()
+    monkeypatch.setenv(variable, str(MAX_SECONDS))
+    load_settings()  # the limit itself is allowed
+
+
+@pytest.mark.parametrize(
+    "variable",
+    [
+        "SYNCD_PULLSTORY__PROJECTS",
+        "SYNCD_PULLSTORY__TAGS",
+        "SYNCD_PULLSTORY__NAMES",
+        "SYNCD_ALLOW_INSECURE_HTTP",
+    ],
+)
+@pytest.mark.parametrize("value", ["foo", "", "app*, docs", "{}", '"app*"'])
+def test_a_list_variable_that_is_not_a_json_list_is_named(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert caught.value.message == (
+        f'Configuration error in {variable}: must be a JSON list, e.g. \'["first", "second"]\''
+    )
+
+
+def test_a_list_variable_in_lower_case_is_checked_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("syncd_pullstory__projects", "foo")
+    with pytest.raises(ConfigError, match="SYNCD_PULLSTORY__PROJECTS: must be a JSON list"):
+        load_settings()
+
+
+def test_a_json_list_variable_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SYNCD_PULLSTORY__PROJECTS", '["app*", "docs"]')
+    assert load_settings().pullstory.projects == ["app*", "docs"]
+
+
+def test_a_table_variable_must_be_a_json_object(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SYNCD_RETRY", "attempts=2")
+    with pytest.raises(ConfigError, match="SYNCD_RETRY: must be a JSON object, or set each"):
+        load_settings()
+
+
+# -- key files -----------------------------------------------------------------------------
+
+
+def test_a_key_file_open_to_others_is_warned_about_once_without_the_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    key_file = tmp_path / "key"
+    key_file.write_text("sk-from-file\n")
+    key_file.chmod(0o644)
+    monkeypatch.setenv("SYNCD_API_KEY_FILE", str(key_file))
+    with caplog.at_level(logging.WARNING, logger="syncd.config"):
+        assert load_settings().resolve_api_key() == "sk-from-file"
+    assert [r.getMessage() for r in caplog.records] == [
+        f"SYNCD_API_KEY_FILE: {key_file} is accessible to other users (mode 0644); anyone who "
+        f"can read it can use the key. Fix: chmod 600 {key_file}"
+    ]
+
+
+def test_a_pullstory_key_file_open_to_its_group_is_warned_about(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    key_file = tmp_path / "pullstory key"
+    key_file.write_text("ps_live_abc\n")
+    key_file.chmod(0o640)
+    monkeypatch.setenv("SYNCD_PULLSTORY__API_KEY_FILE", str(key_file))
+    with caplog.at_level(logging.WARNING, logger="syncd.config"):
+        load_settings().pullstory.resolve_api_key()
+    (message,) = [r.getMessage() for r in caplog.records]
+    assert message.startswith("SYNCD_PULLSTORY__API_KEY_FILE: ")
+    assert f"Fix: chmod 600 '{key_file}'" in message
+    assert "ps_live_abc" not in message
+
+
+def test_a_private_key_file_gets_no_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    key_file = tmp_path / "key"
+    key_file.write_text("sk-from-file\n")
+    key_file.chmod(0o600)
+    monkeypatch.setenv("SYNCD_API_KEY_FILE", str(key_file))
+    with caplog.at_level(logging.WARNING, logger="syncd.config"):
+        assert load_settings().resolve_api_key() == "sk-from-file"
+    assert caplog.records == []
