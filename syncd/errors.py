@@ -145,6 +145,49 @@ class UnsafePathError(SyncdError):
         super().__init__(f"Refusing to write {path!r}: it is outside the mirror root {root}")
 
 
+class LinkInPathError(UnsafePathError):
+    """A folder or file on a mirror path is a symbolic link: syncd never follows one."""
+
+    def __init__(self, path: str, link: str, root: str) -> None:
+        self.path = path
+        self.link = link
+        self.root = root
+        where = repr(path) if link == path else f"{link!r} on the way to {path!r}"
+        SyncdError.__init__(
+            self,
+            f"Refusing to follow {where}: it is a symbolic link, and syncd never reads or "
+            f"writes through a link below the mirror root {root}. Make it a real folder or "
+            "file (or move it away), then sync again.",
+        )
+
+
+class ReservedPathError(UnsafePathError):
+    """A mirror path names syncd's own folder (index, lock, outbox)."""
+
+    def __init__(self, path: str, root: str) -> None:
+        self.path = path
+        self.root = root
+        SyncdError.__init__(
+            self,
+            f"Refusing to touch {path!r}: .syncd/ in {root} is syncd's own folder, "
+            "never a place for mirrored files",
+        )
+
+
+class NotAFileError(SyncdError):
+    """Something other than a regular file (a FIFO, a socket, a device, a folder) sits
+    where syncd reads a file; it is never opened for its contents."""
+
+    exit_code = EXIT_STORAGE
+
+    def __init__(self, path: str, kind: str) -> None:
+        self.path = path
+        self.kind = kind
+        super().__init__(
+            f"{path!r} is {kind}, not a regular file: syncd only reads regular files; move it away"
+        )
+
+
 def driver_message(exc: BaseException) -> str:
     """A database error's first line, from the driver: without SQLAlchemy's SQL and
     parameter dump, which may hold a session's text."""

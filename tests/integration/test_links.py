@@ -1,0 +1,190 @@
+"""Links in the mirror: nothing is written, read, moved or trashed through a link."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from syncd.errors import UnsafePathError
+from syncd.mirror import frontmatter
+from syncd.mirror.writer import Mirror
+from syncd.push.selection import brief_for
+from tests.integration.conftest import Harness
+from tests.integration.test_incremental_and_deletions import engine_run, seed_project
+
+
+def paths_by_id(harness: Harness) -> dict[str, str]:
+    with harness.store() as store:
+        return {sid: record.path for sid, record in store.sessions().items()}
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
+
+
+# --- the mirror ------------------------------------------------------------------------
+
+
+def test_a_session_file_linked_to_the_index_is_kept_aside_and_the_index_survives(
+    harness: Harness,
+) -> None:
+    ids = seed_project(harness.server, 8)
+    engine_run(harness)
+    path = harness.root / paths_by_id(harness)[ids[0]]
+    index_db = harness.root / ".syncd" / "index.db"
+    path.unlink()
+    path.symlink_to(index_db)
+    harness.server.put_session("proj_big", session_id=ids[0], name=f"s{ids[0]}", markdown="# v2\n")
+
+    report = engine_run(harness)
+
+    assert report.failed == 0
+    assert index_db.read_bytes().startswith(b"SQLite format 3\x00")
+    with sqlite3.connect(index_db) as db:
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    with harness.store() as store:
+        assert store.count_sessions() == 8
+    assert not path.is_symlink()
+    assert frontmatter.split(path.read_bytes())[1] == b"# v2\n"
+    (kept,) = path.parent.glob("*.local-*.md")
+    assert kept.is_symlink()
+    assert kept.readlink() == index_db
+
+
+def test_a_link_from_one_session_file_to_another_never_overwrites_the_other(
+    harness: Harness,
+) -> None:
+    ids = seed_project(harness.server, 8)
+    engine_run(harness)
+    paths = paths_by_id(harness)
+    a, b = harness.root / paths[ids[0]], harness.root / paths[ids[1]]
+    b_before = b.read_bytes()
+    a.unlink()
+    a.symlink_to(b)
+    harness.server.put_session("proj_big", session_id=ids[0], name=f"s{ids[0]}", markdown="# A2\n")
+
+    assert engine_run(harness).failed == 0
+
+    assert b.read_bytes() == b_before
+    assert not a.is_symlink()
+    assert frontmatter.split(a.read_bytes())[1] == b"# A2\n"
+    (kept,) = a.parent.glob("*.local-*.md")
+    assert kept.is_symlink()
+    assert kept.readlink() == b
+
+
+@pytest.mark.parametrize("mode", ["archive", "delete"])
+def test_a_cloud_deletion_trashes_the_link_never_its_target(harness: Harness, mode: str) -> None:
+    ids = seed_project(harness.server, 8)
+    engine_run(harness)
+    paths = paths_by_id(harness)
+    a, b = harness.root / paths[ids[0]], harness.root / paths[ids[1]]
+    b_before = b.read_bytes()
+    a.unlink()
+    a.symlink_to(b)
+    harness.server.delete_session("proj_big", ids[0])
+
+    report = engine_run(harness, deletion_mode=mode)
+
+    assert report.deleted == 1
+    assert report.failed == 0
+    assert b.read_bytes() == b_before
+    assert not a.is_symlink()
+    assert not a.exists()
+    # A link is never the user's content: it is moved to the trash as a link in both modes.
+    (trashed,) = (harness.root / ".trash").rglob("*.md")
+    assert trashed.is_symlink()
+    assert trashed.readlink() == b
+
+
+@pytest.mark.parametrize("inside", [False, True], ids=["outside-the-root", "inside-the-root"])
+def test_a_linked_project_folder_is_never_written_through(
+    harness: Harness, tmp_path: Path, inside: bool
+) -> None:
+    ids = seed_project(harness.server, 8)
+    harness.server.add_project("Other", project_id="proj_other")
+    harness.server.put_session("proj_other", session_id="o0000000-x", name="o", markdown="# o\n")
+    engine_run(harness)
+    folder = harness.root / "big"
+    elsewhere = harness.root / ".shelf" if inside else tmp_path / "elsewhere"
+    folder.rename(elsewhere)
+    folder.symlink_to(elsewhere, target_is_directory=True)
+    if not inside:  # (a real folder in the root is swept: syncd's temp files land there)
+        (elsewhere / ".notes.md.0000.syncd-tmp").write_bytes(b"not syncd's to sweep")
+    before = snapshot(elsewhere)
+    harness.server.put_session("proj_big", session_id=ids[0], name=f"s{ids[0]}", markdown="# v2\n")
+    harness.server.put_session("proj_big", session_id="99999999-new", name="new", markdown="# n\n")
+    harness.server.put_session("proj_other", session_id="o0000000-x", name="o", markdown="# o2\n")
+
+    report = engine_run(harness)
+
+    assert snapshot(elsewhere) == before
+    assert folder.is_symlink()
+    assert report.failed >= 2
+    assert any("big" in error and "link" in error for error in report.errors)
+    (other,) = (harness.root / "other").glob("*-o0000000.md")
+    assert frontmatter.split(other.read_bytes())[1] == b"# o2\n"  # the rest of the cycle ran
+
+
+@pytest.mark.parametrize("inside", [False, True], ids=["outside-the-root", "inside-the-root"])
+def test_a_linked_trash_folder_receives_nothing(
+    harness: Harness, tmp_path: Path, inside: bool
+) -> None:
+    ids = seed_project(harness.server, 8)
+    engine_run(harness)
+    elsewhere = harness.root / ".shelf" if inside else tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (harness.root / ".trash").symlink_to(elsewhere, target_is_directory=True)
+    harness.server.delete_session("proj_big", ids[0])
+
+    report = engine_run(harness)
+
+    assert list(elsewhere.iterdir()) == []
+    assert report.failed == 1
+    assert (harness.root / paths_by_id(harness)[ids[0]]).is_file()  # still in place
+
+
+def test_a_linked_session_file_is_never_read_for_a_brief(harness: Harness, tmp_path: Path) -> None:
+    ids = seed_project(harness.server, 8)
+    engine_run(harness)
+    secret = tmp_path / "secret.md"
+    secret.write_bytes(b"---\nid: x\n---\n**Update: `src/secret.py`**\n")
+    path = harness.root / paths_by_id(harness)[ids[0]]
+    path.unlink()
+    path.symlink_to(secret)
+    with harness.store() as store:
+        record = store.session(ids[0])
+        assert record is not None
+        with pytest.raises(UnsafePathError, match="symbolic link"):
+            brief_for(Mirror(harness.root), record)
+
+
+def test_paths_into_syncds_own_folder_are_refused(tmp_path: Path) -> None:
+    root = tmp_path / "mirror"
+    (root / ".syncd").mkdir(parents=True)
+    (root / ".syncd" / "index.db").write_bytes(b"precious")
+    mirror = Mirror(root)
+    for relative in (".syncd/index.db", ".SyncD/index.db", ".syncd/outbox/x.md"):
+        with pytest.raises(UnsafePathError):
+            mirror.write(relative, [b"x"])
+        with pytest.raises(UnsafePathError):
+            mirror.move(relative, "a.md")
+    with pytest.raises(UnsafePathError):
+        mirror.remove(".syncd/index.db")
+    assert (root / ".syncd" / "index.db").read_bytes() == b"precious"
+
+
+def test_a_link_in_place_of_a_page_is_replaced_not_written_through(tmp_path: Path) -> None:
+    root = tmp_path / "mirror"
+    root.mkdir()
+    target = tmp_path / "target.md"
+    target.write_bytes(b"mine")
+    (root / "README.md").symlink_to(target)
+    mirror = Mirror(root)
+    assert not mirror.holds("README.md", b"mine")  # a link never holds anything
+    mirror.write_bytes("README.md", b"page")
+    assert target.read_bytes() == b"mine"
+    assert (root / "README.md").read_bytes() == b"page"
+    assert not (root / "README.md").is_symlink()
