@@ -1,18 +1,32 @@
-"""Links in the mirror: nothing is written, read, moved or trashed through a link."""
+"""Links in the mirror and odd things in the outbox: nothing is written, read, moved or
+trashed through a link, and nothing in the outbox stalls the push worker."""
 
 from __future__ import annotations
 
+import logging
+import os
+import resource
+import signal
 import sqlite3
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from syncd.devserver import DevServer, PullStoryServer
 from syncd.errors import UnsafePathError
 from syncd.mirror import frontmatter
 from syncd.mirror.writer import Mirror
-from syncd.push.selection import brief_for
-from tests.integration.conftest import Harness
+from syncd.push.outbox import Outbox
+from syncd.push.selection import brief_for, handle_changed_files
+from tests.integration.conftest import FakeSleep, Harness
+from tests.integration.test_daemon import running_daemon
 from tests.integration.test_incremental_and_deletions import engine_run, seed_project
+from tests.integration.test_push import TOKEN, session_markdown
+
+DEADLINE = 20.0
+SPARSE_BYTES = 3 * 1024**3
 
 
 def paths_by_id(harness: Harness) -> dict[str, str]:
@@ -188,3 +202,112 @@ def test_a_link_in_place_of_a_page_is_replaced_not_written_through(tmp_path: Pat
     assert target.read_bytes() == b"mine"
     assert (root / "README.md").read_bytes() == b"page"
     assert not (root / "README.md").is_symlink()
+
+
+# --- the outbox ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def synced(tmp_path: Path) -> Iterator[tuple[Harness, DevServer]]:
+    with DevServer(api_key="k", port=0, rate_limit=None) as cloud:
+        cloud.add_project("Tools", project_id="proj_tools")
+        cloud.put_session(
+            "proj_tools",
+            session_id="00000000-aaaa",
+            name="Fix the parser",
+            markdown=session_markdown("parser"),
+        )
+        harness = Harness(cloud, tmp_path / "mirror", FakeSleep())
+        assert harness.sync().new == 1
+        yield harness, cloud
+
+
+def outbox_of(harness: Harness) -> Path:
+    outbox = harness.root / ".syncd" / "outbox"
+    outbox.mkdir(parents=True, exist_ok=True)
+    return outbox
+
+
+def test_a_fifo_in_the_outbox_is_skipped_with_one_warning(
+    synced: tuple[Harness, DevServer], caplog: pytest.LogCaptureFixture
+) -> None:
+    harness, _ = synced
+    outbox = outbox_of(harness)
+    fifo = outbox / "a-fifo.md"
+    os.mkfifo(fifo)
+    (outbox / "b-link-to-fifo.md").symlink_to(fifo)
+    (session,) = harness.root.glob("tools/*-00000000.md")
+    (outbox / "c-good.md").symlink_to(session)
+    entries = sorted(outbox.iterdir())
+    caplog.set_level(logging.WARNING)
+    mirror = Mirror(harness.root)
+    outbox = Outbox(mirror)  # the daemon keeps one: it remembers what it warned about
+    with harness.store() as store:
+        started = time.monotonic()
+        queued = handle_changed_files(store, mirror, entries, time.time(), outbox=outbox)
+        again = handle_changed_files(store, mirror, [fifo], time.time(), outbox=outbox)
+        assert time.monotonic() - started < 5.0
+    assert [s.session_id for s in queued] == ["00000000-aaaa"]
+    assert again == []
+    assert fifo.exists()  # not the user's session: left where it is
+    warnings = [r.getMessage() for r in caplog.records if "a-fifo.md" in r.getMessage()]
+    assert len(warnings) == 1
+    assert "not a regular file" in warnings[0]
+
+
+def test_a_huge_sparse_file_in_the_outbox_is_refused_without_reading_it(
+    synced: tuple[Harness, DevServer], caplog: pytest.LogCaptureFixture
+) -> None:
+    harness, _ = synced
+    big = outbox_of(harness) / "huge.md"
+    with big.open("wb") as handle:
+        handle.write(b"---\nid: 00000000-aaaa\n---\n")
+    os.truncate(big, SPARSE_BYTES)  # a hole: costs no disk
+    caplog.set_level(logging.WARNING)
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    mirror = Mirror(harness.root)
+    outbox = Outbox(mirror)
+    with harness.store() as store:
+        started = time.monotonic()
+        for _ in range(2):
+            assert handle_changed_files(store, mirror, [big], time.time(), outbox=outbox) == []
+        assert time.monotonic() - started < 5.0
+    grown_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before
+    assert grown_kib < 64 * 1024
+    assert big.stat().st_size == SPARSE_BYTES  # left as it was
+    warnings = [r.getMessage() for r in caplog.records if "huge.md" in r.getMessage()]
+    assert len(warnings) == 1
+    assert "too big" in warnings[0]
+
+
+def test_a_fifo_in_the_outbox_never_stops_the_daemon_from_stopping(
+    synced: tuple[Harness, DevServer], tmp_path: Path
+) -> None:
+    harness, cloud = synced
+    outbox = outbox_of(harness)
+    os.mkfifo(outbox / "a-fifo.md")
+    (session,) = harness.root.glob("tools/*-00000000.md")
+    (outbox / "b-good.md").symlink_to(session)
+    with (
+        PullStoryServer(
+            TOKEN, port=0, generation_seconds=None, generation_polls=1, estimated_seconds=1
+        ) as stories,
+        running_daemon(
+            cloud,
+            tmp_path,
+            SYNCD_PULLSTORY__BASE_URL=stories.url,
+            SYNCD_PULLSTORY__API_KEY=TOKEN,
+            SYNCD_PULLSTORY__INTERVAL_SECONDS="1",
+        ) as daemon,
+    ):
+        daemon.messages_until("READY=1")
+        assert stories.wait_for_requests(
+            lambda log: any(r.method == "POST" for r in log), DEADLINE
+        ), "the push worker never got past the FIFO"
+        started = time.monotonic()
+        daemon.process.send_signal(signal.SIGTERM)
+        assert daemon.process.wait(timeout=10) == 0
+        assert time.monotonic() - started < 10.0
+        _, stderr = daemon.process.communicate()
+    assert stderr.count("a-fifo.md") == 1
+    assert (outbox / "a-fifo.md").exists()
