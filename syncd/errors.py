@@ -279,6 +279,30 @@ class PullStoryRateLimitedError(PullStoryError):
         super().__init__(f"PullStory rate limit reached at {url}; retry after {retry_after:.0f} s")
 
 
+class PushWaitTimeoutError(PullStoryError):
+    """`push --wait` ran out of time: PullStory kept failing (exit 4), or the story was
+    simply not finished yet (exit 1). The story stays queued either way."""
+
+    def __init__(self, seconds: float, status: str, last_error: str | None) -> None:
+        self.seconds = seconds
+        self.status = status
+        self.last_error = last_error
+        if last_error is not None:
+            self.exit_code = EXIT_UNAVAILABLE
+            message = (
+                f"Gave up waiting after {seconds:.0f} s: PullStory kept failing "
+                f"(last: {last_error}). The brief stays queued; `syncd run` or another "
+                "`syncd push --wait` sends it later."
+            )
+        else:
+            self.exit_code = EXIT_ITEMS_FAILED
+            message = (
+                f"The story is still {status} after {seconds:.0f} s; `syncd run` or another "
+                "`syncd push --wait` follows it (a longer --timeout waits longer)."
+            )
+        super().__init__(message)
+
+
 class BriefRejectedError(PullStoryError):
     """PullStory refused the brief as invalid: sending it again would not help."""
 

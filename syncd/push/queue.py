@@ -172,6 +172,7 @@ class PushQueue:
                 status="generating",
                 story_id=answer.id,
                 next_poll_at=now + _poll_interval(answer, first=story.status == "queued"),
+                last_error=None,  # it names the current trouble, and PullStory answered
             )
 
     def _retry_later(self, story: StoryRecord, exc: PullStoryError, now: float) -> None:

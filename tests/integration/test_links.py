@@ -1,12 +1,15 @@
-"""Links in the mirror and odd things in the outbox: nothing is written, read, moved or
-trashed through a link, and nothing in the outbox stalls the push worker."""
+"""Links in the mirror, odd things in the outbox, a PullStory that keeps failing: nothing is
+written, read, moved or trashed through a link, nothing in the outbox stalls the push
+worker, and `push --wait` always returns."""
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 import resource
 import signal
+import socket
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -14,13 +17,15 @@ from pathlib import Path
 
 import pytest
 
-from syncd.devserver import DevServer, PullStoryServer
-from syncd.errors import UnsafePathError
+from syncd.cli import run
+from syncd.daemon.lock import RootLock
+from syncd.devserver import DevServer, Fault, PullStoryServer
+from syncd.errors import EXIT_UNAVAILABLE, UnsafePathError
 from syncd.mirror import frontmatter
 from syncd.mirror.writer import Mirror
 from syncd.push.outbox import Outbox
 from syncd.push.selection import brief_for, handle_changed_files
-from tests.integration.conftest import FakeSleep, Harness
+from tests.integration.conftest import FakeSleep, Harness, point_cli_at
 from tests.integration.test_daemon import running_daemon
 from tests.integration.test_incremental_and_deletions import engine_run, seed_project
 from tests.integration.test_push import TOKEN, session_markdown
@@ -311,3 +316,65 @@ def test_a_fifo_in_the_outbox_never_stops_the_daemon_from_stopping(
         _, stderr = daemon.process.communicate()
     assert stderr.count("a-fifo.md") == 1
     assert (outbox / "a-fifo.md").exists()
+
+
+# --- push --wait -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def cli_pushing(
+    synced: tuple[Harness, DevServer], monkeypatch: pytest.MonkeyPatch
+) -> Iterator[PullStoryServer]:
+    harness, cloud = synced
+    with PullStoryServer(TOKEN, port=0) as stories:
+        point_cli_at(monkeypatch, cloud.url, cloud.api_key, harness.root)
+        monkeypatch.setenv("SYNCD_PULLSTORY__BASE_URL", stories.url)
+        monkeypatch.setenv("SYNCD_PULLSTORY__API_KEY", TOKEN)
+        yield stories
+
+
+def test_push_wait_gives_up_on_a_failing_pullstory_with_the_unavailable_code(
+    cli_pushing: PullStoryServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cli_pushing.inject(Fault(kind="status", status=500, times=-1))
+    started = time.monotonic()
+    assert run(["push", "00000000", "--wait", "--timeout", "1"]) == EXIT_UNAVAILABLE
+    assert time.monotonic() - started < 10.0
+    err = capsys.readouterr().err
+    assert "Gave up waiting after" in err
+    assert "500" in err
+    assert any(r.method == "POST" for r in cli_pushing.requests)
+
+
+def test_push_wait_gives_up_on_an_unreachable_pullstory(
+    synced: tuple[Harness, DevServer],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    harness, cloud = synced
+    with socket.socket() as probe:  # a port nothing listens on once it is closed
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    point_cli_at(monkeypatch, cloud.url, cloud.api_key, harness.root)
+    monkeypatch.setenv("SYNCD_PULLSTORY__BASE_URL", f"http://127.0.0.1:{port}/api/v1")
+    monkeypatch.setenv("SYNCD_PULLSTORY__API_KEY", TOKEN)
+    started = time.monotonic()
+    assert run(["push", "00000000", "--wait", "--timeout", "1"]) == EXIT_UNAVAILABLE
+    assert time.monotonic() - started < 10.0
+    assert "Gave up waiting" in capsys.readouterr().err
+
+
+def test_push_wait_for_a_running_daemon_returns_at_its_timeout(
+    synced: tuple[Harness, DevServer],
+    cli_pushing: PullStoryServer,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    harness, _ = synced
+    # This process holds the root, like a running daemon that never gets to the story.
+    with RootLock(harness.root / ".syncd"):
+        started = time.monotonic()
+        code = run(["push", "00000000", "--wait", "--timeout", "1"])
+        assert time.monotonic() - started < 10.0
+    assert code == 1
+    assert re.search(r"still queued after \d+ s", capsys.readouterr().err)
+    assert cli_pushing.requests == []
