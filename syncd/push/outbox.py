@@ -58,8 +58,8 @@ class Outbox:
         try:
             with self._open() as folder:
                 names = nofollow.names_in(folder) if folder is not None else []
-        except SyncdError as exc:
-            logger.warning("the outbox: %s", exc.message)
+        except (SyncdError, OSError) as exc:
+            logger.warning("the outbox: %s", exc.message if isinstance(exc, SyncdError) else exc)
             return []
         return [self.folder / n for n in names if n.endswith(".md") and not n.startswith(".")]
 
@@ -100,9 +100,10 @@ class Outbox:
 
     @contextmanager
     def _open(self) -> Iterator[int | None]:
-        with nofollow.folder(
-            self.mirror.root, tuple(OUTBOX.split("/")), create=False, path=OUTBOX
-        ) as folder:
+        # .syncd/ is syncd's own state folder, opened like the index and the lock are (it
+        # may be a link the user set up); the outbox in it must be a real folder.
+        state, outbox = self.folder.parent, self.folder.name
+        with nofollow.folder(state, (outbox,), create=False, path=OUTBOX) as folder:
             yield folder
 
     # --- links -------------------------------------------------------------------------

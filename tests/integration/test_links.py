@@ -260,6 +260,24 @@ def test_a_fifo_in_the_outbox_is_skipped_with_one_warning(
     assert "not a regular file" in warnings[0]
 
 
+def test_an_outbox_that_is_a_link_is_not_used(
+    synced: tuple[Harness, DevServer], tmp_path: Path
+) -> None:
+    harness, _ = synced
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (session,) = harness.root.glob("tools/*-00000000.md")
+    copy = elsewhere / "copy.md"
+    copy.write_bytes(session.read_bytes())
+    (harness.root / ".syncd" / "outbox").symlink_to(elsewhere, target_is_directory=True)
+    mirror = Mirror(harness.root)
+    outbox = Outbox(mirror)
+    assert outbox.entries() == []
+    with harness.store() as store:
+        assert handle_changed_files(store, mirror, [outbox.folder / "copy.md"], 0.0) == []
+    assert copy.read_bytes() == session.read_bytes()  # an exact copy, yet not removed
+
+
 def test_a_huge_sparse_file_in_the_outbox_is_refused_without_reading_it(
     synced: tuple[Harness, DevServer], caplog: pytest.LogCaptureFixture
 ) -> None:
