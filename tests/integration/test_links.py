@@ -25,6 +25,7 @@ from syncd.mirror import frontmatter
 from syncd.mirror.writer import Mirror
 from syncd.push.outbox import Outbox
 from syncd.push.selection import brief_for, handle_changed_files
+from syncd.push.watcher import MarkWatcher
 from tests.integration.conftest import FakeSleep, Harness, point_cli_at
 from tests.integration.test_daemon import running_daemon
 from tests.integration.test_incremental_and_deletions import engine_run, seed_project
@@ -276,6 +277,18 @@ def test_an_outbox_that_is_a_link_is_not_used(
     with harness.store() as store:
         assert handle_changed_files(store, mirror, [outbox.folder / "copy.md"], 0.0) == []
     assert copy.read_bytes() == session.read_bytes()  # an exact copy, yet not removed
+
+
+def test_a_dangling_link_in_place_of_the_outbox_does_not_stop_the_watcher(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "mirror"
+    (root / ".syncd").mkdir(parents=True)
+    (root / ".syncd" / "outbox").symlink_to(tmp_path / "nowhere")
+    watcher = MarkWatcher(root, lambda paths: None)
+    watcher.start()
+    watcher.stop()
+    assert not (tmp_path / "nowhere").exists()
 
 
 def test_a_huge_sparse_file_in_the_outbox_is_refused_without_reading_it(
