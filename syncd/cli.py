@@ -31,6 +31,7 @@ from syncd.errors import (
     ConfigError,
     MirrorMissingError,
     NoBriefError,
+    PushWaitTimeoutError,
     StorageError,
     SyncdError,
 )
@@ -59,6 +60,9 @@ app.add_typer(db_app, name="db")
 
 DEMO_SYNTHETIC_SESSIONS = 60
 DEMO_PROJECTS = 4
+# `push --wait` gives up after this long by default: generation takes 60-120 s, and
+# PullStory failing for 15 minutes is an outage to report, not to wait out.
+WAIT_DEFAULT_SECONDS = 900.0
 
 
 @dataclass
@@ -355,12 +359,23 @@ def push_command(
     wait: Annotated[
         bool, typer.Option("--wait", help="Block until the story is ready or failed.")
     ] = False,
+    timeout: Annotated[
+        float,
+        typer.Option(
+            "--timeout",
+            min=1.0,
+            metavar="SECONDS",
+            help="With --wait: give up after this long (generation takes 1-2 minutes).",
+        ),
+    ] = WAIT_DEFAULT_SECONDS,
 ) -> None:
     """Send a session to PullStory as a brief (never the same brief twice).
 
     Without a running daemon the story is posted at once; with --wait, syncd follows
-    it and prints the story URL (exit 0) or its error (exit 1). While `syncd run` owns the
-    root, the brief is queued for it.
+    it and prints the story URL (exit 0) or its error (exit 1). --wait gives up after
+    --timeout: with exit 4 when PullStory kept failing or could not be reached, exit 1
+    when the story is simply not finished; it stays queued either way. While `syncd run`
+    owns the root, the brief is queued for it.
     """
     from syncd.daemon.runtime import write_story_url
     from syncd.push.pullstory import PullStoryClient
@@ -376,15 +391,22 @@ def push_command(
         record = resolve_session(store, mirror, session)
         story = enqueue(store, mirror, record, "push", time.time())
         owner = holder(settings.state_dir)
+        started = time.monotonic()
         if owner is not None:
             print(f"Queued; the running syncd (pid {owner or '?'}) pushes it.")
             if wait:
-                story = _wait_for_daemon(store, settings, story.brief_hash)
+                story = _wait_for_daemon(store, settings, story.brief_hash, timeout)
         elif story.status in ("queued", "generating"):
+            # A request that hangs must not outlast the wait either.
+            request_timeout = (
+                min(settings.timeout_seconds, timeout) if wait else settings.timeout_seconds
+            )
             with (
                 RootLock(settings.state_dir),
                 PullStoryClient(
-                    settings.pullstory.base_url, token, timeout=settings.timeout_seconds
+                    settings.pullstory.base_url,
+                    token,
+                    timeout=request_timeout,
                 ) as client,
             ):
                 key = settings.resolve_api_key() or ""  # builds source URLs; never sent
@@ -394,7 +416,7 @@ def push_command(
 
                 queue = PushQueue(store, client, on_ready=on_ready)
                 queue.drain(
-                    max_seconds=WAIT_LIMIT_SECONDS if wait else 30.0,
+                    max_seconds=timeout if wait else 30.0,
                     until_final=story.brief_hash if wait else None,
                 )
             story = _story(store, story.brief_hash)
@@ -402,8 +424,10 @@ def push_command(
     print(_story_line(story))
     if state.paused_reason:
         print(state.paused_reason, file=sys.stderr)
-    if story.status in ("failed", "rejected") or (wait and story.status != "ready"):
+    if story.status in ("failed", "rejected") or (wait and state.paused_reason):
         raise typer.Exit(EXIT_ITEMS_FAILED)
+    if wait and story.status != "ready":
+        raise PushWaitTimeoutError(time.monotonic() - started, story.status, story.last_error)
 
 
 ProjectOpt = Annotated[str | None, typer.Option("--project", help="Project name or id.")]
@@ -590,9 +614,6 @@ def _open(path: Path) -> None:
     subprocess.run(command, check=False)
 
 
-WAIT_LIMIT_SECONDS = 3600.0
-
-
 def _open_mirror(settings: Settings) -> tuple[Store, Mirror]:
     store = open_index(settings.index_url)
     if store is None:
@@ -606,13 +627,16 @@ def _story(store: Store, brief_hash: str) -> StoryRecord:
     return next(s for s in store.stories() if s.brief_hash == brief_hash)
 
 
-def _wait_for_daemon(store: Store, settings: Settings, brief_hash: str) -> StoryRecord:
-    deadline = time.monotonic() + WAIT_LIMIT_SECONDS
+def _wait_for_daemon(
+    store: Store, settings: Settings, brief_hash: str, timeout: float
+) -> StoryRecord:
+    deadline = time.monotonic() + timeout
     story = _story(store, brief_hash)
     while story.status in ("queued", "generating") and time.monotonic() < deadline:
         if holder(settings.state_dir) is None or store.push_state().paused_reason:
             break  # the daemon is gone, or pushing is paused: say so instead of hanging
-        time.sleep(2.0)  # the daemon does the work; this only reads the index
+        # The daemon does the work; this only reads the index.
+        time.sleep(min(2.0, max(0.0, deadline - time.monotonic())))
         story = _story(store, brief_hash)
     return story
 

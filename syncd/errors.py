@@ -187,6 +187,49 @@ class UnsafePathError(SyncdError):
         super().__init__(f"Refusing to write {path!r}: it is outside the mirror root {root}")
 
 
+class LinkInPathError(UnsafePathError):
+    """A folder or file on a mirror path is a symbolic link: syncd never follows one."""
+
+    def __init__(self, path: str, link: str, root: str) -> None:
+        self.path = path
+        self.link = link
+        self.root = root
+        where = repr(path) if link == path else f"{link!r} on the way to {path!r}"
+        SyncdError.__init__(
+            self,
+            f"Refusing to follow {where}: it is a symbolic link, and syncd never reads or "
+            f"writes through a link below the mirror root {root}. Make it a real folder or "
+            "file (or move it away), then sync again.",
+        )
+
+
+class ReservedPathError(UnsafePathError):
+    """A mirror path names syncd's own folder (index, lock, outbox)."""
+
+    def __init__(self, path: str, root: str) -> None:
+        self.path = path
+        self.root = root
+        SyncdError.__init__(
+            self,
+            f"Refusing to touch {path!r}: .syncd/ in {root} is syncd's own folder, "
+            "never a place for mirrored files",
+        )
+
+
+class NotAFileError(SyncdError):
+    """Something other than a regular file (a FIFO, a socket, a device, a folder) sits
+    where syncd reads a file; it is never opened for its contents."""
+
+    exit_code = EXIT_STORAGE
+
+    def __init__(self, path: str, kind: str) -> None:
+        self.path = path
+        self.kind = kind
+        super().__init__(
+            f"{path!r} is {kind}, not a regular file: syncd only reads regular files; move it away"
+        )
+
+
 def driver_message(exc: BaseException) -> str:
     """A database error's first line, from the driver: without SQLAlchemy's SQL and
     parameter dump, which may hold a session's text."""
@@ -276,6 +319,30 @@ class PullStoryRateLimitedError(PullStoryError):
         self.url = url
         self.retry_after = retry_after
         super().__init__(f"PullStory rate limit reached at {url}; retry after {retry_after:.0f} s")
+
+
+class PushWaitTimeoutError(PullStoryError):
+    """`push --wait` ran out of time: PullStory kept failing (exit 4), or the story was
+    simply not finished yet (exit 1). The story stays queued either way."""
+
+    def __init__(self, seconds: float, status: str, last_error: str | None) -> None:
+        self.seconds = seconds
+        self.status = status
+        self.last_error = last_error
+        if last_error is not None:
+            self.exit_code = EXIT_UNAVAILABLE
+            message = (
+                f"Gave up waiting after {seconds:.0f} s: PullStory kept failing "
+                f"(last: {last_error}). The brief stays queued; `syncd run` or another "
+                "`syncd push --wait` sends it later."
+            )
+        else:
+            self.exit_code = EXIT_ITEMS_FAILED
+            message = (
+                f"The story is still {status} after {seconds:.0f} s; `syncd run` or another "
+                "`syncd push --wait` follows it (a longer --timeout waits longer)."
+            )
+        super().__init__(message)
 
 
 class BriefRejectedError(PullStoryError):

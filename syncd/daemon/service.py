@@ -35,6 +35,7 @@ from syncd.daemon.state import DaemonState, write_state
 from syncd.errors import AuthError, ConfigError, StopRequested, SyncdError, redact_url
 from syncd.index.store import Store, StoryRecord
 from syncd.mirror.writer import Mirror
+from syncd.push.outbox import Outbox
 from syncd.push.pullstory import PullStoryClient
 from syncd.push.queue import PushQueue
 from syncd.push.selection import (
@@ -42,7 +43,6 @@ from syncd.push.selection import (
     enqueue_by_rules,
     handle_changed_files,
     marked_since_synced,
-    outbox_entries,
 )
 from syncd.push.watcher import MarkWatcher
 from syncd.sync.engine import SyncEngine
@@ -95,6 +95,7 @@ class Daemon:
         mirror.ensure_root()
         with RootLock(settings.state_dir), Store.open(settings.index_url) as store:
             self._store, self._mirror = store, mirror
+            self._outbox = Outbox(mirror)
             self._install_signal_handlers()
             scheduler = self._start_scheduler()
             watcher = self._start_pushing(scheduler)
@@ -236,13 +237,18 @@ class Daemon:
         return watcher
 
     def _catch_up(self) -> None:
-        paths = set(outbox_entries(self._mirror)) | set(
-            marked_since_synced(self._store, self._mirror)
-        )
+        paths = set(self._outbox.entries()) | set(marked_since_synced(self._store, self._mirror))
         self._on_files_changed(paths)
 
     def _on_files_changed(self, paths: set[Path]) -> None:
-        queued = handle_changed_files(self._store, self._mirror, paths, time.time())
+        queued = handle_changed_files(
+            self._store,
+            self._mirror,
+            paths,
+            time.time(),
+            outbox=self._outbox,
+            stopping=self.stop_event.is_set,
+        )
         if queued:
             self._wake_push()
 
@@ -263,7 +269,11 @@ class Daemon:
                     settings.base_url, self._push_token, timeout=self.settings.timeout_seconds
                 )
                 self._push_queue = PushQueue(
-                    self._store, client, on_ready=self._story_ready, sleep=self._pause_push
+                    self._store,
+                    client,
+                    on_ready=self._story_ready,
+                    sleep=self._pause_push,
+                    stopping=self.stop_event.is_set,
                 )
             self._push_queue.drain(max_seconds=settings.interval_seconds)
         except StopRequested:

@@ -132,7 +132,8 @@ class PullStoryClient:
             return data
         raw_error = data.get("error")
         error: dict[str, Any] = raw_error if isinstance(raw_error, dict) else {}
-        message = _text(error.get("message")) or f"HTTP {status}"
+        explained = _text(error.get("message"))
+        message = explained or f"HTTP {status}"
         if status == 401:
             raise PullStoryAuthError(self.base_url)
         if status == 402:
@@ -148,7 +149,9 @@ class PullStoryClient:
         if 400 <= status < 500 and status not in (408, 425):
             # Any other refusal of the request itself: sending it again would not help.
             raise BriefRejectedError(status, message)
-        raise PullStoryUnavailableError(url, f"HTTP {status}: {message}")
+        raise PullStoryUnavailableError(
+            url, f"HTTP {status}: {explained}" if explained else message
+        )
 
 
 def _json(response: httpx.Response) -> dict[str, Any]:

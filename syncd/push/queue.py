@@ -49,6 +49,8 @@ class PushQueue:
     on_ready: Callable[[StoryRecord], None] = lambda story: None
     clock: Callable[[], float] = time.time
     sleep: Callable[[float], None] = time.sleep
+    # Asked before each request: a daemon that is stopping sends nothing more.
+    stopping: Callable[[], bool] = lambda: False
     _last_post: float = field(default=-1e18, init=False)
     _last_get: float = field(default=-1e18, init=False)
 
@@ -56,7 +58,7 @@ class PushQueue:
         """Work the queue until nothing is due, `max_seconds` passed, or (with
         `until_final`) that story is ready, failed or rejected."""
         deadline = self.clock() + max_seconds
-        while self.clock() < deadline:
+        while self.clock() < deadline and not self.stopping():
             if until_final is not None and self._is_final(until_final):
                 return
             if until_final is not None and self._held_by_pause(until_final):
@@ -170,6 +172,7 @@ class PushQueue:
                 status="generating",
                 story_id=answer.id,
                 next_poll_at=now + _poll_interval(answer, first=story.status == "queued"),
+                last_error=None,  # it names the current trouble, and PullStory answered
             )
 
     def _retry_later(self, story: StoryRecord, exc: PullStoryError, now: float) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import fnmatch
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC
 from pathlib import Path
@@ -20,10 +20,9 @@ from syncd.index.store import SessionRecord, Store, StoryRecord
 from syncd.mirror import frontmatter
 from syncd.mirror.writer import Mirror
 from syncd.push.brief import Brief, NoBrief, build_brief
+from syncd.push.outbox import Outbox
 
 logger = logging.getLogger(__name__)
-
-OUTBOX = ".syncd/outbox"
 
 
 @dataclass(frozen=True)
@@ -107,77 +106,31 @@ def enqueue(
     return story
 
 
-def outbox_entries(mirror: Mirror) -> list[Path]:
-    folder = mirror.root / OUTBOX
-    if not folder.is_dir():
-        return []
-    return sorted(p for p in folder.iterdir() if p.suffix == ".md" and not p.name.startswith("."))
-
-
-def take_from_outbox(store: Store, mirror: Mirror, entry: Path, now: float) -> StoryRecord:
-    """Queue the session a dropped or linked file stands for.
-
-    A link (which must point inside the mirror root) is removed once its session is
-    queued. A real file is removed only when it is an exact copy of the mirrored file:
-    it may be the user's only copy, so it is never deleted on an error or a difference.
-    """
-    root = mirror.root.resolve()
-    if (mirror.root / OUTBOX).is_symlink():
-        raise SessionNotFoundError(OUTBOX, "the outbox is a link; syncd only uses a real folder")
-    link = entry.is_symlink()
-    try:
-        target = entry.resolve(strict=True)
-    except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop (Python 3.11)
-        if link:
-            entry.unlink(missing_ok=True)
-        raise SessionNotFoundError(entry.name, f"broken link ({exc})") from None
-    if not target.is_relative_to(root):
-        if link:
-            entry.unlink(missing_ok=True)
-        raise SessionNotFoundError(entry.name, f"it points outside the mirror root ({target})")
-    record = _session_of_file(store, target, root)
-    story = enqueue(store, mirror, record, "outbox", now)
-    if link or _same_bytes(entry, mirror, record):
-        entry.unlink(missing_ok=True)
-    else:
-        logger.info("%s differs from the mirrored file: left in the outbox", entry.name)
-    return story
-
-
-def _same_bytes(entry: Path, mirror: Mirror, record: SessionRecord) -> bool:
-    mirrored = mirror.read_bytes(record.path)
-    try:
-        return mirrored is not None and entry.read_bytes() == mirrored
-    except OSError:
-        return False
-
-
-def _session_of_file(store: Store, path: Path, root: Path) -> SessionRecord:
-    record = store.session_by_path(path.relative_to(root).as_posix())
-    if record is not None:
-        return record
-    try:
-        mapping, _ = frontmatter.split(path.read_bytes()[: 1 << 20])
-    except (OSError, frontmatter.FrontMatterError):
-        raise SessionNotFoundError(path.name, "not a mirrored session file") from None
-    session_id = mapping.get("id")
-    if isinstance(session_id, str) and (record := store.session(session_id)) is not None:
-        return record
-    raise SessionNotFoundError(path.name, "its session id is not in the index")
-
-
 def handle_changed_files(
-    store: Store, mirror: Mirror, paths: Iterable[Path], now: float
+    store: Store,
+    mirror: Mirror,
+    paths: Iterable[Path],
+    now: float,
+    *,
+    outbox: Outbox | None = None,
+    stopping: Callable[[], bool] = lambda: False,
 ) -> list[StoryRecord]:
-    """Queue what the user marked or dropped; syncd's own writes are not marks."""
+    """Queue what the user marked or dropped; syncd's own writes are not marks. Pass the
+    same `outbox` each time so an entry it refuses is warned about once; `stopping` is
+    asked between files (what was queued by then stays queued)."""
+    outbox = outbox or Outbox(mirror)
     root = mirror.root.resolve()
     by_path = {r.path: r for r in store.sessions().values()}
     queued: list[StoryRecord] = []
     for path in sorted(set(paths)):
+        if stopping():
+            break
         try:
-            if path.parent.resolve() == (root / OUTBOX).resolve():
-                if path.exists() or path.is_symlink():
-                    queued.append(take_from_outbox(store, mirror, path, now))
+            if path.parent.resolve() == outbox.folder.resolve():
+                claim = outbox.claim(store, path.name)
+                if claim is not None:
+                    queued.append(enqueue(store, mirror, claim.record, "outbox", now))
+                    outbox.settle(claim)
                 continue
             record = by_path.get(path.resolve().relative_to(root).as_posix())
             if record is None or not _changed_since_synced(mirror.root / record.path, record):
@@ -222,7 +175,7 @@ def marked_since_synced(store: Store, mirror: Mirror) -> list[Path]:
 def _changed_since_synced(path: Path, record: SessionRecord) -> bool:
     """Whether the file was modified after syncd last wrote it (a missing file was not)."""
     try:
-        modified = path.stat().st_mtime
+        modified = path.lstat().st_mtime
     except OSError:
         return False
     when = record.synced_at

@@ -33,7 +33,11 @@ class MarkWatcher(FileSystemEventHandler):
         self._observer = Observer()
 
     def start(self) -> None:
-        (self.root / ".syncd" / "outbox").mkdir(parents=True, exist_ok=True)
+        outbox = self.root / ".syncd" / "outbox"
+        try:
+            outbox.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:  # e.g. a link in its place: the marks still work
+            logger.warning("cannot make the outbox %s: %s", outbox, exc.strerror or exc)
         self._observer.schedule(self, str(self.root), recursive=True)
         self._observer.start()
 

@@ -272,7 +272,7 @@ class SyncEngine:
             for r in indexed.values()
             if r.cloud_deleted_at is None
             and (not view.partial or r.project_id in view.listings)
-            and not self.mirror.exists(r.path)
+            and self.mirror.missing(r.path)
         }
         rules = DeletionRules(
             allowed=deletions,

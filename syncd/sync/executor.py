@@ -132,13 +132,24 @@ class Executor:
     def _write_pages(self, report: CycleReport) -> None:
         projects = list(self.store.projects().values())
         pages = overview.render_pages(projects, self.store.sessions().values())
-        changed = {path: data for path, data in pages.items() if not self.mirror.holds(path, data)}
+        changed = {path: data for path, data in pages.items() if not self._holds(path, data)}
         if not changed:
             return
         self.store.journal(changed)
         for path, content in changed.items():
-            self.mirror.write_bytes(path, content)
+            try:
+                self.mirror.write_bytes(path, content)
+            except SyncdError as exc:  # e.g. its folder is a link: the other pages still go
+                logger.error("page %s: %s", path, exc.message)
+                report.fail(f"page {path}: {exc.message}")
+                continue
             report.touched(path)
+
+    def _holds(self, page: str, content: bytes) -> bool:
+        try:
+            return self.mirror.holds(page, content)
+        except SyncdError:
+            return False  # written (and its error reported) below
 
     def _tidy_folders(self, report: CycleReport) -> None:
         """A folder no project owns any more (after a rename or a move) loses its INDEX.md,

@@ -50,6 +50,8 @@ class Verdict:
 def classify(inspection: FileInspection | None, record: SessionRecord) -> Verdict:
     if inspection is None:
         return Verdict(FileState.MISSING)
+    if not inspection.regular:
+        return Verdict(FileState.EDITED, None, inspection.file_sha256)  # a link: never syncd's
     mark, sha = _pullstory_mark(inspection.front_matter), inspection.file_sha256
     if inspection.file_sha256 == record.file_sha256:
         return Verdict(FileState.PRISTINE, mark, sha)

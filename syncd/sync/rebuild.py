@@ -109,10 +109,12 @@ def _read(mirror: Mirror, relative: str) -> _Found | SkippedFile:
         inspection = mirror.inspect(relative)
         if inspection is None:
             return SkippedFile(relative, "it disappeared while the index was rebuilt")
+        if not inspection.regular:
+            return SkippedFile(relative, "it is not a regular file")
         if inspection.front_matter is None:
             return SkippedFile(relative, _front_matter_problem(mirror, relative))
         header = frontmatter.header_from_mapping(inspection.front_matter)
-        file_size = mirror.resolve(relative).stat().st_size
+        file_size = inspection.size
     except FrontMatterError as exc:
         return SkippedFile(relative, f"front matter: {exc.problem}")
     except SyncdError as exc:

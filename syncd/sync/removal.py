@@ -70,10 +70,12 @@ class Removal:
         logger.info("session %s was deleted in the cloud; kept %s", record.id, record.path)
 
     def _trash(self, record: SessionRecord, mode: str) -> None:
-        if not self.mirror.exists(record.path):
+        # A link in its place is moved to the trash as the link itself: never followed.
+        if not self.mirror.occupied(record.path):
             logger.info("session %s was deleted in the cloud; its file was gone", record.id)
             return
-        # Only `delete` needs to know whether the user edited the file (hashing it).
+        # Only `delete` needs to know whether the user edited the file (hashing it); a link
+        # or anything else that is not a regular file counts as edited.
         if (
             mode == "delete"
             and classify(self.mirror.inspect(record.path), record).state is not FileState.EDITED
@@ -83,7 +85,7 @@ class Removal:
             return
         # archive (and delete of a file the user edited: edits are never destroyed)
         target = PurePosixPath(TRASH) / record.path
-        if self.mirror.exists(target.as_posix()):
+        if self.mirror.occupied(target.as_posix()):
             stamp = self.clock().astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
             target = target.with_name(f"{target.stem}.{stamp}.md")
         self.mirror.move(record.path, target.as_posix())

@@ -204,7 +204,7 @@ class SessionSync:
             previous.pullstory_url,
             rewrite.deleted_in_cloud,
         )
-        size = self.mirror.resolve(previous.path).stat().st_size - inspection.body_offset
+        size = inspection.size - inspection.body_offset
         chunks: Iterable[bytes] = itertools.chain(
             [header], self.mirror.iter_bytes(previous.path, inspection.body_offset)
         )
@@ -353,11 +353,11 @@ def clear_old_file(
 
 
 def free_local_copy_name(mirror: Mirror, beside: str, when: datetime) -> str:
-    """A name for a user's copy beside `beside` that no earlier copy has (never overwrite)."""
+    """A name for a user's copy beside `beside` that nothing has yet (not even a link)."""
     source = PurePosixPath(beside)
     number = 1
     while True:
         kept = (source.parent / local_copy_name(source.name, when, number)).as_posix()
-        if not mirror.exists(kept):
+        if not mirror.occupied(kept):
             return kept
         number += 1
