@@ -12,10 +12,9 @@ from contextlib import ExitStack, redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import pytest
-from pydantic import BaseModel
 
 from syncd.cli import run
-from syncd.config import Settings, load_settings
+from syncd.config import load_settings
 from syncd.daemon.cycle import run_cycle
 from syncd.daemon.runtime import build_client, sync_options
 from syncd.errors import SyncdError
@@ -47,23 +46,6 @@ QUICK = {
     "SYNCD_BUDGET__MAX_INLINE_WAIT_SECONDS": "5",
     "SYNCD_TIMEOUT_SECONDS": "2",
 }
-
-
-def transfer_deadline_env() -> dict[str, str]:
-    """The setting that bounds a slow transfer, if this syncd has one, set to half a
-    second (or 1000 bytes/s when it is a minimum throughput)."""
-    fields: list[tuple[str, str]] = []
-    for name, info in Settings.model_fields.items():
-        kind = info.annotation
-        if isinstance(kind, type) and issubclass(kind, BaseModel):
-            fields += [(f"{name}__{sub}", sub) for sub in kind.model_fields]
-        else:
-            fields.append((name, name))
-    for env_name, name in fields:
-        if any(hint in name for hint in ("deadline", "throughput", "min_rate", "stall")):
-            value = "1000" if "bytes" in name or "throughput" in name else "0.5"
-            return {f"SYNCD_{env_name.upper()}": value}
-    return {}
 
 
 class World:
