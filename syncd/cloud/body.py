@@ -50,7 +50,7 @@ class SessionBody:
         self.max_bytes = max_bytes
         self.received = 0
         self._response = response
-        self._session_id = session_id
+        self.session_id = session_id
         self._url = url
 
     def chunks(self) -> Iterator[bytes]:
@@ -59,7 +59,7 @@ class SessionBody:
             raise BadResponseError(self._url, f"body sent with Content-Encoding {encoding!r}")
         announced = self.content_length
         if announced is not None and announced > self.max_bytes:
-            raise BodyTooLargeError(self._session_id, self.max_bytes, announced, announced=True)
+            raise BodyTooLargeError(self.session_id, self.max_bytes, announced, announced=True)
         try:
             for chunk in self._response.iter_raw(CHUNK_BYTES):
                 self.received += len(chunk)
@@ -67,30 +67,35 @@ class SessionBody:
                 yield chunk
         except httpx.HTTPError as exc:
             if announced is not None:
-                raise BodySizeError(self._session_id, announced, self.received) from exc
+                raise BodySizeError(self.session_id, announced, self.received) from exc
             raise TransferInterruptedError(self._url, describe_error(exc)) from exc
         if announced is not None and self.received != announced:
-            raise BodySizeError(self._session_id, announced, self.received)
+            raise BodySizeError(self.session_id, announced, self.received)
         if self.listed_size is not None and self.listed_size != self.received:
             logger.warning(
                 "session %s: the listing said markdownSize %d, the body has %d bytes (%s); "
                 "kept the body",
-                self._session_id,
+                self.session_id,
                 self.listed_size,
                 self.received,
                 "as its Content-Length said" if announced is not None else "ended cleanly",
             )
+
+    @property
+    def short_of_listing(self) -> bool:
+        """Fewer bytes than the listing's markdownSize: no unit a size could be counted in
+        (bytes, characters, UTF-16 units) is larger than the body's byte length, so this is
+        the one mismatch a cut body (a Content-Length that lied) would show."""
+        return self.listed_size is not None and self.received < self.listed_size
 
     def _check_length(self) -> None:
         """No more bytes than Content-Length announced (a protocol error), nor than
         max_bytes when nothing was announced."""
         announced = self.content_length
         if announced is not None and self.received > announced:
-            raise BodySizeError(self._session_id, announced, self.received)
+            raise BodySizeError(self.session_id, announced, self.received)
         if announced is None and self.received > self.max_bytes:
-            raise BodyTooLargeError(
-                self._session_id, self.max_bytes, self.received, announced=False
-            )
+            raise BodyTooLargeError(self.session_id, self.max_bytes, self.received, announced=False)
 
 
 def describe_error(exc: Exception) -> str:

@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 
 import syncd
+from syncd.cloud import head_deadline
 from syncd.cloud.answers import (
     JsonBody,
     data_object,
@@ -139,6 +140,7 @@ class CloudClient:
             transport=transport,
             follow_redirects=False,
         )
+        head_deadline.install(self._http)
 
     def close(self) -> None:
         self._http.close()
@@ -354,7 +356,9 @@ class CloudClient:
                 url, f"a header cannot be sent ({type(exc).__name__})"
             ) from None
         try:
-            response = self._http.send(request, stream=True)
+            # A head dripped a byte at a time ends by the deadline (bodies are paced apart).
+            with head_deadline.head_deadline(self._grace, self._clock):
+                response = self._http.send(request, stream=True)
         except httpx.TransportError as exc:
             self.stats.record(0)
             logger.debug("%s %s failed: %s", method, url, describe_error(exc))

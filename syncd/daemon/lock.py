@@ -13,9 +13,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from syncd.errors import RootLockedError, StorageError
+from syncd.errors import LinkInPathError, RootLockedError, StorageError
 
 LOCK_NAME = "lock"
+# Files in the state folder opened by name (SQLite follows links): none may be a link.
+NAMED_STATE_FILES = ("index.db", "index.db-wal", "index.db-shm", "index.db-journal")
 # holder() reports a lock that is held by a process whose pid is not written yet as this.
 UNKNOWN_PID = 0
 # holder() takes a shared lock for a moment to test the lock; an owner starting in that
@@ -48,7 +50,9 @@ class RootLock:
             return
         try:
             self.state_dir.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            check_no_links(self.state_dir)
+            flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW
+            fd = os.open(self.path, flags, 0o644)
         except OSError as exc:
             raise StorageError(f"the lock file {self.path}", exc.strerror or str(exc)) from exc
         try:
@@ -92,6 +96,17 @@ class RootLock:
                 if attempt == ATTEMPTS:
                     raise RootLockedError(str(self.state_dir.parent), _read_pid(fd)) from None
                 self._wait(RETRY_WAIT_SECONDS)
+
+
+def check_no_links(state_dir: Path) -> None:
+    """Refuse a state folder, lock or index that is a symbolic link: through it the index,
+    lock and logs would be written somewhere outside the mirror root."""
+    root = str(state_dir.parent)
+    names = [LOCK_NAME, *NAMED_STATE_FILES]
+    for path in [state_dir, *(state_dir / name for name in names)]:
+        if path.is_symlink():
+            shown = str(path.relative_to(state_dir.parent))
+            raise LinkInPathError(shown, shown, root)
 
 
 def holder(state_dir: Path) -> int | None:

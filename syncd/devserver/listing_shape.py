@@ -45,6 +45,8 @@ class ListingShape:
     - duplicated: ids listed twice in a row: "identical" repeats the entry byte for byte,
       "conflicting" repeats it under another name.
     - also_listed_under: session id -> another project id whose listing lists it too.
+    - size_offset: session id -> how many bytes the listing's `markdownSize` says more (or,
+      negative, fewer) than the body has.
     """
 
     page_size: int | None = None
@@ -55,6 +57,7 @@ class ListingShape:
     extra_total: Mapping[str, int] = field(default_factory=dict)
     duplicated: Mapping[str, Duplicate] = field(default_factory=dict)
     also_listed_under: Mapping[str, str] = field(default_factory=dict)
+    size_offset: Mapping[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.page_size is not None and self.page_size < 1:
@@ -100,6 +103,9 @@ def shown(items: list[dict[str, object]], shape: ListingShape) -> list[dict[str,
         ident = str(item.get("id"))
         if ident in shape.hidden:
             continue
+        offset, size = shape.size_offset.get(ident), item.get("markdownSize")
+        if offset is not None and isinstance(size, int):
+            item = {**item, "markdownSize": max(0, size + offset)}
         result.append(item)
         kind = shape.duplicated.get(ident)
         if kind == "identical":

@@ -98,7 +98,8 @@ class Executor:
     def _apply(
         self, project: Project | None, step: SessionStep | Remove | DropProject, report: CycleReport
     ) -> bool:
-        """Carry out one step; False when it did not land (and its projects stay unsettled)."""
+        """Carry out one step; False when it did not land or must be done again (and its
+        projects stay unsettled)."""
         if isinstance(step, Reindex):
             self.sessions.reindex(step)
             return True
@@ -108,8 +109,10 @@ class Executor:
             self._drop_project(step, report)
             return True
         assert project is not None  # session steps always come with their project
-        self.sessions.apply(project, step, report)
-        return True
+        record = self.sessions.apply(project, step, report)
+        # A body kept without its etag (shorter than listed) is fetched again next run,
+        # so its listing must not let that run skip the project.
+        return record is None or record.etag is not None or step.summary.etag is None
 
     def _settle(self, plan: CyclePlan, tainted: set[str]) -> None:
         """Save each fully applied listing (and only then the project's new name); a

@@ -166,12 +166,13 @@ class SessionSync:
                 yield chunk
 
         def record(file_sha256: str) -> SessionRecord:
+            digest = body_hash.hexdigest()
             return self._record(
                 fetch.previous,
                 fetch.path,
                 summary,
-                etag,
-                body_hash.hexdigest(),
+                _settled_etag(etag, body, digest, fetch.previous),
+                digest,
                 file_sha256,
                 body.received,
             )
@@ -361,3 +362,20 @@ def free_local_copy_name(mirror: Mirror, beside: str, when: datetime) -> str:
         if not mirror.occupied(kept):
             return kept
         number += 1
+
+
+def _settled_etag(
+    etag: str | None, body: SessionBody, digest: str, previous: SessionRecord | None
+) -> str | None:
+    """The etag to record for a body just written. A body shorter than the listing said
+    may have been cut by a Content-Length that lied: it is kept, but its etag is left
+    unrecorded so the next run fetches it once more; the same bytes again settle it."""
+    if not body.short_of_listing:
+        return etag
+    if previous is not None and previous.body_sha256 == digest:
+        return etag
+    logger.warning(
+        "session %s: shorter than the listing said; it is fetched once more next run",
+        body.session_id,
+    )
+    return None

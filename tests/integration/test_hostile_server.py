@@ -11,8 +11,8 @@ small healthy account and, while a case is active, bends one answer. After runni
 4. once the server is healthy again, the next run converges (exit 0, every session on
    disk byte for byte) and the one after writes nothing.
 
-Cases that fail today are strict xfails whose reason says what happens; a fix turns
-them into failures ("XPASS(strict)") until the mark is removed.
+A case that cannot pass yet is a strict xfail (`xfail(reason)`) whose reason says what
+happens; a fix turns it into a failure ("XPASS(strict)") until the mark is removed.
 """
 
 from __future__ import annotations
@@ -451,11 +451,6 @@ BODIES = [
     pytest.param(
         Case("longer-than-length", on("session", S1), wire(length=lambda a: len(a.body) - 10)),
         id="body-longer-than-content-length",
-        marks=xfail(
-            "a Content-Length 10 bytes short of the body is believed over markdownSize: the cut "
-            "body is kept (exit 0, a warning) under the listed etag, so no later run fetches "
-            "it again and the mirror never converges"
-        ),
     ),
     pytest.param(
         Case("shorter-than-length", on("session", S1), wire(length=lambda a: len(a.body) + 99)),
@@ -500,10 +495,6 @@ TRANSPORT = [
             max_seconds=2.8,
         ),
         id="drip-the-status-line-and-headers",
-        marks=xfail(
-            "min_transfer_bytes_per_second paces bodies only: a status line and headers "
-            "dripped a byte every 20 ms are read until the server itself stops (3 s, exit 4)"
-        ),
     ),
     pytest.param(
         Case("401-one-project", on("sessions", DOCS), status(401, b'{"success": false}')),
@@ -576,10 +567,6 @@ FILESYSTEM = [
     pytest.param(
         Case("state-folder-link", prepare=plant_link(".syncd"), undo=unplant(".syncd")),
         id="state-folder-is-a-symlink-out",
-        marks=xfail(
-            "a .syncd symlinked out of the root is followed: index.db and lock are written in its"
-            " target (exit 0)"
-        ),
     ),
     pytest.param(
         Case(
@@ -732,13 +719,7 @@ def test_a_hostile_recent_page_is_survived_and_then_converged(case: Case, world:
 
 # --- PullStory -------------------------------------------------------------------------
 
-PUSH_TIMEOUT = (
-    "push has no --timeout: exit 2 (No such option: --timeout); without it, push --wait"
-    " against a PullStory answering 500 keeps retrying for up to an hour"
-)
 
-
-@pytest.mark.xfail(strict=True, reason=PUSH_TIMEOUT)
 def test_push_wait_gives_up_on_a_pullstory_that_keeps_failing(world: World) -> None:
     assert world.sync().code == 0
     failing = status(500, b'{"error": {"code": "internal", "message": "boom"}}')

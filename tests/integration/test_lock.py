@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from syncd.daemon.lock import LOCK_NAME, RootLock, holder
-from syncd.errors import EXIT_LOCKED, RootLockedError, StorageError
+from syncd.errors import EXIT_LOCKED, EXIT_STORAGE, LinkInPathError, RootLockedError, StorageError
 
 # Takes the lock, says so, and keeps it until its stdin closes.
 HOLDER_SCRIPT = """
@@ -142,3 +142,26 @@ def test_a_lock_folder_that_cannot_be_created_is_a_storage_error(tmp_path: Path)
     blocker.write_text("not a folder")
     with pytest.raises(StorageError, match="lock file"):
         RootLock(blocker / ".syncd").acquire()
+
+
+@pytest.mark.parametrize("linked", [".syncd", ".syncd/lock", ".syncd/index.db"])
+def test_a_state_folder_lock_or_index_that_is_a_link_is_refused(
+    tmp_path: Path, linked: str
+) -> None:
+    root = tmp_path / "mirror"
+    (root / ".syncd").mkdir(parents=True)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    link = root / linked
+    if linked == ".syncd":
+        (root / ".syncd").rmdir()
+        link.symlink_to(elsewhere, target_is_directory=True)
+    else:
+        link.symlink_to(elsewhere / "target")
+
+    with pytest.raises(LinkInPathError) as refused:
+        RootLock(root / ".syncd", wait=no_wait).acquire()
+
+    assert refused.value.exit_code == EXIT_STORAGE
+    assert linked in refused.value.message
+    assert list(elsewhere.iterdir()) == []  # nothing written through the link

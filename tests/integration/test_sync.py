@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from syncd.devserver import DevServer, Fault
+from syncd.devserver.listing_shape import ListingShape
 from syncd.index.store import Store
 from syncd.mirror import frontmatter
 from tests.integration.conftest import FakeClock, FakeSleep, Harness
@@ -201,6 +202,40 @@ def test_a_body_longer_than_its_listed_size_is_kept_with_a_warning(
     assert [f for f in harness.session_files().values() if f.endswith(b"MORE")]
     assert caplog.text.count("markdownSize") == 1
     assert harness.sync().failed == 0
+
+
+def test_a_body_shorter_than_its_listed_size_is_fetched_once_more_then_settled(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A Content-Length that lied would cut a body short of markdownSize: kept, not trusted.
+    seed_two_projects(harness.server)
+    third = "550e8402-0000-0000-0000-000000000003"
+    harness.server.shape_listings(ListingShape(size_offset={third: 50}))
+    assert harness.sync().failed == 0
+    assert "shorter than the listing said" in caplog.text
+
+    harness.server.shape_listings(ListingShape())
+    harness.server.clear_requests()
+    assert harness.sync().failed == 0  # the next run fetches it again, and settles it
+    assert [path.rsplit("/", 1)[1] for path in body_requests(harness.server, 200)] == [third]
+    harness.server.clear_requests()
+    harness.sync()
+    assert body_requests(harness.server) == []
+
+
+def test_a_body_always_shorter_than_its_listed_size_costs_one_more_download_only(
+    harness: Harness,
+) -> None:
+    seed_two_projects(harness.server)
+    third = "550e8402-0000-0000-0000-000000000003"
+    harness.server.shape_listings(ListingShape(size_offset={third: 50}))
+    before = harness.sync()
+    harness.server.clear_requests()
+    harness.sync()  # the same bytes again: settled
+    assert len(body_requests(harness.server, 200)) == 1
+    harness.server.clear_requests()
+    report = harness.sync()
+    assert (before.failed, report.failed, body_requests(harness.server)) == (0, 0, [])
 
 
 def test_one_server_error_is_retried_transparently(harness: Harness) -> None:
