@@ -8,6 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from syncd.devserver import synthetic
 from syncd.devserver.pullstory_brief import validate_brief
 from syncd.push.brief import (
     EMPTY,
@@ -898,6 +899,16 @@ def test_specstory_history_files_are_not_the_subject_of_a_brief() -> None:
     body = "**Files modified:**\n- `.specstory/history/2025-10-21_17-52Z-setup.md`"
     result = build_brief(session(user("Commit everything."), agent(body)), name="x")
     assert result == NoBrief(NO_FILES)
+
+
+def test_synthetic_sessions_that_change_code_make_briefs_and_questions_do_not() -> None:
+    _, sessions = synthetic.generate(240, 3, seed=11, sizes=[400, 3_000, 20_000])
+    made = 0
+    for item in sessions:
+        result = build_brief(item.body.read_all().decode("utf-8"), name=item.name)
+        assert isinstance(result, Brief) == item.changes_code, (item.name, result)
+        made += isinstance(result, Brief)
+    assert made >= 0.8 * len(sessions)
 
 
 # -- trimming ----------------------------------------------------------------------------
