@@ -7,14 +7,16 @@ empty one), "Let's update the pwa.ts file:" before a pathless diff (early Cursor
 time, in English, Chinese, Spanish, Portuguese, Ukrainian and Russian:
 
 - an *intent* (a change verb in the present or future, then a file) counts only when a code
-  block follows it before any other prose: the block is the change;
+  block follows it before any other prose (a short list may come between): the block is
+  the change;
 - a *claim* (a change verb in the past at the start of a sentence, or "`X` has been
   updated") counts by itself;
 - a line that introduces a list of changed files ("Files modified:") makes a claim of the
   first file of each list item under it.
 
-A file after a verb that changes nothing ("check", "read", "look at"), in a question, in a
-negated or conditional sentence, or in a user's request is never an edit.
+A file after a verb that changes nothing ("check", "read", "look at"), after a word that
+makes it a source or a subject ("tests for `a.py`", "built from `b.yaml`"), in a question,
+in a negated or conditional sentence, or in a user's request is never an edit.
 """
 
 from __future__ import annotations
@@ -46,13 +48,13 @@ _NOT_BARE_FILES = frozenset(
      "chart.js", "express.js", "ember.js", "angular.js", "backbone.js", "alpine.js",
      "nest.js", "socket.io", "deno.land", "solid.js", "htmx.js"}
 )  # fmt: skip
-# What may stand between two files of one list: a comma, "and" in the languages above
-# (\u0456 is Ukrainian "and").
 _DOTFILE = re.compile(
     r"^\.(?:env|git\w*|docker\w*|npm\w*|nvm\w*|editorconfig|htaccess|flake8|prettier\w*"
     r"|eslint\w*|babel\w*|\w+rc|\w*ignore|profile|mailmap|tool-versions|python-version)$",
     re.I,
 )
+# What may stand between two files of one list: a comma, "and" in the languages above
+# (\u0456 is Ukrainian "and").
 _ENUMERATION = re.compile(
     r"^\s*(?:,|&|\+|and|or|y|e|和|与|及|、|\u0456|и|та)?\s*(?:the\s+)?$", re.I
 )
@@ -134,6 +136,12 @@ _CHANGE_LIST = re.compile(
     r"|edited|added|touched|modificados|creados|actualizados|tocados|criados|alterados)"
     r"|(?:changed|modified|updated|created|edited|new|added|touched)\s+files?|changes made"
     r"|修改的文件|新增的?文件|创建的文件|修改文件|变更文件|改动文件)\b[^:]{0,30}:?$",
+    re.I,
+)
+# A file after these words is what the change is about or made from, not what changed.
+_NOT_THE_TARGET = re.compile(
+    r"\b(?:for|from|using|against|like|via|than|by|based on|para|desde|com base em|для|з|из)"
+    r"\s+(?:the\s+|a\s+|an\s+)?$",
     re.I,
 )
 _LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d{1,3}[.)])\s+")
@@ -347,7 +355,9 @@ def _passive(sentence: str, refs: list[Ref]) -> list[Named]:
 
 
 def _first_run(sentence: str, refs: list[Ref]) -> list[Ref]:
-    """The first file and those enumerated right after it (`a.py`, `b.py` and `c.py`)."""
+    """The first file that is a target, and those enumerated right after it (`a.py`,
+    `b.py` and `c.py`)."""
+    refs = [ref for ref in refs if not _NOT_THE_TARGET.search(sentence[: ref.start])]
     if not refs:
         return []
     run = [refs[0]]

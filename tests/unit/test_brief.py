@@ -863,6 +863,8 @@ def test_read_files_stay_in_the_brief_as_context_after_the_changed_ones() -> Non
         "If you updated `src/cache.py`, restart the server.",
         "I replaced `.simple_form` with `.form` in the template.",
         "Updated the app to Next.js 15.",
+        "Added tests for `src/cache.py`.",
+        f"I'll write a client from `api/openapi.yaml`:\n\n{FENCE}python\nclient = 1\n{FENCE}",
     ],
 )
 def test_announcements_without_code_questions_and_negations_change_nothing(body: str) -> None:
