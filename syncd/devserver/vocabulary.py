@@ -14,9 +14,26 @@ from itertools import accumulate
 
 @dataclass(frozen=True)
 class Topic:
+    """What a session is about. A question (`changes` False) is answered by reading code,
+    never by changing it: such sessions stay without edits, as real ones do."""
+
     name: str
     prompts: tuple[str, ...]
     words: tuple[str, ...]
+    changes: bool = True
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """A project file sessions change: one line before and after (`{name}` is filled in),
+    the line just above it, and where that pair sits in the file."""
+
+    path: str
+    language: str
+    context: str
+    before: str
+    after: str
+    line: int
 
 
 TOPICS: tuple[Topic, ...] = (
@@ -44,11 +61,13 @@ TOPICS: tuple[Topic, ...] = (
         "Why does CI fail on Windows?",
         ("CI passes on Linux but fails on Windows with a path error. Why?",),
         ("windows", "backslash", "crlf", "powershell", "runner", "matrix", "drive"),
+        changes=False,
     ),
     Topic(
         "Explain this commit",
         ("Explain what `git show --stat HEAD` prints here, file by file.",),
         ("commit", "diff", "stat", "hunk", "rebase", "cherry-pick", "blame"),
+        changes=False,
     ),
     Topic(
         "Implement typing indicator component",
@@ -94,6 +113,7 @@ TOPICS: tuple[Topic, ...] = (
         "Kubernetes deployment keeps restarting",
         ("The pod restarts every few minutes with exit code 137. What is going on?",),
         ("kubernetes", "pod", "oomkilled", "liveness", "probe", "helm", "replica"),
+        changes=False,
     ),
     Topic(
         "Parse invoices from PDF",
@@ -171,6 +191,38 @@ TOPICS: tuple[Topic, ...] = (
         ("typescript", "generic", "narrowing", "tsconfig", "strict", "inference", "union"),
     ),
 )
+
+SOURCE_FILES: tuple[SourceFile, ...] = (
+    SourceFile(
+        "src/app.py", "python", "def total(items: list[str]) -> int:",
+        "    return sum(items)", "    return sum(len(item) for item in items)  # {name}", 41,
+    ),
+    SourceFile(
+        "web/components/Button.tsx", "tsx", "export function Button() {",
+        '  return <button className="light">Go</button>;',
+        '  return <button className="{name}">Go</button>;', 12,
+    ),
+    SourceFile(
+        "internal/sync/engine.go", "go", "func (e *Engine) Run(ctx context.Context) error {",
+        "\treturn e.step(ctx)", "\treturn e.{name}(ctx)", 88,
+    ),
+    SourceFile(
+        "docs/README.md", "markdown", "## Usage", "Run `make` and open the app.",
+        "Run `make {name}` and open the app.", 23,
+    ),
+    SourceFile(
+        "/Users/dev/projects/demo/package.json", "json", '  "scripts": {',
+        '    "test": "vitest run"', '    "test": "vitest run --reporter {name}"', 7,
+    ),
+    SourceFile(
+        "tests/test_app.py", "python", "def test_total() -> None:",
+        "    assert total([]) == 0", '    assert total(["{name}"]) == {length}', 5,
+    ),
+    SourceFile(
+        "C:\\work\\app\\main.rs", "rust", "fn main() {", '    println!("ready");',
+        '    println!("{name} ready");', 3,
+    ),
+)  # fmt: skip
 
 # Common working vocabulary, most frequent first (weights follow Zipf's law).
 _COMMON_TEXT = """the to a and of in is it that this for you with on be can we file i

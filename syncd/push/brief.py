@@ -10,18 +10,23 @@ that `validate` rejects:
         body, key = result.to_json(), result.content_hash()
 
 The title comes from the session name, the summary from the first user request, the
-files from what the conversation read, edited or showed (ranked, with excerpts and line
-ranges), the flow from the user's successive requests ending with the outcome, and the
-highlights from notable outcomes (files changed, test results, tasks done).
+files from what the conversation changed, then what it read or showed as context (ranked,
+with excerpts and line ranges), the flow from the user's successive requests ending with
+the outcome, and the highlights from notable outcomes (files changed, test results, tasks
+done). A brief tells a change: a session that changes no file has none, and its NoBrief
+says whether it named files at all (see `brief_scan` and `brief_prose` for what counts).
 """
 
 from __future__ import annotations
+
+import re
 
 from syncd.push.brief_files import rank_files
 from syncd.push.brief_model import LIMITS, Brief, BriefFile, Limits, NoBrief, validate
 from syncd.push.brief_outcomes import make_highlights
 from syncd.push.brief_scan import scan
 from syncd.push.brief_story import make_flow, make_summary, make_title
+from syncd.push.brief_tools import CREATED, EDITED
 from syncd.push.brief_transcript import (
     USER,
     Turn,
@@ -32,6 +37,8 @@ from syncd.push.brief_transcript import (
 
 __all__ = ["LIMITS", "Brief", "BriefFile", "Limits", "NoBrief", "build_brief", "validate"]
 
+CHANGE_ROLES = (EDITED, CREATED)
+
 EMPTY = "the session is empty: there is no conversation to tell"
 NO_TURNS = (
     "the session has no conversation turns: it is an empty export or a note SpecStory did not write"
@@ -40,7 +47,17 @@ NO_REQUEST = (
     "the conversation has no user request to tell: its user turns are empty or only "
     "slash commands and command output"
 )
-NO_FILES = "the conversation touches no file: a brief needs at least one"
+NO_ANSWER = (
+    "the agent never answered: its replies are empty (or lost to an export bug), so the "
+    "session changed nothing to tell"
+)
+NO_FILES = (
+    "the conversation touches no file: nothing in it creates, edits or reads one, and a "
+    "brief needs at least one changed file"
+)
+NO_CHANGE = "the conversation changes no file"
+_NAMED_IN_REASON = 3
+_EMPTY_REPLY = re.compile(r"^\s*(?:\[object Object\]|---)?\s*$")
 
 
 def build_brief(markdown: str, *, name: str, repo: dict[str, str] | None = None) -> Brief | NoBrief:
@@ -55,10 +72,14 @@ def build_brief(markdown: str, *, name: str, repo: dict[str, str] | None = None)
     requests = user_requests(transcript.turns)
     if not requests:
         return NoBrief(NO_REQUEST)
+    if not _answered(transcript.turns):
+        return NoBrief(NO_ANSWER)
     findings = scan(transcript.turns)
     files = rank_files(findings.events)
     if not files:
         return NoBrief(NO_FILES)
+    if not any(item.role in CHANGE_ROLES for item in files):
+        return NoBrief(no_change(files))
     title = make_title(clean_input(name or ""), transcript.heading, requests)
     brief = Brief(
         title=title,
@@ -91,6 +112,25 @@ def user_requests(turns: tuple[Turn, ...]) -> list[str]:
     if current:
         requests.append("\n\n".join(current))
     return requests
+
+
+def no_change(files: list[BriefFile]) -> str:
+    """The reason for a session whose files were only read, shown or mentioned."""
+    names = ", ".join(item.path for item in files[:_NAMED_IN_REASON])
+    more = f" and {len(files) - _NAMED_IN_REASON} more" if len(files) > _NAMED_IN_REASON else ""
+    count = f"{len(files)} file" + ("" if len(files) == 1 else "s")
+    return (
+        f"{NO_CHANGE}: it only reads, shows or mentions {count} ({names}{more}), and a brief "
+        "needs at least one changed file"
+    )
+
+
+def _answered(turns: tuple[Turn, ...]) -> bool:
+    """Whether any agent turn says anything (`[object Object]` is a lost reply)."""
+    return any(
+        turn.speaker != USER and not all(_EMPTY_REPLY.match(line) for line in turn.lines)
+        for turn in turns
+    )
 
 
 def _repo(repo: dict[str, str] | None) -> dict[str, str] | None:

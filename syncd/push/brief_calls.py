@@ -23,6 +23,7 @@ from syncd.push.brief_tools import (
     SHOWN,
     is_shell,
     json_code,
+    lists_files,
     result_names,
     tool_role,
 )
@@ -82,6 +83,10 @@ class ToolCall:
     @property
     def shell(self) -> bool:
         return is_shell(self.name, self.kind)
+
+    @property
+    def lists(self) -> bool:
+        return lists_files(self.name, self.kind)
 
 
 def code_excerpt(

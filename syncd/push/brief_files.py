@@ -1,12 +1,16 @@
 """From every mention of a file to the brief's ranked file list.
 
 Mentions of one path are grouped (case-sensitively); a shorter relative path joins the one
-longer path that ends with it (`main.go` -> `/src/app/main.go`) when there is exactly one.
+longer path that ends with it (`main.go` -> `/src/app/main.go`) when there is exactly one,
+and a bare name the prose uses (`README`) joins the one path whose name it starts
+(`/src/app/README.md`).
 Files are ranked edited/created > read > shown > mentioned, then by how many tool calls or
 messages named them, then by first appearance. A merged file shows its longest spelling.
 """
 
 from __future__ import annotations
+
+import re
 
 from syncd.push.brief_calls import ROLE_RANK, FileEvent
 from syncd.push.brief_model import BriefFile
@@ -33,11 +37,19 @@ def _merge_suffixes(groups: dict[str, list[FileEvent]]) -> dict[str, list[FileEv
     for path in sorted(groups, key=len, reverse=True):
         if not path.startswith(("/", "~")) and ":" not in path[:3]:
             homes = [k for k in kept if k.endswith(("/" + path, "\\" + path))]
+            if not homes and "." not in path and "/" not in path:  # `README` -> `README.md`
+                homes = [k for k in kept if _stem(k) == path]
+                changed = [k for k in homes if _role(kept[k]) in (EDITED, CREATED)]
+                homes = changed if len(homes) > 1 else homes
             if len(homes) == 1:
                 kept[homes[0]].extend(groups[path])
                 continue
         kept[path] = list(groups[path])
     return kept
+
+
+def _stem(path: str) -> str:
+    return re.split(r"[/\\]", path)[-1].split(".")[0]
 
 
 def _role(group: list[FileEvent]) -> str:

@@ -2,7 +2,8 @@
 
 Paths are kept as the transcript gives them, except that `file://` URIs become plain
 paths (percent-decoded, fragment dropped), a leading `./` is dropped, and things that are
-not files (URLs, `undefined`, globs, directories, shell variables) are refused.
+not files (URLs, `undefined`, globs, directories, shell variables) are refused, and so are
+SpecStory's own records under `.specstory/` (a session's history file is not its subject).
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ _NOT_LANGUAGES = frozenset(
 _DIFF_HEADERS = ("index ", "--- ", "+++ ", "new file mode", "deleted file mode", "similarity")
 _READERS = frozenset({"cat", "nl", "head", "tail", "less", "more", "bat", "sed"})
 _SED_RANGE = re.compile(r"^(\d{1,9})(?:,(\d{1,9}))?p$")
+_HEREDOC = re.compile(r"<<-?\s*(['\"]?)([A-Za-z_]\w*)\1")
+_SCRATCH = ("/dev/", "/tmp/", "/proc/")
 
 _LANGUAGES = {
     "py": "python", "pyi": "python", "ts": "typescript", "tsx": "tsx", "mts": "typescript",
@@ -213,10 +216,10 @@ def read_targets(command: str) -> list[PathRef]:
     """Files a simple shell command prints (`cat f`, `nl -ba f | sed -n '20,90p'`,
     `sed -n '1,220p' f`, `head f`), with the line range a `sed -n 'a,bp'` names."""
     found: list[PathRef] = []
-    for part in re.split(r"&&|;|\|\||\n", command):
+    for part in _command_parts(command):
         stages = part.split("|")
         words = _words(stages[0])
-        if not words or words[0] not in _READERS:
+        if not words or words[0] not in _READERS or _writes_in_place(words):
             continue
         start, end = _sed_range(words)
         for stage in stages[1:2]:
@@ -226,13 +229,66 @@ def read_targets(command: str) -> list[PathRef]:
         operands = [
             w
             for w in words[1:]
-            if not w.startswith("-") and not _SED_RANGE.match(w) and not w.isdigit()
+            if not w.startswith(("-", ">", "<")) and not _SED_RANGE.match(w) and not w.isdigit()
         ]
-        if len(operands) == 1:
+        if len(operands) == 1 and not any(w.startswith((">", "<<")) for w in words):
             ref = clean_path(operands[0])
             if ref is not None:
                 found.append(PathRef(ref.path, start, end))
     return found
+
+
+def write_targets(command: str) -> list[PathRef]:
+    """Files a shell command writes: `> f` and `>> f` redirections (`cat > f <<'EOF'`),
+    `tee f`, and in-place edits (`sed -i ... f`, `perl -pi ... f`). Scratch places
+    (`/dev/null`, `/tmp/...`) are not project files."""
+    targets: list[str] = []
+    for part in _command_parts(command):
+        for stage in part.split("|"):
+            words = _words(stage)
+            if not words:
+                continue
+            targets.extend(_redirections(words))
+            if words[0] == "tee":
+                targets.extend(w for w in words[1:] if not w.startswith(("-", ">")))
+            elif _writes_in_place(words) and not words[-1].startswith("-"):
+                targets.append(words[-1])
+    found = []
+    for raw in targets:
+        ref = clean_path(raw)
+        if ref is not None and not ref.path.startswith(_SCRATCH):
+            found.append(ref)
+    return found
+
+
+def _command_parts(command: str) -> list[str]:
+    """The simple commands of a command line, here-document bodies left out."""
+    kept: list[str] = []
+    ending: str | None = None
+    for line in command.split("\n"):
+        if ending is not None:
+            ending = None if line.strip() == ending else ending
+            continue
+        kept.append(line)
+        heredoc = _HEREDOC.search(line)
+        ending = heredoc.group(2) if heredoc else None
+    return [part for part in re.split(r"&&|;|\|\||\n", "\n".join(kept)) if part.strip()]
+
+
+def _redirections(words: list[str]) -> list[str]:
+    found = []
+    for index, word in enumerate(words):
+        if word in (">", ">>", ">|") and index + 1 < len(words):
+            found.append(words[index + 1])
+        elif word.startswith((">", ">>")) and len(word.lstrip(">|")) > 0 and word[1:2] != "&":
+            found.append(word.lstrip(">|"))
+    return found
+
+
+def _writes_in_place(words: list[str]) -> bool:
+    if words[0] == "sed":
+        return any(w.startswith("-i") or w == "--in-place" for w in words[1:])
+    return words[0] == "perl" and any(w.startswith("-") and "i" in w for w in words[1:])
 
 
 def _from_uri(text: str) -> tuple[str, int | None, int | None]:
@@ -255,6 +311,8 @@ def _is_file(text: str) -> bool:
     if text.endswith(("/", "\\")) or text in (".", "..") or text.startswith(("-", "//")):
         return False
     if _URL.match(text) or _BAD_CHARS.search(text) or not _ALNUM.search(text):
+        return False
+    if ".specstory/" in text.replace("\\", "/"):  # SpecStory's own records, not the project's
         return False
     return "  " not in text and text.count(" ") <= 4
 

@@ -21,15 +21,11 @@ from syncd.push.brief_calls import (
     code_excerpt,
     tool_excerpt,
 )
-from syncd.push.brief_paths import (
-    clean_path,
-    diff_excerpt,
-    looks_like_file,
-    plain_excerpt,
-    read_targets,
-)
+from syncd.push.brief_paths import clean_path, plain_excerpt, read_targets, write_targets
+from syncd.push.brief_prose import ProseReader, without_placeholders
 from syncd.push.brief_tools import (
     BACKTICKED,
+    CHANGE_FIELD,
     CITATION,
     CREATED,
     EDITED,
@@ -42,6 +38,7 @@ from syncd.push.brief_tools import (
     TOOL_LINE,
     Named,
     block_names,
+    declared_names,
     is_shell_info,
     line_names,
     mentions,
@@ -52,13 +49,14 @@ from syncd.push.brief_tools import (
 from syncd.push.brief_transcript import USER, Turn
 
 _CHECKED = re.compile(r"^\s*[-*]\s+\[[xX\u2713\u2714]\]\s+(.+?)\s*$")
-_PROSE_PATH = re.compile(r"`([^`\s]*[/.][^`\s]*\w)`")
 _NOT_PROSE = re.compile(
     r"^(?:\||#|\*\*[^*]+\*\*:?$|Result:|Output:|Status:|Tool use:|Cancelled|Read file:|"
+    r"(?:Edit|Write|Create|Delete) file:|"
     r"\[object Object\]|Resumed from .* via SpecStory|No response requested|Lines added)"
 )
 _TOOL_LABELS = ("Result", "Output", "Status", "Additional data", "Parameters", "Read file",
-                "Lines added", "Cancelled", "Tool use", "Exit code", "Chunk")  # fmt: skip
+                "Edit file", "Lines added", "Cancelled", "Tool use", "Exit code",
+                "Chunk")  # fmt: skip
 
 
 @dataclass
@@ -89,16 +87,18 @@ class _Scanner:
         self.label = ""
         self.chunk: list[str] = []
         self.speaks = True
-        self.prose_path: str | None = None
+        self.synthetic = False
+        self.prose = ProseReader()
 
     def run(self, turns: Iterable[Turn]) -> Findings:
         for turn in turns:
             if turn.speaker == USER:
-                self.prose_path = None
+                self.prose.reset()
                 if not turn.sidechain:
                     self._user(turn.lines)
                 continue
             self.speaks = not (turn.sidechain or turn.synthetic)
+            self.synthetic = turn.synthetic
             for line in turn.lines:
                 self._line(line)
             self._end_turn()
@@ -147,12 +147,19 @@ class _Scanner:
         if tool and tool.shell and (match := BACKTICKED.match(stripped)):
             self._command(match.group(1))
             return
-        named = line_names(text, tool.role if tool else None, in_tool=tool is not None)
+        fields = tool is not None and not tool.lists
+        role = tool.role if tool else None
+        named = line_names(text, role, in_tool=tool is not None, fields=fields)
         for item in named:
             self._add(item)
+        if fields and tool and tool.events and CHANGE_FIELD.match(text):
+            self._add(Named(tool.events[-1].path, role or EDITED))  # new content: an edit
         if done := _CHECKED.match(text):
             self.found.done.append(done.group(1))
         elif not tool and not self.details:
+            if not named and not self.synthetic:
+                for item in self.prose.line(stripped):
+                    self._add(item)
             self._prose(stripped)
 
     def _tag_line(self, stripped: str) -> None:
@@ -191,6 +198,8 @@ class _Scanner:
             self.tool.commands.append(command)
         for ref in read_targets(command):
             self._add(Named(ref.path, READ, start=ref.start, end=ref.end))
+        for ref in write_targets(command):
+            self._add(Named(ref.path, EDITED))
 
     def _prose(self, stripped: str) -> None:
         if not self.speaks:
@@ -199,9 +208,6 @@ class _Scanner:
             self.chunk.append("")
         elif not _NOT_PROSE.match(stripped):
             self.chunk.append(stripped)
-            for match in _PROSE_PATH.finditer(stripped):
-                if looks_like_file(match.group(1)):
-                    self.prose_path = match.group(1)
 
     def _end_chunk(self) -> None:
         text = "\n".join(self.chunk).strip()
@@ -256,12 +262,24 @@ class _Scanner:
             event, whole_file = self.pending
             self.pending = None
             event.excerpt = event.excerpt or code_excerpt(fence, whole_file=whole_file)
-        elif not named and not tool and fence.info.lower() == "diff" and self.prose_path:
-            guessed = self._add(Named(self.prose_path, EDITED))
-            if guessed is not None and guessed.excerpt is None:
-                guessed.excerpt = diff_excerpt(fence.lines)
+        elif not named and not tool and not self.details and not self.synthetic:
+            self._prose_code(fence)
         if tool is not None:
             self._tool_fence(tool, fence)
+
+    def _prose_code(self, fence: Fence) -> None:
+        """A code block in the agent's prose: a file it declares (`// filepath:`, diff
+        headers), else the file the prose just announced (see brief_prose)."""
+        declared = declared_names(fence.lines, fence.info)
+        for item in declared:
+            self._add(item)
+        if declared:
+            return
+        code = without_placeholders(fence.lines)
+        for index, target in enumerate(self.prose.code(fence.info, fence.lines)):
+            event = self._add(target)
+            if event is not None and event.excerpt is None and index == 0 and code:
+                event.excerpt = code_excerpt(fence, whole_file=target.role == CREATED, lines=code)
 
     def _tool_fence(self, tool: ToolCall, fence: Fence) -> None:
         if tool.shell and not tool.commands and is_shell_info(fence.info):
@@ -285,6 +303,7 @@ class _Scanner:
 
     def _start_tool(self, name: str, kind: str, *, wrapper: bool) -> None:
         self._end_chunk()
+        self.prose.reset()
         self.counter += 1
         self.tool = ToolCall(self.counter, name, kind, wrapper)
 

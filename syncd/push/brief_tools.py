@@ -11,7 +11,13 @@ import re
 from dataclasses import dataclass
 from functools import cache
 
-from syncd.push.brief_paths import Excerpt, diff_excerpt, numbered_excerpt
+from syncd.push.brief_paths import (
+    Excerpt,
+    diff_excerpt,
+    looks_like_file,
+    numbered_excerpt,
+    plain_excerpt,
+)
 
 CREATED = "created"
 EDITED = "edited"
@@ -32,8 +38,31 @@ _RUN_COMMAND = re.compile(r"^Run command:\s*(.+?)\s*$")
 BACKTICKED = re.compile(r"^`([^`]+)`$")
 _CODEX_CHANGE = re.compile(r"^\*\*(Add|Update|Delete|Edit|Move): `([^`]+)`\*\*\s*$")
 _COPILOT_HEADING = re.compile(r"^#{2,4} \[[^\]]*\]\(((?:file:|/)[^)]+)\)\s*$")
-_EDIT_SUMMARY = re.compile(r"^(Edited|Created|Updated) `([^`]+)`(?: \(\d+ edits?\))?\s*$")
-_FIELD_BULLET = re.compile(r"^\s*[-*]\s*(?:filePath|file_path|path|target_file):\s*`([^`]+)`")
+_EDIT_LINE = re.compile(
+    r"^(?:Edit file|Write file|Create file|Edited file|Created file|Updated file|Modified file"
+    r"|Wrote file|Delete file|Deleted file):\s*`?(.+?)`?\s*$"
+)
+_EDIT_SUMMARY = re.compile(
+    r"^(Edited|Created|Updated|Modified|Wrote|Deleted) (`[^`]+`|[^\s`]+)(?: \(\d+ edits?\))?"
+    r"\s*$"
+)
+_FIELD_BULLET = re.compile(
+    r"^\s*[-*]\s*\**(?:filePath|file_path|path|target_file|targetFile|filename|file_name|file"
+    r"|absolute_path|notebook_path)\**:\s*(?:`([^`]+)`|([^\s`].*?))\s*$"
+)
+# Fields of a tool call rendered as a list that carry new content: the call changes its file.
+CHANGE_FIELD = re.compile(
+    r"^\s*[-*]\s*\**(?:newString|new_string|new_str|oldString|old_string|old_str|content"
+    r"|contents|file_text|edits|patch|insertText|insert_text|code|replacement)\**:"
+)
+_FILEPATH_COMMENT = re.compile(
+    r"^\s*(?://|#|<!--|--|/\*|;)\s*(?:filepath|file path|file|path):\s*`?([^`*]+?)`?\s*"
+    r"(?:-->|\*/)?\s*$",
+    re.I,
+)
+_DIFF_NEW = re.compile(r"^\+\+\+ (?:[bw]/)?(\S.*?)(?:\t.*)?\s*$")
+_DIFF_OLD = re.compile(r"^--- (?:[aw]/)?(\S.*?)(?:\t.*)?\s*$")
+_JSON_FENCED = re.compile(r'"content"\s*:\s*"`{3,}([^`"\\]+?)\\n')
 _LINKED = re.compile(
     r"\b(Creat(?:ed|ing)|Edit(?:ed|ing)|Updat(?:ed|ing)|Read(?:ing)?)\s+"
     r"\[[^\]]*\]\((file:[^)\s]+)\)(?:,\s*lines?\s+(\d{1,9})\s+to\s+(\d{1,9}))?"
@@ -56,7 +85,8 @@ _SHELL_NAMES = frozenset(
 )  # fmt: skip
 # Tools whose names contain "write"/"update"/"read" but that touch no file of the project.
 _NOT_FILE_TOOLS = ("todo", "plan", "task", "think", "fetch", "web", "grep", "glob", "list",
-                   "question", "mcp")  # fmt: skip
+                   "question", "mcp", "search")  # fmt: skip
+_LISTING_TOOLS = frozenset({"ls", "find", "tree", "dir", "codebase_search", "file_search"})
 _SHELL_INFOS = frozenset({"", "bash", "sh", "shell", "zsh", "console", "powershell", "cmd"})
 _CHANGE_ROLES = {"Add": CREATED, "Update": EDITED, "Delete": EDITED, "Edit": EDITED,
                  "Move": EDITED}  # fmt: skip
@@ -97,6 +127,17 @@ def tool_role(name: str, kind: str) -> str | None:
     return {"write": EDITED, "read": READ}.get(kind)
 
 
+def lists_files(name: str, kind: str) -> bool:
+    """Whether a tool only finds or lists files (grep, glob, ls, search): the paths it is
+    given are places to look, never files it read or changed."""
+    lowered = name.lower()
+    return (
+        kind == "search"
+        or lowered in _LISTING_TOOLS
+        or any(word in lowered for word in ("grep", "glob", "list", "search"))
+    )
+
+
 def is_shell(name: str, kind: str) -> bool:
     """Whether a tool runs shell commands."""
     return kind in ("shell", "bash") or name.lower() in _SHELL_NAMES
@@ -122,8 +163,9 @@ def summary_detail(detail: str, role: str | None) -> tuple[Named | None, str | N
     return (linked[0] if linked else None), None
 
 
-def line_names(line: str, role: str | None, *, in_tool: bool) -> list[Named]:
-    """The files one line outside a code block names (agent turns)."""
+def line_names(line: str, role: str | None, *, in_tool: bool, fields: bool = True) -> list[Named]:
+    """The files one line outside a code block names (agent turns). `fields` is False in a
+    tool that only lists or searches: its `path:` field is where it looked."""
     stripped = line.strip()
     found: list[Named] = []
     head = stripped[:1]
@@ -135,12 +177,14 @@ def line_names(line: str, role: str | None, *, in_tool: bool) -> list[Named]:
         found.append(
             Named(match.group(2), _CHANGE_ROLES[kind], awaits_code=True, whole_file=kind == "Add")
         )
-    elif head == "#" and (match := _COPILOT_HEADING.match(stripped)):
+    elif (head == "#" and (match := _COPILOT_HEADING.match(stripped))) or (
+        head in "ECUWMD" and (match := _EDIT_LINE.match(stripped))
+    ):
         found.append(Named(match.group(1), EDITED, awaits_code=True))
-    elif head in "ECU" and (match := _EDIT_SUMMARY.match(stripped)):
-        found.append(Named(match.group(2), CREATED if match.group(1) == "Created" else EDITED))
-    elif in_tool and head in "-*" and (match := _FIELD_BULLET.match(stripped)):
-        found.append(Named(match.group(1), role or EDITED))
+    elif head in "ECUWMD" and (match := _EDIT_SUMMARY.match(stripped)):
+        found.extend(_summary_edit(match.group(1), match.group(2)))
+    elif in_tool and fields and head in "-*" and (match := _FIELD_BULLET.match(stripped)):
+        found.append(Named(match.group(1) or match.group(2), role or READ))
     elif in_tool and role is not None and head == "`" and (match := BACKTICKED.match(stripped)):
         found.append(Named(match.group(1), role))
     if in_tool:
@@ -148,6 +192,34 @@ def line_names(line: str, role: str | None, *, in_tool: bool) -> list[Named]:
         if "Read" in stripped:
             found.extend(Named(m.group(1), READ) for m in _READ_NAMED.finditer(stripped))
         found.extend(result_names([stripped]))
+    return found
+
+
+def declared_names(lines: list[str], info: str) -> list[Named]:
+    """The files a code block in the agent's prose declares itself: a first-line comment
+    (`// filepath: src/a.ts`), or the `---`/`+++` headers of a git-style diff."""
+    first = next((index for index, line in enumerate(lines) if line.strip()), None)
+    if first is None:
+        return []
+    comment = _FILEPATH_COMMENT.match(lines[first])
+    if comment and looks_like_file(comment.group(1)):
+        rest = lines[first + 1 :]
+        return [Named(comment.group(1), EDITED, plain_excerpt(rest, info))]
+    found: list[Named] = []
+    for index, line in enumerate(lines):
+        new = _DIFF_NEW.match(line) if line.startswith("+++ ") else None
+        if new is None or new.group(1) == "/dev/null" or index == 0:
+            continue
+        old = _DIFF_OLD.match(lines[index - 1])
+        if old is None:
+            continue
+        role = CREATED if old.group(1) == "/dev/null" else EDITED
+        stop = next(
+            (i for i in range(index + 1, len(lines)) if lines[i].startswith("diff --git")),
+            len(lines),
+        )
+        excerpt = diff_excerpt(lines[index + 1 : stop], whole_file=role == CREATED)
+        found.append(Named(new.group(1), role, excerpt))
     return found
 
 
@@ -162,6 +234,9 @@ def block_names(lines: list[str], role: str | None) -> list[Named]:
                 found.extend(Named(raw, role) for raw in _json_paths(line))
             if "](file:" in line:
                 found.extend(_linked(line))
+            fenced = _JSON_FENCED.search(line) if '"content"' in line else None
+            if fenced and re.search(r"[/\\]", fenced.group(1)):  # a path, not a language
+                found.append(Named(fenced.group(1), role))
     return found
 
 
@@ -197,6 +272,15 @@ def mentions(line: str) -> list[Named]:
     if "@" not in line:
         return []
     return [Named(match.group(1), MENTIONED) for match in _MENTION.finditer(line)]
+
+
+def _summary_edit(verb: str, raw: str) -> list[Named]:
+    """`Edited `a.ex` (1 edit)`, `Created src/b.py`: a bare word counts only as a path."""
+    quoted = raw.startswith("`")
+    path = raw.strip("`")
+    if not quoted and not (looks_like_file(path) or "/" in path):
+        return []
+    return [Named(path, CREATED if verb == "Created" else EDITED)]
 
 
 def _linked(line: str) -> list[Named]:

@@ -20,28 +20,50 @@ NOT_SESSIONS = {"FORMAT.md", "MANIFEST.tsv"}
 pytestmark = pytest.mark.corpus
 
 MARKERS = ["_**User**_", "_**Agent (model x 2026-01-16 16:46:41Z)**_", "_****_", "```"]
+
+# Every corpus session is labelled by hand: either it changes no file (with the reason the
+# builder must give and what the session is) or it does (with a file it changed and the
+# text that proves it).
+# bench/brief_coverage.py reads these labels for its coverage figures.
 NO_FILE_SESSIONS = {
-    "04": "no conversation turns",  # the 14-byte "## SpecStory" banner
-    "27": "no conversation turns",  # a hand-written note with a fake header
-    "29": "no conversation turns",  # a Chinese write-up, not SpecStory output
-    "38": "no conversation turns",  # header, title and session comment only
-    "43": "no conversation turns",
-    "09": "no user request",  # only <bash-input>/<bash-stdout> turns
-    "22": "no user request",  # a single empty assistant turn
-    "44": "no user request",  # only /exit meta turns
-    "45": "no user request",
-    "12": "touches no file",  # a trivia question
+    "04": ("no conversation turns", "the 14-byte '## SpecStory' banner"),
+    "27": ("no conversation turns", "a hand-written note with a fake header"),
+    "29": ("no conversation turns", "a Chinese write-up, not SpecStory output"),
+    "38": ("no conversation turns", "header, title and session comment only"),
+    "43": ("no conversation turns", "header, title and session comment only"),
+    "09": ("no user request", "only <bash-input>/<bash-stdout> turns"),
+    "22": ("no user request", "a single empty assistant turn"),
+    "31": ("no user request", "empty user and assistant bodies"),
+    "44": ("no user request", "only /exit meta turns"),
+    "45": ("no user request", "a byte-identical copy of 44"),
+    "12": ("touches no file", "a trivia question"),
+    "10": ("touches no file", "lists a folder and activates a venv: no file read or written"),
+    "16": ("touches no file", "'how is the bot built?', answered in prose (cut off)"),
+    "15": ("never answered", "the only reply is '[object Object]', the others are empty"),
+    "17": ("never answered", "asks for a plan; the reply is empty"),
+    "20": ("never answered", "'salut'; the reply is empty"),
+    "25": ("never answered", "asks to run a benchmark; the reply is empty"),
 }
 
-# A file each rich session really changed, and the text in that session that proves it.
+# A file each session with changes really changed, and the text in that session that proves
+# it ("{}" stands for the file).
 EDITED = {
+    "01": ("README", "Let me edit the {}:"),  # then a bare block with the new README
+    "02": ("HistoryFeed.tsx", "Let me edit the `{}` component"),
+    "06": (".vitepress/script/pwa.ts", "Updated `{}` to be compatible"),
+    "07": ("/Users/michaelpaulukonis/projects/polychrome.p5/src/undo.layers.js",
+           "### [undo.layers.js](file://{})"),
     "13": ("/Users/jakelevirne/dev/specstoryai/tnyOffice/apps/api/package.json",
            "The file {} has been updated"),
     "21": ("/Users/german/EjerciciosProgramación/englishGame/pom.xml", "Edit file: {}"),
     "24": ("scripts/build_knowledge_base.py", "Edit file: {}"),
+    "28": ("CHANGELOG.md", "已在 `{}` 记录变更"),  # the edits themselves are not in the export
     "32": ("/Users/kevinlin/code/skillz/tsconfig.eslint.json", "*** Add File: {}"),
+    "34": ("README.md", "Created comprehensive `{}` with:"),  # after empty Copilot blocks
+    "35": ("/home/mosica/stock/cli-universal/Dockerfile", '"content": "&#96;&#96;&#96;{}'),
     "36": ("/Users/michalhorcic/projects/ELIXIR/cozy_checkout/lib/cozy_checkout/inventory.ex",
            "Created [](file://{})"),
+    "39": ("order_item_grouper.ex", "Edited `{}` (1 edit)"),
     "40": ("pkg/cloud/sync.go", "Edit file: {}"),
     "42": ("/Users/sean/Source/SpecStory/getspecstory/specstory-cli/main.go",
            "The file {} has been updated"),
@@ -106,7 +128,17 @@ def test_every_corpus_file_gives_a_valid_brief_or_a_reason(
         assert_valid_or_reason(result)
 
 
-@pytest.mark.parametrize(("number", "reason"), sorted(NO_FILE_SESSIONS.items()))
+def test_every_corpus_session_is_labelled_once() -> None:
+    numbers = [path.name[:2] for path in corpus_files()]
+    if not numbers:
+        pytest.skip("../shared/corpus/specstory is not present")
+    assert not set(NO_FILE_SESSIONS) & set(EDITED)
+    assert sorted(numbers) == sorted({*NO_FILE_SESSIONS, *EDITED}), "label the new session"
+
+
+@pytest.mark.parametrize(
+    ("number", "reason"), sorted((number, label[0]) for number, label in NO_FILE_SESSIONS.items())
+)
 def test_sessions_without_files_or_requests_give_no_brief(
     results: dict[str, Brief | NoBrief], number: str, reason: str
 ) -> None:
