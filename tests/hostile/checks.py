@@ -105,14 +105,17 @@ def git_head(root: Path) -> str | None:
     return done.stdout.strip() or None
 
 
-def links_leaving(root: Path, planted: set[Path]) -> list[str]:
-    """Symlinks under `root` that syncd made and that point outside it."""
+def links_leaving(root: Path, planted: set[Path], planted_targets: set[str]) -> list[str]:
+    """Symlinks under `root` that syncd made and that point outside it (a planted link that
+    syncd moved aside, kept as the user's, is still the planted one: same target)."""
     bad = []
     resolved_root = root.resolve()
     for folder, dirs, files in os.walk(root):
         for name in dirs + files:
             path = Path(folder) / name
-            if path.is_symlink() and path not in planted:
+            if not path.is_symlink() or path in planted:
+                continue
+            if str(path.readlink()) not in planted_targets:
                 target = path.resolve()
                 if not target.is_relative_to(resolved_root):
                     bad.append(f"{path.relative_to(root)} -> {target}")

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from syncd.archive.git import ChangeSummary, CommitResult, GitArchive, GitLock, find_git_locks
-from syncd.archive.locks import MARKER, Owner, write_owner
+from syncd.archive.locks import MARKER, Owner, is_running, write_owner
 
 ONE_NEW = ChangeSummary(new={"proj": ["first session"]})
 
@@ -619,7 +619,8 @@ def test_nothing_is_removed_while_the_git_a_killed_syncd_started_still_runs(
         release.touch()
         syncd.kill()
         syncd.wait(timeout=30)
-    wait_for(lambda: not (repo / ".git" / "HEAD.lock").exists())
+    # Its locks go before the orphaned git itself does: wait for the process.
+    wait_for(lambda: not is_running(git_pid))
 
     again = GitArchive(repo).commit([rel], [], [], ONE_NEW)
 

@@ -620,6 +620,7 @@ def hostile_run(world: World, case: Case, monkeypatch: pytest.MonkeyPatch) -> Ru
         world.planted = {p for p in world.root.iterdir() if p.is_symlink()} | {
             p for p in world.root.rglob("*.md") if p.is_symlink()
         }
+        world.planted_targets = {str(p.readlink()) for p in world.planted}
         world.settle()
     held = set(checks.mirrored(world.root)) if world.root.is_dir() else set()
     world.turn_hostile(case)

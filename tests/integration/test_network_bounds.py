@@ -344,7 +344,7 @@ def test_a_listed_size_unlike_a_cleanly_ended_body_is_only_a_warning(
     def sizes_off_by_seven(reply: Reply) -> Reply:
         answer = reply.json()
         for session in answer["data"]["sessions"]:
-            session["markdownSize"] += 7
+            session["markdownSize"] -= 7  # longer than listed: a unit, not a cut
         return replace(reply, body=json.dumps(answer).encode())
 
     proxy.bend("/sessions$", sizes_off_by_seven)
