@@ -41,6 +41,7 @@ from pydantic_settings import (
 )
 
 from syncd.errors import ConfigError
+from syncd.mirror import names
 
 logger = logging.getLogger(__name__)
 
@@ -290,13 +291,13 @@ class Settings(BaseSettings):
     @property
     def state_dir(self) -> Path:
         """syncd's own folder inside the root: index, lock, logs, outbox."""
-        return self.mirror_root / ".syncd"
+        return self.mirror_root / names.STATE_DIR
 
     @property
     def index_url(self) -> str:
         if self.database_url:
             return self.database_url
-        return f"sqlite:///{self.state_dir / 'index.db'}"
+        return f"sqlite:///{self.state_dir / names.INDEX_DB}"
 
     def has_api_key(self) -> bool:
         return bool(self.api_key or self.api_key_file or self.api_key_command)

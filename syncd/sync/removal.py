@@ -18,6 +18,7 @@ from pathlib import PurePosixPath
 from syncd.cloud.client import CloudClient
 from syncd.cloud.models import Project
 from syncd.index.store import SessionRecord, Store
+from syncd.mirror.names import TRASH_DIR
 from syncd.mirror.writer import Mirror
 from syncd.sync.localedits import FileState, classify
 from syncd.sync.plan import Remove
@@ -25,8 +26,6 @@ from syncd.sync.report import CycleReport
 from syncd.sync.sessions import SessionSync
 
 logger = logging.getLogger(__name__)
-
-TRASH = ".trash"
 
 
 @dataclass
@@ -84,7 +83,7 @@ class Removal:
             logger.info("session %s was deleted in the cloud; removed %s", record.id, record.path)
             return
         # archive (and delete of a file the user edited: edits are never destroyed)
-        target = PurePosixPath(TRASH) / record.path
+        target = PurePosixPath(TRASH_DIR) / record.path
         if self.mirror.occupied(target.as_posix()):
             stamp = self.clock().astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
             target = target.with_name(f"{target.stem}.{stamp}.md")
