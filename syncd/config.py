@@ -17,6 +17,7 @@ import subprocess
 import tomllib
 from collections.abc import Mapping
 from contextvars import ContextVar
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal, get_origin
 from urllib.parse import urlsplit
@@ -159,12 +160,20 @@ class BudgetSettings(BaseModel):
     max_inline_wait_seconds: Seconds = Field(default=60.0, ge=0)
 
 
+class DeletionMode(StrEnum):
+    """What happens to a session deleted in the cloud, once a 404 confirms it."""
+
+    ARCHIVE = "archive"  # its file moves to <root>/.trash/<project>/
+    DELETE = "delete"  # its file is removed (an edited file is archived instead)
+    KEEP = "keep"  # its file stays, marked as deleted in the cloud
+
+
 class DeletionSettings(BaseModel):
     """What happens to a session deleted in the cloud (confirmed by a 404)."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-    mode: Literal["archive", "delete", "keep"] = "archive"
+    mode: DeletionMode = DeletionMode.ARCHIVE
     # Refuse to remove more than this share of a project's sessions in one cycle.
     max_share: float = Field(default=0.25, gt=0.0, le=1.0)
 

@@ -17,6 +17,7 @@ from pathlib import PurePosixPath
 
 from syncd.cloud.client import CloudClient
 from syncd.cloud.models import Project
+from syncd.config import DeletionMode
 from syncd.index.store import SessionRecord, Store
 from syncd.mirror.names import TRASH_DIR
 from syncd.mirror.writer import Mirror
@@ -43,7 +44,7 @@ class Removal:
         if self.client.session_exists(record.project_id, record.id):
             logger.info("session %s is missing from its listing but still answers", record.id)
             return False
-        if step.mode == "keep":
+        if step.mode == DeletionMode.KEEP:
             self._keep(record, report)
         else:
             self._trash(record, step.mode)
@@ -76,7 +77,7 @@ class Removal:
         # Only `delete` needs to know whether the user edited the file (hashing it); a link
         # or anything else that is not a regular file counts as edited.
         if (
-            mode == "delete"
+            mode == DeletionMode.DELETE
             and classify(self.mirror.inspect(record.path), record).state is not FileState.EDITED
         ):
             self.mirror.remove(record.path)
