@@ -16,11 +16,11 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from syncd.brief import Brief, build_brief
 from syncd.cloud.client import CloudClient
 from syncd.devserver import DevServer, PullStoryServer
 from syncd.index.store import Store
 from syncd.mirror.writer import Mirror
-from syncd.push.brief import Brief, build_brief
 from syncd.push.pullstory import PullStoryClient
 from syncd.push.queue import PushQueue
 from syncd.push.selection import handle_changed_files

@@ -339,7 +339,7 @@ def brief_command(
     session: SessionArg,
 ) -> None:
     """Print the PullStory brief a session makes, as JSON, without sending it."""
-    from syncd.push.brief import NoBrief
+    from syncd.brief import NoBrief
     from syncd.push.selection import brief_for, resolve_session
 
     settings = _settings(ctx)

@@ -17,6 +17,7 @@ import subprocess
 import tomllib
 from collections.abc import Mapping
 from contextvars import ContextVar
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal, get_origin
 from urllib.parse import urlsplit
@@ -41,6 +42,7 @@ from pydantic_settings import (
 )
 
 from syncd.errors import ConfigError
+from syncd.mirror import names
 
 logger = logging.getLogger(__name__)
 
@@ -158,12 +160,20 @@ class BudgetSettings(BaseModel):
     max_inline_wait_seconds: Seconds = Field(default=60.0, ge=0)
 
 
+class DeletionMode(StrEnum):
+    """What happens to a session deleted in the cloud, once a 404 confirms it."""
+
+    ARCHIVE = "archive"  # its file moves to <root>/.trash/<project>/
+    DELETE = "delete"  # its file is removed (an edited file is archived instead)
+    KEEP = "keep"  # its file stays, marked as deleted in the cloud
+
+
 class DeletionSettings(BaseModel):
     """What happens to a session deleted in the cloud (confirmed by a 404)."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-    mode: Literal["archive", "delete", "keep"] = "archive"
+    mode: DeletionMode = DeletionMode.ARCHIVE
     # Refuse to remove more than this share of a project's sessions in one cycle.
     max_share: float = Field(default=0.25, gt=0.0, le=1.0)
 
@@ -290,13 +300,13 @@ class Settings(BaseSettings):
     @property
     def state_dir(self) -> Path:
         """syncd's own folder inside the root: index, lock, logs, outbox."""
-        return self.mirror_root / ".syncd"
+        return self.mirror_root / names.STATE_DIR
 
     @property
     def index_url(self) -> str:
         if self.database_url:
             return self.database_url
-        return f"sqlite:///{self.state_dir / 'index.db'}"
+        return f"sqlite:///{self.state_dir / names.INDEX_DB}"
 
     def has_api_key(self) -> bool:
         return bool(self.api_key or self.api_key_file or self.api_key_command)

@@ -32,12 +32,11 @@ from syncd.archive.locks import (
     recover_locks,
 )
 from syncd.errors import StorageError, redact_url
+from syncd.mirror.names import OWN_DIRS, STATE_DIR, TEMP_SUFFIX, TRASH_DIR, in_own_dir, is_temp
 
 logger = logging.getLogger(__name__)
 
 #: Folders syncd keeps for itself and file suffixes of half-written files: never committed.
-REFUSED_DIRS = frozenset({".syncd", ".trash", ".git"})
-REFUSED_SUFFIX = ".syncd-tmp"
 SMALL_CHANGE = 10
 
 
@@ -319,10 +318,10 @@ class GitArchive:
             full = self.root / norm
             if full.is_dir() and not full.is_symlink():
                 for dirpath, dirnames, filenames in os.walk(full):
-                    dirnames[:] = sorted(d for d in dirnames if d not in REFUSED_DIRS)
+                    dirnames[:] = sorted(d for d in dirnames if d not in OWN_DIRS)
                     rel = Path(dirpath).relative_to(self.root).as_posix()
                     for name in sorted(filenames):
-                        if not name.endswith(REFUSED_SUFFIX):
+                        if not is_temp(name):
                             out[posixpath.join(rel, name)] = None
             else:
                 out[norm] = None
@@ -333,9 +332,9 @@ class GitArchive:
         exclude.mkdir(parents=True, exist_ok=True)
         lines = [
             "# syncd state, trash and partial files",
-            ".syncd/",
-            ".trash/",
-            f"*{REFUSED_SUFFIX}",
+            f"{STATE_DIR}/",
+            f"{TRASH_DIR}/",
+            f"*{TEMP_SUFFIX}",
         ]
         with (exclude / "exclude").open("a", encoding="utf-8") as handle:
             handle.write("\n".join(lines) + "\n")
@@ -366,8 +365,8 @@ def _refusal(path: str) -> str | None:
     parts = norm.split("/")
     if norm == "." or parts[0] == "..":
         return "outside the mirror root"
-    if any(part in REFUSED_DIRS for part in parts):
+    if in_own_dir(parts):
         return "syncd state, trash or git internals"
-    if norm.endswith(REFUSED_SUFFIX):
+    if is_temp(norm):
         return "a partially written file"
     return None

@@ -17,8 +17,8 @@ from syncd.archive.git import ChangeSummary, CommitResult, GitArchive
 from syncd.config import Settings
 from syncd.errors import StorageError
 from syncd.index.store import ArchiveState, Store
+from syncd.mirror.names import PROJECT_INDEX, ROOT_README
 from syncd.mirror.writer import Mirror
-from syncd.sync.overview import PROJECT_INDEX, ROOT_README
 from syncd.sync.report import CycleReport
 
 logger = logging.getLogger(__name__)
@@ -141,7 +141,9 @@ def _summary(store: Store, report: CycleReport, carried: set[str]) -> ChangeSumm
     grouped: dict[str, dict[str, list[str]]] = {"new": {}, "updated": {}, "deleted": {}}
     for kind, project_id, name in report.changes:
         grouped[kind].setdefault(names.get(project_id, project_id), []).append(name)
-    sessions_gone = [p for p in report.removed if not p.endswith(("/INDEX.md", "README.md"))]
+    sessions_gone = [
+        p for p in report.removed if not p.endswith((f"/{PROJECT_INDEX}", ROOT_README))
+    ]
     moved = len(sessions_gone) - report.deleted
     return ChangeSummary(
         grouped["new"], grouped["updated"], grouped["deleted"], max(0, moved), len(carried)

@@ -37,6 +37,7 @@ from syncd.errors import (
 )
 from syncd.index import migrate
 from syncd.index.records import ArchiveState
+from syncd.mirror.names import STATE_DIR
 
 CONFIGURATION = "configuration"
 API_KEY = "API key"
@@ -205,7 +206,7 @@ def _probe_writable(root: Path) -> Check:
     fix = f"Give this user write access to {root}, or set SYNCD_ROOT to another folder."
     if not root.is_dir():
         return Check(MIRROR_ROOT, False, f"{root} is not a folder", fix)
-    state_dir = root / ".syncd"
+    state_dir = root / STATE_DIR
     created = not state_dir.exists()
     probe = state_dir / f".doctor-{secrets.token_hex(4)}.probe"
     try:

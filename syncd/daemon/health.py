@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from syncd.daemon.status_text import duration, one_line, plural, run_kind, when
-from syncd.index.records import OUTCOME_FAILED, OUTCOME_INTERRUPTED, ArchiveState, RunRecord
+from syncd.index.records import ArchiveState, RunOutcome, RunRecord
 
 NO_SUCCESS_YET = "no successful sync yet"
 # How the sync engine starts the error it records for an interrupted run.
@@ -59,12 +59,12 @@ def find_problem(
 def _run_problem(settled: Sequence[RunRecord], now: datetime) -> str | None:
     """What the runs say, from the newest that is not running now."""
     finished = next((run for run in settled if run.ended_at is not None), None)
-    if finished is not None and finished.outcome == OUTCOME_FAILED:
+    if finished is not None and finished.outcome == RunOutcome.FAILED:
         return f"the last sync ({run_kind(finished)}) failed: {_first_error(finished)}"
     if not settled:
         return None
     newest = settled[0]
-    if newest.outcome == OUTCOME_INTERRUPTED:
+    if newest.outcome == RunOutcome.INTERRUPTED:
         return (
             f"the last sync ({run_kind(newest)}) was interrupted ({_interruption(newest)}); "
             "run 'syncd sync --once' or wait for the daemon"

@@ -14,10 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from syncd.errors import LinkInPathError, RootLockedError, StorageError
+from syncd.mirror.names import INDEX_DB_FILES, LOCK
 
-LOCK_NAME = "lock"
-# Files in the state folder opened by name (SQLite follows links): none may be a link.
-NAMED_STATE_FILES = ("index.db", "index.db-wal", "index.db-shm", "index.db-journal")
 # holder() reports a lock that is held by a process whose pid is not written yet as this.
 UNKNOWN_PID = 0
 # holder() takes a shared lock for a moment to test the lock; an owner starting in that
@@ -31,7 +29,7 @@ class RootLock:
 
     def __init__(self, state_dir: Path, *, wait: Callable[[float], None] = time.sleep) -> None:
         self.state_dir = state_dir
-        self.path = state_dir / LOCK_NAME
+        self.path = state_dir / LOCK
         self._wait = wait
         self._fd: int | None = None
 
@@ -102,7 +100,8 @@ def check_no_links(state_dir: Path) -> None:
     """Refuse a state folder, lock or index that is a symbolic link: through it the index,
     lock and logs would be written somewhere outside the mirror root."""
     root = str(state_dir.parent)
-    names = [LOCK_NAME, *NAMED_STATE_FILES]
+    # Files in the state folder opened by name (SQLite follows links): none may be a link.
+    names = [LOCK, *INDEX_DB_FILES]
     for path in [state_dir, *(state_dir / name for name in names)]:
         if path.is_symlink():
             shown = str(path.relative_to(state_dir.parent))
@@ -116,7 +115,7 @@ def holder(state_dir: Path) -> int | None:
     but not yet written its pid.
     """
     try:
-        fd = os.open(state_dir / LOCK_NAME, os.O_RDONLY | os.O_CLOEXEC)
+        fd = os.open(state_dir / LOCK, os.O_RDONLY | os.O_CLOEXEC)
     except (FileNotFoundError, NotADirectoryError):
         return None
     except OSError as exc:

@@ -17,10 +17,9 @@ from pathlib import Path
 from pydantic import AwareDatetime, TypeAdapter, ValidationError
 
 from syncd.errors import StorageError
+from syncd.mirror.names import DAEMON_STATE, STATE_TEMP_SUFFIX
 
 logger = logging.getLogger(__name__)
-
-STATE_NAME = "daemon.json"
 
 
 @dataclass(frozen=True)
@@ -40,8 +39,8 @@ _ADAPTER = TypeAdapter(DaemonState)
 
 def write_state(state_dir: Path, state: DaemonState) -> None:
     """Replace `<state_dir>/daemon.json` with `state` in one rename (the folder must exist)."""
-    target = state_dir / STATE_NAME
-    temp = state_dir / f".{STATE_NAME}.{secrets.token_hex(4)}.tmp"
+    target = state_dir / DAEMON_STATE
+    temp = state_dir / f".{DAEMON_STATE}.{secrets.token_hex(4)}{STATE_TEMP_SUFFIX}"
     data = _ADAPTER.dump_json(_in_utc(state), indent=2) + b"\n"
     try:
         with temp.open("xb") as handle:
@@ -56,7 +55,7 @@ def write_state(state_dir: Path, state: DaemonState) -> None:
 
 def read_state(state_dir: Path) -> DaemonState | None:
     """The last state written; None when there is none or it cannot be read (never raises)."""
-    path = state_dir / STATE_NAME
+    path = state_dir / DAEMON_STATE
     try:
         data = path.read_bytes()
     except FileNotFoundError:

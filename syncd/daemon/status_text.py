@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from syncd.daemon.lock import UNKNOWN_PID
-from syncd.index.records import OUTCOME_SUCCEEDED, ArchiveState, RunRecord
+from syncd.index.records import ArchiveState, RunOutcome, RunRecord
 
 if TYPE_CHECKING:  # the report is built in status, which says its problems with these words
     from syncd.daemon.status import BudgetStatus, PushStatus, StatusReport
@@ -87,7 +87,7 @@ def _describe_run(run: RunRecord | None, now: datetime, in_progress: bool) -> st
     if run.deleted:
         counts += f", {run.deleted} deleted"
     # Only a run that did not succeed says how it ended: 'sync, failed, ended ...'.
-    outcome = "" if run.outcome in (OUTCOME_SUCCEEDED, None) else f", {run.outcome}"
+    outcome = "" if run.outcome in (RunOutcome.SUCCEEDED, None) else f", {run.outcome}"
     return (
         f"{run_kind(run)}{outcome}, ended {when(run.ended_at, now)}, took {duration(seconds)}: "
         f"{counts}; {plural(run.requests, 'request')} ({run.not_modified} of them 304)"

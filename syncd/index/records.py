@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 
@@ -59,21 +60,23 @@ class RunRecord:
     kind: str = "once"
     deferred: int = 0
     deleted: int = 0
-    # succeeded | failed | deferred | interrupted; None while running, or when the process
-    # died before it could say (a kill, a power cut).
-    outcome: str | None = None
+    # None while running, or when the process died before it could say (a kill, a power cut).
+    outcome: RunOutcome | None = None
     listed: int | None = None  # sessions the cloud listed, when every listing was read
 
     @property
     def succeeded(self) -> bool:
         """Finished with every item landed (nothing failed, deferred or interrupted)."""
-        return self.ended_at is not None and self.outcome == OUTCOME_SUCCEEDED
+        return self.ended_at is not None and self.outcome == RunOutcome.SUCCEEDED
 
 
-OUTCOME_SUCCEEDED = "succeeded"
-OUTCOME_FAILED = "failed"
-OUTCOME_DEFERRED = "deferred"
-OUTCOME_INTERRUPTED = "interrupted"
+class RunOutcome(StrEnum):
+    """How a sync run ended, as the index stores it (and `syncd status --json` shows it)."""
+
+    SUCCEEDED = "succeeded"  # every item landed
+    FAILED = "failed"  # an item or the run failed
+    DEFERRED = "deferred"  # halted, or items left for a later run (nothing failed)
+    INTERRUPTED = "interrupted"  # stopped by a signal or a lost lock
 
 
 @dataclass(frozen=True)

@@ -34,14 +34,11 @@ from syncd.index.models import (
     SyncRunRow,
 )
 from syncd.index.records import (
-    OUTCOME_DEFERRED,
-    OUTCOME_FAILED,
-    OUTCOME_INTERRUPTED,
-    OUTCOME_SUCCEEDED,
     ArchiveState,
     BudgetRecord,
     ProjectRecord,
     PushState,
+    RunOutcome,
     RunRecord,
     SessionRecord,
     StoryRecord,
@@ -50,10 +47,6 @@ from syncd.index.records import (
 )
 
 __all__ = [
-    "OUTCOME_DEFERRED",
-    "OUTCOME_FAILED",
-    "OUTCOME_INTERRUPTED",
-    "OUTCOME_SUCCEEDED",
     "ArchiveState",
     "BudgetRecord",
     "ProjectRecord",
@@ -431,7 +424,7 @@ class Store:
                 select(SyncRunRow)
                 .where(
                     SyncRunRow.ended_at.is_not(None),
-                    SyncRunRow.outcome == OUTCOME_SUCCEEDED,
+                    SyncRunRow.outcome == RunOutcome.SUCCEEDED,
                 )
                 .order_by(SyncRunRow.id.desc())
                 .limit(1)
@@ -515,7 +508,8 @@ def _session_record(row: SessionRow) -> SessionRecord:
 def _run_record(row: SyncRunRow) -> RunRecord:
     started, ended = _as_utc(row.started_at), _as_utc(row.ended_at) if row.ended_at else None
     values = {name: getattr(row, name) for name in _RUN_FIELDS}
-    return RunRecord(**(values | {"started_at": started, "ended_at": ended}))
+    outcome = RunOutcome(row.outcome) if row.outcome is not None else None
+    return RunRecord(**(values | {"started_at": started, "ended_at": ended, "outcome": outcome}))
 
 
 def _as_utc(value: datetime) -> datetime:

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import PurePosixPath
 
 from syncd.errors import UnsafePathError
+from syncd.mirror.names import local_copy_suffix
 
 # The writer appends a temporary suffix of at most this many bytes while a file is
 # being written, so final names leave room for it under the 255-byte name limit.
@@ -224,7 +225,7 @@ def local_copy_name(filename: str, when: datetime, number: int = 1) -> str:
     """
     stem = filename[:-3] if filename.endswith(".md") else filename
     stamp = when.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
-    suffix = f".local-{stamp}.md" if number == 1 else f".local-{stamp}-{number}.md"
+    suffix = local_copy_suffix(stamp, number)
     budget = SESSION_FILENAME_MAX_BYTES - len(suffix)
     encoded = stem.encode("utf-8")[:budget]
     return encoded.decode("utf-8", errors="ignore") + suffix

@@ -29,18 +29,15 @@ from syncd.errors import (
     StorageError,
     UnsafePathError,
 )
-from syncd.mirror import nofollow
+from syncd.mirror import names, nofollow
 from syncd.mirror.frontmatter import FrontMatterError, split
 from syncd.mirror.paths import check_relative
 
 logger = logging.getLogger(__name__)
 
-TEMP_MARKER = ".syncd-tmp"
 CHUNK_BYTES = 1 << 20
 # Front matter is a few hundred bytes; a "header" larger than this is not ours.
 HEAD_LIMIT = 1 << 20
-# syncd's own folder (index, lock, outbox): no mirror path may lead into it.
-STATE_FOLDER = ".syncd"
 # What a link or any other non-regular entry hashes to: never a sha256, so never among
 # the contents syncd may replace, and never equal to what syncd wrote.
 NOT_A_FILE = "not-a-regular-file"
@@ -87,7 +84,7 @@ class Mirror:
         """The open folder that holds `relative` (None when it does not exist) and the
         name in it; every folder on the way is opened without following a link."""
         rel = check_relative(relative)
-        if rel.parts[0].casefold() == STATE_FOLDER:
+        if names.is_state_path(rel.parts):
             raise ReservedPathError(relative, str(self.root))
         with nofollow.folder(self.root, rel.parts[:-1], create=create, path=relative) as fd:
             yield fd, rel.name
@@ -219,7 +216,7 @@ class Mirror:
         may_replace: Collection[str],
         on_ready: Callable[[str], None] | None,
     ) -> WriteOutcome:
-        temp = f".{name}.{secrets.token_hex(4)}{TEMP_MARKER}"
+        temp = names.temp_name(name, secrets.token_hex(4))
         digest = hashlib.sha256()
         size = 0
         try:
@@ -379,7 +376,7 @@ def _sweep(folder: int, prefix: str) -> list[str]:
     removed = []
     for name in nofollow.names_in(folder):
         found = nofollow.lstat_in(folder, name)
-        if name.endswith(TEMP_MARKER) and found is not None and stat.S_ISREG(found.st_mode):
+        if names.is_temp(name) and found is not None and stat.S_ISREG(found.st_mode):
             _unlink_quietly(folder, name)
             removed.append(prefix + name)
     return removed

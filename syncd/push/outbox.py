@@ -26,11 +26,12 @@ from pathlib import Path
 from syncd.errors import SessionNotFoundError, SyncdError
 from syncd.index.store import SessionRecord, Store
 from syncd.mirror import frontmatter, nofollow
-from syncd.mirror.writer import HEAD_LIMIT, STATE_FOLDER, Mirror
+from syncd.mirror.names import OUTBOX_PATH, is_state_path
+from syncd.mirror.writer import HEAD_LIMIT, Mirror
 
 logger = logging.getLogger(__name__)
 
-OUTBOX = ".syncd/outbox"
+OUTBOX = OUTBOX_PATH
 # An outbox file is a copy of a session file: the largest real sessions are a few MB.
 # Anything bigger is not one, and is refused before a byte of it is read.
 OUTBOX_MAX_BYTES = 16 * 1024 * 1024
@@ -129,7 +130,7 @@ class Outbox:
         if not target.is_relative_to(root) or target == root:
             raise SessionNotFoundError(name, f"it points outside the mirror root ({target})")
         relative = target.relative_to(root)
-        if relative.parts[0].casefold() == STATE_FOLDER:
+        if is_state_path(relative.parts):
             raise SessionNotFoundError(name, "it points into syncd's own folder")
         return relative.as_posix()
 

@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from datetime import UTC
 from pathlib import Path
 
+from syncd.brief import Brief, NoBrief, build_brief
 from syncd.errors import NoBriefError, SessionNotFoundError, SyncdError
 from syncd.index.store import SessionRecord, Store, StoryRecord
 from syncd.mirror import frontmatter
 from syncd.mirror.writer import Mirror
-from syncd.push.brief import Brief, NoBrief, build_brief
 from syncd.push.outbox import Outbox
 
 logger = logging.getLogger(__name__)

@@ -15,9 +15,11 @@ from pathlib import Path
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
+from syncd.mirror import names
+
 logger = logging.getLogger(__name__)
 
-IGNORED_PARTS = frozenset({".git", ".trash"})
+IGNORED_PARTS = frozenset({names.GIT_DIR, names.TRASH_DIR})
 
 
 class MarkWatcher(FileSystemEventHandler):
@@ -33,7 +35,7 @@ class MarkWatcher(FileSystemEventHandler):
         self._observer = Observer()
 
     def start(self) -> None:
-        outbox = self.root / ".syncd" / "outbox"
+        outbox = self.root / names.OUTBOX_PATH
         try:
             outbox.mkdir(parents=True, exist_ok=True)
         except OSError as exc:  # e.g. a link in its place: the marks still work
@@ -72,10 +74,11 @@ class MarkWatcher(FileSystemEventHandler):
             return False
         if IGNORED_PARTS.intersection(parts):
             return False
-        if parts and parts[0] == ".syncd":
-            return parts[:2] == (".syncd", "outbox")
+        if parts and parts[0] == names.STATE_DIR:
+            return parts[:2] == (names.STATE_DIR, names.OUTBOX)
         # Generated pages and the user's kept copies are never sessions to push.
-        return path.name not in ("INDEX.md", "README.md") and ".local-" not in path.name
+        generated = (names.PROJECT_INDEX, names.ROOT_README)
+        return path.name not in generated and not names.is_local_copy(path.name)
 
     def _flush(self) -> None:
         with self._lock:

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from syncd.cloud.budget import MAX_SERVER_WAIT, BudgetSnapshot
 from syncd.cloud.client import CloudClient
 from syncd.cloud.models import Project, SessionSummary, etags_match
+from syncd.config import DeletionMode
 from syncd.errors import (
     BudgetExhaustedError,
     RateLimitedError,
@@ -53,7 +54,7 @@ def _utcnow() -> datetime:
 
 @dataclass(frozen=True)
 class SyncOptions:
-    deletion_mode: str = "archive"  # archive | delete | keep
+    deletion_mode: DeletionMode = DeletionMode.ARCHIVE
     max_delete_share: float = 0.25
     allow_mass_delete: bool = False
     dry_run: bool = False

@@ -19,7 +19,7 @@ from syncd.cloud.budget import RateBudget
 from syncd.cloud.models import Project
 from syncd.errors import AuthError, SyncdError
 from syncd.index.store import Store
-from syncd.mirror.pages import GENERATED_MARK
+from syncd.mirror.names import GENERATED_MARK, PROJECT_INDEX
 from syncd.mirror.writer import Mirror
 from syncd.sync import overview
 from syncd.sync.halts import HALTS, Halt
@@ -126,7 +126,7 @@ class Executor:
             self.store.forget_list_etag(project_id)
 
     def _drop_project(self, drop: DropProject, report: CycleReport) -> None:
-        page = f"{drop.dirname}/{overview.PROJECT_INDEX}"
+        page = f"{drop.dirname}/{PROJECT_INDEX}"
         self.store.delete_project(drop.project_id)
         self.mirror.remove(page)
         report.dropped(page)
@@ -160,7 +160,7 @@ class Executor:
         (a file the user put there keeps it)."""
         owned = {p.dirname for p in self.store.projects().values()}
         for folder in self.mirror.top_level_folders():
-            page = f"{folder}/{overview.PROJECT_INDEX}"
+            page = f"{folder}/{PROJECT_INDEX}"
             if folder in owned or not self.mirror.exists(page) or not self._generated(page):
                 continue
             self.store.journal([page])

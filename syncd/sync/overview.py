@@ -6,16 +6,13 @@ from collections.abc import Iterable, Sequence
 from pathlib import PurePosixPath
 
 from syncd.index.records import ProjectRecord, SessionRecord
+from syncd.mirror.names import PROJECT_INDEX, ROOT_README
 from syncd.mirror.pages import (
-    INDEX_FILENAME,
     ProjectEntry,
     SessionEntry,
     render_project_index,
     render_root_readme,
 )
-
-PROJECT_INDEX = INDEX_FILENAME
-ROOT_README = "README.md"
 
 
 def render_pages(

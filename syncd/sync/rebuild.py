@@ -20,17 +20,15 @@ from syncd.errors import SyncdError
 from syncd.index.store import ProjectRecord, SessionRecord, Store
 from syncd.mirror import frontmatter
 from syncd.mirror.frontmatter import FrontMatterError
+from syncd.mirror.names import LOCAL_COPY_PATTERN, PROJECT_INDEX
 from syncd.mirror.paths import free_project_dirname, parse_time
 from syncd.mirror.writer import Mirror
 from syncd.sync.convert import record_from_header
-from syncd.sync.overview import PROJECT_INDEX
 from syncd.sync.recovery import finish_pending_writes
 from syncd.sync.report import CycleReport
 
 logger = logging.getLogger(__name__)
 
-# A user's copy kept beside a file syncd replaced (see paths.local_copy_name).
-LOCAL_COPY_PATTERN = "*.local-*.md"
 _OLDEST = datetime.min.replace(tzinfo=UTC)
 
 

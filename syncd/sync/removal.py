@@ -17,7 +17,9 @@ from pathlib import PurePosixPath
 
 from syncd.cloud.client import CloudClient
 from syncd.cloud.models import Project
+from syncd.config import DeletionMode
 from syncd.index.store import SessionRecord, Store
+from syncd.mirror.names import TRASH_DIR
 from syncd.mirror.writer import Mirror
 from syncd.sync.localedits import FileState, classify
 from syncd.sync.plan import Remove
@@ -25,8 +27,6 @@ from syncd.sync.report import CycleReport
 from syncd.sync.sessions import SessionSync
 
 logger = logging.getLogger(__name__)
-
-TRASH = ".trash"
 
 
 @dataclass
@@ -44,7 +44,7 @@ class Removal:
         if self.client.session_exists(record.project_id, record.id):
             logger.info("session %s is missing from its listing but still answers", record.id)
             return False
-        if step.mode == "keep":
+        if step.mode == DeletionMode.KEEP:
             self._keep(record, report)
         else:
             self._trash(record, step.mode)
@@ -77,14 +77,14 @@ class Removal:
         # Only `delete` needs to know whether the user edited the file (hashing it); a link
         # or anything else that is not a regular file counts as edited.
         if (
-            mode == "delete"
+            mode == DeletionMode.DELETE
             and classify(self.mirror.inspect(record.path), record).state is not FileState.EDITED
         ):
             self.mirror.remove(record.path)
             logger.info("session %s was deleted in the cloud; removed %s", record.id, record.path)
             return
         # archive (and delete of a file the user edited: edits are never destroyed)
-        target = PurePosixPath(TRASH) / record.path
+        target = PurePosixPath(TRASH_DIR) / record.path
         if self.mirror.occupied(target.as_posix()):
             stamp = self.clock().astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
             target = target.with_name(f"{target.stem}.{stamp}.md")

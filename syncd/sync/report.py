@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from syncd.index.records import RunOutcome
+
 
 @dataclass
 class CycleReport:
@@ -60,15 +62,15 @@ class CycleReport:
         return not self.errors and self.halted is None and self.interrupted is None
 
     @property
-    def outcome(self) -> str:
-        """succeeded | failed | deferred | interrupted, as the run record keeps it."""
+    def outcome(self) -> RunOutcome:
+        """How the run ended, as the run record keeps it."""
         if self.interrupted is not None:
-            return "interrupted"
+            return RunOutcome.INTERRUPTED
         if self.failed or self.errors:
-            return "failed"
+            return RunOutcome.FAILED
         if self.halted is not None or self.deferred:
-            return "deferred"
-        return "succeeded"
+            return RunOutcome.DEFERRED
+        return RunOutcome.SUCCEEDED
 
     def summary(self) -> str:
         line = (

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from syncd.push.brief import Brief, NoBrief, build_brief
+from syncd.brief import Brief, NoBrief, build_brief
 from tests.unit.test_brief import assert_valid_or_reason
 
 CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "specstory"

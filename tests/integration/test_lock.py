@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from syncd.daemon.lock import LOCK_NAME, RootLock, holder
+from syncd.daemon.lock import RootLock, holder
 from syncd.errors import EXIT_LOCKED, EXIT_STORAGE, LinkInPathError, RootLockedError, StorageError
+from syncd.mirror.names import LOCK
 
 # Takes the lock, says so, and keeps it until its stdin closes.
 HOLDER_SCRIPT = """
@@ -83,7 +84,7 @@ def test_the_lock_is_free_after_its_holder_is_killed_with_sigkill(tmp_path: Path
         other.kill()
         other.wait(timeout=30)
         # The dead owner's pid is still written in the file; the lock itself is gone.
-        assert (state_dir / LOCK_NAME).read_text().strip() == str(other.pid)
+        assert (state_dir / LOCK).read_text().strip() == str(other.pid)
         assert holder(state_dir) is None
         with RootLock(state_dir) as lock:
             assert lock.held
@@ -100,7 +101,7 @@ def test_two_locks_in_one_process_exclude_each_other(tmp_path: Path) -> None:
 def test_acquire_creates_the_folder_and_writes_its_pid(tmp_path: Path) -> None:
     state_dir = tmp_path / "new" / "root" / ".syncd"
     with RootLock(state_dir):
-        assert (state_dir / LOCK_NAME).read_text() == f"{os.getpid()}\n"
+        assert (state_dir / LOCK).read_text() == f"{os.getpid()}\n"
 
 
 def test_release_frees_the_lock_and_clears_the_pid(tmp_path: Path) -> None:
@@ -111,14 +112,14 @@ def test_release_frees_the_lock_and_clears_the_pid(tmp_path: Path) -> None:
     lock.release()  # a second release is harmless
     assert not lock.held
     assert holder(state_dir) is None
-    assert (state_dir / LOCK_NAME).read_text() == ""
+    assert (state_dir / LOCK).read_text() == ""
 
 
 def test_a_momentary_status_probe_does_not_stop_an_owner_from_starting(tmp_path: Path) -> None:
     state_dir = tmp_path / ".syncd"
     state_dir.mkdir()
     waits: list[float] = []
-    with (state_dir / LOCK_NAME).open("a") as probe:
+    with (state_dir / LOCK).open("a") as probe:
         # What holder() does for an instant: a shared lock on the file.
         fcntl.flock(probe.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
 

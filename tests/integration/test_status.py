@@ -19,11 +19,12 @@ from typing import Any
 import pytest
 
 from syncd.cli import run
-from syncd.daemon.state import STATE_NAME, DaemonState, read_state, write_state
+from syncd.daemon.state import DaemonState, read_state, write_state
 from syncd.daemon.status import MAX_RECENT_ERRORS, StatusReport, collect_status
 from syncd.daemon.status_text import describe, duration, when
 from syncd.devserver import DevServer, Fault
 from syncd.index.store import ArchiveState, BudgetRecord, RunRecord, Store
+from syncd.mirror.names import DAEMON_STATE
 from tests.integration.test_lock import lock_held_by_another_process
 from tests.integration.test_sync import seed_two_projects
 
@@ -648,7 +649,7 @@ def test_daemon_state_round_trips_through_its_file_in_utc(tmp_path: Path) -> Non
     assert read == state
     assert read is not None
     assert read.started_at.utcoffset() == timedelta(0)
-    assert sorted(p.name for p in tmp_path.iterdir()) == [STATE_NAME]  # no temp file left
+    assert sorted(p.name for p in tmp_path.iterdir()) == [DAEMON_STATE]  # no temp file left
     write_state(tmp_path, replace(state, activity="idle", next_sync=None))
     assert read_state(tmp_path) == replace(state, activity="idle", next_sync=None)
 
@@ -669,7 +670,7 @@ def test_daemon_state_round_trips_through_its_file_in_utc(tmp_path: Path) -> Non
     ],
 )
 def test_a_corrupt_state_file_reads_as_no_state(tmp_path: Path, content: bytes) -> None:
-    (tmp_path / STATE_NAME).write_bytes(content)
+    (tmp_path / DAEMON_STATE).write_bytes(content)
     assert read_state(tmp_path) is None
 
 

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from syncd.mirror.names import GENERATED_MARK
 from syncd.mirror.pages import (
-    GENERATED_MARK,
     ProjectEntry,
     SessionEntry,
     render_project_index,

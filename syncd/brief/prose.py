@@ -24,8 +24,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from syncd.push.brief_paths import language_for, looks_like_file
-from syncd.push.brief_tools import CREATED, EDITED, Named
+from syncd.brief.paths import language_for, looks_like_file
+from syncd.brief.tools import CREATED, EDITED, Named
 
 # A code block may follow its announcement after a short list of what will change; any
 # other prose in between ends the announcement.

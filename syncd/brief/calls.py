@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from syncd.push.brief_paths import (
+from syncd.brief.paths import (
     Excerpt,
     diff_excerpt,
     numbered_excerpt,
     output_lines,
     plain_excerpt,
 )
-from syncd.push.brief_tools import (
+from syncd.brief.tools import (
     CREATED,
     EDITED,
     READ,

@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from syncd.push.brief_calls import (
+from syncd.brief.calls import (
     ROLE_RANK,
     Fence,
     FileEvent,
@@ -21,9 +21,9 @@ from syncd.push.brief_calls import (
     code_excerpt,
     tool_excerpt,
 )
-from syncd.push.brief_paths import clean_path, plain_excerpt, read_targets, write_targets
-from syncd.push.brief_prose import ProseReader, without_placeholders
-from syncd.push.brief_tools import (
+from syncd.brief.paths import clean_path, plain_excerpt, read_targets, write_targets
+from syncd.brief.prose import ProseReader, without_placeholders
+from syncd.brief.tools import (
     BACKTICKED,
     CHANGE_FIELD,
     CITATION,
@@ -46,7 +46,7 @@ from syncd.push.brief_tools import (
     tool_role,
     unescape,
 )
-from syncd.push.brief_transcript import USER, Turn
+from syncd.brief.transcript import USER, Turn
 
 _CHECKED = re.compile(r"^\s*[-*]\s+\[[xX\u2713\u2714]\]\s+(.+?)\s*$")
 _NOT_PROSE = re.compile(
@@ -269,7 +269,7 @@ class _Scanner:
 
     def _prose_code(self, fence: Fence) -> None:
         """A code block in the agent's prose: a file it declares (`// filepath:`, diff
-        headers), else the file the prose just announced (see brief_prose)."""
+        headers), else the file the prose just announced (see prose)."""
         declared = declared_names(fence.lines, fence.info)
         for item in declared:
             self._add(item)

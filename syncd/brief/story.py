@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from syncd.push.brief_model import LIMITS, BriefFile
-from syncd.push.brief_text import first_sentences, fit, flatten, tidy_block
-from syncd.push.brief_tools import CREATED, EDITED, READ
-from syncd.push.brief_transcript import title_text
+from syncd.brief.model import LIMITS, BriefFile
+from syncd.brief.text import first_sentences, fit, flatten, tidy_block
+from syncd.brief.tools import CREATED, EDITED, READ
+from syncd.brief.transcript import title_text
 
 UNTITLED = "Untitled session"
 PAD = "Session: "

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import re
 
-from syncd.push.brief_calls import ROLE_RANK, FileEvent
-from syncd.push.brief_model import BriefFile
-from syncd.push.brief_paths import Excerpt, language_for
-from syncd.push.brief_tools import CREATED, EDITED
+from syncd.brief.calls import ROLE_RANK, FileEvent
+from syncd.brief.model import BriefFile
+from syncd.brief.paths import Excerpt, language_for
+from syncd.brief.tools import CREATED, EDITED
 
 
 def rank_files(events: list[FileEvent]) -> list[BriefFile]:

@@ -14,20 +14,20 @@ files from what the conversation changed, then what it read or showed as context
 with excerpts and line ranges), the flow from the user's successive requests ending with
 the outcome, and the highlights from notable outcomes (files changed, test results, tasks
 done). A brief tells a change: a session that changes no file has none, and its NoBrief
-says whether it named files at all (see `brief_scan` and `brief_prose` for what counts).
+says whether it named files at all (see `scan` and `prose` for what counts).
 """
 
 from __future__ import annotations
 
 import re
 
-from syncd.push.brief_files import rank_files
-from syncd.push.brief_model import LIMITS, Brief, BriefFile, Limits, NoBrief, validate
-from syncd.push.brief_outcomes import make_highlights
-from syncd.push.brief_scan import scan
-from syncd.push.brief_story import make_flow, make_summary, make_title
-from syncd.push.brief_tools import CREATED, EDITED
-from syncd.push.brief_transcript import (
+from syncd.brief.files import rank_files
+from syncd.brief.model import LIMITS, Brief, BriefFile, NoBrief, validate
+from syncd.brief.outcomes import make_highlights
+from syncd.brief.scan import scan
+from syncd.brief.story import make_flow, make_summary, make_title
+from syncd.brief.tools import CREATED, EDITED
+from syncd.brief.transcript import (
     USER,
     Turn,
     clean_input,
@@ -35,7 +35,15 @@ from syncd.push.brief_transcript import (
     request_text,
 )
 
-__all__ = ["LIMITS", "Brief", "BriefFile", "Limits", "NoBrief", "build_brief", "validate"]
+__all__ = [
+    "EMPTY",
+    "NO_ANSWER",
+    "NO_CHANGE",
+    "NO_FILES",
+    "NO_REQUEST",
+    "NO_TURNS",
+    "build_brief",
+]
 
 CHANGE_ROLES = (EDITED, CREATED)
 

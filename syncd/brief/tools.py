@@ -1,7 +1,7 @@
 """The shapes in which tools name files, one recogniser per shape (corpus FORMAT.md, 6-7).
 
 Each recogniser takes one line (or one fence's lines) and returns what it names; none of
-them keeps state. The scanner in `brief_scan` decides which apply where.
+them keeps state. The scanner in `scan` decides which apply where.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from functools import cache
 
-from syncd.push.brief_paths import (
+from syncd.brief.paths import (
     Excerpt,
     diff_excerpt,
     looks_like_file,

@@ -13,7 +13,7 @@ import shlex
 from dataclasses import dataclass
 from urllib.parse import unquote
 
-from syncd.push.brief_text import cut, units
+from syncd.brief.text import cut, units
 
 EXCERPT_MAX = 400
 PATH_MAX = 500

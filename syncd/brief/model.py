@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from syncd.push.brief_text import units
+from syncd.brief.text import units
 
 
 @dataclass(frozen=True)

@@ -7,10 +7,10 @@ import unicodedata
 from collections import deque
 from collections.abc import Callable
 
-from syncd.push.brief_model import LIMITS, BriefFile
-from syncd.push.brief_scan import Findings
-from syncd.push.brief_text import fit
-from syncd.push.brief_tools import CREATED, EDITED
+from syncd.brief.model import LIMITS, BriefFile
+from syncd.brief.scan import Findings
+from syncd.brief.text import fit
+from syncd.brief.tools import CREATED, EDITED
 
 MAX_TESTS = 3
 MAX_DONE = 4
