@@ -115,9 +115,10 @@ def handle_changed_files(
     outbox: Outbox | None = None,
     stopping: Callable[[], bool] = lambda: False,
 ) -> list[StoryRecord]:
-    """Queue what the user marked or dropped; syncd's own writes are not marks. Pass the
-    same `outbox` each time so an entry it refuses is warned about once; `stopping` is
-    asked between files (what was queued by then stays queued)."""
+    """Queue what the user marked or dropped; syncd's own writes are not marks. An outbox
+    entry that cannot be pushed is moved to outbox/rejected/ (told once); pass the same
+    `outbox` each time so one that cannot even be moved is also told once while syncd
+    runs. `stopping` is asked between files (what was queued by then stays queued)."""
     outbox = outbox or Outbox(mirror)
     root = mirror.root.resolve()
     by_path = {r.path: r for r in store.sessions().values()}
@@ -128,9 +129,22 @@ def handle_changed_files(
         try:
             if path.parent.resolve() == outbox.folder.resolve():
                 claim = outbox.claim(store, path.name)
-                if claim is not None:
+                if claim is None:
+                    continue
+                if not mirror.exists(claim.record.path):
+                    # The brief is built from the mirrored file: a sync brings it back.
+                    logger.warning(
+                        "%s: the mirrored file of its session is missing; left in the outbox "
+                        "until a sync brings it back",
+                        path.name,
+                    )
+                    continue
+                try:
                     queued.append(enqueue(store, mirror, claim.record, "outbox", now))
-                    outbox.settle(claim)
+                except NoBriefError as exc:
+                    outbox.reject(claim.name, f"no PullStory brief: {exc.reason}")
+                    continue
+                outbox.settle(claim)
                 continue
             record = by_path.get(path.resolve().relative_to(root).as_posix())
             if record is None or not _changed_since_synced(mirror.root / record.path, record):

@@ -73,7 +73,8 @@ class MarkWatcher(FileSystemEventHandler):
         if IGNORED_PARTS.intersection(parts):
             return False
         if parts and parts[0] == ".syncd":
-            return parts[:2] == (".syncd", "outbox")
+            # Entries of the outbox itself: not what was moved aside into outbox/rejected/.
+            return len(parts) == 3 and parts[:2] == (".syncd", "outbox")
         # Generated pages and the user's kept copies are never sessions to push.
         return path.name not in ("INDEX.md", "README.md") and ".local-" not in path.name
 
