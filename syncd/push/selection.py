@@ -21,6 +21,7 @@ from syncd.mirror import frontmatter
 from syncd.mirror.writer import Mirror
 from syncd.push.brief import Brief, NoBrief, build_brief
 from syncd.push.outbox import Outbox
+from syncd.push.retry import Retried, retry
 
 logger = logging.getLogger(__name__)
 
@@ -83,23 +84,43 @@ def brief_for(mirror: Mirror, record: SessionRecord) -> Brief | NoBrief:
     return build_brief(body.decode("utf-8", errors="replace"), name=record.name)
 
 
+def push_session(store: Store, mirror: Mirror, record: SessionRecord, now: float) -> Retried:
+    """What `syncd push` does: queue the session's brief, or, when its story failed, queue
+    it again (smaller if PullStory asked: see `retry`). The story to follow, and what was
+    done about a failure (an empty action when there was none)."""
+    story = enqueue(store, mirror, record, "push", now)
+    if story.status == "failed":
+        retried = retry(store, story, now, manual=True)
+        if retried is not None:
+            return retried
+    return Retried(story, "")
+
+
 def enqueue(
     store: Store, mirror: Mirror, record: SessionRecord, source: str, now: float
 ) -> StoryRecord:
-    """Queue the session's brief, or return the story that already has this brief."""
+    """Queue the session's brief, or return the story that already stands for it: the
+    newest of this brief as built (a smaller brief a failure led to counts)."""
     brief = brief_for(mirror, record)
     if isinstance(brief, NoBrief):
         raise NoBriefError(record.name or record.id, brief.reason)
+    built_hash = brief.content_hash()
+    tried = store.stories(built_hash=built_hash)
+    if tried:
+        story = tried[-1]
+        logger.info("session %s: PullStory brief %s (%s)", record.id, story.status, source)
+        return story
     story = store.add_story(
         StoryRecord(
             session_id=record.id,
-            brief_hash=brief.content_hash(),
+            brief_hash=built_hash,
             brief=brief.to_json(),
             status="queued",
             source=source,
             created_at=now,
             updated_at=now,
             next_poll_at=now,
+            built_hash=built_hash,
         )
     )
     logger.info("session %s: PullStory brief %s (%s)", record.id, story.status, source)
