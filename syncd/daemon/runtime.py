@@ -11,6 +11,8 @@ from syncd.config import Settings
 from syncd.daemon.archiving import STORY_URL_REASON, commit_journal
 from syncd.index.store import Store
 from syncd.mirror.writer import Mirror
+from syncd.push.queue import PushPolicy
+from syncd.push.retry import RetryPolicy as FailedStoryRetries
 from syncd.sync.engine import SyncEngine, SyncOptions
 from syncd.sync.report import CycleReport
 
@@ -61,6 +63,17 @@ def sync_options(
         max_delete_share=settings.deletion.max_share,
         allow_mass_delete=allow_mass_delete,
         dry_run=dry_run,
+    )
+
+
+def push_policy(settings: Settings) -> PushPolicy:
+    """The push queue's patience, from the pullstory settings."""
+    pullstory = settings.pullstory
+    return PushPolicy(
+        retry=FailedStoryRetries(
+            retries=pullstory.retries, first_delay=pullstory.retry_delay_seconds
+        ),
+        usage_check_max=pullstory.quota_check_max_seconds,
     )
 
 
