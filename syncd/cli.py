@@ -31,6 +31,7 @@ from syncd.errors import (
     ConfigError,
     MirrorMissingError,
     NoBriefError,
+    PushPausedError,
     PushWaitTimeoutError,
     StorageError,
     SyncdError,
@@ -372,15 +373,14 @@ def push_command(
     """Send a session to PullStory as a brief (never the same brief twice).
 
     Without a running daemon the story is posted at once; with --wait, syncd follows
-    it and prints the story URL (exit 0) or its error (exit 1). --wait gives up after
-    --timeout: with exit 4 when PullStory kept failing or could not be reached, exit 1
-    when the story is simply not finished; it stays queued either way. While `syncd run`
-    owns the root, the brief is queued for it.
+    it and prints the story URL (exit 0) or its error (exit 1). A story that failed is
+    posted again, as a smaller brief when PullStory asked for one. When PullStory's
+    minutes are used up, --wait ends at once with exit 7 and the date they come back.
+    --wait gives up after --timeout: with exit 4 when PullStory kept failing or could
+    not be reached, exit 1 when the story is simply not finished; it stays queued either
+    way. While `syncd run` owns the root, the brief is queued for it.
     """
-    from syncd.daemon.runtime import write_story_url
-    from syncd.push.pullstory import PullStoryClient
-    from syncd.push.queue import PushQueue
-    from syncd.push.selection import enqueue, resolve_session
+    from syncd.push.selection import push_session, resolve_session
 
     settings = _settings(ctx)
     token = settings.pullstory.resolve_api_key()
@@ -389,7 +389,10 @@ def push_command(
     store, mirror = _open_mirror(settings)
     with store:
         record = resolve_session(store, mirror, session)
-        story = enqueue(store, mirror, record, "push", time.time())
+        pushed = push_session(store, mirror, record, time.time())
+        story = pushed.story
+        if pushed.action:
+            print(f"The last story failed ({pushed.error}); {pushed.action}.")
         owner = holder(settings.state_dir)
         started = time.monotonic()
         if owner is not None:
@@ -397,37 +400,54 @@ def push_command(
             if wait:
                 story = _wait_for_daemon(store, settings, story.brief_hash, timeout)
         elif story.status in ("queued", "generating"):
-            # A request that hangs must not outlast the wait either.
-            request_timeout = (
-                min(settings.timeout_seconds, timeout) if wait else settings.timeout_seconds
-            )
-            with (
-                RootLock(settings.state_dir),
-                PullStoryClient(
-                    settings.pullstory.base_url,
-                    token,
-                    timeout=request_timeout,
-                ) as client,
-            ):
-                key = settings.resolve_api_key() or ""  # builds source URLs; never sent
-
-                def on_ready(ready: StoryRecord) -> None:
-                    write_story_url(settings, store, mirror, ready.session_id, key)
-
-                queue = PushQueue(store, client, on_ready=on_ready)
-                queue.drain(
-                    max_seconds=timeout if wait else 30.0,
-                    until_final=story.brief_hash if wait else None,
-                )
-            story = _story(store, story.brief_hash)
+            story = _push_here(settings, token, store, mirror, story, wait, timeout)
         state = store.push_state()
     print(_story_line(story))
-    if state.paused_reason:
-        print(state.paused_reason, file=sys.stderr)
-    if story.status in ("failed", "rejected") or (wait and state.paused_reason):
+    if story.status == "failed":
+        print(f"`syncd push {session}` posts it again.", file=sys.stderr)
+    if story.status in ("failed", "rejected"):
         raise typer.Exit(EXIT_ITEMS_FAILED)
+    if story.status == "queued" and state.paused_reason:
+        if wait:
+            raise PushPausedError(state.paused_reason, state.next_usage_check)
+        print(state.paused_reason, file=sys.stderr)
     if wait and story.status != "ready":
         raise PushWaitTimeoutError(time.monotonic() - started, story.status, story.last_error)
+
+
+def _push_here(
+    settings: Settings,
+    token: str,
+    store: Store,
+    mirror: Mirror,
+    story: StoryRecord,
+    wait: bool,
+    timeout: float,
+) -> StoryRecord:
+    """Post and follow the story in this process (no daemon owns the root)."""
+    from syncd.daemon.runtime import push_policy, write_story_url
+    from syncd.push.pullstory import PullStoryClient
+    from syncd.push.queue import PushQueue, check_usage_soon
+
+    # A request that hangs must not outlast the wait either.
+    request_timeout = min(settings.timeout_seconds, timeout) if wait else settings.timeout_seconds
+    with (
+        RootLock(settings.state_dir),
+        PullStoryClient(settings.pullstory.base_url, token, timeout=request_timeout) as client,
+    ):
+        key = settings.resolve_api_key() or ""  # builds source URLs; never sent
+
+        def on_ready(ready: StoryRecord) -> None:
+            write_story_url(settings, store, mirror, ready.session_id, key)
+
+        # A stored quota pause may be over: the usage is looked at before anything waits.
+        check_usage_soon(store, time.time())
+        queue = PushQueue(store, client, on_ready=on_ready, policy=push_policy(settings))
+        queue.drain(
+            max_seconds=timeout if wait else 30.0,
+            until_final=story.brief_hash if wait else None,
+        )
+    return _story(store, story.brief_hash)
 
 
 ProjectOpt = Annotated[str | None, typer.Option("--project", help="Project name or id.")]
@@ -633,8 +653,9 @@ def _wait_for_daemon(
     deadline = time.monotonic() + timeout
     story = _story(store, brief_hash)
     while story.status in ("queued", "generating") and time.monotonic() < deadline:
-        if holder(settings.state_dir) is None or store.push_state().paused_reason:
-            break  # the daemon is gone, or pushing is paused: say so instead of hanging
+        held = story.status == "queued" and store.push_state().paused_reason is not None
+        if holder(settings.state_dir) is None or held:
+            break  # the daemon is gone, or the quota holds the brief: say so, not hang
         # The daemon does the work; this only reads the index.
         time.sleep(min(2.0, max(0.0, deadline - time.monotonic())))
         story = _story(store, brief_hash)
@@ -644,7 +665,7 @@ def _wait_for_daemon(
 def _story_line(story: StoryRecord) -> str:
     if story.status == "ready":
         return f"ready: {story.url}"
-    if story.status in ("failed", "rejected"):
+    if story.status in ("failed", "rejected", "superseded"):
         return f"{story.status}: {story.last_error}"
     if story.status == "generating":
         return f"generating: story {story.story_id} (syncd run or push --wait follows it)"

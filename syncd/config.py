@@ -193,6 +193,13 @@ class PullStorySettings(BaseModel):
     names: list[str] = Field(default_factory=list)
     # How often the daemon's push worker looks for work.
     interval_seconds: Seconds = Field(default=10.0, ge=1)
+    # A story whose generation failed is posted again by the worker this many times,
+    # retry_delay_seconds after the first failure, doubling (smaller when PullStory asks).
+    retries: int = Field(default=2, ge=0, le=10)
+    retry_delay_seconds: Seconds = Field(default=300.0, ge=10)
+    # After a 402 the usage is looked at again after 2 minutes, doubling up to this, and
+    # at the end of the usage period.
+    quota_check_max_seconds: Seconds = Field(default=3600.0, ge=120)
 
     def resolve_api_key(self) -> str | None:
         return resolve_secret("pullstory__", self.api_key, self.api_key_file, self.api_key_command)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 EXIT_OK = 0
 EXIT_ITEMS_FAILED = 1
@@ -11,6 +12,7 @@ EXIT_AUTH = 3
 EXIT_UNAVAILABLE = 4
 EXIT_STORAGE = 5
 EXIT_LOCKED = 6
+EXIT_QUOTA = 7  # PullStory's video minutes are used up: pushing waits for them
 
 # From "://" to the last "@" before the next whitespace: a password may itself hold an "@".
 _URL_CREDENTIALS = re.compile(r"(://)\S*@")
@@ -354,18 +356,50 @@ class BriefRejectedError(PullStoryError):
         super().__init__(f"PullStory rejected the brief ({status}): {message}")
 
 
-class QuotaExhaustedError(PullStoryError):
-    """No video minutes left this period: pushing pauses until the usage shows minutes."""
+def utc_moment(epoch: float) -> str:
+    """'2026-02-01 00:00 UTC': a moment in messages that outlive the terminal they met."""
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
-    def __init__(self, remaining: float | None, required: float | None, upgrade_url: str | None):
+
+class QuotaExhaustedError(PullStoryError):
+    """No video minutes left this period (402): pushing pauses until the usage shows
+    minutes; `resets_at` is the period's end (epoch seconds) when the usage said it."""
+
+    exit_code = EXIT_QUOTA
+
+    def __init__(
+        self,
+        remaining: float | None,
+        required: float | None,
+        upgrade_url: str | None,
+        resets_at: float | None = None,
+    ):
         self.remaining = remaining
         self.required = required
         self.upgrade_url = upgrade_url
-        need = f", {required:g} needed" if required is not None else ""
+        self.resets_at = resets_at
+        need = f", {required:.3g} needed" if required is not None else ""
+        resets = f" (the period resets on {utc_moment(resets_at)})" if resets_at else ""
         where = f"; more at {upgrade_url}" if upgrade_url else ""
         super().__init__(
-            f"PullStory minutes used up ({remaining or 0:g} left{need}): pushing is paused "
-            f"until the usage shows minutes again{where}"
+            f"PullStory minutes used up ({remaining or 0:.3g} left{need}): pushing is paused "
+            f"until the usage shows minutes again{resets}{where}"
+        )
+
+
+class PushPausedError(PullStoryError):
+    """A brief waits for PullStory minutes (`reason` says why, and until when); `push
+    --wait` ends at once with this instead of waiting for a new month."""
+
+    exit_code = EXIT_QUOTA
+
+    def __init__(self, reason: str, next_check: float | None) -> None:
+        self.reason = reason
+        self.next_check = next_check
+        check = f" at {utc_moment(next_check)}" if next_check else ""
+        super().__init__(
+            f"{reason.rstrip('.')}. The brief stays queued: `syncd run` looks at the usage "
+            f"again{check} and sends it once minutes are back, or run `syncd push` again."
         )
 
 

@@ -50,46 +50,63 @@ class ChangeSummary:
     moved: int = 0
     # Files an earlier cycle changed but never committed (it was killed or failed).
     carried: int = 0
+    # Sessions whose file received its PullStory story URL.
+    story_urls: Mapping[str, list[str]] = field(default_factory=dict)
 
     def _kinds(self) -> list[tuple[str, Mapping[str, list[str]]]]:
         return [("new", self.new), ("updated", self.updated), ("deleted", self.deleted)]
 
+    def _lines(self) -> list[tuple[str, Mapping[str, list[str]]]]:
+        return [*self._kinds(), ("story URL", self.story_urls)]
+
     def message(self) -> str:
-        """Subject line, blank line, then one line per session (small) or per project."""
+        """Subject line, blank line, then one line per session (small) or per project.
+
+        A commit of story URLs alone says so ("pullstory: story URL for 2 sessions"); a
+        sync that also holds some adds it to its subject."""
         counts = {kind: sum(len(v) for v in by.values()) for kind, by in self._kinds()}
         parts = [f"{n} {kind}" for kind, n in counts.items() if n]
         if self.moved:
             parts.append(f"{self.moved} moved")
         projects = sorted({p for _, by in self._kinds() for p, names in by.items() if names})
-        subject = "sync: " + (", ".join(parts) if parts else "no session changes")
-        if projects:
-            noun = "project" if len(projects) == 1 else "projects"
-            subject += f" in {len(projects)} {noun}"
+        urls = sum(len(v) for v in self.story_urls.values())
+        stories = f"story URL for {urls} {'session' if urls == 1 else 'sessions'}"
         carried = (
             f"{self.carried} file(s) changed by an earlier cycle that did not finish"
             if self.carried
             else ""
         )
-        if not parts and carried:
+        subject = "sync: " + (", ".join(parts) if parts else "no session changes")
+        if projects:
+            noun = "project" if len(projects) == 1 else "projects"
+            subject += f" in {len(projects)} {noun}"
+        if parts and urls:
+            subject += f"; {stories}"
+        elif urls:
+            subject = f"pullstory: {stories}"
+        elif carried and not parts:
             subject = f"sync: {carried}"
-        if not projects:
-            return subject + "\n"
-        if sum(counts.values()) <= SMALL_CHANGE:
-            body = [
+        body = self._body(sum(counts.values()) + urls)
+        if carried and body:
+            body.append(f"Also {carried}.")
+        return subject + ("\n\n" + "\n".join(body) if body else "") + "\n"
+
+    def _body(self, changes: int) -> list[str]:
+        if changes <= SMALL_CHANGE:
+            return [
                 f"{kind}: {one_line(project)} / {one_line(name)}"
-                for kind, by in self._kinds()
+                for kind, by in self._lines()
                 for project in sorted(by)
                 for name in sorted(by[project])
             ]
-        else:
-            body = [f"{one_line(p)}: {self._project_counts(p)}" for p in projects]
-        if carried:
-            body.append(f"Also {carried}.")
-        return subject + "\n\n" + "\n".join(body) + "\n"
+        projects = sorted({p for _, by in self._lines() for p, names in by.items() if names})
+        return [f"{one_line(p)}: {self._project_counts(p)}" for p in projects]
 
     def _project_counts(self, project: str) -> str:
+        counts = [(len(by[project]), kind) for kind, by in self._lines() if by.get(project)]
+        # "3 new", "2 updated", and "1 story URL", "2 story URLs"
         return ", ".join(
-            f"{len(by[project])} {kind}" for kind, by in self._kinds() if by.get(project)
+            f"{n} {kind}{'s' if n > 1 and kind == 'story URL' else ''}" for n, kind in counts
         )
 
 

@@ -23,6 +23,9 @@ from syncd.sync.report import CycleReport
 
 logger = logging.getLogger(__name__)
 
+#: The git journal's reason for a path written to hold its story URL.
+STORY_URL_REASON = "story-url"
+
 
 def commit_journal(
     settings: Settings, store: Store, report: CycleReport | None = None
@@ -43,8 +46,10 @@ def commit_journal(
         _record(store, CommitResult(committed=False, error=exc.message), datetime.now(UTC))
         raise
     ours = _syncds_own(store, Mirror(settings.mirror_root), paths, report)
+    story_urls = store.journaled_for(STORY_URL_REASON) & set(ours)
     carried = store.journaled_through(report.journal_mark if report else newest) & set(ours)
-    result = archive.commit(ours, [], [], _summary(store, report or CycleReport(), carried))
+    summary = _summary(store, report or CycleReport(), carried - story_urls, story_urls)
+    result = archive.commit(ours, [], [], summary)
     if result.committed:
         durable.reached("git")
     _record(store, result, datetime.now(UTC))
@@ -136,7 +141,9 @@ def _record(store: Store, result: CommitResult, now: datetime) -> None:
     )
 
 
-def _summary(store: Store, report: CycleReport, carried: set[str]) -> ChangeSummary:
+def _summary(
+    store: Store, report: CycleReport, carried: set[str], story_urls: set[str]
+) -> ChangeSummary:
     names = {p.id: p.name for p in store.projects().values()}
     grouped: dict[str, dict[str, list[str]]] = {"new": {}, "updated": {}, "deleted": {}}
     for kind, project_id, name in report.changes:
@@ -145,6 +152,17 @@ def _summary(store: Store, report: CycleReport, carried: set[str]) -> ChangeSumm
         p for p in report.removed if not p.endswith((f"/{PROJECT_INDEX}", ROOT_README))
     ]
     moved = len(sessions_gone) - report.deleted
+    stories: dict[str, list[str]] = {}
+    for path in sorted(story_urls):
+        record = store.session_by_path(path)
+        if record is not None:
+            project = names.get(record.project_id, record.project_id)
+            stories.setdefault(project, []).append(record.name or record.id)
     return ChangeSummary(
-        grouped["new"], grouped["updated"], grouped["deleted"], max(0, moved), len(carried)
+        grouped["new"],
+        grouped["updated"],
+        grouped["deleted"],
+        max(0, moved),
+        len(carried),
+        story_urls=stories,
     )

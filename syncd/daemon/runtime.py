@@ -8,9 +8,11 @@ from collections.abc import Callable
 from syncd.cloud.budget import RateBudget
 from syncd.cloud.client import CloudClient, RetryPolicy
 from syncd.config import Settings
-from syncd.daemon.archiving import commit_journal
+from syncd.daemon.archiving import STORY_URL_REASON, commit_journal
 from syncd.index.store import Store
 from syncd.mirror.writer import Mirror
+from syncd.push.queue import PushPolicy
+from syncd.push.retry import RetryPolicy as FailedStoryRetries
 from syncd.sync.engine import SyncEngine, SyncOptions
 from syncd.sync.report import CycleReport
 
@@ -64,14 +66,43 @@ def sync_options(
     )
 
 
+def push_policy(settings: Settings) -> PushPolicy:
+    """The push queue's patience, from the pullstory settings."""
+    pullstory = settings.pullstory
+    return PushPolicy(
+        retry=FailedStoryRetries(
+            retries=pullstory.retries, first_delay=pullstory.retry_delay_seconds
+        ),
+        usage_check_max=pullstory.quota_check_max_seconds,
+    )
+
+
 def write_story_url(
     settings: Settings, store: Store, mirror: Mirror, session_id: str, api_key: str
 ) -> None:
-    """Put a ready story's URL into its session's front matter, and that into the archive.
+    """Put a ready story's URL into its session's front matter, and that into the archive."""
+    write_story_urls(settings, store, mirror, [session_id], api_key)
 
-    The client only builds the session's source URL for the front matter: nothing is sent.
+
+def write_story_urls(
+    settings: Settings, store: Store, mirror: Mirror, session_ids: list[str], api_key: str
+) -> None:
+    """Put ready stories' URLs into their sessions' front matter, and those into the
+    archive as one commit that says it holds story URLs.
+
+    The client only builds the sessions' source URLs for the front matter: nothing is sent.
     """
     report = CycleReport(journal_mark=store.journal_mark())
     with build_client(settings, settings.base_url, api_key, interactive=True) as client:
-        SyncEngine(client, store, mirror).refresh_file(session_id)
-    commit_journal(settings, store, report)  # only if the file now holds syncd's version
+        engine = SyncEngine(client, store, mirror)
+        for session_id in dict.fromkeys(session_ids):
+            record = store.session(session_id)
+            if record is None:
+                continue
+            before = mirror.file_sha256(record.path)
+            engine.refresh_file(session_id)
+            if mirror.file_sha256(record.path) not in (None, before):
+                # Tagged once written: a file left alone (edited by the user, or holding
+                # the URL already) must not be announced as holding a new one.
+                store.journal([record.path], reason=STORY_URL_REASON)
+    commit_journal(settings, store, report)  # only what now holds syncd's version

@@ -4,6 +4,7 @@ APScheduler 3 runs the jobs on a single worker thread, so two syncs never overla
 - incremental: every schedule.sync_seconds (jittered, coalesced),
 - reconcile: at start-up and every schedule.reconcile_seconds (the only deletions),
 - drain: once, when the rate budget allows again, after a cycle it cut short.
+Pushing to PullStory has a thread of its own (`pushing.PushWorker`).
 The main thread only waits: for a signal, and to ping the watchdog while jobs progress.
 """
 
@@ -16,7 +17,6 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from types import FrameType
 
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -30,21 +30,12 @@ from syncd.daemon.cycle import run_cycle
 from syncd.daemon.heartbeat import Heartbeat
 from syncd.daemon.lock import RootLock
 from syncd.daemon.notify import Notifier
-from syncd.daemon.runtime import build_client, sync_options, write_story_url
+from syncd.daemon.pushing import PushWorker
+from syncd.daemon.runtime import build_client, sync_options
 from syncd.daemon.state import DaemonState, write_state
 from syncd.errors import AuthError, ConfigError, StopRequested, SyncdError, redact_url
-from syncd.index.store import Store, StoryRecord
+from syncd.index.store import Store
 from syncd.mirror.writer import Mirror
-from syncd.push.outbox import Outbox
-from syncd.push.pullstory import PullStoryClient
-from syncd.push.queue import PushQueue
-from syncd.push.selection import (
-    Rules,
-    enqueue_by_rules,
-    handle_changed_files,
-    marked_since_synced,
-)
-from syncd.push.watcher import MarkWatcher
 from syncd.sync.engine import SyncEngine
 from syncd.sync.report import CycleReport
 
@@ -76,8 +67,7 @@ class Daemon:
         self.activity = "starting"
         self.budget_wait_until: datetime | None = None
         self._scheduler: BackgroundScheduler | None = None
-        self._push_token: str | None = None
-        self._push_queue: PushQueue | None = None
+        self._pushing: PushWorker | None = None
         # One budget for the daemon's life: pacing and 429 back-off carry across jobs.
         self._budget = RateBudget(reserve=self.settings.budget.reserve, interactive=False)
         # Malformed recent-page items already answered with a full listing (see SyncEngine).
@@ -95,10 +85,12 @@ class Daemon:
         mirror.ensure_root()
         with RootLock(settings.state_dir), Store.open(settings.index_url) as store:
             self._store, self._mirror = store, mirror
-            self._outbox = Outbox(mirror)
+            self._pushing = PushWorker(
+                lambda: self.settings, store, mirror, self.stop_event, lambda: self._api_key
+            )
             self._install_signal_handlers()
             scheduler = self._start_scheduler()
-            watcher = self._start_pushing(scheduler)
+            self._pushing.start(scheduler)
             self.activity = "idle"
             self._write_state()
             self.notifier.ready(f"mirroring into {settings.mirror_root}")
@@ -115,11 +107,9 @@ class Daemon:
                 self.notifier.stopping()
                 self.activity = "stopping"
                 logger.info("stopping: finishing the file in hand")
-                if watcher is not None:
-                    watcher.stop()
+                self._pushing.stop()
                 scheduler.shutdown(wait=True)
-                if self._push_queue is not None:
-                    self._push_queue.client.close()
+                self._pushing.close()
                 self._write_state()
         logger.info("stopped")
         return 0
@@ -215,99 +205,6 @@ class Daemon:
         )
         logger.info("the rest of the work resumes at %s", when.strftime("%H:%M:%S UTC"))
 
-    # --- PullStory ---------------------------------------------------------------------
-
-    def _start_pushing(self, scheduler: BackgroundScheduler) -> MarkWatcher | None:
-        token = self.settings.pullstory.resolve_api_key()
-        if token is None:
-            logger.info("no PullStory token (SYNCD_PULLSTORY__API_KEY): pushing is off")
-            return None
-        self._push_token = token
-        scheduler.add_job(
-            self._push_job,
-            IntervalTrigger(seconds=self.settings.pullstory.interval_seconds, timezone=UTC),
-            id="push",
-            executor="push",
-            next_run_time=datetime.now(UTC),  # resume stories a restart interrupted
-        )
-        watcher = MarkWatcher(self.settings.mirror_root, self._on_files_changed)
-        watcher.start()
-        # Marks and drops made while the daemon was down are picked up now.
-        scheduler.add_job(self._catch_up, executor="push")
-        return watcher
-
-    def _catch_up(self) -> None:
-        paths = set(self._outbox.entries()) | set(marked_since_synced(self._store, self._mirror))
-        self._on_files_changed(paths)
-
-    def _on_files_changed(self, paths: set[Path]) -> None:
-        queued = handle_changed_files(
-            self._store,
-            self._mirror,
-            paths,
-            time.time(),
-            outbox=self._outbox,
-            stopping=self.stop_event.is_set,
-        )
-        if queued:
-            self._wake_push()
-
-    def _wake_push(self) -> None:
-        scheduler = self._scheduler
-        if scheduler is not None and scheduler.get_job("push") is not None:
-            scheduler.modify_job("push", next_run_time=datetime.now(UTC))
-
-    def _push_job(self) -> None:
-        if self.stop_event.is_set():
-            return
-        settings = self.settings.pullstory
-        try:
-            if self._push_queue is None:
-                assert self._push_token is not None  # the job exists only with a token
-                # One queue for the daemon's life: its request spacing carries across ticks.
-                client = PullStoryClient(
-                    settings.base_url, self._push_token, timeout=self.settings.timeout_seconds
-                )
-                self._push_queue = PushQueue(
-                    self._store,
-                    client,
-                    on_ready=self._story_ready,
-                    sleep=self._pause_push,
-                    stopping=self.stop_event.is_set,
-                )
-            self._push_queue.drain(max_seconds=settings.interval_seconds)
-        except StopRequested:
-            return
-        except SyncdError as exc:
-            logger.error("pushing to PullStory: %s", exc.message)
-        except Exception:
-            logger.exception("pushing to PullStory crashed; will try again")
-
-    def _pause_push(self, seconds: float) -> None:
-        if self.stop_event.wait(seconds):
-            raise StopRequested()
-
-    def _story_ready(self, story: StoryRecord) -> None:
-        # The file is rewritten on the sync thread: one writer for the mirror.
-        if self._scheduler is not None:
-            self._scheduler.add_job(self._write_story_url, args=[story.session_id])
-
-    def _write_story_url(self, session_id: str) -> None:
-        try:
-            write_story_url(self.settings, self._store, self._mirror, session_id, self._api_key)
-        except SyncdError as exc:
-            logger.error("session %s: writing its story URL: %s", session_id, exc.message)
-
-    def _enqueue_by_rules(self) -> None:
-        rules = self._rules()
-        pushing = self._push_token is not None
-        if rules and pushing and enqueue_by_rules(self._store, self._mirror, rules, time.time()):
-            self._wake_push()
-
-    def _rules(self) -> Rules:
-        settings = self.settings.pullstory
-        return Rules(tuple(settings.projects), tuple(settings.tags), tuple(settings.names))
-
     # --- one job -----------------------------------------------------------------------
 
     def _job(self, kind: str) -> None:
@@ -338,7 +235,8 @@ class Daemon:
                 report = run_cycle(self.settings, self._store, engine, kind)
                 budget = client.budget
             self._log_cycle(kind, report, budget.remaining if budget.known else None, started)
-            self._enqueue_by_rules()
+            if self._pushing is not None:
+                self._pushing.enqueue_by_rules()
             self.budget_wait_until = None
             if report.halted is not None:
                 self._schedule_drain(report)
@@ -402,6 +300,8 @@ class Daemon:
             self._budget.reserve = settings.budget.reserve
             if settings.pullstory != previous.pullstory:
                 logger.warning("the pullstory settings take effect when syncd restarts")
+            if self._pushing is not None:
+                self._pushing.recheck_quota()
             if self._scheduler is not None:
                 self._reschedule(previous.schedule, settings)
             logger.info("configuration reloaded")

@@ -60,11 +60,15 @@ class RecentError:
 
 @dataclass(frozen=True)
 class PushStatus:
-    """Stories by status, whether pushing is paused, and the newest ready ones."""
+    """Stories by status, whether pushing is paused (why, and when the usage is looked at
+    next), when a failed story is retried next, and the newest ready ones."""
 
     counts: dict[str, int]
     paused_reason: str | None
     latest_ready: tuple[tuple[str, str], ...]  # (session id, story URL)
+    next_usage_check: datetime | None = None
+    resets_at: datetime | None = None  # the end of PullStory's usage period, when known
+    next_retry: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -136,6 +140,9 @@ class StatusReport:
             else {
                 "stories": self.pushes.counts,
                 "paused": self.pushes.paused_reason,
+                "next_usage_check": _iso(self.pushes.next_usage_check),
+                "resets_at": _iso(self.pushes.resets_at),
+                "next_retry": _iso(self.pushes.next_retry),
                 "latest_ready": [
                     {"session_id": sid, "url": url} for sid, url in self.pushes.latest_ready
                 ],
@@ -227,7 +234,20 @@ def _push_status(store: Store) -> PushStatus | None:
     state = store.push_state()
     if not counts and state.paused_reason is None:
         return None
-    return PushStatus(counts, state.paused_reason, tuple(store.latest_ready_stories(5)))
+    paused = state.paused_reason is not None
+    retry_at = store.earliest_poll(("failed",))
+    return PushStatus(
+        counts,
+        state.paused_reason,
+        tuple(store.latest_ready_stories(5)),
+        next_usage_check=_maybe_epoch(state.next_usage_check) if paused else None,
+        resets_at=_maybe_epoch(state.resets_at) if paused else None,
+        next_retry=_maybe_epoch(retry_at),
+    )
+
+
+def _maybe_epoch(seconds: float | None) -> datetime | None:
+    return None if seconds is None else _from_epoch(seconds)
 
 
 def _budget_status(

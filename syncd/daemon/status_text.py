@@ -39,7 +39,7 @@ def describe(report: StatusReport) -> list[tuple[str, str]]:
         rows.extend(_describe_archive(report.archive, now))
     rows.append(("rate budget", _describe_budget(report.budget)))
     if report.pushes is not None:
-        rows.append(("pullstory", _describe_pushes(report.pushes)))
+        rows.append(("pullstory", _describe_pushes(report.pushes, now)))
         for position, (session_id, url) in enumerate(report.pushes.latest_ready):
             rows.append(("latest stories" if position == 0 else "", f"{session_id[:8]}  {url}"))
     for position, error in enumerate(report.recent_errors):
@@ -138,11 +138,21 @@ def _describe_budget(budget: BudgetStatus | None) -> str:
     return f"{budget.remaining} of {budget.limit} left, resets at {clock(budget.reset_at)}"
 
 
-def _describe_pushes(pushes: PushStatus) -> str:
+def _describe_pushes(pushes: PushStatus, now: datetime) -> str:
+    """'2 ready, 1 queued; PAUSED: <why> (next look at the usage 10:42 (in 2 min))'."""
     order = ("ready", "generating", "queued", "failed", "rejected")
-    parts = [f"{pushes.counts[s]} {s}" for s in order if pushes.counts.get(s)]
+    parts = []
+    for status in (s for s in order if pushes.counts.get(s)):
+        part = f"{pushes.counts[status]} {status}"
+        if status == "failed" and pushes.next_retry is not None:
+            part += f" (next retry {when(pushes.next_retry, now)})"
+        parts.append(part)
     text = ", ".join(parts) if parts else "nothing pushed yet"
-    return f"{text}; PAUSED: {pushes.paused_reason}" if pushes.paused_reason else text
+    if not pushes.paused_reason:
+        return text
+    check = pushes.next_usage_check
+    later = f" (next look at the usage {when(check, now)})" if check is not None else ""
+    return f"{text}; PAUSED: {one_line(pushes.paused_reason)}{later}"
 
 
 def run_kind(run: RunRecord) -> str:

@@ -46,6 +46,7 @@ class BriefFacts:
     estimated_seconds: int
     duration_seconds: int
     scenes: int
+    size: int = 0  # characters of the canonical JSON: what "a smaller brief" makes smaller
 
 
 def validate_brief(payload: object) -> dict[str, object]:
@@ -92,6 +93,7 @@ def brief_facts(brief: Mapping[str, object]) -> BriefFacts:
         estimated_seconds=min(high, low + len(canonical) // 40),
         duration_seconds=shortest + int(digest[16:24], 16) % (longest - shortest + 1),
         scenes=(len(flow) if isinstance(flow, list) else 0) + 2,
+        size=len(canonical),
     )
 
 

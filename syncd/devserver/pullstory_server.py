@@ -91,14 +91,29 @@ class PullStoryServer(LoopbackService):
         """What GET /me/usage would answer now."""
         return self._book.usage()
 
-    def fail_next_story(self, error: str = DEFAULT_FAILURE) -> None:
-        """The next generation to start (a new brief, or a failed one posted again) ends
-        as `failed` with `error` instead of `ready`; each call arms one more."""
-        self._book.fail_next(error)
+    def fail_next_story(self, error: str = DEFAULT_FAILURE, *, times: int = 1) -> None:
+        """The next `times` generations to start (new briefs, or failed ones posted again)
+        end as `failed` with `error` instead of `ready`; each call arms more."""
+        self._book.fail_next(error, times)
+
+    def fail_briefs_larger_than(self, size: int | None, error: str = DEFAULT_FAILURE) -> None:
+        """Every generation of a brief whose canonical JSON is longer than `size`
+        characters ends as `failed` with `error` ("Retry with a smaller brief."); None
+        lifts the limit. Failures armed with fail_next_story come first."""
+        self._book.fail_larger_than(size, error)
 
     def set_minutes_remaining(self, minutes: float) -> None:
-        """Set minutes_used so that `minutes` remain (0 to minutes_included)."""
+        """Set minutes_used so that `minutes` remain (0 to minutes_included): 0 answers
+        new briefs with 402 until minutes are set again, and /me/usage shows them."""
         self._book.set_minutes_remaining(minutes)
+
+    def exhaust_quota(self) -> None:
+        """No minutes left: every new brief is answered 402 until restore_quota."""
+        self._book.set_minutes_remaining(0)
+
+    def restore_quota(self) -> None:
+        """The quota is back in full (as if paid for): new briefs generate again."""
+        self._book.restore_quota()
 
     # Observation and faults
 

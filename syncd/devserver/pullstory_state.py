@@ -49,7 +49,8 @@ class Generation:
 
 @dataclass
 class Story:
-    """One brief's story; `fate` is the error it will fail with (fail_next_story), if any."""
+    """One brief's story; `fate` is the error it will fail with (fail_next_story, or
+    fail_briefs_larger_than), if any."""
 
     facts: BriefFacts
     started_at: float
@@ -143,6 +144,7 @@ class StoryBook:
         self._lock = threading.Lock()
         self._stories: dict[str, Story] = {}
         self._failures: deque[str] = deque()
+        self._size_limit: tuple[int, str] | None = None
 
     def submit(self, facts: BriefFacts) -> Submission:
         """POST /stories for a valid brief: cached, already generating, or a new generation.
@@ -159,7 +161,7 @@ class StoryBook:
             required = facts.duration_seconds / 60
             if self._quota.remaining < required:
                 raise QuotaExceededError(self._quota.remaining, required)
-            fate = self._failures.popleft() if self._failures else None
+            fate = self._fate(facts)
             if self._generation.estimate is not None:
                 facts = dataclasses.replace(facts, estimated_seconds=self._generation.estimate)
             story = Story(facts, started_at=now, fate=fate)
@@ -188,9 +190,21 @@ class StoryBook:
             self._tick()
             return {story_id: story.to_json() for story_id, story in self._stories.items()}
 
-    def fail_next(self, error: str) -> None:
+    def fail_next(self, error: str, times: int = 1) -> None:
         with self._lock:
-            self._failures.append(error)
+            self._failures.extend([error] * times)
+
+    def fail_larger_than(self, size: int | None, error: str) -> None:
+        with self._lock:
+            self._size_limit = None if size is None else (size, error)
+
+    def _fate(self, facts: BriefFacts) -> str | None:
+        """How a generation starting now ends: an armed failure, then the size limit."""
+        if self._failures:
+            return self._failures.popleft()
+        if self._size_limit is not None and facts.size > self._size_limit[0]:
+            return self._size_limit[1]
+        return None
 
     def set_minutes_remaining(self, minutes: float) -> None:
         with self._lock:
@@ -199,6 +213,11 @@ class StoryBook:
                 limit = self._quota.included
                 raise ValueError(f"minutes remaining must be 0-{limit} (minutes_included)")
             self._quota.used = self._quota.included - minutes
+
+    def restore_quota(self) -> None:
+        with self._lock:
+            self._tick()
+            self._quota.used = 0.0
 
     def _tick(self) -> float:
         """Bring the quota period and every story up to the clock; returns the time used."""

@@ -106,6 +106,7 @@ class StoryRow(Base):
     brief: Mapped[dict[str, Any]] = mapped_column(JSON)
     story_id: Mapped[str | None] = mapped_column(String(64))
     # queued | generating | ready | failed | rejected (the brief was refused as invalid)
+    # | superseded (failed, and retried with a smaller brief: a newer row)
     status: Mapped[str] = mapped_column(String(20), index=True)
     url: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -114,6 +115,10 @@ class StoryRow(Base):
     source: Mapped[str] = mapped_column(String(20))  # push | mark | outbox | rule
     created_at: Mapped[float] = mapped_column(Float)
     updated_at: Mapped[float] = mapped_column(Float)
+    # The brief as built from the session: a smaller brief retried after a failure keeps it.
+    built_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    # Generations of this brief (and the smaller ones before it) that failed.
+    failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class PushStateRow(Base):
@@ -125,6 +130,9 @@ class PushStateRow(Base):
     paused_reason: Mapped[str | None] = mapped_column(Text)
     next_usage_check: Mapped[float | None] = mapped_column(Float)
     not_before: Mapped[float | None] = mapped_column(Float)  # a Retry-After to honour
+    paused_at: Mapped[float | None] = mapped_column(Float)
+    resets_at: Mapped[float | None] = mapped_column(Float)  # the usage period's end
+    minutes_needed: Mapped[float | None] = mapped_column(Float)  # by the refused brief
 
 
 class GitJournalRow(Base):
@@ -134,6 +142,8 @@ class GitJournalRow(Base):
 
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     path: Mapped[str] = mapped_column(Text)
+    # Why, when the commit message should say it: "story-url" (a story URL written).
+    reason: Mapped[str | None] = mapped_column(String(20))
 
 
 class PendingWriteRow(Base):

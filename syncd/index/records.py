@@ -99,7 +99,7 @@ class StoryRecord:
     session_id: str
     brief_hash: str
     brief: dict[str, Any]
-    status: str  # queued | generating | ready | failed | rejected
+    status: str  # queued | generating | ready | failed | rejected | superseded
     source: str  # push | mark | outbox | rule
     created_at: float
     updated_at: float
@@ -107,15 +107,25 @@ class StoryRecord:
     url: str | None = None
     attempts: int = 0
     last_error: str | None = None
+    # Queued/generating: when to post or poll. Failed: when the worker retries it, if it will.
     next_poll_at: float | None = None
+    # The hash of the brief as built from the session (a smaller retry keeps it).
+    built_hash: str | None = None
+    failures: int = 0  # generations of this brief, and the bigger ones before it, that failed
     id: int | None = None
 
 
 @dataclass(frozen=True)
 class PushState:
+    """Whether pushing is paused for quota (and until when), and a Retry-After in force.
+    Times are epoch seconds."""
+
     paused_reason: str | None = None
     next_usage_check: float | None = None
     not_before: float | None = None
+    paused_at: float | None = None
+    resets_at: float | None = None  # the end of the usage period, when PullStory said it
+    minutes_needed: float | None = None  # by the brief PullStory refused with 402
 
 
 @dataclass(frozen=True)

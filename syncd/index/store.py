@@ -282,15 +282,33 @@ class Store:
                 setattr(row, name, value)
 
     def stories(
-        self, *, statuses: tuple[str, ...] | None = None, session_id: str | None = None
+        self,
+        *,
+        statuses: tuple[str, ...] | None = None,
+        session_id: str | None = None,
+        built_hash: str | None = None,
+        due_by: float | None = None,
     ) -> list[StoryRecord]:
+        """Stories oldest first: of these statuses, this session, this brief as built,
+        with a next_poll_at at or before `due_by`."""
         with self._transaction() as db:
             query = select(StoryRow).order_by(StoryRow.id)
             if statuses is not None:
                 query = query.where(StoryRow.status.in_(statuses))
             if session_id is not None:
                 query = query.where(StoryRow.session_id == session_id)
+            if built_hash is not None:
+                query = query.where(StoryRow.built_hash == built_hash)
+            if due_by is not None:
+                query = query.where(StoryRow.next_poll_at <= due_by)
             return [_story_record(row) for row in db.scalars(query)]
+
+    def earliest_poll(self, statuses: tuple[str, ...]) -> float | None:
+        """The soonest next_poll_at among stories of these statuses (None: none is set)."""
+        with self._transaction() as db:
+            query = select(func.min(StoryRow.next_poll_at)).where(StoryRow.status.in_(statuses))
+            found = db.scalar(query)
+            return float(found) if found is not None else None
 
     def story_counts(self) -> dict[str, int]:
         """How many stories are in each status (what status shows, without the briefs)."""
@@ -322,22 +340,28 @@ class Store:
             row = db.get(PushStateRow, 1)
             if row is None:
                 return PushState()
-            return PushState(row.paused_reason, row.next_usage_check, row.not_before)
+            return PushState(**{name: getattr(row, name) for name in _PUSH_STATE_FIELDS})
 
     def save_push_state(self, state: PushState) -> None:
         with self._transaction() as db:
             row = db.get(PushStateRow, 1) or PushStateRow(id=1)
-            row.paused_reason = state.paused_reason
-            row.next_usage_check = state.next_usage_check
-            row.not_before = state.not_before
+            for name in _PUSH_STATE_FIELDS:
+                setattr(row, name, getattr(state, name))
             db.add(row)
 
     # --- git journal -----------------------------------------------------------------
 
-    def journal(self, paths: Iterable[str]) -> None:
-        """Record paths about to change, before they change, for the next git commit."""
+    def journal(self, paths: Iterable[str], reason: str | None = None) -> None:
+        """Record paths about to change, before they change, for the next git commit;
+        `reason` (e.g. "story-url") lets the commit message say what they hold."""
         with self._transaction() as db:
-            _add_to_journal(db, paths)
+            _add_to_journal(db, paths, reason)
+
+    def journaled_for(self, reason: str) -> set[str]:
+        """The journaled paths recorded with `reason` (still waiting for a commit)."""
+        with self._transaction() as db:
+            query = select(GitJournalRow.path).where(GitJournalRow.reason == reason).distinct()
+            return set(db.scalars(query))
 
     def journaled(self) -> tuple[int, list[str]]:
         """(newest entry, every journaled path once, sorted); (0, []) when empty."""
@@ -471,6 +495,7 @@ class Store:
 
 
 _STORY_FIELDS = [f.name for f in dataclasses.fields(StoryRecord) if f.name != "id"]
+_PUSH_STATE_FIELDS = [f.name for f in dataclasses.fields(PushState)]
 
 
 _WROTE = "syncd_wrote"
@@ -480,8 +505,8 @@ def _note_write(session: Session, _context: Any) -> None:
     session.info[_WROTE] = True
 
 
-def _add_to_journal(db: Session, paths: Iterable[str]) -> None:
-    rows = [{"path": path} for path in dict.fromkeys(paths)]
+def _add_to_journal(db: Session, paths: Iterable[str], reason: str | None = None) -> None:
+    rows = [{"path": path, "reason": reason} for path in dict.fromkeys(paths)]
     if rows:
         db.execute(insert(GitJournalRow), rows)
         db.info[_WROTE] = True

@@ -27,6 +27,9 @@ DAEMON_STATE = "daemon.json"
 OUTBOX = "outbox"
 #: The outbox relative to the root.
 OUTBOX_PATH = f"{STATE_DIR}/{OUTBOX}"
+#: Inside the outbox: entries that cannot be pushed, each with `<name>.reason` beside it.
+OUTBOX_REJECTED = "rejected"
+REJECTED_REASON_SUFFIX = ".reason"
 
 #: Where sessions deleted in the cloud go (deletion mode `archive`).
 TRASH_DIR = ".trash"

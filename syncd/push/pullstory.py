@@ -12,6 +12,7 @@ import logging
 import re
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -65,6 +66,7 @@ class Usage:
     minutes_included: float | None
     minutes_used: float | None
     minutes_remaining: float
+    period_end: float | None = None  # epoch seconds; None when absent or unreadable
 
 
 class PullStoryClient:
@@ -114,6 +116,7 @@ class PullStoryClient:
             minutes_included=_float(data.get("minutes_included")),
             minutes_used=_float(data.get("minutes_used")),
             minutes_remaining=remaining,
+            period_end=_moment(data.get("period_end")),
         )
 
     def _url(self, path: str) -> str:
@@ -172,6 +175,20 @@ def _retry_after(response: httpx.Response, error: dict[str, Any]) -> float:
         except (TypeError, ValueError):
             pass
     return _float(error.get("retry_after")) or 60.0
+
+
+def _moment(value: object) -> float | None:
+    """An ISO 8601 time ("2026-02-01T00:00:00Z") as epoch seconds; None if it is not one.
+    A time without a zone is taken as UTC."""
+    if not isinstance(value, str) or len(value) > 64:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
 
 
 def _text(value: object) -> str | None:

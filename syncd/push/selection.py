@@ -21,6 +21,7 @@ from syncd.index.store import SessionRecord, Store, StoryRecord
 from syncd.mirror import frontmatter
 from syncd.mirror.writer import Mirror
 from syncd.push.outbox import Outbox
+from syncd.push.retry import Retried, retry
 
 logger = logging.getLogger(__name__)
 
@@ -83,23 +84,43 @@ def brief_for(mirror: Mirror, record: SessionRecord) -> Brief | NoBrief:
     return build_brief(body.decode("utf-8", errors="replace"), name=record.name)
 
 
+def push_session(store: Store, mirror: Mirror, record: SessionRecord, now: float) -> Retried:
+    """What `syncd push` does: queue the session's brief, or, when its story failed, queue
+    it again (smaller if PullStory asked: see `retry`). The story to follow, and what was
+    done about a failure (an empty action when there was none)."""
+    story = enqueue(store, mirror, record, "push", now)
+    if story.status == "failed":
+        retried = retry(store, story, now, manual=True)
+        if retried is not None:
+            return retried
+    return Retried(story, "")
+
+
 def enqueue(
     store: Store, mirror: Mirror, record: SessionRecord, source: str, now: float
 ) -> StoryRecord:
-    """Queue the session's brief, or return the story that already has this brief."""
+    """Queue the session's brief, or return the story that already stands for it: the
+    newest of this brief as built (a smaller brief a failure led to counts)."""
     brief = brief_for(mirror, record)
     if isinstance(brief, NoBrief):
         raise NoBriefError(record.name or record.id, brief.reason)
+    built_hash = brief.content_hash()
+    tried = store.stories(built_hash=built_hash)
+    if tried:
+        story = tried[-1]
+        logger.info("session %s: PullStory brief %s (%s)", record.id, story.status, source)
+        return story
     story = store.add_story(
         StoryRecord(
             session_id=record.id,
-            brief_hash=brief.content_hash(),
+            brief_hash=built_hash,
             brief=brief.to_json(),
             status="queued",
             source=source,
             created_at=now,
             updated_at=now,
             next_poll_at=now,
+            built_hash=built_hash,
         )
     )
     logger.info("session %s: PullStory brief %s (%s)", record.id, story.status, source)
@@ -115,9 +136,10 @@ def handle_changed_files(
     outbox: Outbox | None = None,
     stopping: Callable[[], bool] = lambda: False,
 ) -> list[StoryRecord]:
-    """Queue what the user marked or dropped; syncd's own writes are not marks. Pass the
-    same `outbox` each time so an entry it refuses is warned about once; `stopping` is
-    asked between files (what was queued by then stays queued)."""
+    """Queue what the user marked or dropped; syncd's own writes are not marks. An outbox
+    entry that cannot be pushed is moved to outbox/rejected/ (told once); pass the same
+    `outbox` each time so one that cannot even be moved is also told once while syncd
+    runs. `stopping` is asked between files (what was queued by then stays queued)."""
     outbox = outbox or Outbox(mirror)
     root = mirror.root.resolve()
     by_path = {r.path: r for r in store.sessions().values()}
@@ -128,9 +150,22 @@ def handle_changed_files(
         try:
             if path.parent.resolve() == outbox.folder.resolve():
                 claim = outbox.claim(store, path.name)
-                if claim is not None:
+                if claim is None:
+                    continue
+                if not mirror.exists(claim.record.path):
+                    # The brief is built from the mirrored file: a sync brings it back.
+                    logger.warning(
+                        "%s: the mirrored file of its session is missing; left in the outbox "
+                        "until a sync brings it back",
+                        path.name,
+                    )
+                    continue
+                try:
                     queued.append(enqueue(store, mirror, claim.record, "outbox", now))
-                    outbox.settle(claim)
+                except NoBriefError as exc:
+                    outbox.reject(claim.name, f"no PullStory brief: {exc.reason}")
+                    continue
+                outbox.settle(claim)
                 continue
             record = by_path.get(path.resolve().relative_to(root).as_posix())
             if record is None or not _changed_since_synced(mirror.root / record.path, record):

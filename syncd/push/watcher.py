@@ -75,7 +75,8 @@ class MarkWatcher(FileSystemEventHandler):
         if IGNORED_PARTS.intersection(parts):
             return False
         if parts and parts[0] == names.STATE_DIR:
-            return parts[:2] == (names.STATE_DIR, names.OUTBOX)
+            # Entries of the outbox itself: not what was moved aside into outbox/rejected/.
+            return len(parts) == 3 and parts[:2] == (names.STATE_DIR, names.OUTBOX)
         # Generated pages and the user's kept copies are never sessions to push.
         generated = (names.PROJECT_INDEX, names.ROOT_README)
         return path.name not in generated and not names.is_local_copy(path.name)

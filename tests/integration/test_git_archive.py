@@ -170,6 +170,23 @@ def test_large_change_message_counts_per_project(tmp_path: Path) -> None:
     )
 
 
+def test_story_urls_alone_and_mixed_with_a_sync_say_so(tmp_path: Path) -> None:
+    urls = {"alpha": ["one", "two"]}
+    assert ChangeSummary(story_urls=urls).message() == (
+        "pullstory: story URL for 2 sessions\n\nstory URL: alpha / one\nstory URL: alpha / two\n"
+    )
+    mixed = ChangeSummary(new={"beta": ["three"]}, story_urls={"alpha": ["one"]}, carried=1)
+    assert mixed.message() == (
+        "sync: 1 new in 1 project; story URL for 1 session\n\n"
+        "new: beta / three\n"
+        "story URL: alpha / one\n"
+        "Also 1 file(s) changed by an earlier cycle that did not finish.\n"
+    )
+    many = ChangeSummary(story_urls={"alpha": [f"s{n}" for n in range(12)]})
+    assert many.message() == "pullstory: story URL for 12 sessions\n\nalpha: 12 story URLs\n"
+    assert ChangeSummary().message() == "sync: no session changes\n"
+
+
 def test_commit_message_is_the_summary(tmp_path: Path) -> None:
     repo = init_user_repo(tmp_path / "repo")
     rel = write(repo, "proj/s.md")

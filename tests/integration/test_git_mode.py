@@ -9,7 +9,7 @@ import pytest
 
 from syncd.cli import run
 from syncd.config import load_settings
-from syncd.daemon.runtime import write_story_url
+from syncd.daemon.runtime import write_story_url, write_story_urls
 from syncd.devserver import DevServer, Fault
 from syncd.index.store import Store
 from syncd.mirror.writer import Mirror
@@ -239,6 +239,45 @@ def test_a_story_url_for_an_edited_file_commits_nothing_of_the_users(root: Path)
         write_story_url(settings, store, Mirror(settings.mirror_root), SESSION_IDS[0], "k")
     assert "my private scratch note" not in git(root, "show", f"HEAD:{rel}")
     assert git(root, "rev-list", "--count", "HEAD").strip() == "1"
+
+
+def test_a_story_url_only_commit_says_it_holds_story_urls(root: Path) -> None:
+    assert run(["sync", "--once"]) == 0
+    settings = load_settings()
+    with Store.open(settings.index_url) as store:
+        for n, session_id in enumerate(SESSION_IDS[:2]):
+            store.set_pullstory_url(session_id, f"https://pullstory.example/s/{n}")
+        write_story_urls(settings, store, Mirror(settings.mirror_root), SESSION_IDS[:2], "k")
+    assert git(root, "log", "-1", "--format=%B") == (
+        "pullstory: story URL for 2 sessions\n\n"
+        "story URL: My App / Fix login\n"
+        "story URL: My App / Weird body\n\n"
+    )
+    changed = git(root, "show", "--name-only", "--format=", "HEAD").split()
+    assert len(changed) == 2
+    assert git(root, "status", "--porcelain").strip() == ""
+
+
+def test_a_story_url_commit_that_failed_is_named_in_the_next_sync_commit(
+    root: Path, server: DevServer
+) -> None:
+    assert run(["sync", "--once"]) == 0
+    settings = load_settings()
+    lock = root / ".git" / "index.lock"
+    with Store.open(settings.index_url) as store:
+        store.set_pullstory_url(SESSION_IDS[0], "https://pullstory.example/s/1")
+        lock.write_text("")  # someone else's git is at work: this commit fails
+        write_story_urls(settings, store, Mirror(settings.mirror_root), SESSION_IDS[:1], "k")
+        lock.unlink()
+    assert git(root, "rev-list", "--count", "HEAD").strip() == "1"
+    server.put_session("proj_docs", session_id=SESSION_IDS[2], name="Unicode", markdown="# v2\n")
+    assert run(["sync", "--once"]) == 0
+    assert git(root, "log", "-1", "--format=%s").strip() == (
+        "sync: 1 updated in 1 project; story URL for 1 session"
+    )
+    body = git(root, "log", "-1", "--format=%b")
+    assert "updated: Docs / Unicode" in body
+    assert "story URL: My App / Fix login" in body
 
 
 def test_a_git_that_cannot_run_makes_status_unhealthy(

@@ -11,6 +11,7 @@ import resource
 import signal
 import socket
 import sqlite3
+import stat
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -255,7 +256,11 @@ def test_a_fifo_in_the_outbox_is_skipped_with_one_warning(
         assert time.monotonic() - started < 5.0
     assert [s.session_id for s in queued] == ["00000000-aaaa"]
     assert again == []
-    assert fifo.exists()  # not the user's session: left where it is
+    assert not fifo.exists()
+    rejected = fifo.parent / "rejected"
+    assert stat.S_ISFIFO((rejected / "a-fifo.md").lstat().st_mode)  # moved, never opened
+    assert "not a regular file" in (rejected / "a-fifo.md.reason").read_text()
+    assert (rejected / "b-link-to-fifo.md").is_symlink()
     warnings = [r.getMessage() for r in caplog.records if "a-fifo.md" in r.getMessage()]
     assert len(warnings) == 1
     assert "not a regular file" in warnings[0]
@@ -310,7 +315,8 @@ def test_a_huge_sparse_file_in_the_outbox_is_refused_without_reading_it(
         assert time.monotonic() - started < 5.0
     grown_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before
     assert grown_kib < 64 * 1024
-    assert big.stat().st_size == SPARSE_BYTES  # left as it was
+    assert not big.exists()
+    assert (big.parent / "rejected" / "huge.md").stat().st_size == SPARSE_BYTES  # as it was
     warnings = [r.getMessage() for r in caplog.records if "huge.md" in r.getMessage()]
     assert len(warnings) == 1
     assert "too big" in warnings[0]
@@ -346,7 +352,7 @@ def test_a_fifo_in_the_outbox_never_stops_the_daemon_from_stopping(
         assert time.monotonic() - started < 10.0
         _, stderr = daemon.process.communicate()
     assert stderr.count("a-fifo.md") == 1
-    assert (outbox / "a-fifo.md").exists()
+    assert stat.S_ISFIFO((outbox / "rejected" / "a-fifo.md").lstat().st_mode)
 
 
 # --- push --wait -----------------------------------------------------------------------

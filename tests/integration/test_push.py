@@ -284,7 +284,11 @@ def test_outbox_links_are_taken_and_links_outside_the_root_refused(
         )
         assert [s.session_id for s in queued] == ["00000001-aaaa"]
         assert queued[0].source == "outbox"
-    assert list(outbox.iterdir()) == []
+    assert [p.name for p in outbox.iterdir()] == ["rejected"]
+    rejected = outbox / "rejected"
+    assert (rejected / "evil.md").is_symlink()  # the link itself, moved aside
+    assert "outside the mirror root" in (rejected / "evil.md.reason").read_text()
+    assert outside.exists()
 
 
 def test_watcher_notices_a_mark_within_two_seconds(tmp_path: Path) -> None:
@@ -395,6 +399,7 @@ def test_a_symlink_loop_in_the_outbox_does_not_stop_the_others(world: World) -> 
         queued = handle_changed_files(store, Mirror(root), [loop, good], world.clock())
     assert [s.session_id for s in queued] == ["00000002-aaaa"]
     assert not loop.is_symlink()
+    assert (outbox / "rejected" / "loop.md").is_symlink()
 
 
 def test_marks_made_while_no_watcher_ran_are_found_later(world: World) -> None:

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import socket
+import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from syncd.cli import run
 from syncd.devserver import DevServer, PullStoryServer
+from syncd.errors import EXIT_QUOTA, EXIT_UNAVAILABLE
 from syncd.index.store import PushState, Store
 from tests.integration.conftest import point_cli_at
 from tests.integration.test_push import TOKEN, session_markdown
@@ -119,3 +124,115 @@ def test_push_of_an_unknown_session_is_a_clear_error(
     capsys.readouterr()
     assert run(["push", "zzz"]) == 2
     assert "no mirrored session" in capsys.readouterr().err
+
+
+# --- retries, the quota, an unreachable PullStory ---------------------------------------
+
+SMALLER = "Story generation failed. Retry with a smaller brief."
+
+
+def _index(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'mirror' / '.syncd' / 'index.db'}"
+
+
+def test_push_wait_on_spent_minutes_ends_at_once_with_the_reset_date_and_exit_7(
+    servers: tuple[DevServer, PullStoryServer], capsys: pytest.CaptureFixture[str]
+) -> None:
+    stories = servers[1]
+    stories.exhaust_quota()
+    capsys.readouterr()
+    started = time.monotonic()
+    assert run(["push", "00000000", "--wait"]) == EXIT_QUOTA == 7
+    assert time.monotonic() - started < 5.0
+    out, err = capsys.readouterr()
+    assert out.splitlines()[-1] == "queued"
+    period_end = str(stories.usage["period_end"])  # "2026-02-01T00:00:00Z"
+    reset = period_end[:10] + " " + period_end[11:16] + " UTC"
+    assert f"the period resets on {reset}" in err
+    assert "minutes used up" in err
+    assert "The brief stays queued" in err
+    assert [r.status for r in stories.requests if r.method == "POST"] == [402]
+
+
+def test_push_after_the_minutes_came_back_posts_at_once_despite_a_stored_pause(
+    servers: tuple[DevServer, PullStoryServer], tmp_path: Path
+) -> None:
+    with Store.open(_index(tmp_path)) as store:
+        later = time.time() + 3600
+        store.save_push_state(PushState(paused_reason="used up", next_usage_check=later))
+    # Posted, then still generating when --timeout ends it: the pause did not hold it.
+    assert run(["push", "00000000", "--wait", "--timeout", "1"]) == 1
+    assert [r.status for r in servers[1].requests if r.method == "POST"] == [202]
+    with Store.open(_index(tmp_path)) as store:
+        assert store.push_state().paused_reason is None
+
+
+def test_push_of_a_story_that_failed_for_its_size_posts_a_smaller_brief_and_says_so(
+    servers: tuple[DevServer, PullStoryServer],
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    from syncd.mirror.writer import Mirror
+    from syncd.push.selection import enqueue, resolve_session
+
+    with Store.open(_index(tmp_path)) as store:
+        mirror = Mirror(tmp_path / "mirror")
+        story = enqueue(store, mirror, resolve_session(store, mirror, "00000000"), "mark", 0.0)
+        store.save_story(
+            dataclasses.replace(story, status="failed", last_error=SMALLER, failures=1)
+        )
+    capsys.readouterr()
+    assert run(["push", "00000000", "--wait", "--timeout", "1"]) == 1  # still generating
+    out = capsys.readouterr().out
+    assert f"The last story failed ({SMALLER}); retrying with a smaller brief: " in out
+    assert "1 file instead of 2" in out
+    (posted,) = [r.body for r in servers[1].requests if r.method == "POST"]
+    assert isinstance(posted, dict)
+    assert len(posted["files"]) == 1
+    assert len(story.brief["files"]) == 2
+
+
+def test_push_wait_against_a_pullstory_that_never_answers_ends_by_its_timeout(
+    servers: tuple[DevServer, PullStoryServer],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with socket.socket() as silent:  # accepts connections (the backlog), never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        port = silent.getsockname()[1]
+        monkeypatch.setenv("SYNCD_PULLSTORY__BASE_URL", f"http://127.0.0.1:{port}/api/v1")
+        capsys.readouterr()
+        started = time.monotonic()
+        assert run(["push", "00000000", "--wait", "--timeout", "1"]) == EXIT_UNAVAILABLE
+        assert time.monotonic() - started < 10.0
+    err = capsys.readouterr().err
+    assert "Gave up waiting after" in err
+    assert "PullStory unavailable" in err
+
+
+def test_status_shows_the_pause_its_reason_and_the_next_look_at_the_usage(
+    servers: tuple[DevServer, PullStoryServer], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    now = time.time()
+    with Store.open(_index(tmp_path)) as store:
+        store.save_push_state(
+            PushState(
+                paused_reason="PullStory minutes used up",
+                paused_at=now - 60,
+                next_usage_check=now + 120,
+                resets_at=now + 86400,
+            )
+        )
+    capsys.readouterr()
+    assert run(["status"]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("pullstory:"))
+    assert "PAUSED: PullStory minutes used up (next look at the usage " in line
+    assert "(in 2 min))" in line
+    assert run(["status", "--json"]) == 0
+    pullstory = json.loads(capsys.readouterr().out)["pullstory"]
+    assert pullstory["paused"] == "PullStory minutes used up"
+    assert pullstory["next_usage_check"].startswith(
+        datetime.fromtimestamp(now + 120, UTC).strftime("%Y-%m-%dT%H:%M")
+    )
+    assert pullstory["resets_at"] is not None
