@@ -19,7 +19,6 @@ from dataclasses import dataclass
 import httpcore
 import httpx
 
-
 TOO_SLOW = "the status line and headers took longer than the timeout in all"
 
 
