@@ -14,6 +14,7 @@ from sqlalchemy import create_engine, inspect, text
 from syncd.errors import StorageError
 from syncd.index import migrate
 from syncd.index.store import ProjectRecord, RunRecord, SessionRecord, Store
+from syncd.model import SessionMetadata
 
 POSTGRES_URL = os.environ.get("SYNCD_TEST_POSTGRES_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if POSTGRES_URL else [])
@@ -70,7 +71,7 @@ def test_session_round_trips_with_its_metadata(database_url: str) -> None:
         etag='W/"1"',
         markdown_size=12,
         body_sha256="ab" * 32,
-        metadata={"llmModels": ["gpt-5"], "tags": []},
+        metadata=SessionMetadata(client_name="cursor", llm_models=("gpt-5",)),
     )
     with Store.open(database_url) as store:
         store.save_project(ProjectRecord("proj_1", "App", "app"))

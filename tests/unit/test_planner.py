@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from syncd.cloud.models import Project, SessionSummary
-from syncd.index.store import ProjectRecord, SessionRecord
-from syncd.sync.convert import metadata_dict
+from syncd.cloud.models import Project
+from syncd.index.store import ProjectRecord
+from syncd.model import Session, SessionRecord
 from syncd.sync.plan import CloudView, CyclePlan
 from syncd.sync.planner import DeletionRules, assign_dirnames, plan_cycle, plan_project
 
 PROJECT = Project(id="proj_1", name="My App", created_at="2025-01-01T00:00:00.000Z")
 
 
-def summary(session_id: str, name: str = "fix login", etag: str = 'W/"1"') -> SessionSummary:
-    return SessionSummary(
+def summary(session_id: str, name: str = "fix login", etag: str = 'W/"1"') -> Session:
+    return Session(
         id=session_id,
         project_id=PROJECT.id,
         name=name,
@@ -28,19 +29,14 @@ def summary(session_id: str, name: str = "fix login", etag: str = 'W/"1"') -> Se
     )
 
 
-def record_of(s: SessionSummary, path: str) -> SessionRecord:
-    return SessionRecord(
-        id=s.id,
-        project_id=s.project_id,
-        name=s.name,
+def record_of(s: Session, path: str) -> SessionRecord:
+    return SessionRecord.of(
+        s,
         path=path,
         etag=s.etag,
-        created_at=s.created_at,
-        updated_at=s.updated_at,
-        started_at=s.started_at,
-        ended_at=s.ended_at,
         markdown_size=s.markdown_size,
-        metadata=metadata_dict(s),
+        body_sha256=None,
+        file_sha256=None,
     )
 
 
@@ -160,11 +156,11 @@ DELETE = DeletionRules(allowed=True, max_share=1.0)
 NO_DELETE = DeletionRules(allowed=False)
 
 
-def in_project(s: SessionSummary, project: Project) -> SessionSummary:
-    return s.model_copy(update={"project_id": project.id})
+def in_project(s: Session, project: Project) -> Session:
+    return dataclasses.replace(s, project_id=project.id)
 
 
-def indexed_of(*pairs: tuple[SessionSummary, str]) -> dict[str, SessionRecord]:
+def indexed_of(*pairs: tuple[Session, str]) -> dict[str, SessionRecord]:
     return {s.id: record_of(s, f"{folder}/{s.id}.md") for s, folder in pairs}
 
 
@@ -172,7 +168,7 @@ def folders(*projects: Project) -> dict[str, ProjectRecord]:
     return {p.id: ProjectRecord(p.id, p.name, p.name.lower().replace(" ", "-")) for p in projects}
 
 
-def view(listings: dict[str, list[SessionSummary] | None], **flags: Any) -> CloudView:
+def view(listings: dict[str, list[Session] | None], **flags: Any) -> CloudView:
     projects = [p for p in (PROJECT, OTHER) if p.id in listings]
     dirnames = {p.id: p.name.lower().replace(" ", "-") for p in projects}
     etags = {project_id: f'W/"list-{project_id}"' for project_id in listings}
@@ -274,7 +270,7 @@ def test_what_a_short_listing_holds_is_still_mirrored() -> None:
     fresh = summary("a1")
     short = view({PROJECT.id: [fresh]}, incomplete=frozenset({PROJECT.id}))
     plan = plan_cycle(short, folders(PROJECT), {}, (), DELETE)
-    assert [f.summary.id for p in plan.projects for f in p.fetches] == ["a1"]
+    assert [f.session.id for p in plan.projects for f in p.fetches] == ["a1"]
     assert settled(plan) == set()
 
 
@@ -329,7 +325,7 @@ def test_a_settled_project_is_left_with_nothing_missing(
                 claimed.add(sid)
                 pairs.append((in_project(summary(sid), project), project.name.lower()))
     indexed = indexed_of(*pairs)
-    listings: dict[str, list[SessionSummary] | None] = {
+    listings: dict[str, list[Session] | None] = {
         project.id: [in_project(summary(sid), project) for sid in ids]
         for project, ids in zip(projects, listed, strict=True)
     }
