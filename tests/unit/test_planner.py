@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 
 from syncd.cloud.models import Project
 from syncd.index.store import ProjectRecord
-from syncd.model import Session, SessionRecord
-from syncd.sync.plan import CloudView, CyclePlan
+from syncd.model import Session, SessionMetadata, SessionRecord
+from syncd.sync.plan import CloudView, CyclePlan, Fetch
 from syncd.sync.planner import DeletionRules, assign_dirnames, plan_cycle, plan_project
 
 PROJECT = Project(id="proj_1", name="My App", created_at="2025-01-01T00:00:00.000Z")
@@ -353,3 +353,53 @@ def test_a_settled_project_is_left_with_nothing_missing(
         assert not plan.removals
         assert not plan.drops
     assert not settled(plan) & short  # a short listing's ETag is never saved
+
+
+# --- convergence: a plan carried out leaves nothing to do --------------------------------
+
+listed_sessions = st.lists(
+    st.builds(
+        Session,
+        id=st.text("abcdef0123", min_size=1, max_size=10),
+        project_id=st.just(PROJECT.id),
+        name=st.text(max_size=30),
+        created_at=st.none() | st.just("2025-07-20T10:28:48.000Z"),
+        started_at=st.none() | st.just("2025-07-21T08:00:00.000Z"),
+        metadata=st.builds(
+            SessionMetadata,
+            device_id=st.none() | st.text(max_size=5),
+            tags=st.lists(st.text(max_size=5), max_size=2).map(tuple),
+        ),
+        # (A session listed without an etag is always fetched: nothing tells it unchanged.)
+        etag=st.sampled_from(['W/"1"', '"2"']),
+    ),
+    unique_by=lambda s: s.id,
+    max_size=6,
+)
+
+
+def carried_out(plan_steps: list[Fetch]) -> dict[str, SessionRecord]:
+    return {f.session.id: record_of(f.session, f.path) for f in plan_steps}
+
+
+@given(listed_sessions)
+def test_a_plan_carried_out_leaves_nothing_to_do(listed: list[Session]) -> None:
+    indexed = carried_out(plan_project(PROJECT, "my-app", listed, {}).fetches)
+    again = plan_project(PROJECT, "my-app", listed, indexed)
+    assert (again.fetches, again.rewrites, again.reindex) == ([], [], [])
+    assert sorted(again.unchanged) == sorted(s.id for s in listed)
+
+
+@given(listed_sessions, st.text(max_size=5))
+def test_a_change_no_file_shows_only_refreshes_the_index(
+    listed: list[Session], device: str
+) -> None:
+    indexed = carried_out(plan_project(PROJECT, "my-app", listed, {}).fetches)
+    changed = [
+        dataclasses.replace(s, metadata=dataclasses.replace(s.metadata, device_id=device))
+        for s in listed
+    ]
+    again = plan_project(PROJECT, "my-app", changed, indexed)
+    assert (again.fetches, again.rewrites) == ([], [])
+    refreshed = {step.session.id for step in again.reindex}
+    assert refreshed == {s.id for s in listed if s.metadata.device_id != device}
