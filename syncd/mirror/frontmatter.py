@@ -40,7 +40,7 @@ class FrontMatterError(SyncdError):
         super().__init__(f"{subject} is unreadable: {problem}")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class SessionHeader:
     """What syncd records about a session at the top of its mirrored file.
 
