@@ -130,6 +130,7 @@ class SessionSummary(_Payload):
 
     id: str = Field(min_length=1)
     project_id: str = Field(min_length=1)
+    client_id: str | None = None
     name: str = ""
     markdown_size: int | None = Field(default=None, ge=0)
     raw_data_size: int | None = None
@@ -147,6 +148,12 @@ class SessionSummary(_Payload):
     def _null_name(cls, value: object) -> object:
         return "" if value is None else value
 
+    @field_validator("client_id", mode="before")
+    @classmethod
+    def _text_or_unknown(cls, value: object) -> object:
+        # Shown, never used to decide: one of another type is no reason to skip the session.
+        return value if isinstance(value, str) else None
+
     @field_validator("metadata", mode="before")
     @classmethod
     def _null_metadata(cls, value: object) -> object:
@@ -163,6 +170,7 @@ class SessionSummary(_Payload):
         return Session(
             id=self.id,
             project_id=self.project_id,
+            client_id=self.client_id,
             name=self.name,
             created_at=self.created_at,
             updated_at=self.updated_at,

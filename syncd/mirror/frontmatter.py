@@ -48,6 +48,7 @@ class SessionHeader:
     """
 
     id: str
+    client_id: str | None = None
     project_id: str
     project: str
     name: str
@@ -80,6 +81,7 @@ def header_for(
     meta = session.metadata
     return SessionHeader(
         id=session.id,
+        client_id=session.client_id,
         project_id=session.project_id,
         project=project,
         name=session.name,
@@ -127,6 +129,7 @@ def record_from_header(
     session = Session(
         id=header.id,
         project_id=header.project_id,
+        client_id=header.client_id,
         name=header.name,
         created_at=header.created_at,
         updated_at=header.updated_at,
@@ -253,6 +256,7 @@ def header_from_mapping(mapping: dict[str, object]) -> SessionHeader:
     """
     return SessionHeader(
         id=_required_text(mapping, "id"),
+        client_id=_optional_text(mapping, "client_id"),
         project_id=_required_text(mapping, "project_id"),
         project=_optional_text(mapping, "project") or "",
         name=_optional_text(mapping, "name") or "",

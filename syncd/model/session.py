@@ -35,6 +35,7 @@ class Session:
 
     id: str
     project_id: str
+    client_id: str | None = None  # the id the recording tool gave it
     name: str = ""
     created_at: str | None = None
     updated_at: str | None = None

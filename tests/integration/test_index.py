@@ -54,6 +54,17 @@ def test_an_index_one_revision_behind_is_upgraded_on_open(database_url: str) -> 
         assert migrate.current_revision(store.engine) == migrate.HEAD_REVISION
 
 
+def test_the_client_id_column_is_added_once_whoever_added_it(database_url: str) -> None:
+    with Store.open(database_url) as store:
+        migrate.downgrade(store.engine, "0007")
+        with store.engine.begin() as connection:  # as if a cut-short upgrade had added it
+            connection.execute(text("ALTER TABLE sessions ADD COLUMN client_id TEXT"))
+        migrate.upgrade(store.engine)
+        columns = [c["name"] for c in inspect(store.engine).get_columns("sessions")]
+        assert columns.count("client_id") == 1
+        assert migrate.current_revision(store.engine) == migrate.HEAD_REVISION
+
+
 def test_migrations_go_down_and_up_again(database_url: str) -> None:
     with Store.open(database_url) as store:
         migrate.downgrade(store.engine, "base")
@@ -71,6 +82,7 @@ def test_session_round_trips_with_its_metadata(database_url: str) -> None:
         etag='W/"1"',
         markdown_size=12,
         body_sha256="ab" * 32,
+        client_id="cursor-8f3a",
         metadata=SessionMetadata(client_name="cursor", llm_models=("gpt-5",)),
     )
     with Store.open(database_url) as store:

@@ -426,6 +426,7 @@ model_sessions = st.builds(
     Session,
     id=shown_text.filter(bool),
     project_id=shown_text.filter(bool),
+    client_id=st.none() | shown_text,
     name=shown_text,
     created_at=st.none() | shown_text,
     updated_at=st.none() | shown_text,
@@ -470,3 +471,11 @@ def test_what_a_file_cannot_show_never_changes_it(
 ) -> None:
     meta = replace(session.metadata, device_id=device)
     assert shows_same(session, replace(session, metadata=meta, raw_data_size=raw_size))
+
+
+def test_the_client_id_follows_the_id_when_the_cloud_gave_one() -> None:
+    session = Session(id="550e8400", project_id="proj_1", client_id="cursor-8f3a", name="x")
+    lines = render(header_for(session, "App", None, None)).decode().splitlines()
+    assert lines[1:3] == ["id: 550e8400", "client_id: cursor-8f3a"]
+    without = render(header_for(replace(session, client_id=None), "App", None, None))
+    assert b"client_id" not in without

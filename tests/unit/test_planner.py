@@ -71,6 +71,16 @@ def test_weak_and_strong_forms_of_one_etag_are_unchanged() -> None:
     assert plan.unchanged == [s.id]
 
 
+def test_a_new_client_id_rewrites_the_front_matter_without_download() -> None:
+    s = summary("550e8400-aaaa")
+    indexed = {s.id: record_of(s, "my-app/2025-07-20_10-28-48Z-fix-login-550e8400.md")}
+    listed = dataclasses.replace(s, client_id="cursor-8f3a")
+    plan = plan_project(PROJECT, "my-app", [listed], indexed)
+    assert not plan.fetches
+    (rewrite,) = plan.rewrites
+    assert rewrite.session.client_id == "cursor-8f3a"
+
+
 def test_rename_without_new_body_moves_the_file_without_download() -> None:
     s = summary("550e8400-aaaa")
     indexed = {s.id: record_of(s, "my-app/2025-07-20_10-28-48Z-fix-login-550e8400.md")}

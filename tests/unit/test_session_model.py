@@ -36,6 +36,7 @@ sessions = st.builds(
     Session,
     id=st.text(min_size=1, max_size=12),
     project_id=st.text(min_size=1, max_size=12),
+    client_id=optional_texts,
     name=texts,
     created_at=optional_texts,
     updated_at=optional_texts,
@@ -53,6 +54,7 @@ def test_a_summary_becomes_a_session_with_typed_metadata() -> None:
         {
             "id": "550e8400",
             "projectId": "proj_1",
+            "clientId": "cursor-8f3a",
             "name": "fix login",
             "markdownSize": 12,
             "startedAt": "2025-07-20T10:28:48.000Z",
@@ -79,12 +81,18 @@ def test_a_summary_becomes_a_session_with_typed_metadata() -> None:
         tags=(),
     )
     assert (session.id, session.project_id, session.markdown_size) == ("550e8400", "proj_1", 12)
+    assert session.client_id == "cursor-8f3a"
     assert session.started_at == "2025-07-20T10:28:48.000Z"
 
 
 def test_a_summary_without_metadata_has_every_field_unknown() -> None:
     summary = SessionSummary.model_validate({"id": "a", "projectId": "p", "metadata": None})
     assert summary.to_session().metadata == SessionMetadata()
+
+
+def test_a_client_id_of_another_type_is_unknown_and_the_session_kept() -> None:
+    summary = SessionSummary.model_validate({"id": "a", "projectId": "p", "clientId": 42})
+    assert summary.to_session().client_id is None
 
 
 def test_the_index_keeps_metadata_under_the_api_key_names() -> None:
