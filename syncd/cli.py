@@ -508,15 +508,15 @@ def show_command(
     with store:
         record = resolve_session(store, mirror, session)
         project = store.projects().get(record.project_id)
-    meta = record.metadata or {}
+    meta = record.metadata
     rows = [
         ("id", record.id),
         ("name", record.name or "(untitled)"),
         ("project", project.name if project else record.project_id),
         ("started", record.started_at or record.created_at or "?"),
         ("updated", record.updated_at or "?"),
-        ("models", ", ".join(meta.get("llmModels") or []) or "-"),
-        ("tags", ", ".join(meta.get("tags") or []) or "-"),
+        ("models", ", ".join(meta.llm_models) or "-"),
+        ("tags", ", ".join(meta.tags) or "-"),
         ("size", f"{record.markdown_size or 0} bytes"),
         ("file", str(settings.mirror_root / record.path)),
         ("story", record.pullstory_url or "-"),
@@ -586,14 +586,14 @@ def _matches(
     model: str | None,
     since: str | None,
 ) -> bool:
-    meta = record.metadata or {}
+    meta = record.metadata
     owner = projects.get(record.project_id)
     names = {record.project_id.casefold()} | ({owner.name.casefold()} if owner else set())
     if project and project.casefold() not in names:
         return False
-    if tag and tag.casefold() not in {str(t).casefold() for t in meta.get("tags") or ()}:
+    if tag and tag.casefold() not in {t.casefold() for t in meta.tags}:
         return False
-    models = [str(m).casefold() for m in meta.get("llmModels") or ()]
+    models = [m.casefold() for m in meta.llm_models]
     if model and not any(model.casefold() in m for m in models):
         return False
     return not since or (record.started_at or record.created_at or "") >= since

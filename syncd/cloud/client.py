@@ -58,6 +58,7 @@ from syncd.errors import (
     TransferInterruptedError,
     redact_url,
 )
+from syncd.model import Session
 
 logger = logging.getLogger(__name__)
 
@@ -189,7 +190,8 @@ class CloudClient:
 
     def _listing(self, project_id: str, first: _JsonAnswer) -> SessionListing:
         pages = self._every_page(_sessions_path(project_id), "sessions", first)
-        sessions, errors, arrived = parse_items(SessionSummary, pages.items)
+        summaries, errors, arrived = parse_items(SessionSummary, pages.items)
+        sessions = [summary.to_session() for summary in summaries]
         count = ListCount(pages.total, arrived)
         return SessionListing(project_id, sessions, pages.etag, errors, count)
 
@@ -222,13 +224,13 @@ class CloudClient:
         etag = first.etag if not cursors else None
         return _Pages(items, max(counted) if counted else None, etag)
 
-    def recent_sessions(self, limit: int = 100) -> tuple[list[SessionSummary], list[ItemError]]:
+    def recent_sessions(self, limit: int = 100) -> tuple[list[Session], list[ItemError]]:
         """The recently updated sessions: `data.sessions`, `data` as the array, or a bare
         top-level array (the SDKs disagree on the shape)."""
         answer = self._get_json(f"/sessions/recent?limit={limit}")
         items = recent_items(answer.body, self._url("/sessions/recent"))
-        sessions, errors, _ = parse_items(SessionSummary, items)
-        return sessions, errors
+        summaries, errors, _ = parse_items(SessionSummary, items)
+        return [summary.to_session() for summary in summaries], errors
 
     @contextmanager
     def session_body(

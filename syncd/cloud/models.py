@@ -1,4 +1,7 @@
-"""SpecStory Cloud payloads, validated at the edge so nothing above trusts raw JSON."""
+"""SpecStory Cloud payloads, validated at the edge so nothing above trusts raw JSON.
+
+This is the API mapping: the one place the API's key names (`clientName`, `llmModels`)
+meet syncd's session model, which `SessionSummary.to_session` turns a summary into."""
 
 from __future__ import annotations
 
@@ -18,6 +21,8 @@ from pydantic import (
     model_validator,
 )
 from pydantic.alias_generators import to_camel
+
+from syncd.model import Session, SessionMetadata
 
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 NOT_UTF8 = "holds a lone surrogate (valid in JSON, impossible in UTF-8)"
@@ -69,7 +74,9 @@ def _utf8_identity(value: object) -> object:
     return value
 
 
-class SessionMetadata(_Payload):
+class MetadataPayload(_Payload):
+    """A summary's `metadata` object as the API sends it."""
+
     client_name: str | None = None
     client_version: str | None = None
     agent_name: str | None = None
@@ -123,6 +130,7 @@ class SessionSummary(_Payload):
 
     id: str = Field(min_length=1)
     project_id: str = Field(min_length=1)
+    client_id: str | None = None
     name: str = ""
     markdown_size: int | None = Field(default=None, ge=0)
     raw_data_size: int | None = None
@@ -130,7 +138,7 @@ class SessionSummary(_Payload):
     updated_at: str | None = None
     started_at: str | None = None
     ended_at: str | None = None
-    metadata: SessionMetadata = Field(default_factory=SessionMetadata)
+    metadata: MetadataPayload = Field(default_factory=MetadataPayload)
     etag: str | None = None
 
     _utf8_ids = field_validator("id", "project_id", mode="before")(_utf8_identity)
@@ -139,6 +147,12 @@ class SessionSummary(_Payload):
     @classmethod
     def _null_name(cls, value: object) -> object:
         return "" if value is None else value
+
+    @field_validator("client_id", mode="before")
+    @classmethod
+    def _text_or_unknown(cls, value: object) -> object:
+        # Shown, never used to decide: one of another type is no reason to skip the session.
+        return value if isinstance(value, str) else None
 
     @field_validator("metadata", mode="before")
     @classmethod
@@ -149,6 +163,32 @@ class SessionSummary(_Payload):
     @classmethod
     def _usable_etag(cls, value: object) -> str | None:
         return valid_etag(value)
+
+    def to_session(self) -> Session:
+        """The session this summary describes, in syncd's model."""
+        meta = self.metadata
+        return Session(
+            id=self.id,
+            project_id=self.project_id,
+            client_id=self.client_id,
+            name=self.name,
+            created_at=self.created_at,
+            updated_at=self.updated_at,
+            started_at=self.started_at,
+            ended_at=self.ended_at,
+            markdown_size=self.markdown_size,
+            raw_data_size=self.raw_data_size,
+            metadata=SessionMetadata(
+                client_name=meta.client_name,
+                client_version=meta.client_version,
+                agent_name=meta.agent_name,
+                device_id=meta.device_id,
+                git_branches=tuple(meta.git_branches),
+                llm_models=tuple(meta.llm_models),
+                tags=tuple(meta.tags),
+            ),
+            etag=self.etag,
+        )
 
 
 @dataclass(frozen=True)
@@ -178,7 +218,7 @@ class ListCount:
 @dataclass(frozen=True)
 class SessionListing:
     project_id: str
-    sessions: list[SessionSummary]
+    sessions: list[Session]
     etag: str | None
     errors: list[ItemError] = field(default_factory=list)
     count: ListCount = field(default_factory=ListCount)

@@ -37,6 +37,7 @@ class SessionRow(Base):
 
     id: Mapped[str] = mapped_column(String(255), primary_key=True)
     project_id: Mapped[str] = mapped_column(ForeignKey("projects.id"), index=True)
+    client_id: Mapped[str | None] = mapped_column(Text)  # the recording tool's id
     name: Mapped[str] = mapped_column(Text, default="")
     etag: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[str | None] = mapped_column(String(40))

@@ -1,16 +1,19 @@
 """What the index holds, as plain frozen records: no database, no I/O.
 
 The store hands these out and takes them back; sync logic reasons about them without
-knowing where they are kept.
+knowing where they are kept. A session's record is the model's `SessionRecord`; its
+metadata is kept as JSON under the API's key names (`clientName`), as it always was.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
+
+from syncd.model import SessionMetadata, SessionRecord
 
 
 @dataclass(frozen=True)
@@ -21,27 +24,6 @@ class ProjectRecord:
     created_at: str | None = None
     updated_at: str | None = None
     list_etag: str | None = None
-
-
-@dataclass(frozen=True)
-class SessionRecord:
-    id: str
-    project_id: str
-    name: str
-    path: str
-    etag: str | None = None
-    created_at: str | None = None
-    updated_at: str | None = None
-    started_at: str | None = None
-    ended_at: str | None = None
-    markdown_size: int | None = None
-    raw_data_size: int | None = None
-    body_sha256: str | None = None
-    file_sha256: str | None = None
-    metadata: dict[str, Any] = field(default_factory=dict)
-    synced_at: datetime | None = None
-    pullstory_url: str | None = None
-    cloud_deleted_at: str | None = None  # kept after a confirmed deletion in the cloud
 
 
 @dataclass(frozen=True)
@@ -139,11 +121,45 @@ class BudgetRecord:
     blocked_until: float | None = None
 
 
+def metadata_to_json(metadata: SessionMetadata) -> dict[str, Any]:
+    """The metadata as the index's JSON column holds it: the API's camelCase key names."""
+    return {_camel(f.name): _json_value(getattr(metadata, f.name)) for f in _METADATA_FIELDS}
+
+
+def metadata_from_json(values: object) -> SessionMetadata:
+    """The metadata `metadata_to_json` gave; a missing, null or mistyped value reads as
+    unknown (or empty), and unknown keys are ignored."""
+    data = values if isinstance(values, dict) else {}
+    fields: dict[str, Any] = {}
+    for f in _METADATA_FIELDS:
+        value = data.get(_camel(f.name))
+        if isinstance(f.default, tuple):
+            items = value if isinstance(value, list | tuple) else ()
+            fields[f.name] = tuple(str(item) for item in items)
+        else:
+            fields[f.name] = value if isinstance(value, str) else None
+    return SessionMetadata(**fields)
+
+
+_METADATA_FIELDS = dataclasses.fields(SessionMetadata)
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def _json_value(value: object) -> object:
+    return list(value) if isinstance(value, tuple) else value
+
+
 def session_to_json(record: SessionRecord) -> dict[str, Any]:
-    """The record as JSON-ready values (its time in ISO 8601)."""
-    values = dataclasses.asdict(record)
+    """The record as JSON-ready values (its time in ISO 8601, its metadata as the index
+    keeps it)."""
+    values = {f.name: getattr(record, f.name) for f in dataclasses.fields(record)}
     synced_at = record.synced_at
     values["synced_at"] = synced_at.isoformat() if synced_at is not None else None
+    values["metadata"] = metadata_to_json(record.metadata)
     return values
 
 
@@ -153,4 +169,5 @@ def session_from_json(values: dict[str, Any]) -> SessionRecord:
     fields = {k: v for k, v in values.items() if k in known}
     synced_at = fields.get("synced_at")
     fields["synced_at"] = datetime.fromisoformat(synced_at) if synced_at else None
+    fields["metadata"] = metadata_from_json(fields.get("metadata"))
     return SessionRecord(**fields)

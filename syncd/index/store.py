@@ -40,11 +40,13 @@ from syncd.index.records import (
     PushState,
     RunOutcome,
     RunRecord,
-    SessionRecord,
     StoryRecord,
+    metadata_from_json,
+    metadata_to_json,
     session_from_json,
     session_to_json,
 )
+from syncd.model import SessionRecord
 
 __all__ = [
     "ArchiveState",
@@ -204,8 +206,8 @@ class Store:
         with self._transaction() as db:
             row = db.get(SessionRow, record.id) or SessionRow(id=record.id)
             story_url = row.pullstory_url
-            for name, column in _SESSION_COLUMNS.items():
-                setattr(row, column, getattr(record, name))
+            for column, value in _session_values(record).items():
+                setattr(row, column, value)
             row.pullstory_url = record.pullstory_url or story_url
             db.add(row)
             db.execute(delete(PendingWriteRow).where(PendingWriteRow.session_id == record.id))
@@ -486,12 +488,7 @@ class Store:
                 ProjectRow(**{name: getattr(r, name) for name in _PROJECT_FIELDS}) for r in projects
             )
             db.flush()
-            db.add_all(
-                SessionRow(
-                    **{column: getattr(r, name) for name, column in _SESSION_COLUMNS.items()}
-                )
-                for r in sessions
-            )
+            db.add_all(SessionRow(**_session_values(r)) for r in sessions)
 
 
 _STORY_FIELDS = [f.name for f in dataclasses.fields(StoryRecord) if f.name != "id"]
@@ -524,10 +521,15 @@ def _project_record(row: ProjectRow) -> ProjectRecord:
     return ProjectRecord(**{name: getattr(row, name) for name in _PROJECT_FIELDS})
 
 
+def _session_values(record: SessionRecord) -> dict[str, Any]:
+    """The row's column values for `record` (its metadata as the JSON column holds it)."""
+    values = {column: getattr(record, name) for name, column in _SESSION_COLUMNS.items()}
+    return values | {"session_metadata": metadata_to_json(record.metadata)}
+
+
 def _session_record(row: SessionRow) -> SessionRecord:
-    return SessionRecord(
-        **{name: getattr(row, column) for name, column in _SESSION_COLUMNS.items()}
-    )
+    values = {name: getattr(row, column) for name, column in _SESSION_COLUMNS.items()}
+    return SessionRecord(**(values | {"metadata": metadata_from_json(row.session_metadata)}))
 
 
 def _run_record(row: SyncRunRow) -> RunRecord:

@@ -1,6 +1,8 @@
 """YAML front matter of mirrored session files: render, split off, and read back.
 
-Pure: bytes in, bytes out. A mirrored file is ``render(header) + body`` where
+Pure: bytes in, bytes out. This module owns the mapping between the session model and
+the file: `header_for` says what a file shows of a session, `record_from_header` reads
+it back. A mirrored file is ``render(header) + body`` where
 the body is the session Markdown exactly as the cloud sent it; ``split`` gives
 both back unchanged, which is what lets ``syncd db rebuild`` recover the index
 from the tree alone.
@@ -16,6 +18,7 @@ from typing import Any
 import yaml
 
 from syncd.errors import SyncdError
+from syncd.model import Session, SessionMetadata, SessionRecord
 
 _OPEN = (b"---\n", b"---\r\n")
 _CLOSE = (b"---\n", b"---\r\n", b"---")
@@ -37,7 +40,7 @@ class FrontMatterError(SyncdError):
         super().__init__(f"{subject} is unreadable: {problem}")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class SessionHeader:
     """What syncd records about a session at the top of its mirrored file.
 
@@ -45,6 +48,7 @@ class SessionHeader:
     """
 
     id: str
+    client_id: str | None = None
     project_id: str
     project: str
     name: str
@@ -63,6 +67,86 @@ class SessionHeader:
     pullstory: bool | None = None
     pullstory_url: str | None = None
     deleted_in_cloud: str | None = None  # when, for a session kept after its deletion
+
+
+def header_for(
+    session: Session,
+    project: str,
+    etag: str | None,
+    source_url: str | None,
+    pullstory_url: str | None = None,
+    deleted_in_cloud: str | None = None,
+) -> SessionHeader:
+    """What a file shows of `session`, filed under the project named `project`."""
+    meta = session.metadata
+    return SessionHeader(
+        id=session.id,
+        client_id=session.client_id,
+        project_id=session.project_id,
+        project=project,
+        name=session.name,
+        created_at=session.created_at,
+        updated_at=session.updated_at,
+        started_at=session.started_at,
+        ended_at=session.ended_at,
+        client=meta.client_name,
+        client_version=meta.client_version,
+        agent=meta.agent_name,
+        models=meta.llm_models,
+        branches=meta.git_branches,
+        tags=meta.tags,
+        etag=etag,
+        source_url=source_url,
+        pullstory_url=pullstory_url,
+        deleted_in_cloud=deleted_in_cloud,
+    )
+
+
+def shows_same(left: Session, right: Session) -> bool:
+    """Whether the two render the same front matter (project, etag and URLs aside): a
+    change a file cannot show (say deviceId or rawDataSize) never rewrites it."""
+    return header_for(left, "", None, None) == header_for(right, "", None, None)
+
+
+def record_from_header(
+    header: SessionHeader,
+    *,
+    path: str,
+    markdown_size: int,
+    body_sha256: str,
+    file_sha256: str,
+) -> SessionRecord:
+    """The index record a mirrored file's front matter describes (for a rebuild). What the
+    front matter does not show (the device id, the raw size) is unknown here."""
+    metadata = SessionMetadata(
+        client_name=header.client,
+        client_version=header.client_version,
+        agent_name=header.agent,
+        git_branches=header.branches,
+        llm_models=header.models,
+        tags=header.tags,
+    )
+    session = Session(
+        id=header.id,
+        project_id=header.project_id,
+        client_id=header.client_id,
+        name=header.name,
+        created_at=header.created_at,
+        updated_at=header.updated_at,
+        started_at=header.started_at,
+        ended_at=header.ended_at,
+        metadata=metadata,
+    )
+    return SessionRecord.of(
+        session,
+        path=path,
+        etag=header.etag,
+        markdown_size=markdown_size,
+        body_sha256=body_sha256,
+        file_sha256=file_sha256,
+        pullstory_url=header.pullstory_url,
+        cloud_deleted_at=header.deleted_in_cloud,
+    )
 
 
 class _HeaderDumper(yaml.SafeDumper):
@@ -172,6 +256,7 @@ def header_from_mapping(mapping: dict[str, object]) -> SessionHeader:
     """
     return SessionHeader(
         id=_required_text(mapping, "id"),
+        client_id=_optional_text(mapping, "client_id"),
         project_id=_required_text(mapping, "project_id"),
         project=_optional_text(mapping, "project") or "",
         name=_optional_text(mapping, "name") or "",

@@ -36,10 +36,9 @@ class Rules:
         return bool(self.projects or self.tags or self.names)
 
     def match(self, record: SessionRecord, project_name: str, dirname: str) -> bool:
-        tags = [str(t) for t in (record.metadata or {}).get("tags") or ()]
         return (
             _any_glob(self.projects, [project_name, dirname, record.project_id])
-            or _any_glob(self.tags, tags)
+            or _any_glob(self.tags, record.metadata.tags)
             or _any_glob(self.names, [record.name])
         )
 

@@ -12,7 +12,7 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from syncd.index.records import SessionRecord
+from syncd.model import SessionRecord
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 
 from syncd.cloud.budget import MAX_SERVER_WAIT, BudgetSnapshot
 from syncd.cloud.client import CloudClient
-from syncd.cloud.models import Project, SessionSummary, etags_match
+from syncd.cloud.models import Project, etags_match
 from syncd.config import DeletionMode
 from syncd.errors import (
     BudgetExhaustedError,
@@ -30,6 +30,7 @@ from syncd.errors import (
 )
 from syncd.index.store import BudgetRecord, ProjectRecord, RunRecord, SessionRecord, Store
 from syncd.mirror.writer import Mirror
+from syncd.model import Session
 from syncd.sync.executor import Executor, Progress
 from syncd.sync.halts import Halt
 from syncd.sync.listing import Lister
@@ -303,13 +304,11 @@ class SyncEngine:
         return halt is None
 
 
-def _view_of_changes(
-    changed: list[SessionSummary], projects: dict[str, ProjectRecord]
-) -> CloudView:
+def _view_of_changes(changed: list[Session], projects: dict[str, ProjectRecord]) -> CloudView:
     """The recent page's changes as a partial view: only these sessions, nothing missing."""
-    by_project: dict[str, list[SessionSummary]] = {}
-    for summary in changed:
-        by_project.setdefault(summary.project_id, []).append(summary)
+    by_project: dict[str, list[Session]] = {}
+    for session in changed:
+        by_project.setdefault(session.project_id, []).append(session)
     records = [projects[project_id] for project_id in sorted(by_project)]
     return CloudView(
         projects=[Project(id=r.id, name=r.name, created_at=r.created_at) for r in records],
@@ -335,13 +334,13 @@ def _interruption(exc: BaseException) -> str:
     return type(exc).__name__
 
 
-def _is_new_or_changed(summary: SessionSummary, indexed: dict[str, SessionRecord]) -> bool:
-    record = indexed.get(summary.id)
+def _is_new_or_changed(session: Session, indexed: dict[str, SessionRecord]) -> bool:
+    record = indexed.get(session.id)
     if record is None:
         return True
-    if summary.etag:  # the recent page may carry etags; when it does they decide
-        return not etags_match(summary.etag, record.etag)
-    return summary.updated_at != record.updated_at
+    if session.etag:  # the recent page may carry etags; when it does they decide
+        return not etags_match(session.etag, record.etag)
+    return session.updated_at != record.updated_at
 
 
 __all__ = ["SyncEngine", "SyncOptions"]

@@ -112,7 +112,7 @@ class Executor:
         record = self.sessions.apply(project, step, report)
         # A body kept without its etag (shorter than listed) is fetched again next run,
         # so its listing must not let that run skip the project.
-        return record is None or record.etag is not None or step.summary.etag is None
+        return record is None or record.etag is not None or step.session.etag is None
 
     def _settle(self, plan: CyclePlan, tainted: set[str]) -> None:
         """Save each fully applied listing (and only then the project's new name); a
@@ -179,7 +179,7 @@ def _subject(step: SessionStep | Remove | DropProject) -> str:
         return f"project {step.project_id}"
     if isinstance(step, Remove):
         return f"session {step.record.id}"
-    return f"session {step.summary.id}"
+    return f"session {step.session.id}"
 
 
 def _label(step: SessionStep | Remove | DropProject) -> str:
@@ -187,4 +187,4 @@ def _label(step: SessionStep | Remove | DropProject) -> str:
         return step.dirname
     if isinstance(step, Remove):
         return step.record.name or step.record.id
-    return step.summary.name or step.summary.id
+    return step.session.name or step.session.id

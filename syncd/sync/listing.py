@@ -12,9 +12,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
 from syncd.cloud.client import CloudClient
-from syncd.cloud.models import ItemError, Project, SessionListing, SessionSummary
+from syncd.cloud.models import ItemError, Project, SessionListing
 from syncd.errors import AuthError, CloudUnavailableError, SyncdError
-from syncd.index.records import ProjectRecord, SessionRecord
+from syncd.index.records import ProjectRecord
+from syncd.model import Session, SessionRecord
 from syncd.sync.halts import HALTS
 from syncd.sync.plan import CloudView
 from syncd.sync.planner import absent_sessions, assign_dirnames
@@ -88,7 +89,7 @@ class Lister:
         dirnames: dict[str, str],
         indexed_projects: Mapping[str, ProjectRecord],
     ) -> tuple[CloudView, SyncdError | None]:
-        listings: dict[str, list[SessionSummary] | None] = {}
+        listings: dict[str, list[Session] | None] = {}
         etags: dict[str, str | None] = {}
         flawed: set[str] = set()
         short: set[str] = set()
@@ -202,7 +203,7 @@ class Lister:
         flawed = view.flawed | {pid for pids in doubtful.values() for pid in pids}
         return replace(view, listings=listings, flawed=flawed, complete=False)
 
-    def recent(self, limit: int) -> tuple[list[SessionSummary], list[ItemError]] | SyncdError:
+    def recent(self, limit: int) -> tuple[list[Session], list[ItemError]] | SyncdError:
         """The recently updated sessions, or the halt that prevented asking."""
         try:
             return self.client.recent_sessions(limit)

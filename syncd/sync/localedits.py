@@ -12,10 +12,14 @@ import dataclasses
 from dataclasses import dataclass
 from enum import Enum
 
-from syncd.index.records import SessionRecord
-from syncd.mirror.frontmatter import FrontMatterError, SessionHeader, header_from_mapping
+from syncd.mirror.frontmatter import (
+    FrontMatterError,
+    SessionHeader,
+    header_for,
+    header_from_mapping,
+)
 from syncd.mirror.writer import FileInspection
-from syncd.sync.convert import header_for, summary_from_record
+from syncd.model import SessionRecord
 
 _KNOWN_KEYS = frozenset(field.name for field in dataclasses.fields(SessionHeader))
 
@@ -65,9 +69,7 @@ def classify(inspection: FileInspection | None, record: SessionRecord) -> Verdic
         return Verdict(FileState.EDITED, mark, sha)
     # Same body; the front matter must say what syncd wrote, apart from the user's keys.
     # (project and source_url are display values syncd rewrites anyway.)
-    expected = header_for(
-        summary_from_record(record), header.project, record.etag, header.source_url
-    )
+    expected = header_for(record, header.project, record.etag, header.source_url)
     # The story URL and the deletion mark are syncd's, written after the fact.
     on_disk = dataclasses.replace(header, pullstory=None, pullstory_url=None, deleted_in_cloud=None)
     if on_disk == expected:

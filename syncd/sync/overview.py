@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from pathlib import PurePosixPath
 
-from syncd.index.records import ProjectRecord, SessionRecord
+from syncd.index.records import ProjectRecord
 from syncd.mirror.names import PROJECT_INDEX, ROOT_README
 from syncd.mirror.pages import (
     ProjectEntry,
@@ -13,6 +13,7 @@ from syncd.mirror.pages import (
     render_project_index,
     render_root_readme,
 )
+from syncd.model import SessionRecord
 
 
 def render_pages(
@@ -37,12 +38,11 @@ def render_pages(
 
 
 def _session_entry(record: SessionRecord) -> SessionEntry:
-    meta = record.metadata or {}
     return SessionEntry(
         filename=PurePosixPath(record.path).name,
         name=record.name,
         started=record.started_at or record.created_at,
-        models=tuple(meta.get("llmModels") or ()),
-        tags=tuple(meta.get("tags") or ()),
+        models=record.metadata.llm_models,
+        tags=record.metadata.tags,
         deleted_in_cloud=record.cloud_deleted_at is not None,
     )

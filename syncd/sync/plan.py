@@ -13,15 +13,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from syncd.cloud.models import Project, SessionSummary
-from syncd.index.records import ProjectRecord, SessionRecord
+from syncd.cloud.models import Project
+from syncd.index.records import ProjectRecord
+from syncd.model import Session, SessionRecord
 
 
 @dataclass(frozen=True)
 class Fetch:
     """Download the body (conditionally when we hold a version) and write it to `path`."""
 
-    summary: SessionSummary
+    session: Session
     path: str
     previous: SessionRecord | None
     if_none_match: str | None
@@ -31,7 +32,7 @@ class Fetch:
 class Rewrite:
     """Same body, new front matter and/or new place: rebuilt from the file on disk."""
 
-    summary: SessionSummary
+    session: Session
     path: str
     previous: SessionRecord
     # Set only for a session kept after its deletion in the cloud (deletion.mode = keep).
@@ -46,7 +47,7 @@ class Reindex:
     """Refresh what only the index holds (e.g. deviceId after `db rebuild`): the file on
     disk already says the same, so nothing is written there."""
 
-    summary: SessionSummary
+    session: Session
     previous: SessionRecord
 
 
@@ -100,7 +101,7 @@ class CloudView:
 
     projects: list[Project]
     dirnames: dict[str, str]
-    listings: dict[str, list[SessionSummary] | None]
+    listings: dict[str, list[Session] | None]
     etags: dict[str, str | None] = field(default_factory=dict)
     complete: bool = False
     partial: bool = False
@@ -187,7 +188,7 @@ def concerns(item: SessionStep | Remove | DropProject) -> set[str]:
     if isinstance(item, DropProject):
         return {item.project_id}
     previous = {item.previous.project_id} if item.previous is not None else set()
-    return {item.summary.project_id} | previous
+    return {item.session.project_id} | previous
 
 
 def _changes_file(item: SessionStep) -> bool:

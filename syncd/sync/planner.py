@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-from syncd.cloud.models import Project, SessionSummary, etags_match
-from syncd.index.records import ProjectRecord, SessionRecord
-from syncd.mirror.paths import free_project_dirname, id_tag, session_filename
-from syncd.sync.convert import (
-    describes_same_file,
-    metadata_dict,
-    session_time,
-    summary_from_record,
-)
+from syncd.cloud.models import Project, etags_match
+from syncd.index.records import ProjectRecord
+from syncd.mirror.frontmatter import shows_same
+from syncd.mirror.paths import free_project_dirname, id_tag, parse_time, session_filename
+from syncd.model import Session, SessionRecord
+from syncd.model.session import same_listing
 from syncd.sync.deletions import guard, plan_deletions
 from syncd.sync.plan import (
     CloudView,
@@ -55,7 +53,7 @@ def assign_dirnames(
 def plan_project(
     project: Project,
     dirname: str,
-    listed: Sequence[SessionSummary],
+    listed: Sequence[Session],
     indexed: Mapping[str, SessionRecord],
     *,
     missing_files: Iterable[str] = (),
@@ -71,44 +69,41 @@ def plan_project(
     listed_ids = {s.id for s in listed}
     kept = [r for r in mine if r.cloud_deleted_at is not None and r.id not in listed_ids]
     plan = ProjectPlan(project, dirname)
-    paths = _assign_paths(dirname, [*listed, *map(summary_from_record, kept)], indexed)
+    paths = _assign_paths(dirname, [*listed, *(r.session for r in kept)], indexed)
     for record in kept:
         if paths[record.id] != record.path:
-            summary = summary_from_record(record)
             plan.rewrites.append(
                 Rewrite(
-                    summary,
+                    record.session,
                     paths[record.id],
                     record,
                     record.cloud_deleted_at,
                     download_if_needed=False,  # deleted in the cloud: nothing to download
                 )
             )
-    for summary in sorted(listed, key=lambda s: s.id):
-        path = paths[summary.id]
-        previous = indexed.get(summary.id)
+    for session in sorted(listed, key=lambda s: s.id):
+        path = paths[session.id]
+        previous = indexed.get(session.id)
         if previous is None or previous.id in missing:
-            plan.fetches.append(Fetch(summary, path, previous, None))
-        elif not etags_match(summary.etag, previous.etag):
-            plan.fetches.append(Fetch(summary, path, previous, previous.etag))
+            plan.fetches.append(Fetch(session, path, previous, None))
+        elif not etags_match(session.etag, previous.etag):
+            plan.fetches.append(Fetch(session, path, previous, previous.etag))
         elif (
             project_renamed
             or path != previous.path
-            or not describes_same_file(summary, previous)
+            or not shows_same(session, previous)
             or previous.cloud_deleted_at is not None  # listed again: its mark must go
         ):
-            plan.rewrites.append(Rewrite(summary, path, previous))
+            plan.rewrites.append(Rewrite(session, path, previous))
         else:
-            plan.unchanged.append(summary.id)
-            if metadata_dict(summary) != (previous.metadata or {}) or (
-                summary.raw_data_size != previous.raw_data_size
-            ):
-                plan.reindex.append(Reindex(summary, previous))
+            plan.unchanged.append(session.id)
+            if not same_listing(session, previous):  # what only the index holds changed
+                plan.reindex.append(Reindex(session, previous))
     return plan
 
 
 def _assign_paths(
-    dirname: str, listed: Sequence[SessionSummary], indexed: Mapping[str, SessionRecord]
+    dirname: str, listed: Sequence[Session], indexed: Mapping[str, SessionRecord]
 ) -> dict[str, str]:
     """A unique relative path per session; an unchanged session keeps the one it has."""
     folder = PurePosixPath(dirname)
@@ -117,36 +112,38 @@ def _assign_paths(
         r.path.casefold(): r.id for r in indexed.values() if r.path.rpartition("/")[0] == dirname
     }
     result: dict[str, str] = {}
-    for summary in sorted(listed, key=lambda s: s.id):
-        record = indexed.get(summary.id)
-        current = (folder / _filename(summary, id_tag(summary.id))).as_posix()
+    for session in sorted(listed, key=lambda s: s.id):
+        record = indexed.get(session.id)
+        current = (folder / _filename(session, id_tag(session.id))).as_posix()
         if (
             record
             and PurePosixPath(record.path).parent == folder
-            and (record.path == current or _same_name_inputs(summary, record))
+            and (record.path == current or _same_name_inputs(session, record))
         ):
-            result[summary.id] = record.path
+            result[session.id] = record.path
             continue
-        for tag in (id_tag(summary.id), id_tag(summary.id, 64), _hashed_tag(summary.id)):
-            candidate = (folder / _filename(summary, tag)).as_posix()
+        for tag in (id_tag(session.id), id_tag(session.id, 64), _hashed_tag(session.id)):
+            candidate = (folder / _filename(session, tag)).as_posix()
             owner = taken.get(candidate.casefold())
-            if owner is None or owner == summary.id:
+            if owner is None or owner == session.id:
                 break
-        taken[candidate.casefold()] = summary.id
-        result[summary.id] = candidate
+        taken[candidate.casefold()] = session.id
+        result[session.id] = candidate
     return result
 
 
-def _filename(summary: SessionSummary, tag: str) -> str:
-    return session_filename(session_time(summary), summary.name, tag)
+def _filename(session: Session, tag: str) -> str:
+    # Dated by the session's start, else its creation.
+    when = parse_time(session.started_at) or parse_time(session.created_at)
+    return session_filename(when, session.name, tag)
 
 
-def _same_name_inputs(summary: SessionSummary, record: SessionRecord) -> bool:
+def _same_name_inputs(session: Session, record: SessionRecord) -> bool:
     # A file keeps its name while what the name is made of (date and title) is unchanged.
     return (
-        summary.name == record.name
-        and summary.started_at == record.started_at
-        and summary.created_at == record.created_at
+        session.name == record.name
+        and session.started_at == record.started_at
+        and session.created_at == record.created_at
     )
 
 
@@ -237,14 +234,14 @@ def absent_sessions(seen: set[str], indexed: Mapping[str, SessionRecord]) -> lis
 
 def _listed_sessions(
     view: CloudView, indexed: Mapping[str, SessionRecord]
-) -> tuple[dict[str, list[SessionSummary]], set[str]]:
+) -> tuple[dict[str, list[Session]], set[str]]:
     """Each read listing's sessions (a 304 stands for the index's view of the project), and
     the projects that cannot settle (a flawed or short listing, a session listed twice)."""
     fresh = [s.id for sessions in view.listings.values() if sessions is not None for s in sessions]
     fresh_ids = set(fresh)
     unsettled = set(view.flawed) | set(view.incomplete)
     claimed: set[str] = set()
-    result: dict[str, list[SessionSummary]] = {}
+    result: dict[str, list[Session]] = {}
     for project in view.projects:
         if project.id not in view.listings:
             continue
@@ -252,20 +249,20 @@ def _listed_sessions(
         if sessions is None:
             # A session another listing now holds has moved out: the fresh listing wins.
             sessions = [
-                summary_from_record(r)
+                r.session
                 for r in indexed.values()
                 if r.project_id == project.id
                 and r.cloud_deleted_at is None
                 and r.id not in fresh_ids
             ]
         kept = []
-        for summary in sessions:
-            if summary.id in claimed:  # listed by two projects at once: sorted out next time
+        for session in sessions:
+            if session.id in claimed:  # listed by two projects at once: sorted out next time
                 unsettled.add(project.id)
                 continue
-            claimed.add(summary.id)
+            claimed.add(session.id)
             # A session is filed under the project whose listing it came from.
-            kept.append(summary.model_copy(update={"project_id": project.id}))
+            kept.append(dataclasses.replace(session, project_id=project.id))
         result[project.id] = kept
     return result, unsettled
 

@@ -23,7 +23,6 @@ from syncd.mirror.frontmatter import FrontMatterError
 from syncd.mirror.names import LOCAL_COPY_PATTERN, PROJECT_INDEX
 from syncd.mirror.paths import free_project_dirname, parse_time
 from syncd.mirror.writer import Mirror
-from syncd.sync.convert import record_from_header
 from syncd.sync.recovery import finish_pending_writes
 from syncd.sync.report import CycleReport
 
@@ -119,7 +118,7 @@ def _read(mirror: Mirror, relative: str) -> _Found | SkippedFile:
         return SkippedFile(relative, exc.message)
     except OSError as exc:
         return SkippedFile(relative, exc.strerror or str(exc))
-    record = record_from_header(
+    record = frontmatter.record_from_header(
         header,
         path=relative,
         markdown_size=file_size - inspection.body_offset,

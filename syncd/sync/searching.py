@@ -25,13 +25,12 @@ def document(mirror: Mirror, record: SessionRecord, project: str) -> search.Sear
     except SyncdError:
         return None
     body = frontmatter.body_of(head)
-    meta = record.metadata or {}
     return search.SearchDoc(
         session_id=record.id,
         name=record.name,
         project=project,
-        tags=[str(t) for t in meta.get("tags") or ()],
-        models=[str(m) for m in meta.get("llmModels") or ()],
+        tags=list(record.metadata.tags),
+        models=list(record.metadata.llm_models),
         body=body[:MAX_BODY_BYTES].decode("utf-8", errors="ignore"),
         file_sha256=record.file_sha256 or "",
     )

@@ -18,24 +18,19 @@ from pathlib import PurePosixPath
 
 from syncd.cloud.body import SessionBody
 from syncd.cloud.client import CloudClient
-from syncd.cloud.models import Project, SessionSummary, etags_match
+from syncd.cloud.models import Project, etags_match
 from syncd.errors import (
     BadResponseError,
     BodySizeError,
     StaleListingError,
     TransferInterruptedError,
 )
-from syncd.index.store import SessionRecord, Store
+from syncd.index.store import Store
 from syncd.mirror import frontmatter
+from syncd.mirror.frontmatter import header_for, shows_same
 from syncd.mirror.paths import local_copy_name
 from syncd.mirror.writer import Mirror
-from syncd.sync.convert import (
-    describes_same_file,
-    header_for,
-    metadata_dict,
-    record_for,
-    summary_from_record,
-)
+from syncd.model import Session, SessionRecord
 from syncd.sync.localedits import FileState, Verdict, classify
 from syncd.sync.plan import Fetch, Reindex, Rewrite
 from syncd.sync.report import CycleReport
@@ -66,11 +61,7 @@ class SessionSync:
 
     def reindex(self, step: Reindex) -> SessionRecord:
         """Refresh what only the index holds; the file already says the same."""
-        updated = dataclasses.replace(
-            step.previous,
-            metadata=metadata_dict(step.summary),
-            raw_data_size=step.summary.raw_data_size,
-        )
+        updated = step.previous.refreshed(step.session)
         self.store.save_session(updated)
         return updated
 
@@ -79,9 +70,8 @@ class SessionSync:
     ) -> SessionRecord | None:
         """Rewrite a session's front matter from its record (e.g. a new story URL); a file
         the user edited or removed is left as it is, and nothing is ever downloaded."""
-        summary = summary_from_record(record)
         rewrite = Rewrite(
-            summary, record.path, record, record.cloud_deleted_at, download_if_needed=False
+            record.session, record.path, record, record.cloud_deleted_at, download_if_needed=False
         )
         return self._rewrite(project, rewrite, report or CycleReport())
 
@@ -102,7 +92,7 @@ class SessionSync:
                 broken = isinstance(exc, TransferInterruptedError) or exc.truncated
                 if not broken or attempt == BODY_ATTEMPTS:
                     raise
-                logger.warning("session %s: %s; trying again", fetch.summary.id, exc.message)
+                logger.warning("session %s: %s; trying again", fetch.session.id, exc.message)
         return None
 
     def _download(
@@ -112,15 +102,15 @@ class SessionSync:
         verdict: Verdict,
         report: CycleReport,
     ) -> SessionRecord | None:
-        summary = fetch.summary
+        session = fetch.session
         # A file the user edited does not hold the version its etag names: ask for the body.
         if_none_match = fetch.if_none_match if verdict.body_reusable else None
         with self.client.session_body(
             project.id,
-            summary.id,
+            session.id,
             if_none_match=if_none_match,
-            listed_etag=summary.etag,
-            listed_size=summary.markdown_size,
+            listed_etag=session.etag,
+            listed_size=session.markdown_size,
         ) as body:
             if body is None:
                 return self._not_modified(project, fetch, report)
@@ -133,14 +123,14 @@ class SessionSync:
         previous = fetch.previous
         if previous is None:
             raise BadResponseError(
-                self.client.session_url(project.id, fetch.summary.id),
+                self.client.session_url(project.id, fetch.session.id),
                 "304 Not Modified for a request that held no etag",
             )
-        if fetch.summary.etag and not etags_match(fetch.summary.etag, previous.etag):
-            raise StaleListingError(fetch.summary.id, fetch.summary.etag, previous.etag)
-        summary = fetch.summary.model_copy(update={"etag": previous.etag})
-        if fetch.path != previous.path or not describes_same_file(summary, previous):
-            return self._rewrite(project, Rewrite(summary, fetch.path, previous), report)
+        if fetch.session.etag and not etags_match(fetch.session.etag, previous.etag):
+            raise StaleListingError(fetch.session.id, fetch.session.etag, previous.etag)
+        session = dataclasses.replace(fetch.session, etag=previous.etag)
+        if fetch.path != previous.path or not shows_same(session, previous):
+            return self._rewrite(project, Rewrite(session, fetch.path, previous), report)
         report.unchanged += 1
         return None
 
@@ -152,10 +142,10 @@ class SessionSync:
         verdict: Verdict,
         report: CycleReport,
     ) -> SessionRecord:
-        summary = fetch.summary
-        etag = body.etag or summary.etag
+        session = fetch.session
+        etag = body.etag or session.etag
         story = fetch.previous.pullstory_url if fetch.previous else None
-        header = self._header(project, summary, etag, verdict, story)
+        header = self._header(project, session, etag, verdict, story)
         body_hash = hashlib.sha256()
 
         def chunks() -> Iterator[bytes]:
@@ -170,7 +160,7 @@ class SessionSync:
             return self._record(
                 fetch.previous,
                 fetch.path,
-                summary,
+                session,
                 _settled_etag(etag, body, digest, fetch.previous),
                 digest,
                 file_sha256,
@@ -195,11 +185,11 @@ class SessionSync:
                 logger.info("session %s: %s left as it is", previous.id, previous.path)
                 return None
             # The body on disk is not the cloud's any more: fetch it again instead.
-            fetch = Fetch(rewrite.summary, rewrite.path, previous, None)
+            fetch = Fetch(rewrite.session, rewrite.path, previous, None)
             return self._fetch(project, fetch, report, known=verdict)
         header = self._header(
             project,
-            rewrite.summary,
+            rewrite.session,
             previous.etag,
             verdict,
             previous.pullstory_url,
@@ -214,7 +204,7 @@ class SessionSync:
             return self._record(
                 previous,
                 rewrite.path,
-                rewrite.summary,
+                rewrite.session,
                 previous.etag,
                 inspection.body_sha256,
                 file_sha256,
@@ -230,14 +220,14 @@ class SessionSync:
     def _header(
         self,
         project: Project,
-        summary: SessionSummary,
+        session: Session,
         etag: str | None,
         verdict: Verdict,
         pullstory_url: str | None,
         deleted_in_cloud: str | None = None,
     ) -> bytes:
-        source = self.client.session_url(project.id, summary.id)
-        header = header_for(summary, project.name, etag, source, pullstory_url, deleted_in_cloud)
+        source = self.client.session_url(project.id, session.id)
+        header = header_for(session, project.name, etag, source, pullstory_url, deleted_in_cloud)
         # The user's own mark survives every rewrite.
         return frontmatter.render(dataclasses.replace(header, pullstory=verdict.pullstory))
 
@@ -280,22 +270,22 @@ class SessionSync:
         self,
         previous: SessionRecord | None,
         path: str,
-        summary: SessionSummary,
+        session: Session,
         etag: str | None,
         body_sha256: str,
         file_sha256: str,
         size: int,
         cloud_deleted_at: str | None = None,
     ) -> SessionRecord:
-        return record_for(
-            summary,
+        return SessionRecord.of(
+            session,
             path=path,
             etag=etag,
+            markdown_size=size,
             body_sha256=body_sha256,
             file_sha256=file_sha256,
-            markdown_size=size,
             synced_at=self.clock(),
-            pullstory_url=self._story_url(summary.id, previous),
+            pullstory_url=self._story_url(session.id, previous),
             cloud_deleted_at=cloud_deleted_at,
         )
 

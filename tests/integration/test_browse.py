@@ -139,7 +139,7 @@ def test_search_filters_and_limit_from_the_command_line(
     with Store.open(f"sqlite:///{mirrored / '.syncd' / 'index.db'}") as store:
         top = store.session(str(everything[0]["id"]))
     assert top is not None
-    model = top.metadata["llmModels"][0]
+    model = top.metadata.llm_models[0]
     by_model = rows("the", "--limit", "50", "--model", model)
     assert everything[0]["id"] in [r["id"] for r in by_model]
     assert len(by_model) < len(everything)

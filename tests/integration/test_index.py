@@ -14,6 +14,7 @@ from sqlalchemy import create_engine, inspect, text
 from syncd.errors import StorageError
 from syncd.index import migrate
 from syncd.index.store import ProjectRecord, RunRecord, SessionRecord, Store
+from syncd.model import SessionMetadata
 
 POSTGRES_URL = os.environ.get("SYNCD_TEST_POSTGRES_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if POSTGRES_URL else [])
@@ -53,6 +54,17 @@ def test_an_index_one_revision_behind_is_upgraded_on_open(database_url: str) -> 
         assert migrate.current_revision(store.engine) == migrate.HEAD_REVISION
 
 
+def test_the_client_id_column_is_added_once_whoever_added_it(database_url: str) -> None:
+    with Store.open(database_url) as store:
+        migrate.downgrade(store.engine, "0007")
+        with store.engine.begin() as connection:  # as if a cut-short upgrade had added it
+            connection.execute(text("ALTER TABLE sessions ADD COLUMN client_id TEXT"))
+        migrate.upgrade(store.engine)
+        columns = [c["name"] for c in inspect(store.engine).get_columns("sessions")]
+        assert columns.count("client_id") == 1
+        assert migrate.current_revision(store.engine) == migrate.HEAD_REVISION
+
+
 def test_migrations_go_down_and_up_again(database_url: str) -> None:
     with Store.open(database_url) as store:
         migrate.downgrade(store.engine, "base")
@@ -70,7 +82,8 @@ def test_session_round_trips_with_its_metadata(database_url: str) -> None:
         etag='W/"1"',
         markdown_size=12,
         body_sha256="ab" * 32,
-        metadata={"llmModels": ["gpt-5"], "tags": []},
+        client_id="cursor-8f3a",
+        metadata=SessionMetadata(client_name="cursor", llm_models=("gpt-5",)),
     )
     with Store.open(database_url) as store:
         store.save_project(ProjectRecord("proj_1", "App", "app"))

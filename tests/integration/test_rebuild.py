@@ -108,7 +108,7 @@ def test_a_device_id_comes_back_from_the_next_listing_without_touching_files(
     harness.server.seed_synthetic(6, 2)
     harness.sync()
     with harness.store() as store:
-        device_ids = {sid: r.metadata["deviceId"] for sid, r in store.sessions().items()}
+        device_ids = {sid: r.metadata.device_id for sid, r in store.sessions().items()}
     assert any(device_ids.values())
     forget_index(harness)
     rebuild(harness)
@@ -119,7 +119,7 @@ def test_a_device_id_comes_back_from_the_next_listing_without_touching_files(
     assert body_requests(harness.server) == []
     assert (harness.files(), harness.mtimes()) == (files, mtimes)
     with harness.store() as store:
-        assert {sid: r.metadata["deviceId"] for sid, r in store.sessions().items()} == device_ids
+        assert {sid: r.metadata.device_id for sid, r in store.sessions().items()} == device_ids
 
 
 def test_files_without_front_matter_are_reported_and_left_alone(harness: Harness) -> None:

@@ -14,10 +14,14 @@ from syncd.mirror.frontmatter import (
     FrontMatterError,
     SessionHeader,
     body_of,
+    header_for,
     header_from_mapping,
+    record_from_header,
     render,
+    shows_same,
     split,
 )
+from syncd.model import Session, SessionMetadata
 
 HEADER = SessionHeader(
     id="550e8400-e29b-41d4-a716-446655440000",
@@ -413,3 +417,65 @@ def test_body_of_skips_the_header_without_reading_it() -> None:
     assert body_of(b"\xef\xbb\xbf---\r\nid: x\r\n---\r\n" + body) == body
     assert body_of(body) == body
     assert body_of(b"---\nno closing line\n") == b"---\nno closing line\n"
+
+
+# --- the model through the file: what a file shows, a rebuild reads back -----------------
+
+shown_text = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=12)
+model_sessions = st.builds(
+    Session,
+    id=shown_text.filter(bool),
+    project_id=shown_text.filter(bool),
+    client_id=st.none() | shown_text,
+    name=shown_text,
+    created_at=st.none() | shown_text,
+    updated_at=st.none() | shown_text,
+    started_at=st.none() | shown_text,
+    ended_at=st.none() | shown_text,
+    raw_data_size=st.none() | st.integers(min_value=0),
+    metadata=st.builds(
+        SessionMetadata,
+        client_name=st.none() | shown_text,
+        client_version=st.none() | shown_text,
+        agent_name=st.none() | shown_text,
+        device_id=st.none() | shown_text,
+        git_branches=st.lists(shown_text, max_size=3).map(tuple),
+        llm_models=st.lists(shown_text, max_size=3).map(tuple),
+        tags=st.lists(shown_text, max_size=3).map(tuple),
+    ),
+    etag=st.none() | shown_text,
+)
+
+
+@given(model_sessions, shown_text, st.binary(max_size=40))
+def test_a_rebuild_reads_back_what_the_file_shows(
+    session: Session, project: str, body: bytes
+) -> None:
+    data = render(header_for(session, project, session.etag, "https://cloud/s")) + body
+    mapping, read_body = split(data)
+    record = record_from_header(
+        header_from_mapping(mapping),
+        path="p/x.md",
+        markdown_size=len(read_body),
+        body_sha256="b",
+        file_sha256="f",
+    )
+    assert read_body == body
+    assert shows_same(record, session)
+    assert record.etag == session.etag
+
+
+@given(model_sessions, st.text(max_size=5), st.integers(min_value=0))
+def test_what_a_file_cannot_show_never_changes_it(
+    session: Session, device: str, raw_size: int
+) -> None:
+    meta = replace(session.metadata, device_id=device)
+    assert shows_same(session, replace(session, metadata=meta, raw_data_size=raw_size))
+
+
+def test_the_client_id_follows_the_id_when_the_cloud_gave_one() -> None:
+    session = Session(id="550e8400", project_id="proj_1", client_id="cursor-8f3a", name="x")
+    lines = render(header_for(session, "App", None, None)).decode().splitlines()
+    assert lines[1:3] == ["id: 550e8400", "client_id: cursor-8f3a"]
+    without = render(header_for(replace(session, client_id=None), "App", None, None))
+    assert b"client_id" not in without

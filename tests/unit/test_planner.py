@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from syncd.cloud.models import Project, SessionSummary
-from syncd.index.store import ProjectRecord, SessionRecord
-from syncd.sync.convert import metadata_dict
-from syncd.sync.plan import CloudView, CyclePlan
+from syncd.cloud.models import Project
+from syncd.index.store import ProjectRecord
+from syncd.model import Session, SessionMetadata, SessionRecord
+from syncd.sync.plan import CloudView, CyclePlan, Fetch
 from syncd.sync.planner import DeletionRules, assign_dirnames, plan_cycle, plan_project
 
 PROJECT = Project(id="proj_1", name="My App", created_at="2025-01-01T00:00:00.000Z")
 
 
-def summary(session_id: str, name: str = "fix login", etag: str = 'W/"1"') -> SessionSummary:
-    return SessionSummary(
+def summary(session_id: str, name: str = "fix login", etag: str = 'W/"1"') -> Session:
+    return Session(
         id=session_id,
         project_id=PROJECT.id,
         name=name,
@@ -28,19 +29,14 @@ def summary(session_id: str, name: str = "fix login", etag: str = 'W/"1"') -> Se
     )
 
 
-def record_of(s: SessionSummary, path: str) -> SessionRecord:
-    return SessionRecord(
-        id=s.id,
-        project_id=s.project_id,
-        name=s.name,
+def record_of(s: Session, path: str) -> SessionRecord:
+    return SessionRecord.of(
+        s,
         path=path,
         etag=s.etag,
-        created_at=s.created_at,
-        updated_at=s.updated_at,
-        started_at=s.started_at,
-        ended_at=s.ended_at,
         markdown_size=s.markdown_size,
-        metadata=metadata_dict(s),
+        body_sha256=None,
+        file_sha256=None,
     )
 
 
@@ -73,6 +69,16 @@ def test_weak_and_strong_forms_of_one_etag_are_unchanged() -> None:
     indexed = {s.id: record_of(s, "my-app/2025-07-20_10-28-48Z-fix-login-550e8400.md")}
     plan = plan_project(PROJECT, "my-app", [summary(s.id, etag='W/"1"')], indexed)
     assert plan.unchanged == [s.id]
+
+
+def test_a_new_client_id_rewrites_the_front_matter_without_download() -> None:
+    s = summary("550e8400-aaaa")
+    indexed = {s.id: record_of(s, "my-app/2025-07-20_10-28-48Z-fix-login-550e8400.md")}
+    listed = dataclasses.replace(s, client_id="cursor-8f3a")
+    plan = plan_project(PROJECT, "my-app", [listed], indexed)
+    assert not plan.fetches
+    (rewrite,) = plan.rewrites
+    assert rewrite.session.client_id == "cursor-8f3a"
 
 
 def test_rename_without_new_body_moves_the_file_without_download() -> None:
@@ -160,11 +166,11 @@ DELETE = DeletionRules(allowed=True, max_share=1.0)
 NO_DELETE = DeletionRules(allowed=False)
 
 
-def in_project(s: SessionSummary, project: Project) -> SessionSummary:
-    return s.model_copy(update={"project_id": project.id})
+def in_project(s: Session, project: Project) -> Session:
+    return dataclasses.replace(s, project_id=project.id)
 
 
-def indexed_of(*pairs: tuple[SessionSummary, str]) -> dict[str, SessionRecord]:
+def indexed_of(*pairs: tuple[Session, str]) -> dict[str, SessionRecord]:
     return {s.id: record_of(s, f"{folder}/{s.id}.md") for s, folder in pairs}
 
 
@@ -172,7 +178,7 @@ def folders(*projects: Project) -> dict[str, ProjectRecord]:
     return {p.id: ProjectRecord(p.id, p.name, p.name.lower().replace(" ", "-")) for p in projects}
 
 
-def view(listings: dict[str, list[SessionSummary] | None], **flags: Any) -> CloudView:
+def view(listings: dict[str, list[Session] | None], **flags: Any) -> CloudView:
     projects = [p for p in (PROJECT, OTHER) if p.id in listings]
     dirnames = {p.id: p.name.lower().replace(" ", "-") for p in projects}
     etags = {project_id: f'W/"list-{project_id}"' for project_id in listings}
@@ -274,7 +280,7 @@ def test_what_a_short_listing_holds_is_still_mirrored() -> None:
     fresh = summary("a1")
     short = view({PROJECT.id: [fresh]}, incomplete=frozenset({PROJECT.id}))
     plan = plan_cycle(short, folders(PROJECT), {}, (), DELETE)
-    assert [f.summary.id for p in plan.projects for f in p.fetches] == ["a1"]
+    assert [f.session.id for p in plan.projects for f in p.fetches] == ["a1"]
     assert settled(plan) == set()
 
 
@@ -329,7 +335,7 @@ def test_a_settled_project_is_left_with_nothing_missing(
                 claimed.add(sid)
                 pairs.append((in_project(summary(sid), project), project.name.lower()))
     indexed = indexed_of(*pairs)
-    listings: dict[str, list[SessionSummary] | None] = {
+    listings: dict[str, list[Session] | None] = {
         project.id: [in_project(summary(sid), project) for sid in ids]
         for project, ids in zip(projects, listed, strict=True)
     }
@@ -357,3 +363,53 @@ def test_a_settled_project_is_left_with_nothing_missing(
         assert not plan.removals
         assert not plan.drops
     assert not settled(plan) & short  # a short listing's ETag is never saved
+
+
+# --- convergence: a plan carried out leaves nothing to do --------------------------------
+
+listed_sessions = st.lists(
+    st.builds(
+        Session,
+        id=st.text("abcdef0123", min_size=1, max_size=10),
+        project_id=st.just(PROJECT.id),
+        name=st.text(max_size=30),
+        created_at=st.none() | st.just("2025-07-20T10:28:48.000Z"),
+        started_at=st.none() | st.just("2025-07-21T08:00:00.000Z"),
+        metadata=st.builds(
+            SessionMetadata,
+            device_id=st.none() | st.text(max_size=5),
+            tags=st.lists(st.text(max_size=5), max_size=2).map(tuple),
+        ),
+        # (A session listed without an etag is always fetched: nothing tells it unchanged.)
+        etag=st.sampled_from(['W/"1"', '"2"']),
+    ),
+    unique_by=lambda s: s.id,
+    max_size=6,
+)
+
+
+def carried_out(plan_steps: list[Fetch]) -> dict[str, SessionRecord]:
+    return {f.session.id: record_of(f.session, f.path) for f in plan_steps}
+
+
+@given(listed_sessions)
+def test_a_plan_carried_out_leaves_nothing_to_do(listed: list[Session]) -> None:
+    indexed = carried_out(plan_project(PROJECT, "my-app", listed, {}).fetches)
+    again = plan_project(PROJECT, "my-app", listed, indexed)
+    assert (again.fetches, again.rewrites, again.reindex) == ([], [], [])
+    assert sorted(again.unchanged) == sorted(s.id for s in listed)
+
+
+@given(listed_sessions, st.text(max_size=5))
+def test_a_change_no_file_shows_only_refreshes_the_index(
+    listed: list[Session], device: str
+) -> None:
+    indexed = carried_out(plan_project(PROJECT, "my-app", listed, {}).fetches)
+    changed = [
+        dataclasses.replace(s, metadata=dataclasses.replace(s.metadata, device_id=device))
+        for s in listed
+    ]
+    again = plan_project(PROJECT, "my-app", changed, indexed)
+    assert (again.fetches, again.rewrites) == ([], [])
+    refreshed = {step.session.id for step in again.reindex}
+    assert refreshed == {s.id for s in listed if s.metadata.device_id != device}
