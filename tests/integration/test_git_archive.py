@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from syncd.archive.git import ChangeSummary, CommitResult, GitArchive, GitLock, find_git_locks
-from syncd.archive.locks import MARKER, Owner, is_running, write_owner
+from syncd.archive.locks import MARKER, Owner, is_running, read_owner, write_owner
 
 ONE_NEW = ChangeSummary(new={"proj": ["first session"]})
 
@@ -486,6 +486,11 @@ def start_committing_syncd(root: Path, rel: str, **env: str) -> subprocess.Popen
 def commit_in_a_syncd_that_gets_killed(root: Path, rel: str) -> None:
     child = start_committing_syncd(root, rel)
     assert child.wait(timeout=60) == -signal.SIGKILL
+    # The git killed with it may take a moment longer to be gone.
+    owner = read_owner(root / ".git" / MARKER)
+    if owner is not None and owner.git_pid is not None:
+        git_pid = owner.git_pid
+        wait_for(lambda: not is_running(git_pid))
 
 
 def lock_files(repo: Path) -> set[str]:
