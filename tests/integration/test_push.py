@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from syncd.devserver import DevServer, PullStoryServer
+from syncd.devserver import DevServer
 from syncd.index.store import Store, StoryRecord
 from syncd.mirror import frontmatter
 from syncd.mirror.writer import Mirror
@@ -24,6 +24,7 @@ from syncd.push.selection import (
     resolve_session,
 )
 from syncd.push.watcher import MarkWatcher
+from tests.fakes.pullstory import PullStoryServer
 from tests.integration.conftest import FakeClock, FakeSleep, Harness
 
 TOKEN = "ps_live_test"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
-from syncd.brief.model import LIMITS, Brief, BriefFile, validate
 
+from syncd.brief.model import LIMITS, Brief, BriefFile, validate
 from syncd.push.shrink import brief_from_json, describe_cut, shrink, size_of
 
 WORDS = st.text(alphabet="abcdefghij klmnop\n", min_size=3, max_size=400).filter(
