@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC
 from pathlib import Path
 
 import httpx
 import pytest
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+from watchdog.utils import BaseThread
 
+from syncd.config import PullStorySettings, Settings
+from syncd.daemon.pushing import PushWorker
 from syncd.devserver import DevServer
 from syncd.index.store import Store, StoryRecord
 from syncd.mirror import frontmatter
@@ -23,7 +30,7 @@ from syncd.push.selection import (
     handle_changed_files,
     resolve_session,
 )
-from syncd.push.watcher import MarkWatcher
+from syncd.push.watcher import ChangedPaths, MarkWatcher
 from tests.fakes.pullstory import PullStoryServer
 from tests.integration.conftest import FakeClock, FakeSleep, Harness
 
@@ -297,14 +304,15 @@ def test_watcher_notices_a_mark_within_two_seconds(tmp_path: Path) -> None:
     (root / "proj").mkdir(parents=True)
     session = root / "proj" / "2026-01-01_00-00-00Z-x-abcdefgh.md"
     session.write_text("---\nid: x\n---\nbody\n")
-    seen: list[set[Path]] = []
+    changes = ChangedPaths()
+    arrivals: list[set[Path]] = []
     noticed = threading.Event()
 
-    def on_paths(paths: set[Path]) -> None:
-        seen.append(paths)
+    def on_arrival() -> None:
+        arrivals.append(changes.take())
         noticed.set()
 
-    watcher = MarkWatcher(root, on_paths, debounce=0.2)
+    watcher = MarkWatcher(root, changes, on_arrival, debounce=0.2)
     watcher.start()
     try:
         for line in ("pullstory: true\n", "pullstory: true\n\n"):  # an editor's save burst
@@ -314,7 +322,7 @@ def test_watcher_notices_a_mark_within_two_seconds(tmp_path: Path) -> None:
         assert noticed.wait(2.0)
     finally:
         watcher.stop()
-    assert seen == [{session}]
+    assert arrivals == [{session}]
 
 
 def test_stories_already_generating_are_followed_during_a_quota_pause(world: World) -> None:
@@ -417,3 +425,70 @@ def test_marks_made_while_no_watcher_ran_are_found_later(world: World) -> None:
         assert touched == [path]
         queued = handle_changed_files(store, Mirror(root), touched, world.clock())
         assert [s.session_id for s in queued] == ["00000002-aaaa"]
+
+
+class ThreadNotingStore:
+    """The index, noting which thread makes each call."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self.calls: list[tuple[str, threading.Thread]] = []
+
+    def __getattr__(self, name: str) -> object:
+        attribute = getattr(self._store, name)
+        if not callable(attribute):
+            return attribute
+
+        def call(*args: object, **kwargs: object) -> object:
+            self.calls.append((name, threading.current_thread()))
+            return attribute(*args, **kwargs)
+
+        return call
+
+
+def test_the_watcher_threads_only_hand_paths_to_the_push_worker(world: World) -> None:
+    settings = Settings(
+        root=world.harness.root,
+        pullstory=PullStorySettings(
+            base_url=world.stories.url, api_key=TOKEN, interval_seconds=3600
+        ),
+    )
+    scheduler = BackgroundScheduler(
+        executors={"default": ThreadPoolExecutor(1), "push": ThreadPoolExecutor(1)},
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+        timezone=UTC,
+    )
+    stop = threading.Event()
+    with world.store() as real:
+        store = ThreadNotingStore(real)
+        mirror = Mirror(world.harness.root)
+        worker = PushWorker(lambda: settings, store, mirror, stop, lambda: "k")
+        scheduler.start()
+        worker.start(scheduler)
+        try:
+            # After the start-up jobs (the catch-up would find a mark on its own, on the
+            # push thread): the mark below reaches the worker through the watcher alone.
+            idle = threading.Event()
+            scheduler.add_job(idle.set, executor="push")
+            assert idle.wait(5.0)
+            path = mirror.root / store.session("00000001-aaaa").path
+            path.write_bytes(path.read_bytes().replace(b"\n---\n", b"\npullstory: true\n---\n", 1))
+            end = time.monotonic() + 5.0
+            while not any(name == "add_story" for name, _ in store.calls):
+                assert time.monotonic() < end, "the mark was not queued within 5 s"
+                time.sleep(0.02)  # polling with a deadline
+        finally:
+            stop.set()
+            stopped_at = time.monotonic()
+            worker.stop()
+            scheduler.shutdown(wait=True)
+            worker.close()
+        assert time.monotonic() - stopped_at < 2.0
+        (story,) = real.stories()
+    assert story.source == "mark"
+    assert story.session_id == "00000001-aaaa"
+    by_thread = {thread for _, thread in store.calls}
+    watcher_threads = {t for t in by_thread if isinstance(t, threading.Timer | BaseThread)}
+    assert watcher_threads == set(), "the index was used on the watcher's threads"
+    queued_on = {thread.name for name, thread in store.calls if name == "add_story"}
+    assert all(name.startswith("ThreadPoolExecutor") for name in queued_on), queued_on
