@@ -129,9 +129,9 @@ class PushWorker:
         self._wakeup.set()
         scheduler = self._scheduler
         if scheduler is not None and not self._stop_event.is_set():
-            scheduler.add_job(
-                self._changes_job, id="changes", executor="push", replace_existing=True
-            )
+            # A job of its own each time (no shared id): one still running never makes
+            # the scheduler skip the next. One that finds the paths taken does nothing.
+            scheduler.add_job(self._changes_job, executor="push")
 
     def _catch_up(self) -> None:
         self._changes.put(self._outbox.entries())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC
 from pathlib import Path
@@ -446,7 +447,27 @@ class ThreadNotingStore:
         return call
 
 
-def test_the_watcher_threads_only_hand_paths_to_the_push_worker(world: World) -> None:
+@dataclass
+class RunningWorker:
+    store: ThreadNotingStore
+    mirror: Mirror
+    stopped_in: float = 0.0  # seconds the stop took
+
+    def mark(self, session_id: str) -> None:
+        path = self.mirror.root / self.store.session(session_id).path
+        path.write_bytes(path.read_bytes().replace(b"\n---\n", b"\npullstory: true\n---\n", 1))
+
+    def wait_for_stories(self, count: int, seconds: float) -> None:
+        end = time.monotonic() + seconds
+        while sum(name == "add_story" for name, _ in self.store.calls) < count:
+            assert time.monotonic() < end, f"{count} stories were not queued within {seconds} s"
+            time.sleep(0.02)  # polling with a deadline
+
+
+@contextmanager
+def push_worker(world: World, *, settled: bool = True) -> Iterator[RunningWorker]:
+    """The daemon's push worker on its own scheduler, as `syncd run` sets it up; `settled`:
+    once its start-up jobs are done (their catch-up would find marks on its own)."""
     settings = Settings(
         root=world.harness.root,
         pullstory=PullStorySettings(
@@ -460,35 +481,55 @@ def test_the_watcher_threads_only_hand_paths_to_the_push_worker(world: World) ->
     )
     stop = threading.Event()
     with world.store() as real:
-        store = ThreadNotingStore(real)
-        mirror = Mirror(world.harness.root)
-        worker = PushWorker(lambda: settings, store, mirror, stop, lambda: "k")
+        running = RunningWorker(ThreadNotingStore(real), Mirror(world.harness.root))
+        worker = PushWorker(lambda: settings, running.store, running.mirror, stop, lambda: "k")
         scheduler.start()
         worker.start(scheduler)
         try:
-            # After the start-up jobs (the catch-up would find a mark on its own, on the
-            # push thread): the mark below reaches the worker through the watcher alone.
-            idle = threading.Event()
-            scheduler.add_job(idle.set, executor="push")
-            assert idle.wait(5.0)
-            path = mirror.root / store.session("00000001-aaaa").path
-            path.write_bytes(path.read_bytes().replace(b"\n---\n", b"\npullstory: true\n---\n", 1))
-            end = time.monotonic() + 5.0
-            while not any(name == "add_story" for name, _ in store.calls):
-                assert time.monotonic() < end, "the mark was not queued within 5 s"
-                time.sleep(0.02)  # polling with a deadline
+            if settled:
+                idle = threading.Event()
+                scheduler.add_job(idle.set, executor="push")
+                assert idle.wait(5.0)
+            yield running
         finally:
             stop.set()
             stopped_at = time.monotonic()
             worker.stop()
             scheduler.shutdown(wait=True)
             worker.close()
-        assert time.monotonic() - stopped_at < 2.0
-        (story,) = real.stories()
+            running.stopped_in = time.monotonic() - stopped_at
+
+
+def test_the_watcher_threads_only_hand_paths_to_the_push_worker(world: World) -> None:
+    with push_worker(world) as running:
+        running.mark("00000001-aaaa")
+        running.wait_for_stories(1, 5.0)
+    with world.store() as store:
+        (story,) = store.stories()
     assert story.source == "mark"
     assert story.session_id == "00000001-aaaa"
-    by_thread = {thread for _, thread in store.calls}
+    by_thread = {thread for _, thread in running.store.calls}
     watcher_threads = {t for t in by_thread if isinstance(t, threading.Timer | BaseThread)}
     assert watcher_threads == set(), "the index was used on the watcher's threads"
-    queued_on = {thread.name for name, thread in store.calls if name == "add_story"}
+    queued_on = {thread.name for name, thread in running.store.calls if name == "add_story"}
     assert all(name.startswith("ThreadPoolExecutor") for name in queued_on), queued_on
+
+
+def test_a_mark_made_while_the_worker_waits_on_a_story_is_queued_at_once(
+    world: World,
+) -> None:
+    with world.store() as store:
+        mirror = Mirror(world.harness.root)
+        # Due now by the wall clock the worker's queue reads.
+        enqueue(store, mirror, resolve_session(store, mirror, "00000000"), "push", time.time())
+    with push_worker(world, settled=False) as running:
+        # The first story generates (its first poll is 90 s away): the worker waits in its
+        # drain, holding the push thread (the catch-up queues behind it), when the mark comes.
+        assert world.stories.wait_for_requests(
+            lambda log: any(r.method == "POST" for r in log), 5.0
+        )
+        running.mark("00000001-aaaa")
+        running.wait_for_stories(1, 3.0)
+    assert running.stopped_in < 2.0, "a stop did not end the worker's wait"
+    with world.store() as store:
+        assert [s.source for s in store.stories()] == ["push", "mark"]
