@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))  # the labels live in the test suite
 
 from syncd.brief import Brief, NoBrief, build_brief, validate  # noqa: E402
 from syncd.devserver import synthetic  # noqa: E402 - after the path that finds the labels
-from syncd.devserver.pullstory_brief import InvalidBriefError, validate_brief  # noqa: E402
+from tests.fakes.pullstory.brief import InvalidBriefError, validate_brief  # noqa: E402
 from tests.integration.test_brief_corpus import (  # noqa: E402
     CORPUS,
     EDITED,

@@ -11,20 +11,25 @@ Run: .venv/bin/python bench/push_bench.py
 
 from __future__ import annotations
 
+import sys
 import tempfile
 import time
 from collections import Counter
 from pathlib import Path
 
-from syncd.brief import Brief, build_brief
-from syncd.cloud.client import CloudClient
-from syncd.devserver import DevServer, PullStoryServer
-from syncd.index.store import Store
-from syncd.mirror.writer import Mirror
-from syncd.push.pullstory import PullStoryClient
-from syncd.push.queue import PushQueue
-from syncd.push.selection import handle_changed_files
-from syncd.sync.engine import SyncEngine
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the local PullStory server lives with the tests
+
+from syncd.brief import Brief, build_brief  # noqa: E402 - after the path that finds the fake
+from syncd.cloud.client import CloudClient  # noqa: E402
+from syncd.devserver import DevServer  # noqa: E402
+from syncd.index.store import Store  # noqa: E402
+from syncd.mirror.writer import Mirror  # noqa: E402
+from syncd.push.pullstory import PullStoryClient  # noqa: E402
+from syncd.push.queue import PushQueue  # noqa: E402
+from syncd.push.selection import handle_changed_files  # noqa: E402
+from syncd.sync.engine import SyncEngine  # noqa: E402
+from tests.fakes.pullstory import PullStoryServer  # noqa: E402
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "specstory"
 TOKEN = "ps_live_bench"

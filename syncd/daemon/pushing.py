@@ -2,7 +2,10 @@
 
 The worker runs on its own executor thread ("push"), so a slow PullStory never holds up a
 sync; files are rewritten (story URLs) on the sync thread, the one writer of the mirror.
-A quota pause stored by an earlier run is looked at again at start-up and on SIGHUP.
+The mark watcher's threads only hand changed paths over (`ChangedPaths`) and wake the
+worker, which reads the files, claims outbox entries and builds briefs on its own thread,
+between requests. A quota pause stored by an earlier run is looked at again at start-up
+and on SIGHUP.
 """
 
 from __future__ import annotations
@@ -12,7 +15,6 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
@@ -31,7 +33,7 @@ from syncd.push.selection import (
     handle_changed_files,
     marked_since_synced,
 )
-from syncd.push.watcher import MarkWatcher
+from syncd.push.watcher import ChangedPaths, MarkWatcher
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +59,9 @@ class PushWorker:
         self._queue: PushQueue | None = None
         self._scheduler: BackgroundScheduler | None = None
         self._watcher: MarkWatcher | None = None
+        self._changes = ChangedPaths()
+        # Set when changed paths arrive or the daemon stops: either ends a pause early.
+        self._wakeup = threading.Event()
         # Sessions whose story is ready and whose file waits for its URL (one commit).
         self._urls_due: list[str] = []
         self._urls_lock = threading.Lock()
@@ -78,15 +83,17 @@ class PushWorker:
             executor="push",
             next_run_time=datetime.now(UTC),  # resume stories a restart interrupted
         )
-        self._watcher = MarkWatcher(settings.mirror_root, self._on_files_changed)
+        self._watcher = MarkWatcher(settings.mirror_root, self._changes, self._paths_arrived)
         self._watcher.start()
         # Marks and drops made while the daemon was down are picked up now.
         scheduler.add_job(self._catch_up, executor="push")
 
     def stop(self) -> None:
-        """Stop watching (the scheduler, shut down by the daemon, ends the jobs)."""
+        """Stop watching and end a pause in progress (the scheduler, shut down by the
+        daemon, ends the jobs)."""
         if self._watcher is not None:
             self._watcher.stop()
+        self._wakeup.set()
 
     def close(self) -> None:
         """After the scheduler has shut down: close the PullStory connection."""
@@ -117,21 +124,46 @@ class PushWorker:
 
     # --- jobs --------------------------------------------------------------------------
 
-    def _catch_up(self) -> None:
-        paths = set(self._outbox.entries()) | set(marked_since_synced(self._store, self._mirror))
-        self._on_files_changed(paths)
+    def _paths_arrived(self) -> None:
+        # On the watcher's timer thread: wake the worker and nothing else (no file, no index).
+        self._wakeup.set()
+        scheduler = self._scheduler
+        if scheduler is not None and not self._stop_event.is_set():
+            # A job of its own each time (no shared id): one still running never makes
+            # the scheduler skip the next. One that finds the paths taken does nothing.
+            scheduler.add_job(self._changes_job, executor="push")
 
-    def _on_files_changed(self, paths: set[Path]) -> None:
-        queued = handle_changed_files(
-            self._store,
-            self._mirror,
-            paths,
-            time.time(),
-            outbox=self._outbox,
-            stopping=self._stop_event.is_set,
-        )
-        if queued:
+    def _catch_up(self) -> None:
+        self._changes.put(self._outbox.entries())
+        self._changes.put(marked_since_synced(self._store, self._mirror))
+        self._changes_job()
+
+    def _changes_job(self) -> None:
+        if self._take_changes():
             self._wake()
+
+    def _take_changes(self) -> bool:
+        """On the push thread: queue what the user marked or dropped among the paths the
+        watcher saw. Whether anything was queued. The stop is asked between files."""
+        paths = self._changes.take()
+        if not paths:
+            return False
+        try:
+            queued = handle_changed_files(
+                self._store,
+                self._mirror,
+                paths,
+                time.time(),
+                outbox=self._outbox,
+                stopping=self._stop_event.is_set,
+            )
+        except SyncdError as exc:
+            logger.error("handling changes to %d file(s): %s", len(paths), exc.message)
+            return False
+        except Exception:
+            logger.exception("handling changes to %d file(s) failed", len(paths))
+            return False
+        return bool(queued)
 
     def _wake(self) -> None:
         scheduler = self._scheduler
@@ -167,8 +199,15 @@ class PushWorker:
             logger.exception("pushing to PullStory crashed; will try again")
 
     def _pause(self, seconds: float) -> None:
-        if self._stop_event.wait(seconds):
+        """The queue's wait. A stop ends the drain; changed paths end the wait early, are
+        taken here, on this thread, and the queue looks again at what is due."""
+        # Cleared before looking: the paths are put, and the stop set, before the wakeup.
+        self._wakeup.clear()
+        if not self._changes and not self._stop_event.is_set():
+            self._wakeup.wait(seconds)
+        if self._stop_event.is_set():
             raise StopRequested()
+        self._take_changes()
 
     def _story_ready(self, story: StoryRecord) -> None:
         # The file is rewritten on the sync thread: one writer for the mirror. Stories

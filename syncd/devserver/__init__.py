@@ -1,12 +1,11 @@
-"""Local SpecStory Cloud and PullStory servers for demos and integration tests.
+"""A local SpecStory Cloud server for `syncd devserver`, the demo and integration tests.
 
-They import nothing from the rest of syncd, so they cannot agree with a client bug.
+It imports nothing from the rest of syncd, so it cannot agree with a client bug. The
+PullStory fake lives with the tests (tests/fakes/pullstory) and borrows its HTTP plumbing.
 """
 
 from syncd.devserver.faults import Fault, FaultKind
 from syncd.devserver.listing_shape import ListingShape
-from syncd.devserver.pullstory_http import PullStoryRecord
-from syncd.devserver.pullstory_server import PullStoryServer
 from syncd.devserver.requestlog import RequestRecord
 from syncd.devserver.server import DevServer, serve
 
@@ -15,8 +14,6 @@ __all__ = [
     "Fault",
     "FaultKind",
     "ListingShape",
-    "PullStoryRecord",
-    "PullStoryServer",
     "RequestRecord",
     "serve",
 ]

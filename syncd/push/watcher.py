@@ -1,15 +1,16 @@
 """Notice the user's marks and outbox drops: a watchdog observer with a debounce.
 
 Editors save in bursts (temp file, rename, touch); events are gathered until the tree has
-been quiet for `debounce` seconds, then handed over once as a set of paths. Nothing here
-decides what an event means: the callback does (and ignores syncd's own writes).
+been quiet for `debounce` seconds, then handed over once, as paths put into a
+`ChangedPaths`. That is all the watcher's threads do: the push worker takes the paths on
+its own thread and decides there what they mean (reading files, the index, briefs).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
@@ -22,12 +23,45 @@ logger = logging.getLogger(__name__)
 IGNORED_PARTS = frozenset({names.GIT_DIR, names.TRASH_DIR})
 
 
+class ChangedPaths:
+    """Paths waiting for the push worker: put by the watcher, taken by the worker.
+
+    Thread-safe; a path put twice before it is taken is taken once."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._paths: set[Path] = set()
+
+    def put(self, paths: Iterable[Path]) -> None:
+        with self._lock:
+            self._paths.update(paths)
+
+    def take(self) -> set[Path]:
+        """Every path put since the last take (an empty set when none)."""
+        with self._lock:
+            paths, self._paths = self._paths, set()
+        return paths
+
+    def __bool__(self) -> bool:
+        with self._lock:
+            return bool(self._paths)
+
+
 class MarkWatcher(FileSystemEventHandler):
+    """Puts the paths worth a look into `changes`, then calls `on_arrival` (on the
+    watcher's timer thread: it should only wake the worker)."""
+
     def __init__(
-        self, root: Path, on_paths: Callable[[set[Path]], None], *, debounce: float = 0.5
+        self,
+        root: Path,
+        changes: ChangedPaths,
+        on_arrival: Callable[[], None] = lambda: None,
+        *,
+        debounce: float = 0.5,
     ) -> None:
         self.root = root
-        self.on_paths = on_paths
+        self.changes = changes
+        self.on_arrival = on_arrival
         self.debounce = debounce
         self._pending: set[Path] = set()
         self._lock = threading.Lock()
@@ -87,7 +121,8 @@ class MarkWatcher(FileSystemEventHandler):
             self._timer = None
         if not paths:
             return
+        self.changes.put(paths)
         try:
-            self.on_paths(paths)
+            self.on_arrival()
         except Exception:
-            logger.exception("handling changes to %d file(s) failed", len(paths))
+            logger.exception("waking the push worker for %d changed file(s) failed", len(paths))

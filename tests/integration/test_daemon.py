@@ -223,7 +223,7 @@ def test_bad_reload_keeps_the_running_configuration(tmp_path: Path, bad: str) ->
 
 
 def test_daemon_pushes_a_marked_session_and_writes_its_story_url(tmp_path: Path) -> None:
-    from syncd.devserver import PullStoryServer
+    from tests.fakes.pullstory import PullStoryServer
     from tests.integration.test_push import TOKEN, session_markdown
 
     with (

@@ -20,13 +20,14 @@ import pytest
 
 from syncd.cli import run
 from syncd.daemon.lock import RootLock
-from syncd.devserver import DevServer, Fault, PullStoryServer
+from syncd.devserver import DevServer, Fault
 from syncd.errors import EXIT_UNAVAILABLE, UnsafePathError
 from syncd.mirror import frontmatter
 from syncd.mirror.writer import Mirror
 from syncd.push.outbox import Outbox
 from syncd.push.selection import brief_for, handle_changed_files
-from syncd.push.watcher import MarkWatcher
+from syncd.push.watcher import ChangedPaths, MarkWatcher
+from tests.fakes.pullstory import PullStoryServer
 from tests.integration.conftest import FakeSleep, Harness, point_cli_at
 from tests.integration.test_daemon import running_daemon
 from tests.integration.test_incremental_and_deletions import engine_run, seed_project
@@ -290,7 +291,7 @@ def test_a_dangling_link_in_place_of_the_outbox_does_not_stop_the_watcher(
     root = tmp_path / "mirror"
     (root / ".syncd").mkdir(parents=True)
     (root / ".syncd" / "outbox").symlink_to(tmp_path / "nowhere")
-    watcher = MarkWatcher(root, lambda paths: None)
+    watcher = MarkWatcher(root, ChangedPaths())
     watcher.start()
     watcher.stop()
     assert not (tmp_path / "nowhere").exists()

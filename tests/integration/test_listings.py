@@ -11,7 +11,7 @@ import pytest
 from syncd.cli import run
 from syncd.cloud.budget import RateBudget
 from syncd.cloud.client import CloudClient
-from syncd.devserver import DevServer, ListingShape, PullStoryServer
+from syncd.devserver import DevServer, ListingShape
 from syncd.index.store import Store
 from syncd.mirror import frontmatter
 from syncd.mirror.writer import Mirror
@@ -20,6 +20,7 @@ from syncd.push.queue import PushQueue
 from syncd.push.selection import enqueue, resolve_session
 from syncd.sync.engine import SyncEngine
 from syncd.sync.report import CycleReport
+from tests.fakes.pullstory import PullStoryServer
 from tests.integration.conftest import NO_WAIT, FakeClock, Harness
 from tests.integration.test_push import session_markdown
 

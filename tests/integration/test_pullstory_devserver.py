@@ -12,7 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
-from syncd.devserver import Fault, PullStoryRecord, PullStoryServer
+from syncd.devserver import Fault
+from tests.fakes.pullstory import PullStoryRecord, PullStoryServer
 from tests.integration.conftest import FakeClock
 
 TOKEN = "ps_live_test"

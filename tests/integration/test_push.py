@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC
 from pathlib import Path
 
 import httpx
 import pytest
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+from watchdog.utils import BaseThread
 
-from syncd.devserver import DevServer, PullStoryServer
+from syncd.config import PullStorySettings, Settings
+from syncd.daemon.pushing import PushWorker
+from syncd.devserver import DevServer
 from syncd.index.store import Store, StoryRecord
 from syncd.mirror import frontmatter
 from syncd.mirror.writer import Mirror
@@ -23,7 +31,8 @@ from syncd.push.selection import (
     handle_changed_files,
     resolve_session,
 )
-from syncd.push.watcher import MarkWatcher
+from syncd.push.watcher import ChangedPaths, MarkWatcher
+from tests.fakes.pullstory import PullStoryServer
 from tests.integration.conftest import FakeClock, FakeSleep, Harness
 
 TOKEN = "ps_live_test"
@@ -296,14 +305,15 @@ def test_watcher_notices_a_mark_within_two_seconds(tmp_path: Path) -> None:
     (root / "proj").mkdir(parents=True)
     session = root / "proj" / "2026-01-01_00-00-00Z-x-abcdefgh.md"
     session.write_text("---\nid: x\n---\nbody\n")
-    seen: list[set[Path]] = []
+    changes = ChangedPaths()
+    arrivals: list[set[Path]] = []
     noticed = threading.Event()
 
-    def on_paths(paths: set[Path]) -> None:
-        seen.append(paths)
+    def on_arrival() -> None:
+        arrivals.append(changes.take())
         noticed.set()
 
-    watcher = MarkWatcher(root, on_paths, debounce=0.2)
+    watcher = MarkWatcher(root, changes, on_arrival, debounce=0.2)
     watcher.start()
     try:
         for line in ("pullstory: true\n", "pullstory: true\n\n"):  # an editor's save burst
@@ -313,7 +323,7 @@ def test_watcher_notices_a_mark_within_two_seconds(tmp_path: Path) -> None:
         assert noticed.wait(2.0)
     finally:
         watcher.stop()
-    assert seen == [{session}]
+    assert arrivals == [{session}]
 
 
 def test_stories_already_generating_are_followed_during_a_quota_pause(world: World) -> None:
@@ -416,3 +426,110 @@ def test_marks_made_while_no_watcher_ran_are_found_later(world: World) -> None:
         assert touched == [path]
         queued = handle_changed_files(store, Mirror(root), touched, world.clock())
         assert [s.session_id for s in queued] == ["00000002-aaaa"]
+
+
+class ThreadNotingStore:
+    """The index, noting which thread makes each call."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self.calls: list[tuple[str, threading.Thread]] = []
+
+    def __getattr__(self, name: str) -> object:
+        attribute = getattr(self._store, name)
+        if not callable(attribute):
+            return attribute
+
+        def call(*args: object, **kwargs: object) -> object:
+            self.calls.append((name, threading.current_thread()))
+            return attribute(*args, **kwargs)
+
+        return call
+
+
+@dataclass
+class RunningWorker:
+    store: ThreadNotingStore
+    mirror: Mirror
+    stopped_in: float = 0.0  # seconds the stop took
+
+    def mark(self, session_id: str) -> None:
+        path = self.mirror.root / self.store.session(session_id).path
+        path.write_bytes(path.read_bytes().replace(b"\n---\n", b"\npullstory: true\n---\n", 1))
+
+    def wait_for_stories(self, count: int, seconds: float) -> None:
+        end = time.monotonic() + seconds
+        while sum(name == "add_story" for name, _ in self.store.calls) < count:
+            assert time.monotonic() < end, f"{count} stories were not queued within {seconds} s"
+            time.sleep(0.02)  # polling with a deadline
+
+
+@contextmanager
+def push_worker(world: World, *, settled: bool = True) -> Iterator[RunningWorker]:
+    """The daemon's push worker on its own scheduler, as `syncd run` sets it up; `settled`:
+    once its start-up jobs are done (their catch-up would find marks on its own)."""
+    settings = Settings(
+        root=world.harness.root,
+        pullstory=PullStorySettings(
+            base_url=world.stories.url, api_key=TOKEN, interval_seconds=3600
+        ),
+    )
+    scheduler = BackgroundScheduler(
+        executors={"default": ThreadPoolExecutor(1), "push": ThreadPoolExecutor(1)},
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+        timezone=UTC,
+    )
+    stop = threading.Event()
+    with world.store() as real:
+        running = RunningWorker(ThreadNotingStore(real), Mirror(world.harness.root))
+        worker = PushWorker(lambda: settings, running.store, running.mirror, stop, lambda: "k")
+        scheduler.start()
+        worker.start(scheduler)
+        try:
+            if settled:
+                idle = threading.Event()
+                scheduler.add_job(idle.set, executor="push")
+                assert idle.wait(5.0)
+            yield running
+        finally:
+            stop.set()
+            stopped_at = time.monotonic()
+            worker.stop()
+            scheduler.shutdown(wait=True)
+            worker.close()
+            running.stopped_in = time.monotonic() - stopped_at
+
+
+def test_the_watcher_threads_only_hand_paths_to_the_push_worker(world: World) -> None:
+    with push_worker(world) as running:
+        running.mark("00000001-aaaa")
+        running.wait_for_stories(1, 5.0)
+    with world.store() as store:
+        (story,) = store.stories()
+    assert story.source == "mark"
+    assert story.session_id == "00000001-aaaa"
+    by_thread = {thread for _, thread in running.store.calls}
+    watcher_threads = {t for t in by_thread if isinstance(t, threading.Timer | BaseThread)}
+    assert watcher_threads == set(), "the index was used on the watcher's threads"
+    queued_on = {thread.name for name, thread in running.store.calls if name == "add_story"}
+    assert all(name.startswith("ThreadPoolExecutor") for name in queued_on), queued_on
+
+
+def test_a_mark_made_while_the_worker_waits_on_a_story_is_queued_at_once(
+    world: World,
+) -> None:
+    with world.store() as store:
+        mirror = Mirror(world.harness.root)
+        # Due now by the wall clock the worker's queue reads.
+        enqueue(store, mirror, resolve_session(store, mirror, "00000000"), "push", time.time())
+    with push_worker(world, settled=False) as running:
+        # The first story generates (its first poll is 90 s away): the worker waits in its
+        # drain, holding the push thread (the catch-up queues behind it), when the mark comes.
+        assert world.stories.wait_for_requests(
+            lambda log: any(r.method == "POST" for r in log), 5.0
+        )
+        running.mark("00000001-aaaa")
+        running.wait_for_stories(1, 3.0)
+    assert running.stopped_in < 2.0, "a stop did not end the worker's wait"
+    with world.store() as store:
+        assert [s.source for s in store.stories()] == ["push", "mark"]

@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 
 from syncd.cli import run
-from syncd.devserver import DevServer, PullStoryServer
+from syncd.devserver import DevServer
 from syncd.errors import EXIT_QUOTA, EXIT_UNAVAILABLE
 from syncd.index.store import PushState, Store
+from tests.fakes.pullstory import PullStoryServer
 from tests.integration.conftest import point_cli_at
 from tests.integration.test_push import TOKEN, session_markdown
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from syncd.devserver import DevServer, PullStoryServer
+from syncd.devserver import DevServer
 from syncd.index.store import PushState, Store, StoryRecord
 from syncd.mirror.writer import Mirror
 from syncd.push.outbox import Outbox
@@ -26,6 +26,7 @@ from syncd.push.selection import (
     push_session,
     resolve_session,
 )
+from tests.fakes.pullstory import PullStoryServer
 from tests.integration.conftest import FakeClock, FakeSleep, Harness
 from tests.integration.test_daemon import DEADLINE, running_daemon
 from tests.integration.test_push import TOKEN, World, session_markdown

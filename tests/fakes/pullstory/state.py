@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
-from syncd.devserver.pullstory_brief import BriefFacts
+from tests.fakes.pullstory.brief import BriefFacts
 
 StoryStatus = Literal["generating", "ready", "failed"]
 

@@ -8,10 +8,10 @@ from collections.abc import Callable
 
 from syncd.devserver.faults import Fault, FaultBook
 from syncd.devserver.loopback import BackgroundServing, LoopbackService
-from syncd.devserver.pullstory_http import PullStoryContext, PullStoryHTTPServer, PullStoryRecord
-from syncd.devserver.pullstory_routes import API_PREFIX, PullStoryApi, RateLimits
-from syncd.devserver.pullstory_state import DEFAULT_FAILURE, Generation, Quota, StoryBook
 from syncd.devserver.requestlog import RequestLog, RequestRecord
+from tests.fakes.pullstory.http import PullStoryContext, PullStoryHTTPServer, PullStoryRecord
+from tests.fakes.pullstory.routes import API_PREFIX, PullStoryApi, RateLimits
+from tests.fakes.pullstory.state import DEFAULT_FAILURE, Generation, Quota, StoryBook
 
 logger = logging.getLogger(__name__)
 

@@ -17,9 +17,9 @@ from urllib.parse import parse_qsl, urlsplit
 from syncd.devserver.faults import Fault, FaultBook
 from syncd.devserver.headers import bearer_matches
 from syncd.devserver.loopback import BadRequestBodyError, KeepAliveHandler, KeepAliveServer
-from syncd.devserver.pullstory_routes import PullStoryApi, error_response
 from syncd.devserver.requestlog import RequestLog, RequestRecord
 from syncd.devserver.responses import Response, raw_response
+from tests.fakes.pullstory.routes import PullStoryApi, error_response
 
 logger = logging.getLogger(__name__)
 

@@ -14,10 +14,10 @@ from typing import Literal
 from urllib.parse import unquote
 
 from syncd.devserver.headers import bearer_matches
-from syncd.devserver.pullstory_brief import InvalidBriefError, brief_facts, validate_brief
-from syncd.devserver.pullstory_state import UPGRADE_URL, QuotaExceededError, StoryBook
 from syncd.devserver.ratelimit import RateDecision, RateWindow
 from syncd.devserver.responses import Response, json_response
+from tests.fakes.pullstory.brief import InvalidBriefError, brief_facts, validate_brief
+from tests.fakes.pullstory.state import UPGRADE_URL, QuotaExceededError, StoryBook
 
 API_PREFIX = "/api/v1"
 STORIES = f"{API_PREFIX}/stories"
