@@ -37,6 +37,7 @@ from syncd.errors import (
     SyncdError,
 )
 from syncd.index import migrate
+from syncd.index.filters import SessionFilter
 from syncd.index.search import search
 from syncd.index.store import ProjectRecord, SessionRecord, Store, StoryRecord
 from syncd.logs import configure_logging
@@ -477,10 +478,9 @@ def ls_command(
     store, _ = _open_mirror(settings)
     with store:
         projects = store.projects()
+        wanted = SessionFilter(project=project, tag=tag, model=model, since=since)
         rows = [
-            r
-            for r in store.sessions().values()
-            if _matches(r, projects, project=project, tag=tag, model=model, since=since)
+            r for r in store.sessions().values() if _keeps(wanted, r, projects.get(r.project_id))
         ]
     keys = {
         "date": lambda r: (r.started_at or r.created_at or "", r.id),
@@ -577,26 +577,13 @@ def search_command(
         print("No matches.")
 
 
-def _matches(
-    record: SessionRecord,
-    projects: dict[str, ProjectRecord],
-    *,
-    project: str | None,
-    tag: str | None,
-    model: str | None,
-    since: str | None,
-) -> bool:
-    meta = record.metadata
-    owner = projects.get(record.project_id)
-    names = {record.project_id.casefold()} | ({owner.name.casefold()} if owner else set())
-    if project and project.casefold() not in names:
-        return False
-    if tag and tag.casefold() not in {t.casefold() for t in meta.tags}:
-        return False
-    models = [m.casefold() for m in meta.llm_models]
-    if model and not any(model.casefold() in m for m in models):
-        return False
-    return not since or (record.started_at or record.created_at or "") >= since
+def _keeps(wanted: SessionFilter, record: SessionRecord, owner: ProjectRecord | None) -> bool:
+    return wanted.keeps(
+        projects=[record.project_id, *([owner.name] if owner else [])],
+        tags=record.metadata.tags,
+        models=record.metadata.llm_models,
+        started=record.started_at or record.created_at,
+    )
 
 
 def _print_session(
