@@ -3,51 +3,33 @@
 from __future__ import annotations
 
 import json
-import logging
-import os
-import shlex
-import shutil
-import subprocess
 import sys
-import time
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, cast
+from typing import TYPE_CHECKING, Annotated
 
-import platformdirs
 import typer
 
 from syncd import __version__
-from syncd.config import DEFAULT_BASE_URL, Settings, load_settings
-from syncd.daemon.lock import RootLock, holder
-from syncd.daemon.status import EXIT_UNHEALTHY, collect_status, open_index
+from syncd.config import Settings, load_settings
+from syncd.daemon.status import EXIT_UNHEALTHY
 from syncd.daemon.status_text import check_line, describe
 from syncd.errors import (
     EXIT_ITEMS_FAILED,
     ConfigError,
-    MirrorMissingError,
-    NoBriefError,
     PushPausedError,
     PushWaitTimeoutError,
-    StorageError,
     SyncdError,
 )
-from syncd.index import migrate
 from syncd.index.filters import SessionFilter
-from syncd.index.search import search
-from syncd.index.store import ProjectRecord, SessionRecord, Store, StoryRecord
+from syncd.index.statuses import StoryStatus
 from syncd.logs import configure_logging
-from syncd.mirror.writer import Mirror
-from syncd.sync.searching import refresh_search_index
 
 if TYPE_CHECKING:  # commands import what only they need, so `syncd search` starts fast
-    from syncd.devserver import DevServer
-
-logger = logging.getLogger("syncd")
+    from syncd.app.browsing import Listed
 
 app = typer.Typer(
     help="Mirror your SpecStory Cloud sessions to a Markdown folder tree and a SQLite index.",
@@ -60,8 +42,6 @@ app = typer.Typer(
 db_app = typer.Typer(help="Manage the index database.", no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(db_app, name="db")
 
-DEMO_SYNTHETIC_SESSIONS = 60
-DEMO_PROJECTS = 4
 # `push --wait` gives up after this long by default: generation takes 60-120 s, and
 # PullStory failing for 15 minutes is an outage to report, not to wait out.
 WAIT_DEFAULT_SECONDS = 900.0
@@ -132,31 +112,27 @@ def sync_command(
     failed (every other session is still written; the failed ones are retried next run).
     Sessions deleted in the cloud are confirmed one by one and moved to .trash/.
     """
-    from syncd.daemon.cycle import run_cycle
-    from syncd.daemon.runtime import build_client, sync_options
-    from syncd.sync.engine import SyncEngine
+    from syncd.app.syncing import sync_once
 
     settings = _settings(ctx)
-    with _cloud_endpoint(settings, demo=demo) as (base_url, api_key, settings):
-        root = settings.mirror_root
-        mirror = Mirror(root)
-        options = sync_options(settings, allow_mass_delete=allow_mass_delete, dry_run=dry_run)
-        with (
-            RootLock(settings.state_dir),
-            Store.open(settings.index_url) as store,
-            build_client(settings, base_url, api_key, interactive=True) as client,
-            _progress() as progress,
-        ):
-            engine = SyncEngine(client, store, mirror, progress=progress, options=options)
-            report = run_cycle(settings, store, engine, "once")
-        if dry_run:
-            for action in report.actions:
-                print(action)
-            print(f"Dry run: {len(report.actions)} change(s) would be made; nothing was changed.")
-        print(report.summary())
-        if (halt := report.halt_line()) is not None:
-            print(halt)
-        print(f"Mirror: {root}")
+    with _progress() as progress:
+        result = sync_once(
+            settings,
+            demo=demo,
+            dry_run=dry_run,
+            allow_mass_delete=allow_mass_delete,
+            progress=progress,
+            say=_to_stderr,
+        )
+    report = result.report
+    if dry_run:
+        for action in report.actions:
+            print(action)
+        print(f"Dry run: {len(report.actions)} change(s) would be made; nothing was changed.")
+    print(report.summary())
+    if (halt := report.halt_line()) is not None:
+        print(halt)
+    print(f"Mirror: {result.root}")
     if not report.ok:
         for error in report.errors[:20]:
             print(f"  failed: {error}", file=sys.stderr)
@@ -172,12 +148,11 @@ def run_command(ctx: typer.Context) -> None:
     stop it after the file in hand; SIGHUP reloads the configuration. Under systemd it
     reports readiness and feeds the watchdog.
     """
-    from syncd.daemon.service import Daemon
+    from syncd.app.syncing import run_daemon
 
     options: Options = ctx.obj
     _settings(ctx)  # fail fast, with exit code 2, on a bad configuration
-    daemon = Daemon(lambda: load_settings(options.config))
-    raise typer.Exit(daemon.run())
+    raise typer.Exit(run_daemon(lambda: load_settings(options.config)))
 
 
 @app.command("status")
@@ -201,21 +176,10 @@ def status_command(
     stale_after_seconds ago or more. --check exits only 0 or 1: a status that cannot be
     read (a bad setting, an unreadable index) is unhealthy.
     """
+    from syncd.app.status import read_status
+
     try:
-        settings = _settings(ctx)
-        store = open_index(settings.index_url)
-        try:
-            report = collect_status(
-                store,
-                settings.state_dir,
-                now=datetime.now(UTC),
-                sync_seconds=settings.schedule.sync_seconds,
-                stale_after_seconds=settings.stale_after_seconds,
-                reserve=settings.budget.reserve,
-            )
-        finally:
-            if store is not None:
-                store.close()
+        report = read_status(_settings(ctx))
     except SyncdError as exc:
         if not check:
             raise
@@ -294,11 +258,9 @@ def db_upgrade(ctx: typer.Context) -> None:
 
     Every command that opens the index does this too; this one only upgrades.
     """
-    settings = _settings(ctx)
-    with Store.open(settings.index_url, migrate_schema=False) as store:
-        before = migrate.current_revision(store.engine)
-        migrate.upgrade(store.engine)
-        after = migrate.current_revision(store.engine)
+    from syncd.app.database import upgrade_index
+
+    before, after = upgrade_index(_settings(ctx))
     if before == after:
         print(f"Index already at revision {after}.")
     else:
@@ -314,14 +276,9 @@ def db_rebuild(ctx: typer.Context) -> None:
     every project again but downloads nothing the files already hold. Refuses (exit 6)
     while another syncd owns the root.
     """
-    from syncd.sync.rebuild import rebuild_index
+    from syncd.app.database import rebuild_from_files
 
-    settings = _settings(ctx)
-    root = settings.mirror_root
-    if not root.is_dir():
-        raise MirrorMissingError(str(root))
-    with RootLock(settings.state_dir), Store.open(settings.index_url) as store:
-        report = rebuild_index(Mirror(root), store)
+    report = rebuild_from_files(_settings(ctx))
     files = "file" if report.sessions == 1 else "files"
     projects = "project" if report.projects == 1 else "projects"
     print(
@@ -341,17 +298,9 @@ def brief_command(
     session: SessionArg,
 ) -> None:
     """Print the PullStory brief a session makes, as JSON, without sending it."""
-    from syncd.brief import NoBrief
-    from syncd.push.selection import brief_for, resolve_session
+    from syncd.app.pushing import brief_json
 
-    settings = _settings(ctx)
-    store, mirror = _open_mirror(settings)
-    with store:
-        record = resolve_session(store, mirror, session)
-        brief = brief_for(mirror, record)
-    if isinstance(brief, NoBrief):
-        raise NoBriefError(record.name or record.id, brief.reason)
-    print(json.dumps(brief.to_json(), indent=2, ensure_ascii=False))
+    print(json.dumps(brief_json(_settings(ctx), session), indent=2, ensure_ascii=False))
 
 
 @app.command("push")
@@ -381,74 +330,21 @@ def push_command(
     not be reached, exit 1 when the story is simply not finished; it stays queued either
     way. While `syncd run` owns the root, the brief is queued for it.
     """
-    from syncd.push.selection import push_session, resolve_session
+    from syncd.app.pushing import push, story_line
 
-    settings = _settings(ctx)
-    token = settings.pullstory.resolve_api_key()
-    if token is None:
-        raise ConfigError("SYNCD_PULLSTORY__API_KEY", "no PullStory token is configured")
-    store, mirror = _open_mirror(settings)
-    with store:
-        record = resolve_session(store, mirror, session)
-        pushed = push_session(store, mirror, record, time.time())
-        story = pushed.story
-        if pushed.action:
-            print(f"The last story failed ({pushed.error}); {pushed.action}.")
-        owner = holder(settings.state_dir)
-        started = time.monotonic()
-        if owner is not None:
-            print(f"Queued; the running syncd (pid {owner or '?'}) pushes it.")
-            if wait:
-                story = _wait_for_daemon(store, settings, story.brief_hash, timeout)
-        elif story.status in ("queued", "generating"):
-            story = _push_here(settings, token, store, mirror, story, wait, timeout)
-        state = store.push_state()
-    print(_story_line(story))
-    if story.status == "failed":
+    pushed = push(_settings(ctx), session, wait=wait, timeout=timeout, say=print)
+    story, state = pushed.story, pushed.state
+    print(story_line(story))
+    if story.status == StoryStatus.FAILED:
         print(f"`syncd push {session}` posts it again.", file=sys.stderr)
-    if story.status in ("failed", "rejected"):
+    if story.status in (StoryStatus.FAILED, StoryStatus.REJECTED):
         raise typer.Exit(EXIT_ITEMS_FAILED)
-    if story.status == "queued" and state.paused_reason:
+    if story.status == StoryStatus.QUEUED and state.paused_reason:
         if wait:
             raise PushPausedError(state.paused_reason, state.next_usage_check)
         print(state.paused_reason, file=sys.stderr)
-    if wait and story.status != "ready":
-        raise PushWaitTimeoutError(time.monotonic() - started, story.status, story.last_error)
-
-
-def _push_here(
-    settings: Settings,
-    token: str,
-    store: Store,
-    mirror: Mirror,
-    story: StoryRecord,
-    wait: bool,
-    timeout: float,
-) -> StoryRecord:
-    """Post and follow the story in this process (no daemon owns the root)."""
-    from syncd.daemon.runtime import push_policy, write_story_url
-    from syncd.push.pullstory import PullStoryClient
-    from syncd.push.queue import PushQueue, check_usage_soon
-
-    # A request that hangs must not outlast the wait either.
-    request_timeout = min(settings.timeout_seconds, timeout) if wait else settings.timeout_seconds
-    with (
-        RootLock(settings.state_dir),
-        PullStoryClient(settings.pullstory.base_url, token, timeout=request_timeout) as client,
-    ):
-        key = settings.resolve_api_key() or ""  # builds source URLs; never sent
-
-        def on_ready(ready: StoryRecord) -> None:
-            write_story_url(settings, store, mirror, ready.session_id, key)
-
-        # A stored quota pause may be over: the usage is looked at before anything waits.
-        check_usage_soon(store, time.time())
-        queue = PushQueue(store, client, on_ready=on_ready, policy=push_policy(settings))
-        queue.drain(
-            max_seconds=timeout if wait else 30.0,
-            until_final=story.brief_hash if wait else None,
-        )
-    return _story(store, story.brief_hash)
+    if wait and story.status != StoryStatus.READY:
+        raise PushWaitTimeoutError(pushed.followed_seconds, story.status, story.last_error)
 
 
 ProjectOpt = Annotated[str | None, typer.Option("--project", help="Project name or id.")]
@@ -472,24 +368,13 @@ def ls_command(
     as_json: JsonOpt = False,
 ) -> None:
     """List mirrored sessions (newest first) with their PullStory story when there is one."""
-    if sort not in ("date", "name", "size"):
+    from syncd.app.browsing import SORTS, list_sessions
+
+    if sort not in SORTS:
         raise ConfigError("--sort", "use date, name or size")
-    settings = _settings(ctx)
-    store, _ = _open_mirror(settings)
-    with store:
-        projects = store.projects()
-        wanted = SessionFilter(project=project, tag=tag, model=model, since=since)
-        rows = [
-            r for r in store.sessions().values() if _keeps(wanted, r, projects.get(r.project_id))
-        ]
-    keys = {
-        "date": lambda r: (r.started_at or r.created_at or "", r.id),
-        "name": lambda r: (r.name.casefold(), r.id),
-        "size": lambda r: (r.markdown_size or 0, r.id),
-    }
-    rows.sort(key=keys[sort], reverse=sort != "name")
-    for record in rows[:limit]:
-        _print_session(record, projects, as_json)
+    wanted = SessionFilter(project=project, tag=tag, model=model, since=since)
+    for listed in list_sessions(_settings(ctx), wanted, sort=sort, limit=limit):
+        _print_session(listed, as_json)
 
 
 @app.command("show")
@@ -501,13 +386,10 @@ def show_command(
     ] = False,
 ) -> None:
     """Show one session: metadata, file path and story URL. Ambiguous prefixes list matches."""
-    from syncd.push.selection import resolve_session
+    from syncd.app.browsing import find_session, open_in_editor
 
-    settings = _settings(ctx)
-    store, mirror = _open_mirror(settings)
-    with store:
-        record = resolve_session(store, mirror, session)
-        project = store.projects().get(record.project_id)
+    listed = find_session(_settings(ctx), session)
+    record, project = listed.record, listed.project
     meta = record.metadata
     rows = [
         ("id", record.id),
@@ -518,7 +400,7 @@ def show_command(
         ("models", ", ".join(meta.llm_models) or "-"),
         ("tags", ", ".join(meta.tags) or "-"),
         ("size", f"{record.markdown_size or 0} bytes"),
-        ("file", str(settings.mirror_root / record.path)),
+        ("file", str(listed.path)),
         ("story", record.pullstory_url or "-"),
     ]
     if record.cloud_deleted_at:
@@ -526,7 +408,7 @@ def show_command(
     for label, value in rows:
         print(f"{label + ':':9} {value}")
     if open_file:
-        _open(settings.mirror_root / record.path)
+        open_in_editor(listed.path)
 
 
 @app.command("search")
@@ -541,24 +423,12 @@ def search_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Search the mirrored sessions locally (names, tags, models, bodies), best first."""
-    settings = _settings(ctx)
-    store, mirror = _open_mirror(settings)
-    with store:
-        try:
-            refresh_search_index(store, mirror)
-        except StorageError as exc:  # e.g. a sync holds the index longer than the busy wait
-            logger.warning("searching without the newest changes: %s", exc)
-        hits = search(
-            store.engine, query, project=project, tag=tag, model=model, since=since, limit=limit
-        )
-        records = {hit.session_id: store.session(hit.session_id) for hit in hits}
-        projects = store.projects()
-    for hit in hits:
-        record = records[hit.session_id]
-        if record is None:
-            continue
-        path = settings.mirror_root / record.path
-        project_name = projects[record.project_id].name if record.project_id in projects else ""
+    from syncd.app.browsing import search_sessions
+
+    wanted = SessionFilter(project=project, tag=tag, model=model, since=since)
+    found = search_sessions(_settings(ctx), query, wanted, limit=limit)
+    for item in found:
+        hit, record, path, project_name = item.hit, item.record, item.path, item.project_name
         if as_json:
             row = {
                 "id": record.id,
@@ -573,23 +443,12 @@ def search_command(
         print(f"{project_name} / {hit.name_highlight or record.name or '(untitled)'}")
         print(f"  {' '.join(hit.snippet.split())}")
         print(f"  {path}")
-    if not hits and not as_json:
+    if not found and not as_json:
         print("No matches.")
 
 
-def _keeps(wanted: SessionFilter, record: SessionRecord, owner: ProjectRecord | None) -> bool:
-    return wanted.keeps(
-        projects=[record.project_id, *([owner.name] if owner else [])],
-        tags=record.metadata.tags,
-        models=record.metadata.llm_models,
-        started=record.started_at or record.created_at,
-    )
-
-
-def _print_session(
-    record: SessionRecord, projects: dict[str, ProjectRecord], as_json: bool
-) -> None:
-    project = projects.get(record.project_id)
+def _print_session(listed: Listed, as_json: bool) -> None:
+    record, project = listed.record, listed.project
     if as_json:
         row = {
             "id": record.id,
@@ -608,55 +467,6 @@ def _print_session(
     kept = "  (deleted in the cloud)" if record.cloud_deleted_at else ""
     name = record.name or "(untitled)"
     print(f"{when:16}  {record.id[:8]}  {project.name if project else '?'} / {name}{kept}{story}")
-
-
-def _open(path: Path) -> None:
-    editor = os.environ.get("VISUAL") or os.environ.get("EDITOR")
-    opener = shutil.which("xdg-open") or shutil.which("open")
-    command = (
-        [*shlex.split(editor), str(path)] if editor else [opener, str(path)] if opener else None
-    )
-    if command is None:
-        raise ConfigError("EDITOR", "no editor or opener found; set $EDITOR")
-    subprocess.run(command, check=False)
-
-
-def _open_mirror(settings: Settings) -> tuple[Store, Mirror]:
-    store = open_index(settings.index_url)
-    if store is None:
-        raise MirrorMissingError(str(settings.mirror_root))
-    # An index left behind by an older syncd is upgraded here too (one query when current).
-    migrate.upgrade(store.engine)
-    return store, Mirror(settings.mirror_root)
-
-
-def _story(store: Store, brief_hash: str) -> StoryRecord:
-    return next(s for s in store.stories() if s.brief_hash == brief_hash)
-
-
-def _wait_for_daemon(
-    store: Store, settings: Settings, brief_hash: str, timeout: float
-) -> StoryRecord:
-    deadline = time.monotonic() + timeout
-    story = _story(store, brief_hash)
-    while story.status in ("queued", "generating") and time.monotonic() < deadline:
-        held = story.status == "queued" and store.push_state().paused_reason is not None
-        if holder(settings.state_dir) is None or held:
-            break  # the daemon is gone, or the quota holds the brief: say so, not hang
-        # The daemon does the work; this only reads the index.
-        time.sleep(min(2.0, max(0.0, deadline - time.monotonic())))
-        story = _story(store, brief_hash)
-    return story
-
-
-def _story_line(story: StoryRecord) -> str:
-    if story.status == "ready":
-        return f"ready: {story.url}"
-    if story.status in ("failed", "rejected", "superseded"):
-        return f"{story.status}: {story.last_error}"
-    if story.status == "generating":
-        return f"generating: story {story.story_id} (syncd run or push --wait follows it)"
-    return "queued"
 
 
 @app.command("devserver")
@@ -694,77 +504,32 @@ def devserver_command(
     --page-size, --cursor-in and --recent-shape make the listings answer in shapes the
     API may take one day (see "The local server" in the README).
     """
-    from syncd.devserver import DevServer, ListingShape, serve
-    from syncd.devserver.listing_shape import CursorPlace, RecentShape
+    from syncd.app.demo import LocalServer, listing_shape, run_devserver
 
     try:
-        shape = ListingShape(
-            page_size=page_size,
-            cursor_in=cast(CursorPlace, cursor_in),  # checked by ListingShape
-            recent=cast(RecentShape, recent_shape),
-        )
+        shape = listing_shape(page_size, cursor_in, recent_shape)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
-    server = DevServer(api_key=api_key, port=port, rate_limit=rate_limit, window_seconds=window)
-    server.shape_listings(shape)
-    _seed(server, corpus, synthetic, projects)
-    if huge_session_mb:
-        project_id = server.add_project("huge")
-        server.add_large_session(project_id, huge_session_mb * 1024 * 1024)
-    server.start()
-    print(f"SpecStory-compatible server on {server.url}  (api key: {server.api_key})", flush=True)
-    serve(server)
-
-
-def _seed(server: DevServer, corpus: Path | None, synthetic: int, projects: int) -> None:
-    if corpus is not None:
-        if not corpus.is_dir():
-            raise SyncdError(f"--corpus {corpus}: not a folder")
-        has_subfolders = any(child.is_dir() for child in corpus.iterdir())
-        if has_subfolders:
-            server.seed_from_folder(corpus)
-        else:
-            server.seed_corpus_flat(corpus, projects=projects)
-    if synthetic:
-        server.seed_synthetic(synthetic, projects)
-
-
-@contextmanager
-def _cloud_endpoint(settings: Settings, *, demo: bool) -> Iterator[tuple[str, str, Settings]]:
-    """The real cloud when a key is configured; otherwise a seeded local demo server.
-
-    The demo is used without asking only when nothing at all is configured (no key, no
-    root, default server), so a missing key never fills a real mirror with demo data.
-    """
-    from syncd.devserver import DevServer
-
-    api_key = None if demo else settings.resolve_api_key()
-    if api_key is not None:
-        yield settings.base_url, api_key, settings
-        return
-    if not demo and (settings.root is not None or settings.base_url != DEFAULT_BASE_URL):
-        raise ConfigError(
-            "SYNCD_API_KEY",
-            f"no API key for {settings.base_url}; set SYNCD_API_KEY (or api_key_file / "
-            "api_key_command), or pass --demo to try syncd on its built-in demo server",
-        )
-    root = settings.root or Path(platformdirs.user_data_dir("syncd")) / "demo"
-    server = DevServer(api_key="demo-key", port=0, rate_limit=None)
-    corpus = settings.demo_corpus
-    if corpus is not None and corpus.is_dir():
-        server.seed_corpus_flat(corpus, projects=DEMO_PROJECTS)
-        source = f"the corpus in {corpus}"
-    else:
-        server.seed_synthetic(DEMO_SYNTHETIC_SESSIONS, DEMO_PROJECTS)
-        source = f"{DEMO_SYNTHETIC_SESSIONS} synthetic sessions"
-    reason = "" if demo else "No API key configured (SYNCD_API_KEY). "
-    print(
-        f"{reason}Syncing from syncd's built-in demo server, seeded with {source}; "
-        "no SpecStory Cloud account is involved.",
-        file=sys.stderr,
+    options = LocalServer(
+        port=port,
+        api_key=api_key,
+        rate_limit=rate_limit,
+        window_seconds=window,
+        shape=shape,
+        corpus=corpus,
+        synthetic=synthetic,
+        projects=projects,
+        huge_session_mb=huge_session_mb,
     )
-    with server:
-        yield server.url, server.api_key, settings.model_copy(update={"root": root})
+    run_devserver(options, started=_announce_server)
+
+
+def _announce_server(url: str, api_key: str) -> None:
+    print(f"SpecStory-compatible server on {url}  (api key: {api_key})", flush=True)
+
+
+def _to_stderr(line: str) -> None:
+    print(line, file=sys.stderr)
 
 
 @contextmanager
