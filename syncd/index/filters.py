@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class SessionFilter:
-    """--project, --tag, --model and --since; None keeps every session.
+    """--project, --tag, --model and --since; None (or empty) keeps every session.
 
     `project` matches one of the project's names or its id, `tag` one whole tag, `model`
     part of a model name (all case-insensitive); `since` (an ISO date or time) keeps
@@ -21,7 +21,7 @@ class SessionFilter:
     since: str | None = None
 
     def __bool__(self) -> bool:
-        return any(v is not None for v in (self.project, self.tag, self.model, self.since))
+        return any((self.project, self.tag, self.model, self.since))
 
     def keeps(
         self,
@@ -32,15 +32,15 @@ class SessionFilter:
         started: str | None,
     ) -> bool:
         """Whether a session with these project names/ids, tags, models and start passes."""
-        if self.project is not None and self.project.casefold() not in _folded(projects):
+        if self.project and self.project.casefold() not in _folded(projects):
             return False
-        if self.tag is not None and self.tag.casefold() not in _folded(tags):
+        if self.tag and self.tag.casefold() not in _folded(tags):
             return False
-        if self.model is not None:
+        if self.model:
             wanted = self.model.casefold()
             if not any(wanted in model for model in _folded(models)):
                 return False
-        return self.since is None or (started or "") >= self.since
+        return not self.since or (started or "") >= self.since
 
 
 def _folded(values: Iterable[str]) -> set[str]:

@@ -180,7 +180,7 @@ def search(
     """
     if limit < 1:
         raise SearchQueryError(query, f"limit must be at least 1, not {limit}")
-    if since is not None:
+    if since:
         _check_iso_date(query, since)
     wanted = SessionFilter(project=project, tag=tag, model=model, since=since)
     # Filtered hits are chosen here, so only an unfiltered search can stop the query early.
