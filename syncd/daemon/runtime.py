@@ -3,18 +3,29 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from syncd.cloud.budget import RateBudget
 from syncd.cloud.client import CloudClient, RetryPolicy
 from syncd.config import Settings
 from syncd.daemon.archiving import STORY_URL_REASON, commit_journal
+from syncd.daemon.lock import RootLock
 from syncd.index.store import Store
 from syncd.mirror.writer import Mirror
 from syncd.push.queue import PushPolicy
 from syncd.push.retry import RetryPolicy as FailedStoryRetries
 from syncd.sync.engine import SyncEngine, SyncOptions
 from syncd.sync.report import CycleReport
+
+
+@contextmanager
+def open_root(settings: Settings) -> Iterator[tuple[Store, Mirror]]:
+    """The root's lock held, its index open (migrated) and its mirror: what every writer
+    (`syncd run`, `sync`, `db rebuild`) works in. Raises RootLockedError when another
+    syncd owns the root."""
+    with RootLock(settings.state_dir), Store.open(settings.index_url) as store:
+        yield store, Mirror(settings.mirror_root)
 
 
 def retry_policy(settings: Settings) -> RetryPolicy:

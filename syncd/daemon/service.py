@@ -28,13 +28,11 @@ from syncd.cloud.budget import RateBudget
 from syncd.config import ScheduleSettings, Settings
 from syncd.daemon.cycle import run_cycle
 from syncd.daemon.heartbeat import Heartbeat
-from syncd.daemon.lock import RootLock
 from syncd.daemon.notify import Notifier
 from syncd.daemon.pushing import PushWorker
-from syncd.daemon.runtime import build_client, sync_options
+from syncd.daemon.runtime import build_client, open_root, sync_options
 from syncd.daemon.state import DaemonState, write_state
 from syncd.errors import AuthError, ConfigError, StopRequested, SyncdError, redact_url
-from syncd.index.store import Store
 from syncd.mirror.writer import Mirror
 from syncd.sync.engine import SyncEngine
 from syncd.sync.report import CycleReport
@@ -81,9 +79,8 @@ class Daemon:
         if api_key is None:
             raise ConfigError("SYNCD_API_KEY", "the daemon needs an API key")
         self._api_key = api_key
-        mirror = Mirror(settings.mirror_root)
-        mirror.ensure_root()
-        with RootLock(settings.state_dir), Store.open(settings.index_url) as store:
+        Mirror(settings.mirror_root).ensure_root()
+        with open_root(settings) as (store, mirror):
             self._store, self._mirror = store, mirror
             self._pushing = PushWorker(
                 lambda: self.settings, store, mirror, self.stop_event, lambda: self._api_key

@@ -21,6 +21,7 @@ from syncd.daemon.health import find_problem, run_in_progress
 from syncd.daemon.lock import UNKNOWN_PID, holder
 from syncd.daemon.state import DaemonState, read_state
 from syncd.errors import ConfigError
+from syncd.index.statuses import StoryStatus
 from syncd.index.store import ArchiveState, BudgetRecord, RunRecord, Store
 
 RECENT_RUNS = 5
@@ -235,7 +236,7 @@ def _push_status(store: Store) -> PushStatus | None:
     if not counts and state.paused_reason is None:
         return None
     paused = state.paused_reason is not None
-    retry_at = store.earliest_poll(("failed",))
+    retry_at = store.earliest_poll((StoryStatus.FAILED,))
     return PushStatus(
         counts,
         state.paused_reason,

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from syncd.daemon.lock import UNKNOWN_PID
 from syncd.index.records import ArchiveState, RunOutcome, RunRecord
+from syncd.index.statuses import StoryStatus
 
 if TYPE_CHECKING:  # the report is built in status, which says its problems with these words
     from syncd.daemon.status import BudgetStatus, PushStatus, StatusReport
@@ -140,11 +141,17 @@ def _describe_budget(budget: BudgetStatus | None) -> str:
 
 def _describe_pushes(pushes: PushStatus, now: datetime) -> str:
     """'2 ready, 1 queued; PAUSED: <why> (next look at the usage 10:42 (in 2 min))'."""
-    order = ("ready", "generating", "queued", "failed", "rejected")
+    order = (
+        StoryStatus.READY,
+        StoryStatus.GENERATING,
+        StoryStatus.QUEUED,
+        StoryStatus.FAILED,
+        StoryStatus.REJECTED,
+    )
     parts = []
     for status in (s for s in order if pushes.counts.get(s)):
         part = f"{pushes.counts[status]} {status}"
-        if status == "failed" and pushes.next_retry is not None:
+        if status == StoryStatus.FAILED and pushes.next_retry is not None:
             part += f" (next retry {when(pushes.next_retry, now)})"
         parts.append(part)
     text = ", ".join(parts) if parts else "nothing pushed yet"

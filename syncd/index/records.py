@@ -13,6 +13,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from syncd.index.statuses import StorySource, StoryStatus
 from syncd.model import SessionMetadata, SessionRecord
 
 
@@ -81,8 +82,8 @@ class StoryRecord:
     session_id: str
     brief_hash: str
     brief: dict[str, Any]
-    status: str  # queued | generating | ready | failed | rejected | superseded
-    source: str  # push | mark | outbox | rule
+    status: StoryStatus
+    source: StorySource
     created_at: float
     updated_at: float
     story_id: str | None = None

@@ -25,11 +25,12 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, text
+from sqlalchemy import Connection, Engine, Row, bindparam, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from syncd.errors import SearchQueryError, SearchUnavailableError, StorageError, driver_message
 from syncd.index import snippets
+from syncd.index.filters import SessionFilter
 
 SEARCH_TABLE = "session_search"
 DOCS_TABLE = "session_search_docs"
@@ -174,27 +175,31 @@ def search(
 ) -> list[Hit]:
     """The best `limit` sessions matching `query`, most relevant first.
 
-    `project` matches the project's name or id, `tag` one whole tag, `model` part of a
-    model name (all case-insensitive); `since` (an ISO date) keeps sessions started, or
-    else created, on or after it.
+    The filters are `syncd ls`'s (see SessionFilter); `project` also matches the project
+    name the session was indexed under.
     """
     if limit < 1:
         raise SearchQueryError(query, f"limit must be at least 1, not {limit}")
-    where, params = _filters(query, project=project, tag=tag, model=model, since=since)
+    if since:
+        _check_iso_date(query, since)
+    wanted = SessionFilter(project=project, tag=tag, model=model, since=since)
+    # Filtered hits are chosen here, so only an unfiltered search can stop the query early.
     sql = text(
-        f"SELECT docs.id, docs.session_id, docs.name, {_RANK} AS score "
+        "SELECT docs.id, docs.session_id, docs.name, docs.project, docs.tags, docs.models, "
+        "sessions.project_id, projects.name AS project_name, "
+        f"COALESCE(sessions.started_at, sessions.created_at) AS started, {_RANK} AS score "
         "FROM session_search "
         f"JOIN {DOCS_TABLE} AS docs ON docs.id = session_search.rowid "
         "LEFT JOIN sessions ON sessions.id = docs.session_id "
         "LEFT JOIN projects ON projects.id = sessions.project_id "
-        f"WHERE {' AND '.join(where)} "
-        "ORDER BY score, docs.session_id LIMIT :limit"
+        "WHERE session_search MATCH :query "
+        "ORDER BY score, docs.session_id" + ("" if wanted else " LIMIT :limit")
     )
     fts = fts_query(query)
-    params |= {"query": fts, "limit": limit}
     try:
         with _transaction(engine) as connection:
-            rows = connection.execute(sql, params).all()
+            found = connection.execute(sql, {"query": fts, "limit": limit})
+            rows = [row for row in found if _kept(wanted, row)][:limit]
             bodies = _compressed_bodies(connection, [row.session_id for row in rows])
     except StorageError as exc:
         if _is_query_problem(exc.reason):
@@ -210,6 +215,16 @@ def search(
         )
         for row in rows
     ]
+
+
+def _kept(wanted: SessionFilter, row: Row[Any]) -> bool:
+    names = (row.project_name, row.project_id, row.project)
+    return wanted.keeps(
+        projects=[name for name in names if name is not None],
+        tags=(row.tags or "").split(_LIST_SEPARATOR),
+        models=(row.models or "").split(_LIST_SEPARATOR),
+        started=row.started,
+    )
 
 
 def _compressed_bodies(connection: Connection, session_ids: list[str]) -> dict[str, bytes]:
@@ -288,36 +303,6 @@ def _word(query: str, word: str) -> list[str]:
         return []
     quoted = '"' + stem.replace('"', '""') + '"'
     return [quoted + ("*" if prefix else "")]
-
-
-def _filters(
-    query: str,
-    *,
-    project: str | None,
-    tag: str | None,
-    model: str | None,
-    since: str | None,
-) -> tuple[list[str], dict[str, Any]]:
-    where = ["session_search MATCH :query"]
-    params: dict[str, Any] = {}
-    if project is not None:
-        where.append(
-            "(lower(projects.name) = lower(:project) OR lower(sessions.project_id) = "
-            "lower(:project) OR lower(docs.project) = lower(:project))"
-        )
-        params["project"] = project
-    if tag is not None:
-        # Whole-entry match: the stored list and the wanted tag are both wrapped in newlines.
-        where.append("instr(lower(char(10) || docs.tags || char(10)), lower(:tag)) > 0")
-        params["tag"] = f"{_LIST_SEPARATOR}{tag}{_LIST_SEPARATOR}"
-    if model is not None:
-        where.append("instr(lower(docs.models), lower(:model)) > 0")
-        params["model"] = model
-    if since is not None:
-        _check_iso_date(query, since)
-        where.append("COALESCE(sessions.started_at, sessions.created_at) >= :since")
-        params["since"] = since
-    return where, params
 
 
 def _check_iso_date(query: str, since: str) -> None:

@@ -46,6 +46,7 @@ from syncd.index.records import (
     session_from_json,
     session_to_json,
 )
+from syncd.index.statuses import StorySource, StoryStatus
 from syncd.model import SessionRecord
 
 __all__ = [
@@ -286,7 +287,7 @@ class Store:
     def stories(
         self,
         *,
-        statuses: tuple[str, ...] | None = None,
+        statuses: tuple[StoryStatus, ...] | None = None,
         session_id: str | None = None,
         built_hash: str | None = None,
         due_by: float | None = None,
@@ -305,7 +306,7 @@ class Store:
                 query = query.where(StoryRow.next_poll_at <= due_by)
             return [_story_record(row) for row in db.scalars(query)]
 
-    def earliest_poll(self, statuses: tuple[str, ...]) -> float | None:
+    def earliest_poll(self, statuses: tuple[StoryStatus, ...]) -> float | None:
         """The soonest next_poll_at among stories of these statuses (None: none is set)."""
         with self._transaction() as db:
             query = select(func.min(StoryRow.next_poll_at)).where(StoryRow.status.in_(statuses))
@@ -323,7 +324,7 @@ class Store:
         with self._transaction() as db:
             query = (
                 select(StoryRow.session_id, StoryRow.url)
-                .where(StoryRow.status == "ready", StoryRow.url.is_not(None))
+                .where(StoryRow.status == StoryStatus.READY, StoryRow.url.is_not(None))
                 .order_by(StoryRow.id.desc())
                 .limit(limit)
             )
@@ -514,7 +515,9 @@ def _story_values(record: StoryRecord) -> dict[str, Any]:
 
 
 def _story_record(row: StoryRow) -> StoryRecord:
-    return StoryRecord(id=row.id, **{name: getattr(row, name) for name in _STORY_FIELDS})
+    values = {name: getattr(row, name) for name in _STORY_FIELDS}
+    values |= {"status": StoryStatus(row.status), "source": StorySource(row.source)}
+    return StoryRecord(id=row.id, **values)
 
 
 def _project_record(row: ProjectRow) -> ProjectRecord:

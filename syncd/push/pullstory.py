@@ -26,16 +26,19 @@ from syncd.errors import (
     StoryNotFoundError,
     redact_url,
 )
+from syncd.index.statuses import StoryStatus
 
 logger = logging.getLogger(__name__)
 
 _STORY_ID = re.compile(r"brief_[a-f0-9]{16}")
+# What GET /stories/{id} may answer; queued, rejected and superseded are syncd's own.
+_ANSWERED = frozenset({StoryStatus.GENERATING, StoryStatus.READY, StoryStatus.FAILED})
 
 
 @dataclass(frozen=True)
 class Story:
     id: str
-    status: str  # generating | ready | failed
+    status: StoryStatus  # generating | ready | failed
     url: str | None
     cached: bool
     message: str | None
@@ -46,11 +49,11 @@ class Story:
     @classmethod
     def from_json(cls, data: dict[str, Any], url: str) -> Story:
         story_id, status = data.get("id"), data.get("status")
-        if not isinstance(story_id, str) or status not in ("generating", "ready", "failed"):
+        if not isinstance(story_id, str) or status not in _ANSWERED:
             raise PullStoryUnavailableError(url, "the answer is not a story")
         return cls(
             id=story_id,
-            status=str(status),
+            status=StoryStatus(status),
             url=_text(data.get("url")),
             cached=data.get("cached") is True,
             message=_text(data.get("message")),

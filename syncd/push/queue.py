@@ -30,6 +30,7 @@ from syncd.errors import (
     QuotaExhaustedError,
     StoryNotFoundError,
 )
+from syncd.index.statuses import OPEN_STATUSES, StoryStatus
 from syncd.index.store import PushState, Store, StoryRecord
 from syncd.push.pullstory import PullStoryClient, Story, Usage
 from syncd.push.retry import RetryPolicy, retry
@@ -42,7 +43,6 @@ MIN_POLL = 5.0
 MAX_ATTEMPTS = 20  # then the story is recorded as failed with the last error
 STORY_URL = "https://pullstory.com/s/"
 MAX_BACKOFF = 600.0
-OPEN = ("queued", "generating")
 # After a 402 the usage is first looked at again this soon, then twice as long each time
 # (up to PushPolicy.usage_check_max), and at the period's end.
 FIRST_USAGE_CHECK = 120.0
@@ -129,7 +129,7 @@ class PushQueue:
         if state.not_before is not None and now < state.not_before:
             return state.not_before
         if self.retry_failed:
-            for failed in self.store.stories(statuses=("failed",), due_by=now):
+            for failed in self.store.stories(statuses=(StoryStatus.FAILED,), due_by=now):
                 retry(self.store, failed, now, manual=False)
         paused = state.paused_reason is not None
         if paused and (state.next_usage_check is None or now >= state.next_usage_check):
@@ -140,13 +140,13 @@ class PushQueue:
                 return self._next_wake()
             state = self.store.push_state()
             paused = state.paused_reason is not None
-        open_stories = self.store.stories(statuses=OPEN)
+        open_stories = self.store.stories(statuses=OPEN_STATUSES)
         if not open_stories:
             return self._next_wake()
         due = [s for s in open_stories if (s.next_poll_at or 0.0) <= now]
         # A quota pause holds new briefs only: stories already paid for are still followed.
-        polls = [s for s in due if s.status == "generating"]
-        posts = [] if paused else [s for s in due if s.status == "queued"]
+        polls = [s for s in due if s.status == StoryStatus.GENERATING]
+        posts = [] if paused else [s for s in due if s.status == StoryStatus.QUEUED]
         try:
             if polls and now - self._last_get >= GET_SPACING:
                 self._last_get = now
@@ -172,7 +172,9 @@ class PushQueue:
             self._pause(exc, now)
             return
         except BriefRejectedError as exc:
-            self._save(story, status="rejected", last_error=exc.problem, next_poll_at=None)
+            self._save(
+                story, status=StoryStatus.REJECTED, last_error=exc.problem, next_poll_at=None
+            )
             logger.error("session %s: %s", story.session_id, exc.message)
             return
         except (PullStoryUnavailableError, PullStoryAuthError) as exc:
@@ -192,7 +194,7 @@ class PushQueue:
         try:
             answer = self.client.get_story(story.story_id)
         except StoryNotFoundError as exc:
-            self._save(story, status="failed", last_error=exc.message, next_poll_at=None)
+            self._save(story, status=StoryStatus.FAILED, last_error=exc.message, next_poll_at=None)
             return
         except (PullStoryUnavailableError, PullStoryAuthError) as exc:
             self._retry_later(story, exc, now)
@@ -200,11 +202,11 @@ class PushQueue:
         self._apply(story, answer, now)
 
     def _apply(self, story: StoryRecord, answer: Story, now: float) -> None:
-        if answer.status == "ready":
+        if answer.status == StoryStatus.READY:
             url = answer.url or STORY_URL + answer.id
             ready = self._save(
                 story,
-                status="ready",
+                status=StoryStatus.READY,
                 story_id=answer.id,
                 url=url,
                 next_poll_at=None,
@@ -213,12 +215,12 @@ class PushQueue:
             self.store.set_pullstory_url(story.session_id, url)
             logger.info("session %s: story ready at %s", story.session_id, url)
             self.on_ready(ready)
-        elif answer.status == "failed":
+        elif answer.status == StoryStatus.FAILED:
             failures = story.failures + 1
             retry_at = self.policy.retry.next_retry(failures, now)
             self._save(
                 story,
-                status="failed",
+                status=StoryStatus.FAILED,
                 story_id=answer.id,
                 next_poll_at=retry_at,
                 failures=failures,
@@ -239,9 +241,9 @@ class PushQueue:
         else:
             self._save(
                 story,
-                status="generating",
+                status=StoryStatus.GENERATING,
                 story_id=answer.id,
-                next_poll_at=now + _poll_interval(answer, first=story.status == "queued"),
+                next_poll_at=now + _poll_interval(answer, first=story.status == StoryStatus.QUEUED),
                 last_error=None,  # it names the current trouble, and PullStory answered
             )
 
@@ -249,7 +251,11 @@ class PushQueue:
         attempts = story.attempts + 1
         if attempts >= MAX_ATTEMPTS:
             self._save(
-                story, status="failed", attempts=attempts, last_error=exc.message, next_poll_at=None
+                story,
+                status=StoryStatus.FAILED,
+                attempts=attempts,
+                last_error=exc.message,
+                next_poll_at=None,
             )
             logger.error("session %s: giving up: %s", story.session_id, exc.message)
             return
@@ -317,11 +323,13 @@ class PushQueue:
     def _held_by_pause(self, brief_hash: str) -> bool:
         if self.store.push_state().paused_reason is None:
             return False
-        queued = self.store.stories(statuses=("queued",))
+        queued = self.store.stories(statuses=(StoryStatus.QUEUED,))
         return any(s.brief_hash == brief_hash for s in queued)
 
     def _is_final(self, brief_hash: str) -> bool:
-        return not any(s.brief_hash == brief_hash for s in self.store.stories(statuses=OPEN))
+        return not any(
+            s.brief_hash == brief_hash for s in self.store.stories(statuses=OPEN_STATUSES)
+        )
 
     def _next_wake(self) -> float | None:
         state = self.store.push_state()
@@ -332,14 +340,17 @@ class PushQueue:
         times = []
         if paused:
             times.append(state.next_usage_check or now)
-        if self.retry_failed and (retry_at := self.store.earliest_poll(("failed",))) is not None:
+        if (
+            self.retry_failed
+            and (retry_at := self.store.earliest_poll((StoryStatus.FAILED,))) is not None
+        ):
             times.append(retry_at)
-        for story in self.store.stories(statuses=OPEN):
-            if story.status == "queued" and paused:
+        for story in self.store.stories(statuses=OPEN_STATUSES):
+            if story.status == StoryStatus.QUEUED and paused:
                 continue  # sent once the usage shows minutes: its time is the next check
             due = story.next_poll_at or 0.0
-            spacing = POST_SPACING if story.status == "queued" else GET_SPACING
-            last = self._last_post if story.status == "queued" else self._last_get
+            spacing = POST_SPACING if story.status == StoryStatus.QUEUED else GET_SPACING
+            last = self._last_post if story.status == StoryStatus.QUEUED else self._last_get
             times.append(max(due, last + spacing))
         return min(times) if times else None
 

@@ -15,6 +15,7 @@ import logging
 import re
 from dataclasses import dataclass
 
+from syncd.index.statuses import StoryStatus
 from syncd.index.store import Store, StoryRecord
 from syncd.push.shrink import brief_from_json, describe_cut, shrink
 
@@ -59,7 +60,7 @@ def retry(store: Store, story: StoryRecord, now: float, *, manual: bool) -> Retr
     """Queue a failed story again: a smaller brief when the failure asked for one, else the
     same brief. Without a smaller brief to send, a `manual` retry (syncd push) posts the
     same one again and the worker's own retry gives up (None, and it is not tried again)."""
-    if story.status != "failed":
+    if story.status != StoryStatus.FAILED:
         return None
     if asks_for_smaller(story.last_error):
         smaller = _smaller(store, story, now)
@@ -77,7 +78,7 @@ def retry(store: Store, story: StoryRecord, now: float, *, manual: bool) -> Retr
     else:
         action = "posting the same brief again"
     queued = dataclasses.replace(
-        story, status="queued", next_poll_at=now, attempts=0, updated_at=now
+        story, status=StoryStatus.QUEUED, next_poll_at=now, attempts=0, updated_at=now
     )
     store.save_story(queued)
     _log(story, action)
@@ -94,7 +95,7 @@ def _smaller(store: Store, story: StoryRecord, now: float) -> Retried | None:
             session_id=story.session_id,
             brief_hash=smaller.content_hash(),
             brief=smaller.to_json(),
-            status="queued",
+            status=StoryStatus.QUEUED,
             source=story.source,
             created_at=now,
             updated_at=now,
@@ -105,7 +106,9 @@ def _smaller(store: Store, story: StoryRecord, now: float) -> Retried | None:
     )
     if added.id != story.id:
         store.save_story(
-            dataclasses.replace(story, status="superseded", next_poll_at=None, updated_at=now)
+            dataclasses.replace(
+                story, status=StoryStatus.SUPERSEDED, next_poll_at=None, updated_at=now
+            )
         )
     action = f"retrying with a smaller brief: {describe_cut(current, smaller)}"
     _log(story, action)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from syncd.brief import Brief, NoBrief, build_brief
 from syncd.errors import NoBriefError, SessionNotFoundError, SyncdError
+from syncd.index.statuses import StorySource, StoryStatus
 from syncd.index.store import SessionRecord, Store, StoryRecord
 from syncd.mirror import frontmatter
 from syncd.mirror.writer import Mirror
@@ -87,8 +88,8 @@ def push_session(store: Store, mirror: Mirror, record: SessionRecord, now: float
     """What `syncd push` does: queue the session's brief, or, when its story failed, queue
     it again (smaller if PullStory asked: see `retry`). The story to follow, and what was
     done about a failure (an empty action when there was none)."""
-    story = enqueue(store, mirror, record, "push", now)
-    if story.status == "failed":
+    story = enqueue(store, mirror, record, StorySource.PUSH, now)
+    if story.status == StoryStatus.FAILED:
         retried = retry(store, story, now, manual=True)
         if retried is not None:
             return retried
@@ -96,7 +97,7 @@ def push_session(store: Store, mirror: Mirror, record: SessionRecord, now: float
 
 
 def enqueue(
-    store: Store, mirror: Mirror, record: SessionRecord, source: str, now: float
+    store: Store, mirror: Mirror, record: SessionRecord, source: StorySource, now: float
 ) -> StoryRecord:
     """Queue the session's brief, or return the story that already stands for it: the
     newest of this brief as built (a smaller brief a failure led to counts)."""
@@ -114,7 +115,7 @@ def enqueue(
             session_id=record.id,
             brief_hash=built_hash,
             brief=brief.to_json(),
-            status="queued",
+            status=StoryStatus.QUEUED,
             source=source,
             created_at=now,
             updated_at=now,
@@ -160,7 +161,7 @@ def handle_changed_files(
                     )
                     continue
                 try:
-                    queued.append(enqueue(store, mirror, claim.record, "outbox", now))
+                    queued.append(enqueue(store, mirror, claim.record, StorySource.OUTBOX, now))
                 except NoBriefError as exc:
                     outbox.reject(claim.name, f"no PullStory brief: {exc.reason}")
                     continue
@@ -173,7 +174,7 @@ def handle_changed_files(
             if inspection is None or inspection.file_sha256 == record.file_sha256:
                 continue  # as syncd wrote it: not the user's mark
             if inspection.front_matter and inspection.front_matter.get("pullstory") is True:
-                queued.append(enqueue(store, mirror, record, "mark", now))
+                queued.append(enqueue(store, mirror, record, StorySource.MARK, now))
         except (SyncdError, ValueError, OSError, RuntimeError) as exc:
             message = exc.message if isinstance(exc, SyncdError) else str(exc)
             logger.warning("%s: %s", path.name, message)
@@ -193,7 +194,7 @@ def enqueue_by_rules(store: Store, mirror: Mirror, rules: Rules, now: float) -> 
             continue
         if rules.match(record, project.name, project.dirname):
             try:
-                queued.append(enqueue(store, mirror, record, "rule", now))
+                queued.append(enqueue(store, mirror, record, StorySource.RULE, now))
             except NoBriefError as exc:
                 logger.debug("%s", exc.message)  # asked again each cycle: keep it quiet
     return queued

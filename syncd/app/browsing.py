@@ -1,0 +1,147 @@
+"""`syncd ls`, `show` and `search`: reading the mirror and its index, never writing the
+mirror (search may bring its own index up to date)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shlex
+import shutil
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from syncd.config import Settings
+from syncd.daemon.status import open_index
+from syncd.errors import ConfigError, MirrorMissingError, StorageError
+from syncd.index import migrate
+from syncd.index.filters import SessionFilter
+from syncd.index.records import ProjectRecord
+from syncd.index.search import Hit, search
+from syncd.index.store import Store
+from syncd.mirror.writer import Mirror
+from syncd.model import SessionRecord
+from syncd.push.selection import resolve_session
+from syncd.sync.searching import refresh_search_index
+
+logger = logging.getLogger(__name__)
+
+#: `syncd ls --sort`: newest, largest first; names A to Z.
+SORTS: dict[str, Callable[[SessionRecord], Any]] = {
+    "date": lambda r: (r.started_at or r.created_at or "", r.id),
+    "name": lambda r: (r.name.casefold(), r.id),
+    "size": lambda r: (r.markdown_size or 0, r.id),
+}
+
+
+@dataclass(frozen=True)
+class Listed:
+    """One session as `ls` and `show` print it."""
+
+    record: SessionRecord
+    project: ProjectRecord | None
+    path: Path  # the mirrored file
+
+
+@dataclass(frozen=True)
+class Found:
+    """One search hit and its session."""
+
+    hit: Hit
+    record: SessionRecord
+    project_name: str
+    path: Path
+
+
+def open_mirror(settings: Settings) -> tuple[Store, Mirror]:
+    """The root's index (upgraded when an older syncd left it) and mirror, without the
+    lock: readers run beside a syncing daemon. MirrorMissingError before a first sync."""
+    store = open_index(settings.index_url)
+    if store is None:
+        raise MirrorMissingError(str(settings.mirror_root))
+    # An index left behind by an older syncd is upgraded here too (one query when current).
+    migrate.upgrade(store.engine)
+    return store, Mirror(settings.mirror_root)
+
+
+def list_sessions(
+    settings: Settings, wanted: SessionFilter, *, sort: str, limit: int | None
+) -> list[Listed]:
+    """The sessions `wanted` keeps, sorted by `sort` (a key of SORTS), at most `limit`."""
+    store, _ = open_mirror(settings)
+    with store:
+        projects = store.projects()
+        records = [
+            r for r in store.sessions().values() if _keeps(wanted, r, projects.get(r.project_id))
+        ]
+    records.sort(key=SORTS[sort], reverse=sort != "name")
+    return [
+        Listed(r, projects.get(r.project_id), settings.mirror_root / r.path)
+        for r in records[:limit]
+    ]
+
+
+def find_session(settings: Settings, session: str) -> Listed:
+    """The session an id, id prefix or file names; an ambiguous prefix raises, listing
+    the matches."""
+    store, mirror = open_mirror(settings)
+    with store:
+        record = resolve_session(store, mirror, session)
+        project = store.projects().get(record.project_id)
+    return Listed(record, project, settings.mirror_root / record.path)
+
+
+def search_sessions(
+    settings: Settings, query: str, wanted: SessionFilter, *, limit: int
+) -> list[Found]:
+    """The best `limit` sessions matching `query` that `wanted` keeps, best first; the
+    search index is brought up to date with the mirror first when it can be."""
+    store, mirror = open_mirror(settings)
+    with store:
+        try:
+            refresh_search_index(store, mirror)
+        except StorageError as exc:  # e.g. a sync holds the index longer than the busy wait
+            logger.warning("searching without the newest changes: %s", exc)
+        hits = search(
+            store.engine,
+            query,
+            project=wanted.project,
+            tag=wanted.tag,
+            model=wanted.model,
+            since=wanted.since,
+            limit=limit,
+        )
+        records = {hit.session_id: store.session(hit.session_id) for hit in hits}
+        projects = store.projects()
+    found = []
+    for hit in hits:
+        record = records[hit.session_id]
+        if record is None:
+            continue  # removed by a sync since the query ran
+        project = projects.get(record.project_id)
+        path = settings.mirror_root / record.path
+        found.append(Found(hit, record, project.name if project else "", path))
+    return found
+
+
+def open_in_editor(path: Path) -> None:
+    """Open `path` with $VISUAL or $EDITOR, else the desktop's opener."""
+    editor = os.environ.get("VISUAL") or os.environ.get("EDITOR")
+    opener = shutil.which("xdg-open") or shutil.which("open")
+    command = (
+        [*shlex.split(editor), str(path)] if editor else [opener, str(path)] if opener else None
+    )
+    if command is None:
+        raise ConfigError("EDITOR", "no editor or opener found; set $EDITOR")
+    subprocess.run(command, check=False)
+
+
+def _keeps(wanted: SessionFilter, record: SessionRecord, owner: ProjectRecord | None) -> bool:
+    return wanted.keeps(
+        projects=[record.project_id, *([owner.name] if owner else [])],
+        tags=record.metadata.tags,
+        models=record.metadata.llm_models,
+        started=record.started_at or record.created_at,
+    )

@@ -1,0 +1,133 @@
+"""`syncd ls`, `show` and `search`: the mirrored sessions, listed, shown and searched."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from syncd.cli.options import SessionArg, settings_of
+from syncd.errors import ConfigError
+from syncd.index.filters import SessionFilter
+
+if TYPE_CHECKING:  # commands import what only they need, so `syncd search` starts fast
+    from syncd.app.browsing import Listed
+
+ProjectOpt = Annotated[str | None, typer.Option("--project", help="Project name or id.")]
+TagOpt = Annotated[str | None, typer.Option("--tag", help="Only sessions with this tag.")]
+ModelOpt = Annotated[str | None, typer.Option("--model", help="Only sessions using this model.")]
+SinceOpt = Annotated[
+    str | None, typer.Option("--since", help="Only sessions started on or after (YYYY-MM-DD).")
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON (one object per line).")]
+
+
+def ls_command(
+    ctx: typer.Context,
+    project: ProjectOpt = None,
+    tag: TagOpt = None,
+    model: ModelOpt = None,
+    since: SinceOpt = None,
+    sort: Annotated[str, typer.Option(help="date, name or size.")] = "date",
+    limit: Annotated[int | None, typer.Option(help="Show at most N sessions.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List mirrored sessions (newest first) with their PullStory story when there is one."""
+    from syncd.app.browsing import SORTS, list_sessions
+
+    if sort not in SORTS:
+        raise ConfigError("--sort", "use date, name or size")
+    wanted = SessionFilter(project=project, tag=tag, model=model, since=since)
+    for listed in list_sessions(settings_of(ctx), wanted, sort=sort, limit=limit):
+        _print_session(listed, as_json)
+
+
+def show_command(
+    ctx: typer.Context,
+    session: SessionArg,
+    open_file: Annotated[
+        bool, typer.Option("--open", help="Open the file with the desktop's opener or $EDITOR.")
+    ] = False,
+) -> None:
+    """Show one session: metadata, file path and story URL. Ambiguous prefixes list matches."""
+    from syncd.app.browsing import find_session, open_in_editor
+
+    listed = find_session(settings_of(ctx), session)
+    record, project = listed.record, listed.project
+    meta = record.metadata
+    rows = [
+        ("id", record.id),
+        ("name", record.name or "(untitled)"),
+        ("project", project.name if project else record.project_id),
+        ("started", record.started_at or record.created_at or "?"),
+        ("updated", record.updated_at or "?"),
+        ("models", ", ".join(meta.llm_models) or "-"),
+        ("tags", ", ".join(meta.tags) or "-"),
+        ("size", f"{record.markdown_size or 0} bytes"),
+        ("file", str(listed.path)),
+        ("story", record.pullstory_url or "-"),
+    ]
+    if record.cloud_deleted_at:
+        rows.append(("deleted", f"in the cloud at {record.cloud_deleted_at} (kept here)"))
+    for label, value in rows:
+        print(f"{label + ':':9} {value}")
+    if open_file:
+        open_in_editor(listed.path)
+
+
+def search_command(
+    ctx: typer.Context,
+    query: Annotated[str, typer.Argument(help='Words, "quoted phrases", prefix*, AND/OR/NOT.')],
+    project: ProjectOpt = None,
+    tag: TagOpt = None,
+    model: ModelOpt = None,
+    since: SinceOpt = None,
+    limit: Annotated[int, typer.Option(help="Show at most N results.")] = 20,
+    as_json: JsonOpt = False,
+) -> None:
+    """Search the mirrored sessions locally (names, tags, models, bodies), best first."""
+    from syncd.app.browsing import search_sessions
+
+    wanted = SessionFilter(project=project, tag=tag, model=model, since=since)
+    found = search_sessions(settings_of(ctx), query, wanted, limit=limit)
+    for item in found:
+        hit, record, path, project_name = item.hit, item.record, item.path, item.project_name
+        if as_json:
+            row = {
+                "id": record.id,
+                "name": record.name,
+                "project": project_name,
+                "path": str(path),
+                "rank": hit.rank,
+                "snippet": hit.snippet,
+            }
+            print(json.dumps(row, ensure_ascii=False))
+            continue
+        print(f"{project_name} / {hit.name_highlight or record.name or '(untitled)'}")
+        print(f"  {' '.join(hit.snippet.split())}")
+        print(f"  {path}")
+    if not found and not as_json:
+        print("No matches.")
+
+
+def _print_session(listed: Listed, as_json: bool) -> None:
+    record, project = listed.record, listed.project
+    if as_json:
+        row = {
+            "id": record.id,
+            "project": project.name if project else record.project_id,
+            "name": record.name,
+            "started_at": record.started_at or record.created_at,
+            "size": record.markdown_size,
+            "path": record.path,
+            "pullstory_url": record.pullstory_url,
+            "deleted_in_cloud": record.cloud_deleted_at,
+        }
+        print(json.dumps(row, ensure_ascii=False))
+        return
+    when = (record.started_at or record.created_at or "")[:16].replace("T", " ")
+    story = f"  {record.pullstory_url}" if record.pullstory_url else ""
+    kept = "  (deleted in the cloud)" if record.cloud_deleted_at else ""
+    name = record.name or "(untitled)"
+    print(f"{when:16}  {record.id[:8]}  {project.name if project else '?'} / {name}{kept}{story}")
