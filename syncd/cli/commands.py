@@ -82,7 +82,3 @@ def run(argv: list[str] | None = None) -> int:
         traceback.print_exc()
         return 70
     return 0
-
-
-def main() -> None:
-    sys.exit(run())

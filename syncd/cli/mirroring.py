@@ -12,9 +12,6 @@ from typing import Annotated
 import typer
 
 from syncd.cli.options import Options, settings_of
-from syncd.config import load_settings
-from syncd.daemon.status import EXIT_UNHEALTHY
-from syncd.daemon.status_text import check_line, describe
 from syncd.errors import EXIT_ITEMS_FAILED, SyncdError
 
 
@@ -86,6 +83,7 @@ def run_command(ctx: typer.Context) -> None:
     reports readiness and feeds the watchdog.
     """
     from syncd.app.syncing import run_daemon
+    from syncd.config import load_settings
 
     options: Options = ctx.obj
     settings_of(ctx)  # fail fast, with exit code 2, on a bad configuration
@@ -113,6 +111,8 @@ def status_command(
     read (a bad setting, an unreadable index) is unhealthy.
     """
     from syncd.app.status import read_status
+    from syncd.daemon.status import EXIT_UNHEALTHY
+    from syncd.daemon.status_text import check_line, describe
 
     try:
         report = read_status(settings_of(ctx))

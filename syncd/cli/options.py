@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from syncd.config import Settings, load_settings
-from syncd.logs import configure_logging
+if TYPE_CHECKING:  # pydantic-settings costs more than `syncd --help` may take
+    from syncd.config import Settings
 
 
 @dataclass
@@ -19,6 +19,9 @@ class Options:
 
 
 def settings_of(ctx: typer.Context) -> Settings:
+    from syncd.config import load_settings
+    from syncd.logs import configure_logging
+
     options: Options = ctx.obj
     settings = load_settings(options.config)
     configure_logging(settings.log_level, settings.log_format)
