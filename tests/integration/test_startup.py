@@ -1,0 +1,82 @@
+"""Start-up cost: each command imports only what it needs, checked in a fresh interpreter.
+
+`syncd --version` and `--help` answer in about the time Python takes to start, so they
+must not load the settings, index or network stack; the read-only commands read the
+index, so SQLAlchemy and pydantic are theirs, but never the HTTP client, the scheduler,
+the file watcher or the migration tool (the schema is current after a sync).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from syncd.cli import run
+from syncd.devserver import DevServer
+from tests.integration.test_sync import seed_two_projects
+
+# Runs `syncd <args>` as the entry point does, then reports the top-level packages loaded.
+_PROBE = """
+import json, sys
+sys.argv = ["syncd", *sys.argv[1:]]
+from syncd.cli import main
+try:
+    main()
+except SystemExit as exc:
+    code = exc.code
+else:
+    code = 0
+loaded = sorted({name.partition(".")[0] for name in sys.modules})
+print(json.dumps({"code": code, "loaded": loaded}), file=sys.stderr)
+"""
+
+NEVER_FOR_HELP = {"sqlalchemy", "httpx", "apscheduler", "watchdog", "alembic", "pydantic"}
+NEVER_FOR_READING = {"httpx", "apscheduler", "watchdog", "alembic"}
+
+
+def imports_of(*args: str) -> set[str]:
+    """The top-level packages `syncd <args>` imports, run in a fresh interpreter."""
+    done = subprocess.run(
+        [sys.executable, "-c", _PROBE, *args], capture_output=True, text=True, timeout=60
+    )
+    report = json.loads(done.stderr.strip().splitlines()[-1])
+    assert report["code"] in (0, None), done.stdout + done.stderr
+    return set(report["loaded"])
+
+
+def test_version_imports_neither_the_cli_nor_any_heavy_library() -> None:
+    loaded = imports_of("--version")
+    assert not loaded & (NEVER_FOR_HELP | {"typer", "click", "rich"})
+
+
+def test_help_imports_no_settings_index_or_network_library() -> None:
+    # Only the top-level help: typer (0.29) validates every parsed option with pydantic,
+    # so `syncd db` or `syncd status --help` load pydantic, though still no syncd module.
+    assert not imports_of("--help") & NEVER_FOR_HELP
+
+
+def test_version_prints_the_package_version() -> None:
+    from syncd import __version__
+
+    done = subprocess.run(
+        [sys.executable, "-m", "syncd", "--version"], capture_output=True, text=True, timeout=60
+    )
+    assert (done.returncode, done.stdout) == (0, f"syncd {__version__}\n")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["status"], ["ls"], ["search", "login"], ["show", "550e8400-0000-0000-0000-000000000001"]],
+)
+def test_reading_commands_import_no_http_scheduler_watcher_or_migrations(
+    server: DevServer, cli_root: Path, args: list[str]
+) -> None:
+    seed_two_projects(server)
+    assert run(["sync", "--once"]) == 0
+    loaded = imports_of(*args)
+    assert "sqlalchemy" in loaded  # the probe really opened the index
+    assert not loaded & NEVER_FOR_READING
