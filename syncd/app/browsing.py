@@ -23,7 +23,6 @@ from syncd.index.search import Hit, search
 from syncd.index.store import Store
 from syncd.mirror.writer import Mirror
 from syncd.model import SessionRecord
-from syncd.push.selection import resolve_session
 from syncd.sync.searching import refresh_search_index
 
 logger = logging.getLogger(__name__)
@@ -86,6 +85,9 @@ def list_sessions(
 def find_session(settings: Settings, session: str) -> Listed:
     """The session an id, id prefix or file names; an ambiguous prefix raises, listing
     the matches."""
+    # Here, not at the top: it brings the brief builder, which ls and search never need.
+    from syncd.push.selection import resolve_session
+
     store, mirror = open_mirror(settings)
     with store:
         record = resolve_session(store, mirror, session)
