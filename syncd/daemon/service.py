@@ -26,11 +26,12 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from syncd.cloud.budget import RateBudget
 from syncd.config import ScheduleSettings, Settings
+from syncd.daemon.connection import ClientFactory, CloudConnection, daemon_client
 from syncd.daemon.cycle import run_cycle
 from syncd.daemon.heartbeat import Heartbeat
 from syncd.daemon.notify import Notifier
 from syncd.daemon.pushing import PushWorker
-from syncd.daemon.runtime import build_client, open_root, sync_options
+from syncd.daemon.runtime import open_root, sync_options
 from syncd.daemon.state import DaemonState, write_state
 from syncd.errors import AuthError, ConfigError, StopRequested, SyncdError, redact_url
 from syncd.mirror.writer import Mirror
@@ -52,6 +53,7 @@ class Daemon:
         *,
         notifier: Notifier | None = None,
         install_signals: bool = True,
+        client_factory: ClientFactory = daemon_client,
     ) -> None:
         self._load_settings = load_settings
         self.settings = load_settings()
@@ -68,6 +70,8 @@ class Daemon:
         self._pushing: PushWorker | None = None
         # One budget for the daemon's life: pacing and 429 back-off carry across jobs.
         self._budget = RateBudget(reserve=self.settings.budget.reserve, interactive=False)
+        # One client (pool, TLS context) for every cycle; rebuilt after a reload.
+        self._cloud = CloudConnection(client_factory, self._budget, self._pause)
         # Malformed recent-page items already answered with a full listing (see SyncEngine).
         self._known_bad_items: set[str] = set()
 
@@ -106,6 +110,7 @@ class Daemon:
                 logger.info("stopping: finishing the file in hand")
                 self._pushing.stop()
                 scheduler.shutdown(wait=True)
+                self._cloud.close()
                 self._pushing.close()
                 self._write_state()
         logger.info("stopped")
@@ -212,25 +217,18 @@ class Daemon:
         self._write_state()
         started = time.monotonic()
         try:
-            with build_client(
-                self.settings,
-                self.settings.base_url,
-                self._api_key,
-                interactive=False,
-                sleep=self._pause,
-                budget=self._budget,
-            ) as client:
-                engine = SyncEngine(
-                    client,
-                    self._store,
-                    self._mirror,
-                    options=sync_options(self.settings),
-                    checkpoint=self._checkpoint,
-                    heartbeat=self.heartbeat.beat,
-                    known_bad_items=self._known_bad_items,
-                )
-                report = run_cycle(self.settings, self._store, engine, kind)
-                budget = client.budget
+            client = self._cloud.for_cycle(self.settings, self._api_key)
+            engine = SyncEngine(
+                client,
+                self._store,
+                self._mirror,
+                options=sync_options(self.settings),
+                checkpoint=self._checkpoint,
+                heartbeat=self.heartbeat.beat,
+                known_bad_items=self._known_bad_items,
+            )
+            report = run_cycle(self.settings, self._store, engine, kind)
+            budget = self._budget
             self._log_cycle(kind, report, budget.remaining if budget.known else None, started)
             if self._pushing is not None:
                 self._pushing.enqueue_by_rules()
@@ -295,6 +293,7 @@ class Daemon:
             if api_key is not None:
                 self._api_key = api_key
             self._budget.reserve = settings.budget.reserve
+            self._cloud.renew()  # the next cycle's client has the new URL, key and timeouts
             if settings.pullstory != previous.pullstory:
                 logger.warning("the pullstory settings take effect when syncd restarts")
             if self._pushing is not None:
