@@ -224,7 +224,7 @@ def test_bad_reload_keeps_the_running_configuration(tmp_path: Path, bad: str) ->
 
 def test_daemon_pushes_a_marked_session_and_writes_its_story_url(tmp_path: Path) -> None:
     from tests.fakes.pullstory import PullStoryServer
-    from tests.integration.test_push import TOKEN, session_markdown
+    from tests.integration.test_push import TOKEN, seed_parser_session
 
     with (
         DevServer(api_key="k", port=0, rate_limit=None) as server,
@@ -232,13 +232,7 @@ def test_daemon_pushes_a_marked_session_and_writes_its_story_url(tmp_path: Path)
             TOKEN, port=0, generation_seconds=None, generation_polls=1, estimated_seconds=1
         ) as stories,
     ):
-        server.add_project("Tools", project_id="proj_tools")
-        server.put_session(
-            "proj_tools",
-            session_id="00000000-aaaa",
-            name="Fix the parser",
-            markdown=session_markdown("parser"),
-        )
+        seed_parser_session(server)
         with running_daemon(
             server,
             tmp_path,

@@ -31,7 +31,7 @@ from tests.fakes.pullstory import PullStoryServer
 from tests.integration.conftest import FakeSleep, Harness, point_cli_at
 from tests.integration.test_daemon import running_daemon
 from tests.integration.test_incremental_and_deletions import engine_run, seed_project
-from tests.integration.test_push import TOKEN, session_markdown
+from tests.integration.test_push import TOKEN, seed_parser_session
 
 DEADLINE = 20.0
 SPARSE_BYTES = 3 * 1024**3
@@ -218,13 +218,7 @@ def test_a_link_in_place_of_a_page_is_replaced_not_written_through(tmp_path: Pat
 @pytest.fixture
 def synced(tmp_path: Path) -> Iterator[tuple[Harness, DevServer]]:
     with DevServer(api_key="k", port=0, rate_limit=None) as cloud:
-        cloud.add_project("Tools", project_id="proj_tools")
-        cloud.put_session(
-            "proj_tools",
-            session_id="00000000-aaaa",
-            name="Fix the parser",
-            markdown=session_markdown("parser"),
-        )
+        seed_parser_session(cloud)
         harness = Harness(cloud, tmp_path / "mirror", FakeSleep())
         assert harness.sync().new == 1
         yield harness, cloud

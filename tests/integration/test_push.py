@@ -55,6 +55,18 @@ def session_markdown(topic: str) -> str:
     )
 
 
+def seed_parser_session(cloud: DevServer, **extra: str) -> None:
+    """One project, Tools, with one session that edits a file: "Fix the parser"."""
+    cloud.add_project("Tools", project_id="proj_tools")
+    cloud.put_session(
+        "proj_tools",
+        session_id="00000000-aaaa",
+        name="Fix the parser",
+        markdown=session_markdown("parser"),
+        **extra,
+    )
+
+
 @dataclass
 class World:
     cloud: DevServer

@@ -18,7 +18,7 @@ from syncd.errors import EXIT_QUOTA, EXIT_UNAVAILABLE
 from syncd.index.store import PushState, Store
 from tests.fakes.pullstory import PullStoryServer
 from tests.integration.conftest import point_cli_at
-from tests.integration.test_push import TOKEN, session_markdown
+from tests.integration.test_push import TOKEN, seed_parser_session
 
 
 @pytest.fixture
@@ -32,13 +32,7 @@ def servers(
             TOKEN, port=0, generation_seconds=None, generation_polls=1, estimated_seconds=1
         ) as stories,
     ):
-        cloud.add_project("Tools", project_id="proj_tools")
-        cloud.put_session(
-            "proj_tools",
-            session_id="00000000-aaaa",
-            name="Fix the parser",
-            markdown=session_markdown("parser"),
-        )
+        seed_parser_session(cloud)
         cloud.put_session(
             "proj_tools",
             session_id="00000001-bbbb",

@@ -29,7 +29,7 @@ from syncd.push.selection import (
 from tests.fakes.pullstory import PullStoryServer
 from tests.integration.conftest import FakeClock, FakeSleep, Harness
 from tests.integration.test_daemon import DEADLINE, running_daemon
-from tests.integration.test_push import TOKEN, World, session_markdown
+from tests.integration.test_push import TOKEN, World, seed_parser_session
 
 SMALLER = "Story generation failed. Retry with a smaller brief."
 POLICY = PushPolicy(retry=RetryPolicy(retries=2, first_delay=300.0), usage_check_max=3600.0)
@@ -80,14 +80,7 @@ def pushing(tmp_path: Path) -> Iterator[Pushing]:
         DevServer(api_key="k", port=0, rate_limit=None) as cloud,
         PullStoryServer(TOKEN, port=0, clock=clock, generation_seconds=90.0) as stories,
     ):
-        cloud.add_project("Tools", project_id="proj_tools")
-        cloud.put_session(
-            "proj_tools",
-            session_id="00000000-aaaa",
-            name="Fix the parser",
-            markdown=session_markdown("parser"),
-            created_at="2026-01-16T16:46:41.000Z",
-        )
+        seed_parser_session(cloud, created_at="2026-01-16T16:46:41.000Z")
         cloud.put_session(
             "proj_tools",
             session_id="00000001-bbbb",
@@ -332,13 +325,7 @@ def queued_for_daemon(tmp_path: Path) -> Iterator[tuple[DevServer, PullStoryServ
             TOKEN, port=0, generation_seconds=None, generation_polls=1, estimated_seconds=1
         ) as stories,
     ):
-        cloud.add_project("Tools", project_id="proj_tools")
-        cloud.put_session(
-            "proj_tools",
-            session_id="00000000-aaaa",
-            name="Fix the parser",
-            markdown=session_markdown("parser"),
-        )
+        seed_parser_session(cloud)
         harness = Harness(cloud, tmp_path / "mirror", FakeSleep())
         assert harness.sync().new == 1
         with harness.store() as store:
