@@ -10,9 +10,6 @@ small healthy account and, while a case is active, bends one answer. After runni
    mode, no git object;
 4. once the server is healthy again, the next run converges (exit 0, every session on
    disk byte for byte) and the one after writes nothing.
-
-A case that cannot pass yet is a strict xfail (`xfail(reason)`) whose reason says what
-happens; a fix turns it into a failure ("XPASS(strict)") until the mark is removed.
 """
 
 from __future__ import annotations
@@ -73,10 +70,6 @@ BIG = "1" + "0" * 300
 #: What a run may exit with when only the server misbehaved: done, items failed, key
 #: rejected, server unavailable (never "the mirror cannot be written", "bad setting"...).
 SERVER_SIDE_EXITS = frozenset({0, 1, 3, 4})
-
-
-def xfail(reason: str) -> pytest.MarkDecorator:
-    return pytest.mark.xfail(strict=True, reason=reason)
 
 
 #: A slow server is cut off once a body falls behind 1000 bytes/s after a 0.7 s grace (the
