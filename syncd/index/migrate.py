@@ -6,7 +6,6 @@ at HEAD_REVISION (every command, every time but the first after an upgrade) is o
 
 from __future__ import annotations
 
-import re
 from importlib.resources import files
 from typing import TYPE_CHECKING
 
@@ -14,22 +13,10 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from syncd.errors import StorageError, driver_message
+from syncd.index.revision import HEAD_REVISION as HEAD_REVISION
 
 if TYPE_CHECKING:
     from alembic.config import Config
-
-
-def _newest_script() -> str:
-    """The newest migration's revision, read from the script names (`NNNN_what.py`, whose
-    revision is `NNNN`) without importing Alembic; a test checks it against Alembic's."""
-    versions = files("syncd.migrations").joinpath("versions")
-    return max(e.name[:4] for e in versions.iterdir() if _SCRIPT_NAME.fullmatch(e.name))
-
-
-_SCRIPT_NAME = re.compile(r"\d{4}_\w+\.py")
-
-#: The newest migration: adding a script moves it, nothing else has to.
-HEAD_REVISION = _newest_script()
 
 
 def alembic_config(engine: Engine) -> Config:
