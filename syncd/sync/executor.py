@@ -12,18 +12,28 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from syncd.cloud.budget import RateBudget
 from syncd.cloud.models import Project
 from syncd.errors import AuthError, SyncdError
 from syncd.index.store import Store
-from syncd.mirror.names import GENERATED_MARK, PROJECT_INDEX
+from syncd.mirror.names import GENERATED_MARK, PROJECT_INDEX, STATE_DIR
 from syncd.mirror.writer import Mirror
 from syncd.sync import overview
 from syncd.sync.halts import HALTS, Halt
-from syncd.sync.plan import CyclePlan, DropProject, Reindex, Remove, SessionStep, concerns
+from syncd.sync.plan import (
+    CyclePlan,
+    DropProject,
+    Fetch,
+    Reindex,
+    Remove,
+    SessionStep,
+    concerns,
+)
+from syncd.sync.prefetch import Prefetcher
 from syncd.sync.removal import Removal
 from syncd.sync.report import CycleReport
 from syncd.sync.sessions import SessionSync
@@ -63,6 +73,29 @@ class Executor:
             *((None, removal) for removal in plan.removals),
             *((None, drop) for drop in plan.drops),
         ]
+        with self._prefetching(steps):
+            halt = self._run_steps(steps, tainted, report)
+        self._settle(plan, tainted)
+        return halt
+
+    @contextmanager
+    def _prefetching(self, steps: list[Step]) -> Iterator[None]:
+        """New sessions' bodies are fetched a few steps ahead while the steps run, when the
+        budget lets every request of the plan go at once (a paced backlog goes one by one,
+        each request when its turn comes)."""
+        fetches = [(p, s) for p, s in steps if p is not None and isinstance(s, Fetch)]
+        if not self.budget.has_room_for(len(steps)):
+            fetches = []
+        spool = self.mirror.root / STATE_DIR
+        with Prefetcher(self.sessions.client, fetches, spool, self.sessions.heartbeat) as ahead:
+            self.sessions.prefetch = ahead
+            try:
+                yield
+            finally:
+                self.sessions.prefetch = None
+
+    def _run_steps(self, steps: list[Step], tainted: set[str], report: CycleReport) -> Halt | None:
+        """Apply each step in turn; `tainted` gains the projects of steps that did not land."""
         halt: Halt | None = None
         for position, (project, step) in enumerate(steps):
             if halt is not None or (isinstance(step, DropProject) and step.project_id in tainted):
@@ -85,7 +118,6 @@ class Executor:
                 landed = False
             if not landed:
                 tainted |= concerns(step)
-        self._settle(plan, tainted)
         return halt
 
     def finish(self, plan: CyclePlan, report: CycleReport) -> None:
