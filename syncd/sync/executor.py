@@ -41,6 +41,10 @@ from syncd.sync.sessions import SessionSync
 logger = logging.getLogger(__name__)
 
 Progress = Callable[[int, int, str], None]
+# Markdown landed between two search catch-ups: what one indexing batch holds (decoded, up
+# to four times its bytes) stays small, and a catch-up's fixed cost (two indexed queries)
+# is paid about once per MB.
+SEARCH_EVERY_BYTES = 1 << 20
 Step = tuple[Project | None, SessionStep | Remove | DropProject]
 
 
@@ -54,6 +58,11 @@ class Executor:
     # Called before each step: beats the daemon's heartbeat, raises StopRequested to stop.
     checkpoint: Callable[[], None] = lambda: None
     progress: Progress | None = None
+    # Brings search up to date with what has landed (never raises); called every
+    # SEARCH_EVERY_BYTES written, so a big first sync indexes as it goes, a bounded batch
+    # at a time, while the next bodies are on their way.
+    catch_up_search: Callable[[], None] | None = None
+    _unsearched_bytes: int = 0
 
     def run(self, plan: CyclePlan, report: CycleReport) -> Halt | None:
         """Apply `plan`'s steps and settle its listings; the halt that cut it short, if one
@@ -142,9 +151,17 @@ class Executor:
             return True
         assert project is not None  # session steps always come with their project
         record = self.sessions.apply(project, step, report)
+        if record is not None:
+            self._landed(record.markdown_size or 0)
         # A body kept without its etag (shorter than listed) is fetched again next run,
         # so its listing must not let that run skip the project.
         return record is None or record.etag is not None or step.session.etag is None
+
+    def _landed(self, size: int) -> None:
+        self._unsearched_bytes += size
+        if self.catch_up_search is not None and self._unsearched_bytes >= SEARCH_EVERY_BYTES:
+            self._unsearched_bytes = 0
+            self.catch_up_search()
 
     def _settle(self, plan: CyclePlan, tainted: set[str]) -> None:
         """Save each fully applied listing (and only then the project's new name); a
