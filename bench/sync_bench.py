@@ -1,6 +1,7 @@
 """First-sync throughput against the disk and the server it reads from, side by side.
 
 Run: .venv/bin/python bench/sync_bench.py [--sizes 500 2000 --projects 20 --huge-mb 200]
+     [--baseline OTHER_CHECKOUT]  (its first sync too, beside this one's)
 
 Sessions are cut from the real SpecStory corpus (bench/realistic.py) and served by
 `syncd devserver --corpus` in its own process. For each size, in this one script:
@@ -48,6 +49,8 @@ KEY = "dev-key"
 class SyncRun:
     seconds: float  # the process, start to exit (search indexing included)
     until_recorded: float  # the run's own record: files and index rows done
+    # User + system of the sync process: steadier than wall time on a shared machine.
+    cpu_seconds: float
     peak_rss_mb: float
     requests: int
     not_modified: int
@@ -97,15 +100,19 @@ import resource, subprocess, sys
 done = subprocess.run(sys.argv[1:], capture_output=True)
 if done.returncode:
     sys.exit(done.stderr.decode())
-print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+used = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(used.ru_maxrss, used.ru_utime + used.ru_stime)
 """
 
 
-def sync(url: str, root: Path) -> SyncRun:
+def sync(url: str, root: Path, checkout: Path | None = None) -> SyncRun:
+    """`syncd sync --once` in a fresh process: this checkout's syncd, or `checkout`'s
+    (`python -m` imports from the folder it runs in)."""
     started = time.perf_counter()
     done = subprocess.run(
         [sys.executable, "-c", _PEAK_RSS_WRAPPER, *SYNCD, "sync", "--once"],
         env=_env(url, root),
+        cwd=checkout or Path(__file__).resolve().parents[1],
         capture_output=True,
         text=True,
         check=False,
@@ -119,8 +126,10 @@ def sync(url: str, root: Path) -> SyncRun:
             "ORDER BY id DESC LIMIT 1"
         ).fetchone()
     recorded = (datetime.fromisoformat(ended) - datetime.fromisoformat(begun)).total_seconds()
-    peak = int(done.stdout.strip().splitlines()[-1]) / 1024  # ru_maxrss is in KiB on Linux
-    return SyncRun(seconds, recorded, peak, int(requests), int(not_modified))
+    peak_kib, cpu = done.stdout.split()[-2:]  # ru_maxrss is in KiB on Linux
+    return SyncRun(
+        seconds, recorded, float(cpu), int(peak_kib) / 1024, int(requests), int(not_modified)
+    )
 
 
 def plain_write_loop(files: list[Path], source: Path, dest: Path) -> float:
@@ -181,7 +190,7 @@ def huge_session_rss(work: Path, megabytes: int) -> float:
         return sync(url, work / "huge").peak_rss_mb
 
 
-def bench_size(work: Path, sessions: int, projects: int) -> None:
+def bench_size(work: Path, sessions: int, projects: int, baseline: Path | None) -> None:
     corpus = work / f"corpus-{sessions}"
     written = write_sessions(corpus, sessions, projects)
     megabytes = written.total_bytes / 1e6
@@ -191,6 +200,7 @@ def bench_size(work: Path, sessions: int, projects: int) -> None:
         root = work / f"mirror-{sessions}"
         first = sync(url, root)
         second = sync(url, root)
+        before = sync(url, work / f"baseline-{sessions}", baseline) if baseline else None
     print(f"\n{sessions} sessions in {projects} projects, {megabytes:.1f} MB of Markdown")
     rows = [
         ("(a) write+fsync+rename loop", disk, ""),
@@ -202,22 +212,39 @@ def bench_size(work: Path, sessions: int, projects: int) -> None:
         (
             "(c) syncd sync --once, first",
             first.seconds,
-            f"{first.requests} requests, peak RSS {first.peak_rss_mb:.0f} MB",
+            f"{first.requests} requests, CPU {first.cpu_seconds:.1f} s, "
+            f"peak RSS {first.peak_rss_mb:.0f} MB",
         ),
         ("    its run record: files + index", first.until_recorded, "before search indexing"),
     ]
+    if before is not None:
+        rows += [
+            (
+                "(c0) the same, baseline checkout",
+                before.seconds,
+                f"{before.requests} requests, CPU {before.cpu_seconds:.1f} s, "
+                f"peak RSS {before.peak_rss_mb:.0f} MB",
+            ),
+            ("    its run record: files + index", before.until_recorded, "before search indexing"),
+        ]
     for label, seconds, note in rows:
         print(f"  {label:36s} {seconds:7.2f} s  {megabytes / seconds:7.1f} MB/s  {note}")
     print(
         f"  (d) second sync, nothing changed     {second.seconds:7.2f} s  "
         f"{second.requests} requests ({second.not_modified} were 304), "
-        f"peak RSS {second.peak_rss_mb:.0f} MB"
+        f"CPU {second.cpu_seconds:.1f} s, peak RSS {second.peak_rss_mb:.0f} MB"
     )
     print(
         f"  ratios: c/a {first.seconds / disk:.2f}x, c/b {first.seconds / server:.2f}x, "
         f"b/a {server / disk:.2f}x; without search indexing (run record): "
         f"{first.until_recorded / disk:.2f}x a, {first.until_recorded / server:.2f}x b"
     )
+    if before is not None:
+        print(
+            f"  baseline: c0/a {before.seconds / disk:.2f}x, "
+            f"c0/c {before.seconds / first.seconds:.2f}x, "
+            f"CPU c0/c {before.cpu_seconds / first.cpu_seconds:.2f}x"
+        )
 
 
 def main() -> None:
@@ -225,12 +252,15 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[500, 2000])
     parser.add_argument("--projects", type=int, default=20)
     parser.add_argument("--huge-mb", type=int, default=200, help="0 skips the streaming run")
+    parser.add_argument(
+        "--baseline", type=Path, help="another checkout whose first sync runs beside this one's"
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="syncd-bench-") as scratch:
         work = Path(scratch)
         for sessions in args.sizes:
-            bench_size(work, sessions, args.projects)
+            bench_size(work, sessions, args.projects, args.baseline)
         if args.huge_mb:
             peak = huge_session_rss(work, args.huge_mb)
             verdict = "OK" if peak < RSS_CEILING_MB else "OVER"

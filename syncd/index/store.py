@@ -228,11 +228,10 @@ class Store:
     def begin_write(self, record: SessionRecord) -> None:
         """Remember the row `record.path`'s new file stands for, before it is renamed in."""
         with self._transaction() as db:
-            # Plain statements: this runs once per file written.
-            db.execute(delete(PendingWriteRow).where(PendingWriteRow.session_id == record.id))
+            # Statements compiled once: this runs once per file written.
+            db.execute(_END_PENDING_WRITE, {"ended": record.id})
             db.execute(
-                insert(PendingWriteRow),
-                [{"session_id": record.id, "record": session_to_json(record)}],
+                _BEGIN_PENDING_WRITE, {"session_id": record.id, "record": session_to_json(record)}
             )
             db.info[_WROTE] = True
 
@@ -553,7 +552,11 @@ _UPDATE_SESSION = (
     )
 )
 _INSERT_SESSION = insert(_SESSIONS)
-_END_PENDING_WRITE = delete(PendingWriteRow).where(PendingWriteRow.session_id == bindparam("ended"))
+_PENDING_WRITES: Table = PendingWriteRow.__table__  # type: ignore[assignment]
+_END_PENDING_WRITE = delete(_PENDING_WRITES).where(
+    _PENDING_WRITES.c.session_id == bindparam("ended")
+)
+_BEGIN_PENDING_WRITE = insert(_PENDING_WRITES)
 
 
 def _story_values(record: StoryRecord) -> dict[str, Any]:

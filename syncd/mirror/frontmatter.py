@@ -155,7 +155,7 @@ class _HeaderDumper(yaml.SafeDumper):
 
 
 def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    style = '"' if any(ch in _LINE_BREAKS for ch in value) else None
+    style = '"' if not _LINE_BREAKS.isdisjoint(value) else None
     return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
 
