@@ -183,7 +183,12 @@ class IndexReader:
     def _rows(
         self, query: str, parameters: tuple[Any, ...], record: Callable[[dict[str, Any]], R]
     ) -> list[R]:
-        return [record(_decoded(row)) for row in self._execute(query, parameters)]
+        rows = self._execute(query, parameters)
+        if not rows:
+            return []
+        names = rows[0].keys()
+        decode = _decoder(names)
+        return [record(decode(dict(zip(names, row, strict=True)))) for row in rows]
 
 
 def _run(columns: dict[str, Any]) -> RunRecord:
@@ -192,15 +197,21 @@ def _run(columns: dict[str, Any]) -> RunRecord:
     return run_from_columns(columns)
 
 
-def _decoded(row: sqlite3.Row) -> dict[str, Any]:
-    """The row's values as SQLAlchemy's column types hand them to the Store."""
-    columns = dict(zip(row.keys(), row, strict=True))
-    for name in _JSON_COLUMNS.intersection(columns):
-        text = columns[name]
-        columns[name] = json.loads(text) if text is not None else None
-    for name in _TIME_COLUMNS.intersection(columns):
-        columns[name] = _datetime(columns[name])
-    return columns
+def _decoder(names: list[str]) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """Turns a row of these columns into values as SQLAlchemy's column types hand them to
+    the Store (which columns need it is worked out once per query, not once per row)."""
+    jsons = _JSON_COLUMNS.intersection(names)
+    times = _TIME_COLUMNS.intersection(names)
+
+    def decode(columns: dict[str, Any]) -> dict[str, Any]:
+        for name in jsons:
+            text = columns[name]
+            columns[name] = json.loads(text) if text is not None else None
+        for name in times:
+            columns[name] = _datetime(columns[name])
+        return columns
+
+    return decode
 
 
 def _datetime(text: str | None) -> datetime | None:

@@ -133,13 +133,13 @@ def metadata_from_json(values: object) -> SessionMetadata:
     unknown (or empty), and unknown keys are ignored."""
     data = values if isinstance(values, dict) else {}
     fields: dict[str, Any] = {}
-    for f in _METADATA_FIELDS:
-        value = data.get(_camel(f.name))
-        if isinstance(f.default, tuple):
-            items = value if isinstance(value, list | tuple) else ()
-            fields[f.name] = tuple(str(item) for item in items)
+    for name, key, is_list in _METADATA_KEYS:
+        value = data.get(key)
+        if is_list:
+            items = value if isinstance(value, (list, tuple)) else ()
+            fields[name] = tuple(map(str, items))
         else:
-            fields[f.name] = value if isinstance(value, str) else None
+            fields[name] = value if isinstance(value, str) else None
     return SessionMetadata(**fields)
 
 
@@ -149,6 +149,10 @@ _METADATA_FIELDS = dataclasses.fields(SessionMetadata)
 def _camel(name: str) -> str:
     head, *rest = name.split("_")
     return head + "".join(part.title() for part in rest)
+
+
+# (field, JSON key, whether a list): worked out once, as `ls` reads thousands of rows.
+_METADATA_KEYS = [(f.name, _camel(f.name), isinstance(f.default, tuple)) for f in _METADATA_FIELDS]
 
 
 def _json_value(value: object) -> object:
