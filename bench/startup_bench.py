@@ -3,12 +3,14 @@
 Run: .venv/bin/python bench/startup_bench.py [--runs 20] [--sessions 2000]
 
 Syncs a mirror (synthetic sessions from the local server) into a temp root first, then
-times each command N times in a fresh process and prints the median wall time and its
-ratio to `python -c pass`. `status`, `ls` and `show` are timed twice: as they run (a
-current SQLite index, read with the standard library) and through SQLAlchemy (the path an
-older index or another database takes, forced by a database URL with an option). Each
-command runs once unmeasured first, with bytecode caching on, as an installed package
-has it. The figures are only as quiet as the machine: run it idle.
+times each command N times in a fresh process, round after round of every command, and
+prints the median wall time and the median CPU time (user + system, which a busy machine
+inflates less), each with its ratio to `python -c pass`. `status`, `ls` and `show` are
+timed twice: as they run (a current SQLite index, read with the standard library) and
+through SQLAlchemy (the path an older index or another database takes, forced by a
+database URL with an option). Each command runs once unmeasured first, with bytecode
+caching on, as an installed package has it. The figures are only as quiet as the
+machine: run it idle.
 """
 
 from __future__ import annotations
@@ -16,11 +18,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from syncd.devserver import DevServer
@@ -34,16 +38,27 @@ def syncd_command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "syncd"]
 
 
-def median_seconds(argv: list[str], env: dict[str, str], runs: int) -> float:
-    times = []
-    subprocess.run(argv, env=env, capture_output=True, check=False)  # warm-up: bytecode, cache
-    for _ in range(runs):
-        started = time.perf_counter()
-        done = subprocess.run(argv, env=env, capture_output=True, check=False)
-        times.append(time.perf_counter() - started)
-        if done.returncode != 0:
-            raise SystemExit(f"{' '.join(argv)} exited {done.returncode}: {done.stderr!r}")
-    return statistics.median(times)
+@dataclass
+class Timings:
+    """Wall and CPU (user + system) seconds of each run of one command."""
+
+    wall: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
+
+
+def time_once(argv: list[str], env: dict[str, str], into: Timings) -> None:
+    cpu_before = _children_cpu()
+    started = time.perf_counter()
+    done = subprocess.run(argv, env=env, capture_output=True, check=False)
+    into.wall.append(time.perf_counter() - started)
+    into.cpu.append(_children_cpu() - cpu_before)
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(argv)} exited {done.returncode}: {done.stderr!r}")
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def main() -> None:
@@ -80,13 +95,24 @@ def main() -> None:
             commands[f"syncd {label}"] = ([*syncd, *argv], env)
             commands[f"syncd {label} (SQLAlchemy)"] = ([*syncd, *argv], slow)
         commands[f"syncd search {WORD}"] = ([*syncd, "search", WORD], env)
-        print(f"{args.sessions} sessions mirrored; median of {args.runs} runs each")
-        print(f"{'command':<28} {'median':>9}  {'x python -c pass':>16}")
-        floor = None
-        for label, (argv, command_env) in commands.items():
-            seconds = median_seconds(argv, command_env, args.runs)
-            floor = floor or seconds
-            print(f"{label:<28} {seconds * 1000:>6.0f} ms  {seconds / floor:>15.1f}x")
+        timings = {label: Timings() for label in commands}
+        for argv, command_env in commands.values():  # warm-up: bytecode written, files cached
+            subprocess.run(argv, env=command_env, capture_output=True, check=False)
+        # Round after round of every command, so a busy spell slows them all alike.
+        for _ in range(args.runs):
+            for label, (argv, command_env) in commands.items():
+                time_once(argv, command_env, timings[label])
+        print(f"{args.sessions} sessions mirrored; median of {args.runs} runs each", end="")
+        print(f" (load average {os.getloadavg()[0]:.1f} at the end)")
+        print(f"{'command':<28} {'wall':>8} {'x pass':>7} {'cpu':>8} {'x pass':>7}")
+        floor = timings["python -c pass"]
+        wall_floor, cpu_floor = statistics.median(floor.wall), statistics.median(floor.cpu)
+        for label, timing in timings.items():
+            wall, cpu = statistics.median(timing.wall), statistics.median(timing.cpu)
+            print(
+                f"{label:<28} {wall * 1000:>5.0f} ms {wall / wall_floor:>6.1f}x"
+                f" {cpu * 1000:>5.0f} ms {cpu / cpu_floor:>6.1f}x"
+            )
 
 
 if __name__ == "__main__":

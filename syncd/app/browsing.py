@@ -43,7 +43,12 @@ class Listed:
 
     record: SessionRecord
     project: ProjectRecord | None
-    path: Path  # the mirrored file
+    root: Path  # the mirror's
+
+    @property
+    def path(self) -> Path:
+        """The mirrored file (worked out when asked: `ls` lists thousands, prints none)."""
+        return self.root / self.record.path
 
 
 @dataclass(frozen=True)
@@ -95,10 +100,7 @@ def list_sessions(
             r for r in index.sessions().values() if _keeps(wanted, r, projects.get(r.project_id))
         ]
     records.sort(key=SORTS[sort], reverse=sort != "name")
-    return [
-        Listed(r, projects.get(r.project_id), settings.mirror_root / r.path)
-        for r in records[:limit]
-    ]
+    return [Listed(r, projects.get(r.project_id), settings.mirror_root) for r in records[:limit]]
 
 
 def find_session(settings: Settings, session: str) -> Listed:
@@ -107,7 +109,7 @@ def find_session(settings: Settings, session: str) -> Listed:
     with reading_index(settings) as index:
         record = lookup.resolve_session(index, settings.mirror_root, session)
         project = index.projects().get(record.project_id)
-    return Listed(record, project, settings.mirror_root / record.path)
+    return Listed(record, project, settings.mirror_root)
 
 
 def search_sessions(
