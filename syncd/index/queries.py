@@ -70,7 +70,7 @@ _TIME_COLUMNS = frozenset(
 )
 _RUN_TIME_COLUMNS = frozenset({"started_at", "ended_at"})  # sessions keep these as text
 
-R = TypeVar("R")
+_Record = TypeVar("_Record")
 
 
 class IndexReader:
@@ -181,8 +181,8 @@ class IndexReader:
         return rows[0][0] if rows else None
 
     def _rows(
-        self, query: str, parameters: tuple[Any, ...], record: Callable[[dict[str, Any]], R]
-    ) -> list[R]:
+        self, query: str, parameters: tuple[Any, ...], record: Callable[[dict[str, Any]], _Record]
+    ) -> list[_Record]:
         rows = self._execute(query, parameters)
         if not rows:
             return []
@@ -218,5 +218,5 @@ def _datetime(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text is not None else None
 
 
-def _first(records: Iterable[R]) -> R | None:
+def _first(records: Iterable[_Record]) -> _Record | None:
     return next(iter(records), None)
