@@ -41,15 +41,19 @@ NEVER_FOR_HELP = {"sqlalchemy", "httpx", "apscheduler", "watchdog", "alembic", "
 NEVER_FOR_READING = {"httpx", "apscheduler", "watchdog", "alembic"}
 
 
-def imports_of(*args: str, code: int = 0) -> set[str]:
-    """The top-level packages `syncd <args>` imports, run in a fresh interpreter; it must
-    exit with `code`."""
+def probe(*args: str, code: int = 0) -> tuple[set[str], str]:
+    """The top-level packages `syncd <args>` imports, run in a fresh interpreter, and what
+    it prints; it must exit with `code`."""
     done = subprocess.run(
         [sys.executable, "-c", _PROBE, *args], capture_output=True, text=True, timeout=60
     )
     report = json.loads(done.stderr.strip().splitlines()[-1])
     assert (report["code"] or 0) == code, done.stdout + done.stderr
-    return set(report["loaded"])
+    return set(report["loaded"]), done.stdout
+
+
+def imports_of(*args: str, code: int = 0) -> set[str]:
+    return probe(*args, code=code)[0]
 
 
 def test_version_imports_neither_the_cli_nor_any_heavy_library() -> None:
@@ -72,7 +76,7 @@ def test_version_prints_the_package_version() -> None:
     assert (done.returncode, done.stdout) == (0, f"syncd {__version__}\n")
 
 
-READING = [["status"], ["ls"], ["show", "550e8400-0000-0000-0000-000000000001"]]
+READING = [["status", "--json"], ["ls"], ["show", "550e8400-0000-0000-0000-000000000001"]]
 
 
 @pytest.mark.parametrize("args", READING)
@@ -91,11 +95,20 @@ def test_status_ls_and_show_read_an_older_index_through_sqlalchemy(
     seed_two_projects(server)
     assert run(["sync", "--once"]) == 0
     capsys.readouterr()
+    _, current = probe(*args)
     with Store.open(f"sqlite:///{cli_root / '.syncd' / 'index.db'}") as store:
         migrate.downgrade(store.engine, "-1")
-    loaded = imports_of(*args)
+    loaded, older = probe(*args)
     assert "sqlalchemy" in loaded  # the fallback, which upgrades (ls, show) or reads as is
     assert not loaded & {"httpx", "apscheduler", "watchdog"}
+    assert _without_now(older) == _without_now(current)
+
+
+def _without_now(printed: str) -> str:
+    """`status --json` but for the moment it was asked; any other output as printed."""
+    if not printed.startswith("{"):
+        return printed
+    return json.dumps(json.loads(printed) | {"now": None})
 
 
 def test_status_and_ls_of_a_root_never_synced_import_no_sqlalchemy(cli_root: Path) -> None:
