@@ -1,5 +1,5 @@
-"""`syncd ls`, `show` and `search`: reading the mirror and its index, never writing the
-mirror (search may bring its own index up to date)."""
+"""`syncd ls` and `show`: reading the mirror and its index, never writing the mirror
+(`syncd search` is app/searching.py)."""
 
 from __future__ import annotations
 
@@ -15,15 +15,13 @@ from typing import Any
 
 from syncd.config import Settings
 from syncd.daemon.status import open_index
-from syncd.errors import ConfigError, MirrorMissingError, StorageError
+from syncd.errors import ConfigError, MirrorMissingError
 from syncd.index import migrate
 from syncd.index.filters import SessionFilter
 from syncd.index.records import ProjectRecord
-from syncd.index.search import Hit, search
 from syncd.index.store import Store
 from syncd.mirror.writer import Mirror
 from syncd.model import SessionRecord
-from syncd.sync.searching import refresh_search_index
 
 logger = logging.getLogger(__name__)
 
@@ -42,16 +40,6 @@ class Listed:
     record: SessionRecord
     project: ProjectRecord | None
     path: Path  # the mirrored file
-
-
-@dataclass(frozen=True)
-class Found:
-    """One search hit and its session."""
-
-    hit: Hit
-    record: SessionRecord
-    project_name: str
-    path: Path
 
 
 def open_mirror(settings: Settings) -> tuple[Store, Mirror]:
@@ -93,39 +81,6 @@ def find_session(settings: Settings, session: str) -> Listed:
         record = resolve_session(store, mirror, session)
         project = store.projects().get(record.project_id)
     return Listed(record, project, settings.mirror_root / record.path)
-
-
-def search_sessions(
-    settings: Settings, query: str, wanted: SessionFilter, *, limit: int
-) -> list[Found]:
-    """The best `limit` sessions matching `query` that `wanted` keeps, best first; the
-    search index is brought up to date with the mirror first when it can be."""
-    store, mirror = open_mirror(settings)
-    with store:
-        try:
-            refresh_search_index(store, mirror)
-        except StorageError as exc:  # e.g. a sync holds the index longer than the busy wait
-            logger.warning("searching without the newest changes: %s", exc)
-        hits = search(
-            store.engine,
-            query,
-            project=wanted.project,
-            tag=wanted.tag,
-            model=wanted.model,
-            since=wanted.since,
-            limit=limit,
-        )
-        records = {hit.session_id: store.session(hit.session_id) for hit in hits}
-        projects = store.projects()
-    found = []
-    for hit in hits:
-        record = records[hit.session_id]
-        if record is None:
-            continue  # removed by a sync since the query ran
-        project = projects.get(record.project_id)
-        path = settings.mirror_root / record.path
-        found.append(Found(hit, record, project.name if project else "", path))
-    return found
 
 
 def open_in_editor(path: Path) -> None:

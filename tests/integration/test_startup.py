@@ -70,7 +70,7 @@ def test_version_prints_the_package_version() -> None:
 
 @pytest.mark.parametrize(
     "args",
-    [["status"], ["ls"], ["search", "login"], ["show", "550e8400-0000-0000-0000-000000000001"]],
+    [["status"], ["ls"], ["show", "550e8400-0000-0000-0000-000000000001"]],
 )
 def test_reading_commands_import_no_http_scheduler_watcher_or_migrations(
     server: DevServer, cli_root: Path, args: list[str]
@@ -80,3 +80,26 @@ def test_reading_commands_import_no_http_scheduler_watcher_or_migrations(
     loaded = imports_of(*args)
     assert "sqlalchemy" in loaded  # the probe really opened the index
     assert not loaded & NEVER_FOR_READING
+
+
+def test_search_of_a_current_index_imports_no_sqlalchemy(server: DevServer, cli_root: Path) -> None:
+    # A sync leaves the search index current, so the search reads it with sqlite3 alone.
+    seed_two_projects(server)
+    assert run(["sync", "--once"]) == 0
+    loaded = imports_of("search", "login")
+    assert "syncd" in loaded
+    assert not loaded & (NEVER_FOR_READING | {"sqlalchemy"})
+
+
+def test_search_of_an_index_behind_the_mirror_brings_it_up_to_date_first(
+    server: DevServer, cli_root: Path
+) -> None:
+    import sqlite3
+
+    seed_two_projects(server)
+    assert run(["sync", "--once"]) == 0
+    database = next(cli_root.rglob("index.db"))
+    with sqlite3.connect(database) as connection:  # as if a file changed since its indexing
+        connection.execute("UPDATE session_search_docs SET file_sha256 = 'old'")
+    assert "sqlalchemy" in imports_of("search", "login")
+    assert "sqlalchemy" not in imports_of("search", "login")
