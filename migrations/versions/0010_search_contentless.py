@@ -1,15 +1,16 @@
-"""Small search index: a contentless FTS5 table, the text stays in the mirrored files
+"""Smaller search index: contentless FTS5 tables, the text stays in the mirrored files
 
 Revision ID: 0010
 Revises: 0009
 
-0005 kept a compressed copy of every body and an FTS5 index with word positions: 48-82%
-of the mirror's bytes on real text. Now `session_search` is contentless and keeps which
-words each session has per column (`detail=column`, no positions): about 3%. Bodies are
-read from the mirrored files for the hits shown, and phrases are checked there.
-`session_search_docs` keeps the names, projects, tags and models, not the bodies; its ids
-are AUTOINCREMENT so an FTS5 row left behind by a re-index is never matched to another
-session.
+0005 kept a zlib copy of every body beside its FTS5 index: 48-82% of the mirror's bytes
+on real text. Now `session_search` is contentless (the index with word positions, so
+phrases are FTS5's own, and no text): about a quarter of the mirror. Bodies are read from
+the mirrored files for the snippets of the hits shown. `session_search_fields` says which
+of the short fields (name, project, tags, models) hold a word (`detail=column`, a few
+kilobytes), for ranking without reading positions. `session_search_docs` keeps the names,
+projects, tags and models, not the bodies; its ids are AUTOINCREMENT so a row left
+behind in the FTS5 tables by a re-index is never matched to another session.
 
 The upgrade converts an existing index in place (the bodies inflated with syncd's
 `syncd_inflate`, registered on the index's connections), so nothing is read from the
@@ -48,6 +49,16 @@ CREATE VIRTUAL TABLE {table} USING fts5(
     models,
     body,
     content = '',
+    tokenize = 'unicode61 remove_diacritics 2'
+)
+"""
+CREATE_FIELDS = """
+CREATE VIRTUAL TABLE {table} USING fts5(
+    name,
+    project,
+    tags,
+    models,
+    content = '',
     detail = column,
     tokenize = 'unicode61 remove_diacritics 2'
 )
@@ -82,16 +93,18 @@ CREATE VIRTUAL TABLE session_search USING fts5(
 )
 """
 _NEW_DOCS, _NEW_FTS = "session_search_docs_0010", "session_search_0010"
+_FIELDS = "session_search_fields"
 
 
 def upgrade() -> None:
     if op.get_bind().dialect.name != "sqlite":
         return
     # SQLite commits each DDL statement: start from whatever an interrupted run left.
-    for table in (_NEW_FTS, _NEW_DOCS):
+    for table in (_NEW_FTS, _NEW_DOCS, _FIELDS):
         op.execute(f"DROP TABLE IF EXISTS {table}")
     op.execute(CREATE_DOCS.format(table=_NEW_DOCS))
     op.execute(CREATE_FTS.format(table=_NEW_FTS))
+    op.execute(CREATE_FIELDS.format(table=_FIELDS))
     if _has_0005_bodies():
         _copy_0005_index()
     op.execute("DROP TABLE IF EXISTS session_search")
@@ -99,13 +112,15 @@ def upgrade() -> None:
     op.execute("DROP TABLE IF EXISTS session_search_docs")
     op.execute(f"ALTER TABLE {_NEW_DOCS} RENAME TO session_search_docs")
     op.execute(f"ALTER TABLE {_NEW_FTS} RENAME TO session_search")
-    op.execute("INSERT INTO session_search(session_search) VALUES ('optimize')")
+    for table in ("session_search", _FIELDS):
+        op.execute(f"INSERT INTO {table}({table}) VALUES ('optimize')")
 
 
 def downgrade() -> None:
     if op.get_bind().dialect.name != "sqlite":
         return
     op.execute("DROP TABLE IF EXISTS session_search")
+    op.execute(f"DROP TABLE IF EXISTS {_FIELDS}")
     op.execute("DROP TABLE IF EXISTS session_search_docs")
     op.execute("DROP VIEW IF EXISTS session_search_text")
     op.execute(CREATE_0005_DOCS)
@@ -127,6 +142,10 @@ def _copy_0005_index() -> None:
         )
     except OperationalError:
         return  # no syncd_inflate on this connection: start empty, the mirror refills it
+    bind.exec_driver_sql(
+        f"INSERT INTO {_FIELDS} (rowid, name, project, tags, models) "
+        "SELECT id, name, project, tags, models FROM session_search_docs"
+    )
     bind.exec_driver_sql(
         f"INSERT INTO {_NEW_DOCS} (id, session_id, file_sha256, name, project, tags, models) "
         "SELECT id, session_id, file_sha256, name, project, tags, models FROM session_search_docs"

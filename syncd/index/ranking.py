@@ -1,14 +1,13 @@
-"""Ranking search hits from an index that keeps no word counts.
+"""Ranking search hits by the fields that hold the words, from the index alone.
 
-SQLite's bm25() needs word positions (`detail=full`); the index keeps only which words
-each session has in which column (`detail=column`, a tenth of the size), where bm25()
-scores every session 0. So the score is bm25's without term frequency: for each word
-searched for (not those after NOT), its inverse document frequency times the weight of
-each column that holds it, a hit in the name counting most and the body least. Ties go
-to the session indexed last (the most recently changed).
-
-Which sessions hold a word in a column is one FTS5 lookup per word and column, answered
-from the index with no text read.
+bm25() reads the positions of every word searched for in every matching session: on a
+word most sessions have, that is most of the cost of a search, and it grows with the
+matches. This score is bm25's without term frequency: for each word searched for (not
+those after NOT), its inverse document frequency times the weight of each field that
+holds it, a hit in the name counting most and the body least. Which sessions hold a word
+at all is one lookup in `session_search`; which hold it in a short field (name, project,
+tags, models), one in `session_search_fields`, which keeps no positions and is tiny. Ties
+go to the session indexed last (the most recently changed).
 """
 
 from __future__ import annotations
@@ -19,46 +18,40 @@ import sqlite3
 from syncd.index import search_syntax, snippets
 
 SEARCH_TABLE = "session_search"
+FIELDS_TABLE = "session_search_fields"
 # Weights per column: a hit in the name counts most, the body least.
-WEIGHTS = {"name": 10.0, "project": 4.0, "tags": 3.0, "models": 3.0, "body": 1.0}
+FIELD_WEIGHTS = {"name": 10.0, "project": 4.0, "tags": 3.0, "models": 3.0}
+BODY_WEIGHT = 1.0
 
 
 def rank(connection: sqlite3.Connection, fts: str) -> list[tuple[int, float]]:
-    """(rowid, score) of every FTS5 row matching `fts`, best first."""
-    matching = _rowids(connection, fts)
+    """(rowid, score) of every session matching `fts`, best first."""
+    matching = _rowids(connection, SEARCH_TABLE, fts)
     if not matching:
         return []
     scores = dict.fromkeys(matching, 0.0)
     total = _row_count(connection)
     for column, term in snippets.positive_terms(fts):
-        query = _term_query(term)
-        if query is None:
+        if not search_syntax.words_of(term):
             continue
-        holders = {
-            name: _rowids(connection, f"{name} : ({query})")
-            for name in WEIGHTS
-            if column in (None, name)
-        }
-        having = set().union(*holders.values())
-        weight = _idf(total, len(having))
-        for name, rows in holders.items():
-            for row_id in rows & matching:
-                scores[row_id] += weight * WEIGHTS[name]
+        alone = f"{column} : {term}" if column else term
+        # A query of one word is its own lookup: not made twice.
+        anywhere = matching if alone == fts else _rowids(connection, SEARCH_TABLE, alone)
+        weight = _idf(total, len(anywhere))
+        if column in (None, "body"):  # held anywhere: counted as the body's (the usual case)
+            for row_id in anywhere & matching:
+                scores[row_id] += weight * BODY_WEIGHT
+        # Positions are not kept for the short fields: a phrase counts where all its words are.
+        loose = search_syntax.loose(term)
+        for field, field_weight in FIELD_WEIGHTS.items():
+            if column in (None, field):
+                for row_id in _rowids(connection, FIELDS_TABLE, f"{field} : ({loose})") & matching:
+                    scores[row_id] += weight * field_weight
     return sorted(scores.items(), key=lambda item: (-item[1], -item[0]))
 
 
-def _term_query(term: str) -> str | None:
-    """`term` as an FTS5 query the index can answer (a phrase becomes its words ANDed)."""
-    node = search_syntax.Term(None, term)
-    if not node.words:
-        return None
-    return search_syntax.candidates(node)
-
-
-def _rowids(connection: sqlite3.Connection, fts: str) -> set[int]:
-    rows = connection.execute(
-        f"SELECT rowid FROM {SEARCH_TABLE} WHERE {SEARCH_TABLE} MATCH ?", (fts,)
-    )
+def _rowids(connection: sqlite3.Connection, table: str, fts: str) -> set[int]:
+    rows = connection.execute(f"SELECT rowid FROM {table} WHERE {table} MATCH ?", (fts,))
     return {row[0] for row in rows}
 
 

@@ -2,11 +2,12 @@
 
 The tables are created by migration 0010 and have no ORM model: `session_search_docs`
 holds, per session, what is searchable besides its body (name, project, tags, models)
-and the file version it came from; `session_search` is a contentless FTS5 table
-(`detail=column`) over those and the body: it keeps which words each session has in
-which column, no text and no word positions. The body's text stays in the mirrored file,
-read back only for the hits shown (search_reader). This module writes the tables with
-plain SQL on the Engine it is given, and searches through that Engine's connection.
+and the file version it came from; `session_search` is a contentless FTS5 table over
+those and the body (the words and their positions, no text), and `session_search_fields`
+a contentless one over the short fields alone, without positions, for ranking (see
+ranking.py). The body's text stays in the mirrored file, read back only for the hits
+shown (search_reader). This module writes the tables with plain SQL on the Engine it is
+given, and searches through that Engine's connection.
 
 A contentless table can only forget a row given the text it indexed, which is no longer
 at hand once a file has changed (and SQLite's contentless_delete needs 3.43). So a
@@ -34,6 +35,7 @@ from syncd.index.filters import SessionFilter
 from syncd.index.search_reader import (
     COLUMNS,
     DOCS_TABLE,
+    FIELDS_TABLE,
     LIST_SEPARATOR,
     SEARCH_TABLE,
     Hit,
@@ -167,13 +169,13 @@ def reindex_all(engine: Engine, rows: Iterable[SearchDoc]) -> None:
     """Replace the whole search index with `rows`, in one transaction, and merge the
     table into one segment (the smallest and fastest form)."""
     with _transaction(engine) as connection:
-        connection.execute(
-            text(f"INSERT INTO {SEARCH_TABLE}({SEARCH_TABLE}) VALUES ('delete-all')")
-        )
+        for table in (SEARCH_TABLE, FIELDS_TABLE):
+            connection.execute(text(f"INSERT INTO {table}({table}) VALUES ('delete-all')"))
         connection.execute(text(f"DELETE FROM {DOCS_TABLE}"))
         for doc in rows:
             _insert(connection, doc)
-        connection.execute(text(f"INSERT INTO {SEARCH_TABLE}({SEARCH_TABLE}) VALUES ('optimize')"))
+        for table in (SEARCH_TABLE, FIELDS_TABLE):
+            connection.execute(text(f"INSERT INTO {table}({table}) VALUES ('optimize')"))
 
 
 def inflate(compressed: bytes | None) -> str | None:
@@ -243,6 +245,13 @@ def _insert(connection: Connection, doc: SearchDoc) -> None:
             f"INSERT INTO {SEARCH_TABLE} (rowid, {', '.join(COLUMNS)}) VALUES (:id, {placeholders})"
         ),
         values | {"id": row_id, "body": doc.body},
+    )
+    connection.execute(
+        text(
+            f"INSERT INTO {FIELDS_TABLE} (rowid, name, project, tags, models) "
+            "VALUES (:id, :name, :project, :tags, :models)"
+        ),
+        values | {"id": row_id},
     )
 
 

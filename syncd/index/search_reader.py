@@ -1,20 +1,17 @@
 """Answering a search from the index and the mirrored files, with the standard library.
 
-The FTS5 table (migration 0010) stores no text, only which words each session has in
-which column. So FTS5 ranks sessions (bm25, a hit in the name counting most), and the
-text is read from the mirrored files for the few sessions shown: for their snippets, and
-for deciding a phrase of several words, which the index cannot (see search_syntax).
-
-Ranking reads the index alone (see ranking.py), and files are read for candidates in rank
-order only until `limit` hits are found. Every function takes a DB-API `sqlite3`
-connection, so `syncd search` runs without SQLAlchemy when the index is current
-(search.py calls the same code through its Engine's driver connection).
+The FTS5 tables (migration 0010) store no text: FTS5 finds the sessions (phrases and
+column filters included), ranking.py orders them from the index alone, and the text is
+read from the mirrored files only for the snippets of the `limit` sessions shown. Every
+function takes a DB-API `sqlite3` connection, so `syncd search` runs without SQLAlchemy
+when the index is current (search.py calls the same code through its Engine's driver
+connection).
 """
 
 from __future__ import annotations
 
-import codecs
 import dataclasses
+import itertools
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -26,17 +23,18 @@ from syncd.index.filters import SessionFilter
 
 SEARCH_TABLE = "session_search"
 DOCS_TABLE = "session_search_docs"
+FIELDS_TABLE = "session_search_fields"
 COLUMNS = ("name", "project", "tags", "models", "body")
 # Tags and models are stored one per line, so a filter can match a whole entry.
 LIST_SEPARATOR = "\n"
-# The first this-many bytes of a body are searchable (and what a phrase is checked on).
+# The first this-many bytes of a body are searchable (and where a snippet is looked for).
 MAX_BODY_BYTES = 4 * 1024 * 1024
-# A snippet shows the first match within this many bytes of the body, else the opening:
-# matching words across megabytes costs more than the rest of a search.
-SNIPPET_BYTES = MAX_BODY_BYTES
-_RANKED_BATCH = 64  # candidates looked up at a time, in rank order
-_FRONT_MATTER = ("---\n", "---\r\n")
-_CLOSING = ("\n---\n", "\n---\r\n")
+# Bytes of files one search reads for its snippets, at most (and the opening of each hit
+# past it): a word first used deep in long sessions would otherwise make a search read
+# megabytes per hit. Hits past it show how their session begins.
+SNIPPET_BUDGET_BYTES = 8 * 1024 * 1024
+_RANKED_BATCH = 32  # candidates looked up at a time, in rank order
+_FRONT_MATTER = (b"---\n", b"---\r\n")
 
 #: Reads a mirrored file (a path relative to the mirror root) as chunks of bytes; raises
 #: a SyncdError when it cannot (gone, a link, unreadable).
@@ -66,6 +64,7 @@ class _Candidate:
     tags: str
     models: str
     path: str
+    row_id: int
 
 
 def find(
@@ -86,16 +85,22 @@ def find(
     if wanted.since:
         _check_iso_date(query, wanted.since)
     fts = search_syntax.fts_query(query)
-    matcher, fts_candidates = _plan(fts)
     hits: list[Hit] = []
     in_body, in_name = snippets.Highlighter(fts, "body"), snippets.Highlighter(fts, "name")
+    body_query = _body_query(fts)
+    budget = _Budget(SNIPPET_BUDGET_BYTES)
     try:
-        for candidate in _ranked(connection, fts_candidates, wanted):
-            text = _body_text(read_file, candidate.path) if matcher else None
-            if matcher and not matcher.matches(_columns(candidate, text or "")):
-                continue
-            body = [text] if text is not None else _snippet_pieces(read_file, candidate.path)
-            hits.append(_hit(candidate, in_body.snippet(body), in_name.mark(candidate.name)))
+        for candidate in _ranked(connection, fts, wanted):
+            body = _body_bytes(read_file, candidate.path, budget)
+            if (
+                budget.left > 0
+                and body_query
+                and _matches(connection, body_query, candidate.row_id)
+            ):
+                snippet = in_body.snippet_of_bytes(body)
+            else:  # the words are in the name or another field: show how the session begins
+                snippet = in_body.snippet_of_bytes(itertools.islice(body, 1))
+            hits.append(_hit(candidate, snippet, in_name.mark(candidate.name)))
             if len(hits) >= limit:
                 break
     except sqlite3.Error as exc:
@@ -104,6 +109,19 @@ def find(
             raise SearchQueryError(query, reason.removeprefix("fts5: ")) from exc
         raise StorageError("the search index", reason) from exc
     return hits
+
+
+def _body_query(fts: str) -> str:
+    """An FTS5 query for the body holding any word searched for (not after NOT)."""
+    terms = [t for column, t in snippets.positive_terms(fts) if column in (None, "body")]
+    return " OR ".join(f"body : {term}" for term in terms if search_syntax.words_of(term))
+
+
+def _matches(connection: sqlite3.Connection, fts: str, row_id: int) -> bool:
+    row = connection.execute(
+        f"SELECT 1 FROM {SEARCH_TABLE} WHERE {SEARCH_TABLE} MATCH ? AND rowid = ?", (fts, row_id)
+    ).fetchone()
+    return row is not None
 
 
 def is_current(connection: sqlite3.Connection) -> bool:
@@ -116,17 +134,6 @@ def is_current(connection: sqlite3.Connection) -> bool:
         f") AND (SELECT count(*) FROM {DOCS_TABLE}) = (SELECT count(*) FROM sessions)"
     ).fetchone()
     return bool(row[0])
-
-
-def _plan(fts: str) -> tuple[search_syntax.Matcher | None, str]:
-    """(a matcher when the text must decide, the FTS5 query that finds the candidates)."""
-    try:
-        tree = search_syntax.parse(fts)
-    except SearchQueryError:
-        return None, fts  # FTS5 says what is wrong with it, in its own words
-    if not search_syntax.needs_check(tree):
-        return None, fts
-    return search_syntax.Matcher(tree), search_syntax.candidates(tree)
 
 
 def _ranked(
@@ -170,6 +177,7 @@ def _details(
             tags=tags,
             models=models,
             path=path or "",
+            row_id=row_id,
         )
         names = [str(n) for n in (project, project_id, indexed_as) if n is not None]
         found[row_id] = (candidate, names, None if at is None else str(at))
@@ -189,16 +197,6 @@ def _kept(
     )
 
 
-def _columns(candidate: _Candidate, body: str) -> dict[str, str]:
-    return {
-        "name": candidate.name,
-        "project": candidate.project,
-        "tags": candidate.tags,
-        "models": candidate.models,
-        "body": body,
-    }
-
-
 def _hit(candidate: _Candidate, snippet: str, name_highlight: str) -> Hit:
     return Hit(
         session_id=candidate.session_id,
@@ -211,48 +209,43 @@ def _hit(candidate: _Candidate, snippet: str, name_highlight: str) -> Hit:
     )
 
 
-def _snippet_pieces(read_file: ReadFile, path: str) -> Iterator[str]:
-    # A snippet is looked for in the searchable part of the body only.
-    return _body_pieces(read_file, path, limit=SNIPPET_BYTES)
+@dataclass
+class _Budget:
+    left: int  # bytes of files a search may still read for its snippets
 
 
-def _body_text(read_file: ReadFile, path: str) -> str | None:
-    """The searchable body of a file (None when it cannot be read)."""
-    pieces = list(_body_pieces(read_file, path, limit=MAX_BODY_BYTES))
-    return "".join(pieces) if pieces else None
-
-
-def _body_pieces(read_file: ReadFile, path: str, limit: int | None = None) -> Iterator[str]:
-    """The file's text after its front matter, a piece at a time (nothing if unreadable)."""
-    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+def _body_bytes(read_file: ReadFile, path: str, budget: _Budget) -> Iterator[bytes]:
+    """The searchable part of a file after its front matter, a chunk at a time, while
+    the budget lasts (always the first chunk); nothing when it cannot be read."""
     taken = 0
-    opening = True
     try:
         for chunk in read_file(path):
-            if limit is not None:
-                chunk = chunk[: limit - taken]
+            piece = chunk[: MAX_BODY_BYTES - taken]
+            if taken == 0:
+                piece = without_front_matter(piece)
             taken += len(chunk)
-            text = decoder.decode(chunk)
-            if opening:
-                text, opening = without_front_matter(text), False
-            yield text
-            if limit is not None and taken >= limit:
-                break
+            budget.left -= len(chunk)
+            yield piece
+            if taken >= MAX_BODY_BYTES or budget.left <= 0:
+                return
     except SyncdError:
         return  # removed or replaced since it was indexed: shown without a snippet
-    yield decoder.decode(b"", final=True)
 
 
-def without_front_matter(text: str) -> str:
-    """`text` without a leading YAML block (when it closes within the text given)."""
-    start = 1 if text.startswith("\ufeff") else 0
-    if not text.startswith(_FRONT_MATTER, start):
-        return text
-    ends = [found for closing in _CLOSING if (found := text.find(closing, start + 3)) != -1]
-    if not ends:
-        return text
-    end = min(ends)
-    return text[text.index("\n", end + 1) + 1 :]
+def without_front_matter(data: bytes) -> bytes:
+    """`data` without a leading YAML block (when it closes within the bytes given)."""
+    start = 3 if data.startswith(b"\xef\xbb\xbf") else 0
+    if not data.startswith(_FRONT_MATTER, start):
+        return data
+    position = start + 3
+    while (found := data.find(b"\n---", position)) != -1:
+        line_end = data.find(b"\n", found + 1)
+        if line_end == -1:
+            return data
+        if data[found + 1 : line_end].rstrip(b"\r") == b"---":
+            return data[line_end + 1 :]
+        position = found + 1
+    return data
 
 
 def _check_iso_date(query: str, since: str) -> None:
