@@ -10,7 +10,7 @@ by the devserver and synced once (which builds the search index); then
 - search p50/p95 in process (the read-only path `syncd search` takes), `grep -ril` over
   the mirror for the same query, and the ratio;
 - `syncd search` end to end (a fresh process) against the same grep;
-- the search index's bytes against the mirror's.
+- the search index's bytes against the mirror's, and what checking it is current costs.
 """
 
 from __future__ import annotations
@@ -32,7 +32,8 @@ from realistic import write_sessions
 from syncd.app.searching import file_reader
 from syncd.cloud.client import CloudClient
 from syncd.devserver import DevServer
-from syncd.index.search_reader import find
+from syncd.index.reader import open_reader
+from syncd.index.search_reader import find, is_current
 from syncd.index.store import Store
 from syncd.mirror.writer import Mirror
 from syncd.sync.engine import SyncEngine
@@ -84,6 +85,18 @@ def run_size(scratch: Path, sessions: int, projects: int) -> None:
         f"{index_bytes / mirror_bytes:.1%} of the mirror (whole index.db "
         f"{db.stat().st_size / 1e6:.0f} MB)"
     )
+    checks = []
+    for _ in range(RUNS):
+        t = time.perf_counter()
+        reader = open_reader(database)
+        current = reader is not None and is_current(reader)
+        checks.append(time.perf_counter() - t)
+        if reader is not None:
+            reader.close()
+        if not current:
+            sys.exit("the search index is not current after the sync")
+    check_ms = statistics.median(checks) * 1000
+    print(f"opening the index and checking it is current: {check_ms:.1f} ms")
     read_file = file_reader(root)
     env = os.environ | {"SYNCD_ROOT": str(root)}
     syncd = str(Path(sys.executable).with_name("syncd"))

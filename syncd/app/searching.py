@@ -25,7 +25,9 @@ from syncd.mirror import nofollow
 
 logger = logging.getLogger(__name__)
 
-_CHUNK_BYTES = 64 * 1024
+# The first read is small: most snippets are in a session's first lines; then larger reads.
+_FIRST_CHUNK_BYTES = 16 * 1024
+_CHUNK_BYTES = 256 * 1024
 
 
 @dataclass(frozen=True)
@@ -113,16 +115,18 @@ def file_reader(root: Path) -> ReadFile:
         if fd is None:
             raise StorageError(relative, "the file is gone")
         try:
-            while chunk := _read(fd, relative):
+            size = _FIRST_CHUNK_BYTES
+            while chunk := _read(fd, relative, size):
                 yield chunk
+                size = _CHUNK_BYTES
         finally:
             os.close(fd)
 
     return read
 
 
-def _read(fd: int, relative: str) -> bytes:
+def _read(fd: int, relative: str, size: int) -> bytes:
     try:
-        return os.read(fd, _CHUNK_BYTES)
+        return os.read(fd, size)
     except OSError as exc:
         raise StorageError(relative, exc.strerror or str(exc)) from exc

@@ -26,7 +26,7 @@ BODY_WEIGHT = 1.0
 
 def rank(connection: sqlite3.Connection, fts: str) -> list[tuple[int, float]]:
     """(rowid, score) of every session matching `fts`, best first."""
-    matching = _rowids(connection, SEARCH_TABLE, fts)
+    matching = rowids(connection, SEARCH_TABLE, fts)
     if not matching:
         return []
     scores = dict.fromkeys(matching, 0.0)
@@ -36,7 +36,7 @@ def rank(connection: sqlite3.Connection, fts: str) -> list[tuple[int, float]]:
             continue
         alone = f"{column} : {term}" if column else term
         # A query of one word is its own lookup: not made twice.
-        anywhere = matching if alone == fts else _rowids(connection, SEARCH_TABLE, alone)
+        anywhere = matching if alone == fts else rowids(connection, SEARCH_TABLE, alone)
         weight = _idf(total, len(anywhere))
         if column in (None, "body"):  # held anywhere: counted as the body's (the usual case)
             for row_id in anywhere & matching:
@@ -45,14 +45,22 @@ def rank(connection: sqlite3.Connection, fts: str) -> list[tuple[int, float]]:
         loose = search_syntax.loose(term)
         for field, field_weight in FIELD_WEIGHTS.items():
             if column in (None, field):
-                for row_id in _rowids(connection, FIELDS_TABLE, f"{field} : ({loose})") & matching:
+                for row_id in rowids(connection, FIELDS_TABLE, f"{field} : ({loose})") & matching:
                     scores[row_id] += weight * field_weight
-    return sorted(scores.items(), key=lambda item: (-item[1], -item[0]))
+    # Best score first, ties to the higher rowid: a stable sort by score over rowids in
+    # descending order (both sorts in C, no Python key per session).
+    order = sorted(scores, reverse=True)
+    order.sort(key=scores.__getitem__, reverse=True)
+    return [(row_id, scores[row_id]) for row_id in order]
 
 
-def _rowids(connection: sqlite3.Connection, table: str, fts: str) -> set[int]:
-    rows = connection.execute(f"SELECT rowid FROM {table} WHERE {table} MATCH ?", (fts,))
-    return {row[0] for row in rows}
+def rowids(connection: sqlite3.Connection, table: str, fts: str) -> set[int]:
+    """The rowids of `table` matching `fts`, joined into one string by SQLite: thousands
+    of rows cost one Python object instead of thousands."""
+    (joined,) = connection.execute(
+        f"SELECT group_concat(rowid) FROM {table} WHERE {table} MATCH ?", (fts,)
+    ).fetchone()
+    return set(map(int, joined.split(","))) if joined else set()
 
 
 def _row_count(connection: sqlite3.Connection) -> int:

@@ -31,8 +31,11 @@ LIST_SEPARATOR = "\n"
 MAX_BODY_BYTES = 4 * 1024 * 1024
 # Bytes of files one search reads for its snippets, at most (and the opening of each hit
 # past it): a word first used deep in long sessions would otherwise make a search read
-# megabytes per hit. Hits past it show how their session begins.
-SNIPPET_BUDGET_BYTES = 8 * 1024 * 1024
+# megabytes per hit, and its time grow with the matches. Hits past it show how their
+# session begins.
+SNIPPET_BUDGET_BYTES = 4 * 1024 * 1024
+# Of which searched as text (accents: ten times slower than bytes), at most.
+SNIPPET_TEXT_BUDGET_BYTES = 2 * 1024 * 1024
 _RANKED_BATCH = 32  # candidates looked up at a time, in rank order
 _FRONT_MATTER = (b"---\n", b"---\r\n")
 
@@ -87,17 +90,14 @@ def find(
     fts = search_syntax.fts_query(query)
     hits: list[Hit] = []
     in_body, in_name = snippets.Highlighter(fts, "body"), snippets.Highlighter(fts, "name")
-    body_query = _body_query(fts)
     budget = _Budget(SNIPPET_BUDGET_BYTES)
     try:
+        in_bodies = _in_bodies(connection, _body_query(fts))
         for candidate in _ranked(connection, fts, wanted):
             body = _body_bytes(read_file, candidate.path, budget)
-            if (
-                budget.left > 0
-                and body_query
-                and _matches(connection, body_query, candidate.row_id)
-            ):
-                snippet = in_body.snippet_of_bytes(body)
+            if budget.left > 0 and candidate.row_id in in_bodies:
+                text_limit = max(0, SNIPPET_TEXT_BUDGET_BYTES - in_body.text_scanned)
+                snippet = in_body.snippet_of_bytes(body, text_limit)
             else:  # the words are in the name or another field: show how the session begins
                 snippet = in_body.snippet_of_bytes(itertools.islice(body, 1))
             hits.append(_hit(candidate, snippet, in_name.mark(candidate.name)))
@@ -117,11 +117,9 @@ def _body_query(fts: str) -> str:
     return " OR ".join(f"body : {term}" for term in terms if search_syntax.words_of(term))
 
 
-def _matches(connection: sqlite3.Connection, fts: str, row_id: int) -> bool:
-    row = connection.execute(
-        f"SELECT 1 FROM {SEARCH_TABLE} WHERE {SEARCH_TABLE} MATCH ? AND rowid = ?", (fts, row_id)
-    ).fetchone()
-    return row is not None
+def _in_bodies(connection: sqlite3.Connection, fts: str) -> set[int]:
+    """The sessions whose body holds a word searched for (one lookup for all the hits)."""
+    return ranking.rowids(connection, SEARCH_TABLE, fts) if fts else set()
 
 
 def is_current(connection: sqlite3.Connection) -> bool:

@@ -64,6 +64,7 @@ class Highlighter:
         alternatives = "|".join(p for p in patterns if p)
         self._regex = re.compile(alternatives, re.IGNORECASE) if alternatives else None
         self._bytes_search = _BytesSearch.of([t for only, t in terms if only in (None, column)])
+        self.text_scanned = 0  # bytes snippet_of_bytes searched as text (the slow way)
 
     def mark(self, text: str) -> str:
         """`text` with every match between « and »."""
@@ -108,14 +109,17 @@ class Highlighter:
                 held = held[-(_OVERLAP + 1) :]
                 first = 1
 
-    def snippet_of_bytes(self, chunks: Iterable[bytes]) -> str:
+    def snippet_of_bytes(self, chunks: Iterable[bytes], text_limit: int = FALLBACK_BYTES) -> str:
         """snippet() for UTF-8 `chunks`, fast: a match is looked for in the raw bytes
         (ASCII query words only), as written in lower case first, at the speed of a byte
-        search, then only the lines around it are decoded. When the bytes hold no such
-        match (only with capitals, accents or between non-ASCII marks), the whole text is
-        searched as snippet() does."""
+        search, then in any case; only the lines around it are decoded. When the bytes
+        hold no such match (the words only with accents, or between non-ASCII marks), the
+        first `text_limit` bytes are searched as text, as snippet() does (ten times
+        slower); `text_scanned` adds up the bytes searched so."""
         if self._bytes_search is None:
-            return self.snippet(_decoded(chunks))
+            data = b"".join(_capped(chunks, text_limit))
+            self.text_scanned += len(data)
+            return self.snippet([data.decode("utf-8", errors="replace")])
         seen: list[bytes] = []
         held = b""
         pieces = iter(chunks)
@@ -131,11 +135,12 @@ class Highlighter:
                     held += more
                 return self._snippet_around(held, found)
             held = held[-_OVERLAP:]
-        data = b"".join(seen)[:FALLBACK_BYTES]
+        data = b"".join(seen)
         found = self._bytes_search.first(data, 0, lower_only=False)
         if found is not None:
             return self._snippet_around(data, found)
-        return self.snippet([data.decode("utf-8", errors="replace")])
+        self.text_scanned += min(len(data), text_limit)
+        return self.snippet([data[:text_limit].decode("utf-8", errors="replace")])
 
     def _snippet_around(self, data: bytes, found: tuple[int, int]) -> str:
         start = max(0, found[0] - 4 * BEFORE)
@@ -299,6 +304,15 @@ class _BytesSearch:
                 return offset + match.start(), offset + match.end()
             position += 1
         return None
+
+
+def _capped(chunks: Iterable[bytes], limit: int) -> Iterator[bytes]:
+    taken = 0
+    for chunk in chunks:
+        if taken >= limit:
+            return
+        yield chunk[: limit - taken]
+        taken += len(chunk)
 
 
 def _decoded(chunks: Iterable[bytes]) -> Iterator[str]:

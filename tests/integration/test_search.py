@@ -371,6 +371,23 @@ def test_a_sync_indexes_what_it_wrote_and_forgets_what_it_removed(
         assert ids(search(store.engine, "heron")) == ["s-a"]
 
 
+def test_a_sync_rebuilds_the_table_once_replaced_rows_are_many(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from syncd.index import search as search_module
+    from syncd.index.search import left_behind
+
+    monkeypatch.setattr(search_module, "ORPHANS_FLOOR", 0)
+    project = shop(harness, monkeypatch)
+    for word in ("heron", "ibis", "crane"):
+        harness.server.put_session(project, session_id="s-a", name="Cart", markdown=f"# {word}\n")
+        assert run(["sync", "--once"]) == 0
+    with harness.store() as store:
+        assert left_behind(store.engine) == 0  # the third refresh rebuilt the table
+        assert ids(search(store.engine, "crane")) == ["s-a"]
+        assert search(store.engine, "ibis") == []
+
+
 def test_a_dry_run_indexes_nothing(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
     shop(harness, monkeypatch)
     harness.sync()
