@@ -12,8 +12,12 @@ go to the session indexed last (the most recently changed).
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import math
 import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 from syncd.index import search_syntax, snippets
 
@@ -22,36 +26,77 @@ FIELDS_TABLE = "session_search_fields"
 # Weights per column: a hit in the name counts most, the body least.
 FIELD_WEIGHTS = {"name": 10.0, "project": 4.0, "tags": 3.0, "models": 3.0}
 BODY_WEIGHT = 1.0
+_MOST_GROUPED_WORDS = 5  # 2^5 groups at most
 
 
-def rank(connection: sqlite3.Connection, fts: str) -> list[tuple[int, float]]:
-    """(rowid, score) of every session matching `fts`, best first."""
+@dataclass(frozen=True)
+class Ranked:
+    row_id: int
+    score: float
+    in_field: bool  # a word searched for is in a short field (maybe not in the body)
+
+
+def rank(connection: sqlite3.Connection, fts: str) -> Iterator[Ranked]:
+    """Every session matching `fts`, best first (ties: the higher rowid first).
+
+    Bounded: the few sessions holding a word in a short field are scored one by one; the
+    others score by which words they hold, so they fall into at most 2^words groups made
+    with set operations, each ordered by rowid in C. Nothing is computed per matching
+    session in Python, and the merge stops when the caller has enough.
+    """
     matching = rowids(connection, SEARCH_TABLE, fts)
     if not matching:
-        return []
-    scores = dict.fromkeys(matching, 0.0)
+        return iter(())
     total = _row_count(connection)
+    held: list[tuple[float, set[int]]] = []  # (weight, sessions holding the word anywhere)
+    in_fields: dict[int, float] = {}
     for column, term in snippets.positive_terms(fts):
         if not search_syntax.words_of(term):
             continue
         alone = f"{column} : {term}" if column else term
         # A query of one word is its own lookup: not made twice.
-        anywhere = matching if alone == fts else rowids(connection, SEARCH_TABLE, alone)
+        anywhere = matching if alone == fts else rowids(connection, SEARCH_TABLE, alone) & matching
         weight = _idf(total, len(anywhere))
         if column in (None, "body"):  # held anywhere: counted as the body's (the usual case)
-            for row_id in anywhere & matching:
-                scores[row_id] += weight * BODY_WEIGHT
+            held.append((weight * BODY_WEIGHT, anywhere))
         # Positions are not kept for the short fields: a phrase counts where all its words are.
         loose = search_syntax.loose(term)
         for field, field_weight in FIELD_WEIGHTS.items():
             if column in (None, field):
                 for row_id in rowids(connection, FIELDS_TABLE, f"{field} : ({loose})") & matching:
-                    scores[row_id] += weight * field_weight
-    # Best score first, ties to the higher rowid: a stable sort by score over rowids in
-    # descending order (both sorts in C, no Python key per session).
-    order = sorted(scores, reverse=True)
-    order.sort(key=scores.__getitem__, reverse=True)
-    return [(row_id, scores[row_id]) for row_id in order]
+                    in_fields[row_id] = in_fields.get(row_id, 0.0) + weight * field_weight
+    if len(held) > _MOST_GROUPED_WORDS:  # too many groups: score each session instead
+        in_fields = {row_id: in_fields.get(row_id, 0.0) for row_id in matching}
+    scored = [
+        Ranked(row_id, bonus + sum(w for w, having in held if row_id in having), True)
+        for row_id, bonus in in_fields.items()
+    ]
+    scored.sort(key=lambda r: (-r.score, -r.row_id))
+    rest = matching.difference(in_fields)
+    groups = [_group(score, members) for score, members in _by_words_held(held, rest)]
+    return heapq.merge(iter(scored), *groups, key=lambda r: (-r.score, -r.row_id))
+
+
+def _by_words_held(
+    held: list[tuple[float, set[int]]], sessions: set[int]
+) -> Iterator[tuple[float, set[int]]]:
+    """(score, sessions) for each combination of the words held (with set operations)."""
+    for chosen in itertools.product((True, False), repeat=len(held)):
+        members = set(sessions)
+        score = 0.0
+        for (weight, having), has in zip(held, chosen, strict=True):
+            if has:
+                members &= having
+                score += weight
+            else:
+                members -= having
+        if members:
+            yield score, members
+
+
+def _group(score: float, members: set[int]) -> Iterator[Ranked]:
+    for row_id in sorted(members, reverse=True):
+        yield Ranked(row_id, score, False)
 
 
 def rowids(connection: sqlite3.Connection, table: str, fts: str) -> set[int]:

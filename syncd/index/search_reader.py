@@ -68,6 +68,7 @@ class _Candidate:
     models: str
     path: str
     row_id: int
+    in_field: bool = False  # a word searched for is in a short field (see ranking.py)
 
 
 def find(
@@ -92,10 +93,13 @@ def find(
     in_body, in_name = snippets.Highlighter(fts, "body"), snippets.Highlighter(fts, "name")
     budget = _Budget(SNIPPET_BUDGET_BYTES)
     try:
-        in_bodies = _in_bodies(connection, _body_query(fts))
+        body_query = _body_query(fts)
         for candidate in _ranked(connection, fts, wanted):
             body = _body_bytes(read_file, candidate.path, budget)
-            if budget.left > 0 and candidate.row_id in in_bodies:
+            # A session found only for its body has the words there; one that holds them
+            # in its name or another field may not: the index says.
+            holds = not candidate.in_field or _body_holds(connection, body_query, candidate)
+            if budget.left > 0 and holds:
                 text_limit = max(0, SNIPPET_TEXT_BUDGET_BYTES - in_body.text_scanned)
                 snippet = in_body.snippet_of_bytes(body, text_limit)
             else:  # the words are in the name or another field: show how the session begins
@@ -117,9 +121,14 @@ def _body_query(fts: str) -> str:
     return " OR ".join(f"body : {term}" for term in terms if search_syntax.words_of(term))
 
 
-def _in_bodies(connection: sqlite3.Connection, fts: str) -> set[int]:
-    """The sessions whose body holds a word searched for (one lookup for all the hits)."""
-    return ranking.rowids(connection, SEARCH_TABLE, fts) if fts else set()
+def _body_holds(connection: sqlite3.Connection, body_query: str, candidate: _Candidate) -> bool:
+    if not body_query:
+        return False
+    row = connection.execute(
+        f"SELECT 1 FROM {SEARCH_TABLE} WHERE {SEARCH_TABLE} MATCH ? AND rowid = ?",
+        (body_query, candidate.row_id),
+    ).fetchone()
+    return row is not None
 
 
 def is_current(connection: sqlite3.Connection) -> bool:
@@ -140,13 +149,12 @@ def _ranked(
     """Matching sessions, best first, that `wanted` keeps; rows a re-index left behind
     (no longer in DOCS_TABLE) are skipped."""
     order = ranking.rank(connection, fts)
-    for start in range(0, len(order), _RANKED_BATCH):
-        batch = order[start : start + _RANKED_BATCH]
-        details = _details(connection, [row_id for row_id, _ in batch])
-        for row_id, score in batch:
-            found = details.get(row_id)
+    while batch := list(itertools.islice(order, _RANKED_BATCH)):
+        details = _details(connection, [ranked.row_id for ranked in batch])
+        for ranked in batch:
+            found = details.get(ranked.row_id)
             if found is not None and _kept(wanted, *found):
-                yield dataclasses.replace(found[0], score=score)
+                yield dataclasses.replace(found[0], score=ranked.score, in_field=ranked.in_field)
 
 
 def _details(
