@@ -93,12 +93,12 @@ def find(
     in_body, in_name = snippets.Highlighter(fts, "body"), snippets.Highlighter(fts, "name")
     budget = _Budget(SNIPPET_BUDGET_BYTES)
     try:
-        body_query = _body_query(fts)
+        in_bodies = _BodyCheck(connection, _body_query(fts))
         for candidate in _ranked(connection, fts, wanted):
             body = _body_bytes(read_file, candidate.path, budget)
             # A session found only for its body has the words there; one that holds them
             # in its name or another field may not: the index says.
-            holds = not candidate.in_field or _body_holds(connection, body_query, candidate)
+            holds = not candidate.in_field or in_bodies.holds(candidate.row_id)
             if budget.left > 0 and holds:
                 text_limit = max(0, SNIPPET_TEXT_BUDGET_BYTES - in_body.text_scanned)
                 snippet = in_body.snippet_of_bytes(body, text_limit)
@@ -121,14 +121,24 @@ def _body_query(fts: str) -> str:
     return " OR ".join(f"body : {term}" for term in terms if search_syntax.words_of(term))
 
 
-def _body_holds(connection: sqlite3.Connection, body_query: str, candidate: _Candidate) -> bool:
-    if not body_query:
-        return False
-    row = connection.execute(
-        f"SELECT 1 FROM {SEARCH_TABLE} WHERE {SEARCH_TABLE} MATCH ? AND rowid = ?",
-        (body_query, candidate.row_id),
-    ).fetchone()
-    return row is not None
+class _BodyCheck:
+    """Whether a session's body holds a word searched for. One lookup per session, except
+    for prefixes (each lookup expands the prefix again): those look up every session once."""
+
+    def __init__(self, connection: sqlite3.Connection, body_query: str) -> None:
+        self._connection = connection
+        self._query = body_query
+        self._all: set[int] | None = None
+
+    def holds(self, row_id: int) -> bool:
+        if not self._query:
+            return False
+        if "*" in self._query:
+            if self._all is None:
+                self._all = ranking.rowids(self._connection, SEARCH_TABLE, self._query)
+            return row_id in self._all
+        sql = f"SELECT 1 FROM {SEARCH_TABLE} WHERE {SEARCH_TABLE} MATCH ? AND rowid = ?"
+        return self._connection.execute(sql, (self._query, row_id)).fetchone() is not None
 
 
 def is_current(connection: sqlite3.Connection) -> bool:
