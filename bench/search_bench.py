@@ -10,7 +10,8 @@ by the devserver and synced once (which builds the search index); then
 - search p50/p95 in process (the read-only path `syncd search` takes), `grep -ril` over
   the mirror for the same query, and the ratio;
 - `syncd search` end to end (a fresh process) against the same grep;
-- the search index's bytes against the mirror's, and what checking it is current costs.
+- the search index's bytes against the mirror's, and what checking it is current costs;
+- at the last size, the time a git commit of a 50-file change takes in the archive.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from pathlib import Path
 from realistic import write_sessions
 
 from syncd.app.searching import file_reader
+from syncd.archive.git import ChangeSummary, GitArchive
 from syncd.cloud.client import CloudClient
 from syncd.devserver import DevServer
 from syncd.index.reader import open_reader
@@ -58,6 +60,8 @@ def main() -> None:
     for sessions in args.sizes:
         with tempfile.TemporaryDirectory(prefix="syncd-search-") as scratch:
             run_size(Path(scratch), sessions, args.projects)
+            if sessions == args.sizes[-1]:
+                git_commit(Path(scratch) / "mirror")
 
 
 def run_size(scratch: Path, sessions: int, projects: int) -> None:
@@ -129,6 +133,32 @@ def run_size(scratch: Path, sessions: int, projects: int) -> None:
             f"{cli_median * 1000:10.0f}ms  {grep_median / cli_median:6.1f}x"
         )
     connection.close()
+
+
+def git_commit(root: Path) -> None:
+    env_before = dict(os.environ)
+    os.environ["GIT_CONFIG_NOSYSTEM"] = "1"
+    try:
+        archive = GitArchive(root)
+        archive.ensure_repository()
+        files = sorted(p.relative_to(root).as_posix() for p in root.glob("*/*.md"))
+        started = time.perf_counter()
+        first = archive.commit(files, [], [], ChangeSummary(new={"bench": files}))
+        print(f"initial commit of {first.files} files: {time.perf_counter() - started:.1f} s")
+        changed = files[:50]
+        for relative in changed:
+            with (root / relative).open("a", encoding="utf-8") as handle:
+                handle.write("\nedited\n")
+        started = time.perf_counter()
+        result = archive.commit(changed, [], [], ChangeSummary(updated={"bench": changed}))
+        elapsed = time.perf_counter() - started
+        print(
+            f"git commit of a 50-file change in a {len(files)}-file archive: {elapsed:.2f} s "
+            f"({result.files} files, {'ok' if result.committed else result.error})"
+        )
+    finally:
+        os.environ.clear()
+        os.environ.update(env_before)
 
 
 def choose_queries(connection: sqlite3.Connection, root: Path) -> list[tuple[str, str, str]]:
