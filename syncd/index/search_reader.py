@@ -122,8 +122,9 @@ def _body_query(fts: str) -> str:
 
 
 class _BodyCheck:
-    """Whether a session's body holds a word searched for. One lookup per session, except
-    for prefixes (each lookup expands the prefix again): those look up every session once."""
+    """Whether a session's body holds a word searched for: the sessions that do are
+    looked up once, when a hit first needs it (one lookup per hit cost more, a prefix
+    most: each expands it again)."""
 
     def __init__(self, connection: sqlite3.Connection, body_query: str) -> None:
         self._connection = connection
@@ -133,12 +134,9 @@ class _BodyCheck:
     def holds(self, row_id: int) -> bool:
         if not self._query:
             return False
-        if "*" in self._query:
-            if self._all is None:
-                self._all = ranking.rowids(self._connection, SEARCH_TABLE, self._query)
-            return row_id in self._all
-        sql = f"SELECT 1 FROM {SEARCH_TABLE} WHERE {SEARCH_TABLE} MATCH ? AND rowid = ?"
-        return self._connection.execute(sql, (self._query, row_id)).fetchone() is not None
+        if self._all is None:
+            self._all = ranking.rowids(self._connection, SEARCH_TABLE, self._query)
+        return row_id in self._all
 
 
 def is_current(connection: sqlite3.Connection) -> bool:
