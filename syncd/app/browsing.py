@@ -1,5 +1,5 @@
-"""`syncd ls`, `show` and `search`: reading the mirror and its index, never writing the
-mirror (search may bring its own index up to date)."""
+"""`syncd ls` and `show`: reading the mirror and its index, never writing the mirror
+(`syncd search` is app/searching.py)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from syncd.config import Settings
-from syncd.errors import ConfigError, MirrorMissingError, StorageError
+from syncd.errors import ConfigError, MirrorMissingError
 from syncd.index import lookup
 from syncd.index.filters import SessionFilter
 from syncd.index.queries import IndexReader, IndexReading
@@ -23,7 +23,6 @@ from syncd.index.records import ProjectRecord
 from syncd.model import SessionRecord
 
 if TYPE_CHECKING:  # ls and show read a current index without SQLAlchemy (see reading_index)
-    from syncd.index.search import Hit
     from syncd.index.store import Store
     from syncd.mirror.writer import Mirror
 
@@ -49,16 +48,6 @@ class Listed:
     def path(self) -> Path:
         """The mirrored file (worked out when asked: `ls` lists thousands, prints none)."""
         return self.root / self.record.path
-
-
-@dataclass(frozen=True)
-class Found:
-    """One search hit and its session."""
-
-    hit: Hit
-    record: SessionRecord
-    project_name: str
-    path: Path
 
 
 def open_mirror(settings: Settings) -> tuple[Store, Mirror]:
@@ -110,42 +99,6 @@ def find_session(settings: Settings, session: str) -> Listed:
         record = lookup.resolve_session(index, settings.mirror_root, session)
         project = index.projects().get(record.project_id)
     return Listed(record, project, settings.mirror_root)
-
-
-def search_sessions(
-    settings: Settings, query: str, wanted: SessionFilter, *, limit: int
-) -> list[Found]:
-    """The best `limit` sessions matching `query` that `wanted` keeps, best first; the
-    search index is brought up to date with the mirror first when it can be."""
-    from syncd.index.search import search
-    from syncd.sync.searching import refresh_search_index
-
-    store, mirror = open_mirror(settings)
-    with store:
-        try:
-            refresh_search_index(store, mirror)
-        except StorageError as exc:  # e.g. a sync holds the index longer than the busy wait
-            logger.warning("searching without the newest changes: %s", exc)
-        hits = search(
-            store.engine,
-            query,
-            project=wanted.project,
-            tag=wanted.tag,
-            model=wanted.model,
-            since=wanted.since,
-            limit=limit,
-        )
-        records = {hit.session_id: store.session(hit.session_id) for hit in hits}
-        projects = store.projects()
-    found = []
-    for hit in hits:
-        record = records[hit.session_id]
-        if record is None:
-            continue  # removed by a sync since the query ran
-        project = projects.get(record.project_id)
-        path = settings.mirror_root / record.path
-        found.append(Found(hit, record, project.name if project else "", path))
-    return found
 
 
 def open_in_editor(path: Path) -> None:

@@ -117,11 +117,24 @@ def test_status_and_ls_of_a_root_never_synced_import_no_sqlalchemy(cli_root: Pat
     assert not imports_of("ls", code=2) & (NEVER_FOR_READING | {"sqlalchemy"})
 
 
-def test_search_imports_no_http_scheduler_watcher_or_migrations(
-    server: DevServer, cli_root: Path
-) -> None:
+def test_search_of_a_current_index_imports_no_sqlalchemy(server: DevServer, cli_root: Path) -> None:
+    # A sync leaves the search index current, so the search reads it with sqlite3 alone.
     seed_two_projects(server)
     assert run(["sync", "--once"]) == 0
     loaded = imports_of("search", "login")
-    assert "sqlalchemy" in loaded  # the probe really opened the index
-    assert not loaded & NEVER_FOR_READING
+    assert "syncd" in loaded
+    assert not loaded & (NEVER_FOR_READING | {"sqlalchemy"})
+
+
+def test_search_of_an_index_behind_the_mirror_brings_it_up_to_date_first(
+    server: DevServer, cli_root: Path
+) -> None:
+    import sqlite3
+
+    seed_two_projects(server)
+    assert run(["sync", "--once"]) == 0
+    database = next(cli_root.rglob("index.db"))
+    with sqlite3.connect(database) as connection:  # as if a file changed since its indexing
+        connection.execute("UPDATE session_search_docs SET file_sha256 = 'old'")
+    assert "sqlalchemy" in imports_of("search", "login")
+    assert "sqlalchemy" not in imports_of("search", "login")
