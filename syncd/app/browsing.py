@@ -1,5 +1,5 @@
-"""`syncd ls`, `show` and `search`: reading the mirror and its index, never writing the
-mirror (search may bring its own index up to date)."""
+"""`syncd ls` and `show`: reading the mirror and its index, never writing the mirror
+(`syncd search` is app/searching.py)."""
 
 from __future__ import annotations
 
@@ -8,22 +8,23 @@ import os
 import shlex
 import shutil
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from syncd.config import Settings
-from syncd.daemon.status import open_index
-from syncd.errors import ConfigError, MirrorMissingError, StorageError
-from syncd.index import migrate
+from syncd.errors import ConfigError, MirrorMissingError
+from syncd.index import lookup
 from syncd.index.filters import SessionFilter
+from syncd.index.queries import IndexReader, IndexReading
 from syncd.index.records import ProjectRecord
-from syncd.index.search import Hit, search
-from syncd.index.store import Store
-from syncd.mirror.writer import Mirror
 from syncd.model import SessionRecord
-from syncd.sync.searching import refresh_search_index
+
+if TYPE_CHECKING:  # ls and show read a current index without SQLAlchemy (see reading_index)
+    from syncd.index.store import Store
+    from syncd.mirror.writer import Mirror
 
 logger = logging.getLogger(__name__)
 
@@ -41,91 +42,63 @@ class Listed:
 
     record: SessionRecord
     project: ProjectRecord | None
-    path: Path  # the mirrored file
+    root: Path  # the mirror's
 
-
-@dataclass(frozen=True)
-class Found:
-    """One search hit and its session."""
-
-    hit: Hit
-    record: SessionRecord
-    project_name: str
-    path: Path
+    @property
+    def path(self) -> Path:
+        """The mirrored file (worked out when asked: `ls` lists thousands, prints none)."""
+        return self.root / self.record.path
 
 
 def open_mirror(settings: Settings) -> tuple[Store, Mirror]:
     """The root's index (upgraded when an older syncd left it) and mirror, without the
     lock: readers run beside a syncing daemon. MirrorMissingError before a first sync."""
+    from syncd.daemon.status import open_index
+    from syncd.mirror.writer import Mirror
+
     store = open_index(settings.index_url)
     if store is None:
         raise MirrorMissingError(str(settings.mirror_root))
+    from syncd.index import migrate  # here: a root never synced is told so without SQLAlchemy
+
     # An index left behind by an older syncd is upgraded here too (one query when current).
     migrate.upgrade(store.engine)
     return store, Mirror(settings.mirror_root)
+
+
+@contextmanager
+def reading_index(settings: Settings) -> Iterator[IndexReading]:
+    """The index for `ls` and `show`: read with the standard library when it is a current
+    SQLite file, else through the Store (`open_mirror`: upgraded, or the error said)."""
+    index: IndexReading | None = IndexReader.open(settings.index_url)
+    if index is None:
+        index, _ = open_mirror(settings)
+    try:
+        yield index
+    finally:
+        index.close()
 
 
 def list_sessions(
     settings: Settings, wanted: SessionFilter, *, sort: str, limit: int | None
 ) -> list[Listed]:
     """The sessions `wanted` keeps, sorted by `sort` (a key of SORTS), at most `limit`."""
-    store, _ = open_mirror(settings)
-    with store:
-        projects = store.projects()
+    with reading_index(settings) as index:
+        projects = index.projects()
         records = [
-            r for r in store.sessions().values() if _keeps(wanted, r, projects.get(r.project_id))
+            r for r in index.sessions().values() if _keeps(wanted, r, projects.get(r.project_id))
         ]
     records.sort(key=SORTS[sort], reverse=sort != "name")
-    return [
-        Listed(r, projects.get(r.project_id), settings.mirror_root / r.path)
-        for r in records[:limit]
-    ]
+    return [Listed(r, projects.get(r.project_id), settings.mirror_root) for r in records[:limit]]
 
 
 def find_session(settings: Settings, session: str) -> Listed:
     """The session an id, id prefix or file names; an ambiguous prefix raises, listing
     the matches."""
-    # Here, not at the top: it brings the brief builder, which ls and search never need.
-    from syncd.push.selection import resolve_session
-
-    store, mirror = open_mirror(settings)
-    with store:
-        record = resolve_session(store, mirror, session)
-        project = store.projects().get(record.project_id)
-    return Listed(record, project, settings.mirror_root / record.path)
-
-
-def search_sessions(
-    settings: Settings, query: str, wanted: SessionFilter, *, limit: int
-) -> list[Found]:
-    """The best `limit` sessions matching `query` that `wanted` keeps, best first; the
-    search index is brought up to date with the mirror first when it can be."""
-    store, mirror = open_mirror(settings)
-    with store:
-        try:
-            refresh_search_index(store, mirror)
-        except StorageError as exc:  # e.g. a sync holds the index longer than the busy wait
-            logger.warning("searching without the newest changes: %s", exc)
-        hits = search(
-            store.engine,
-            query,
-            project=wanted.project,
-            tag=wanted.tag,
-            model=wanted.model,
-            since=wanted.since,
-            limit=limit,
-        )
-        records = {hit.session_id: store.session(hit.session_id) for hit in hits}
-        projects = store.projects()
-    found = []
-    for hit in hits:
-        record = records[hit.session_id]
-        if record is None:
-            continue  # removed by a sync since the query ran
-        project = projects.get(record.project_id)
-        path = settings.mirror_root / record.path
-        found.append(Found(hit, record, project.name if project else "", path))
-    return found
+    with reading_index(settings) as index:
+        record = lookup.resolve_session(index, settings.mirror_root, session)
+        project = index.projects().get(record.project_id)
+    return Listed(record, project, settings.mirror_root)
 
 
 def open_in_editor(path: Path) -> None:

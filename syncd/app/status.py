@@ -7,14 +7,18 @@ from datetime import UTC, datetime
 
 from syncd.config import Settings
 from syncd.daemon.status import StatusReport, collect_status, open_index
+from syncd.index.queries import IndexReader, IndexReading
 
 
 def read_status(settings: Settings) -> StatusReport:
     """The root's status now; a root never synced has one too (an unhealthy one)."""
-    store = open_index(settings.index_url)
+    # A current SQLite index is read with the standard library: no SQLAlchemy to import.
+    index: IndexReading | None = IndexReader.open(settings.index_url)
+    if index is None:
+        index = open_index(settings.index_url)
     try:
         return collect_status(
-            store,
+            index,
             settings.state_dir,
             now=datetime.now(UTC),
             sync_seconds=settings.schedule.sync_seconds,
@@ -22,5 +26,5 @@ def read_status(settings: Settings) -> StatusReport:
             reserve=settings.budget.reserve,
         )
     finally:
-        if store is not None:
-            store.close()
+        if index is not None:
+            index.close()

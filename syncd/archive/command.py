@@ -36,7 +36,9 @@ WITHHELD_NAMES = frozenset(
     }
 )
 #: Commands that change the repository: each is a durable step (the crash tests stop there).
-WRITING_VERBS = frozenset({"init", "read-tree", "rm", "add", "commit", "reset", "push"})
+WRITING_VERBS = frozenset(
+    {"init", "read-tree", "rm", "add", "update-index", "commit", "reset", "push"}
+)
 
 
 class GitFailed(Exception):
@@ -96,18 +98,32 @@ class Git:
                 if isinstance(exc, subprocess.TimeoutExpired):
                     raise GitFailed(f"git {_verb(args)} timed out after {limit:g}s") from exc
                 raise
+        done = subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
         if check and process.returncode != 0:
-            detail = one_line(_reason(stderr) or _reason(stdout) or "no output")
-            raise GitFailed(f"git {_verb(args)} failed (exit {process.returncode}): {detail}")
+            raise failure(args, done)
         if _verb(args) in WRITING_VERBS:
             durable.reached(f"git {_verb(args)}")
-        return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+        return done
 
-    def on_paths(self, args: list[str], paths: Sequence[str], env: dict[str, str] | None) -> None:
+    def on_paths(
+        self,
+        args: list[str],
+        paths: Sequence[str],
+        env: dict[str, str] | None,
+        *,
+        check: bool = True,
+    ) -> subprocess.CompletedProcess[str]:
         """Run `git args...` on these paths."""
         # Paths go through stdin, NUL-separated: no argument-length limit, no option injection.
         spec = "".join(p + "\0" for p in paths)
-        self(*args, "--pathspec-from-file=-", "--pathspec-file-nul", env=env, input=spec)
+        pathspec = ("--pathspec-from-file=-", "--pathspec-file-nul")
+        return self(*args, *pathspec, env=env, input=spec, check=check)
+
+
+def failure(args: Sequence[str], done: subprocess.CompletedProcess[str]) -> GitFailed:
+    """The error for `git args...` that exited non-zero: the verb, exit status, git's reason."""
+    detail = one_line(_reason(done.stderr) or _reason(done.stdout) or "no output")
+    return GitFailed(f"git {_verb(args)} failed (exit {done.returncode}): {detail}")
 
 
 def one_line(text: str, limit: int = 200) -> str:

@@ -1,11 +1,11 @@
 """Commit the files a sync cycle changed to a git repository, never the user's own changes.
 
 Staging happens in syncd's own index file (GIT_INDEX_FILE: `syncd-index*` in the git
-directory, one per mirror root), reset to HEAD before each commit, so the user's index,
-staged changes and untracked files are untouched; after a successful commit the user's
-index is reset to HEAD for syncd's paths only, so they do not show as staged. The file
-persists between commits so git keeps its stat cache: a commit re-reads only the files
-it stages instead of hashing the whole archive again.
+directory, one per mirror root), so the user's index, staged changes and untracked files
+are untouched; after a commit the user's index is updated for syncd's paths only, so they
+do not show as staged. The own index persists between commits and is used as it is while
+it is known to hold HEAD's tree (see `ownindex`): a commit then runs git about as often as
+a plain `git add` and `git commit` of the same paths, and re-reads only the files it stages.
 
 A git killed mid-commit leaves lock files that would fail every later commit. Those an
 interrupted syncd commit left are proven by an ownership marker and removed at the next
@@ -27,10 +27,14 @@ from syncd.archive.locks import GitLock as GitLock  # re-exported: find_git_lock
 from syncd.archive.locks import (
     Repository,
     find_repository,
+    locate,
     owning,
     read_owner,
     recover_locks,
 )
+from syncd.archive.ownindex import OwnIndex
+from syncd.archive.refs import read_head
+from syncd.archive.staging import match_users_index, stage
 from syncd.errors import StorageError, redact_url
 from syncd.mirror.names import OWN_DIRS, STATE_DIR, TEMP_SUFFIX, TRASH_DIR, in_own_dir, is_temp
 
@@ -144,13 +148,16 @@ class GitArchive:
         self.branch = branch
         self.timeout = timeout
         self._git = Git(self.root, popen=popen, timeout=timeout)
+        self._located: tuple[Repository, str | None] | None = None
 
     def ensure_repository(self) -> None:
         """Run `git init` in root unless root is already inside a work tree (used as is)."""
         try:
             self.root.mkdir(parents=True, exist_ok=True)
-            inside = self._git("rev-parse", "--is-inside-work-tree", check=False)
-            if inside.returncode == 0 and inside.stdout.strip() == "true":
+            # Kept for the commit that follows: one `git rev-parse` fewer. A HEAD that
+            # moves in between is caught before committing, like one moved while staging.
+            self._located = locate(self._git)
+            if self._located is not None:
                 return
             self._git("init", "--quiet")
             self._exclude_own_files()
@@ -177,10 +184,10 @@ class GitArchive:
         if not paths:
             return CommitResult(committed=False)
         try:
-            repo = self._repository()
+            repo, head = self._locate()
             recover_locks(repo)
             with owning(repo, self._git):
-                result = self._commit_paths(repo, paths, summary.message())
+                result = self._commit_paths(repo, head, paths, summary.message())
                 if result.committed and self.remote:
                     result = self._push(self.remote, result)
         except GitFailed as exc:
@@ -191,98 +198,70 @@ class GitArchive:
 
     # -- staging and committing -------------------------------------------------------
 
+    def _locate(self) -> tuple[Repository, str | None]:
+        """The repository and its HEAD: what `ensure_repository` just found, else asked now."""
+        located, self._located = self._located, None
+        located = located or locate(self._git)
+        if located is None:
+            raise GitFailed(f"{self.root} is not in a git work tree")
+        return located
+
     def _repository(self) -> Repository:
         repo = find_repository(self._git, check=True)
         if repo is None:
             raise GitFailed(f"{self.root} is not in a git work tree")
         return repo
 
-    def _commit_paths(self, repo: Repository, paths: list[str], message: str) -> CommitResult:
-        head = self._head()
-        index = repo.own_index
-        env = {"GIT_INDEX_FILE": str(index)}
-        self._reset_own_index(head, index, env)
+    def _commit_paths(
+        self, repo: Repository, head: str | None, paths: list[str], message: str
+    ) -> CommitResult:
+        index = OwnIndex(self._git, repo)
+        index.prepare(head)
         on_disk = {p for p in paths if (self.root / p).is_file() or (self.root / p).is_symlink()}
         present = [p for p in paths if p in on_disk]
-        absent = [p for p in paths if p not in on_disk]
-        if absent:
-            self._git.on_paths(["rm", "-r", "-q", "--cached", "--ignore-unmatch"], absent, env)
-        present = self._not_ignored(present, env)
-        if present:
-            self._git.on_paths(["add"], present, env)
-        files = self._changed_files(head, env)
-        if not files:
+        gone = [p for p in paths if p not in on_disk]
+        staged = stage(self._git, present, gone, index.env)
+        committed = [p for p in present if p not in staged.ignored]
+        if not staged.changed:
             # Already committed (a syncd killed after its commit): the user's index may
             # still hold the older versions, and would show them as staged.
-            self._unstage_in_user_index(paths)
+            if head is not None:
+                index.remember(head)
+            self._match_users_index(committed, gone)
             return CommitResult(committed=False)
-        if self._head() != head:
+        if self._head(repo) != head:
             # Our index holds the old HEAD's tree; committing it would revert their commit.
             raise GitFailed("HEAD moved while staging (someone committed); retrying later")
-        self._git(*self._identity(), "commit", "--quiet", "-F", "-", env=env, input=message)
-        sha = self._git("rev-parse", "HEAD").stdout.strip()
-        self._unstage_in_user_index(paths)
-        logger.info("committed %d files to git as %s", files, sha[:12])
-        return CommitResult(committed=True, sha=sha, files=files)
+        self._git(*self._identity(), "commit", "--quiet", "-F", "-", env=index.env, input=message)
+        sha = self._head(repo) or ""
+        index.remember(sha)
+        self._match_users_index(committed, gone)
+        logger.info("committed %d files to git as %s", staged.changed, sha[:12])
+        return CommitResult(committed=True, sha=sha, files=staged.changed)
 
-    def _not_ignored(self, paths: list[str], env: dict[str, str]) -> list[str]:
-        """The paths the repository's ignore rules let in (`git add` refuses the others);
-        a path already committed is never ignored."""
-        if not paths:
-            return paths
-        spec = "".join(p + "\0" for p in paths)
-        # check-ignore reads plain path names and refuses the literal-pathspec switch.
-        plain = env | {"GIT_LITERAL_PATHSPECS": "0"}
-        done = self._git("check-ignore", "-z", "--stdin", env=plain, input=spec, check=False)
-        ignored = {p for p in done.stdout.split("\0") if p} if done.returncode == 0 else set()
-        if ignored:
-            logger.warning(
-                "git archive: not committing %d path(s) the repository ignores (.gitignore): %s",
-                len(ignored),
-                ", ".join(sorted(ignored)[:5]),
-            )
-        return [p for p in paths if p not in ignored]
+    def _head(self, repo: Repository) -> str | None:
+        """HEAD's commit: read from the git directory's files, or asked of git when they
+        do not say for sure (or there is no commit yet)."""
+        return read_head(repo) or self._ask_head()
 
-    def _reset_own_index(self, head: str | None, index: Path, env: dict[str, str]) -> None:
-        """Make syncd's index hold exactly HEAD's tree (staged leftovers of a failed try go).
-
-        `read-tree -m` keeps the stat data of entries whose content matches, which is what
-        spares the commit from hashing every file; a damaged index file is started afresh.
-        """
-        if not head:
-            index.unlink(missing_ok=True)
-            return
-        if index.exists():
-            try:
-                self._git("read-tree", "-m", head, env=env)
-                return
-            except GitFailed as exc:
-                logger.info("starting syncd's git index afresh: %s", exc)
-                index.unlink(missing_ok=True)
-        self._git("read-tree", head, env=env)
-
-    def _head(self) -> str | None:
+    def _ask_head(self) -> str | None:
         done = self._git("rev-parse", "--verify", "--quiet", "HEAD^{commit}", check=False)
         return done.stdout.strip() if done.returncode == 0 else None
 
-    def _changed_files(self, head: str | None, env: dict[str, str]) -> int:
-        if head:
-            out = self._git("diff", "--cached", "--name-only", "-z", "--no-renames", head, env=env)
-        else:
-            out = self._git("ls-files", "-z", env=env)
-        return len([name for name in out.stdout.split("\0") if name])
-
-    def _unstage_in_user_index(self, paths: list[str]) -> None:
-        # The commit used a scratch index; make the user's index agree with HEAD for our paths.
+    def _match_users_index(self, present: list[str], gone: list[str]) -> None:
+        # The commit used syncd's own index; make the user's agree with it for these paths.
         try:
-            self._git.on_paths(["reset", "-q", "HEAD"], paths, None)
+            match_users_index(self._git, present, gone)
         except GitFailed as exc:
             logger.warning("committed, but could not refresh the git index: %s", exc)
 
     def _identity(self) -> list[str]:
+        """syncd's default name and email for what the repository's configuration lacks."""
+        keys = self._git("config", "--get-regexp", r"^user\.(name|email)$", check=False)
+        configured = {line.split(" ", 1)[0] for line in keys.stdout.splitlines()}
         options = []
         for key, default in (("user.name", self.author_name), ("user.email", self.author_email)):
-            if self._git("config", key, check=False).returncode != 0:
+            if key not in configured:
                 options += ["-c", f"{key}={default}"]
         return options
 

@@ -30,8 +30,12 @@ logger = logging.getLogger(__name__)
 #: syncd's own index file in the git directory, kept between commits for its stat cache
 #: (suffixed with a hash of the root's place in the work tree when it is not the top).
 SYNCD_INDEX = "syncd-index"
+#: Beside it, the commit syncd's own index was last written for (suffixed the same way).
+INDEX_RECORD = "syncd-head"
 #: The ownership marker's name in the git directory (suffixed like syncd's own index).
 MARKER = "syncd-git-owner"
+#: What `git rev-parse` is asked of the repository holding a root, one answer a line.
+WHERE_ARGS = ("--absolute-git-dir", "--git-common-dir", "--show-toplevel", "--show-prefix")
 #: Seconds of slack around the marker's times: some file systems keep coarse mtimes.
 MTIME_SLACK = 2.0
 
@@ -166,6 +170,11 @@ class Repository:
         return self.git_dir / (SYNCD_INDEX + self.suffix)
 
     @property
+    def own_index_record(self) -> Path:
+        """Which HEAD syncd's own index holds, and which file that was (see `ownindex`)."""
+        return self.git_dir / (INDEX_RECORD + self.suffix)
+
+    @property
     def marker(self) -> Path:
         return self.git_dir / (MARKER + self.suffix)
 
@@ -181,17 +190,26 @@ class Repository:
 def find_repository(git: Git, *, check: bool) -> Repository | None:
     """The repository holding git's working folder; None when there is none (GitFailed
     when `check`). Runs only `git rev-parse`, which takes no lock."""
-    done = git(
-        "rev-parse",
-        "--absolute-git-dir",
-        "--git-common-dir",
-        "--show-toplevel",
-        "--show-prefix",
-        check=check,
-    )
+    done = git("rev-parse", *WHERE_ARGS, check=check)
     if done.returncode != 0:
         return None
-    git_dir, common_dir, top, prefix = [*done.stdout.split("\n"), "", "", ""][:4]
+    return _repository(git, done.stdout.split("\n"))
+
+
+def locate(git: Git) -> tuple[Repository, str | None] | None:
+    """The repository holding git's working folder and its HEAD commit (None while the
+    branch has none), in one `git rev-parse`; None when there is no repository."""
+    done = git("rev-parse", *WHERE_ARGS, "--verify", "--quiet", "HEAD^{commit}", check=False)
+    lines = done.stdout.split("\n")
+    # Exit 1 with the four answers: HEAD names no commit yet (a branch not yet born).
+    if done.returncode not in (0, 1) or len(lines) < len(WHERE_ARGS):
+        return None
+    head = lines[len(WHERE_ARGS)].strip() if done.returncode == 0 else ""
+    return _repository(git, lines), head or None
+
+
+def _repository(git: Git, lines: list[str]) -> Repository:
+    git_dir, common_dir, top, prefix = [*lines, "", "", ""][:4]
     prefix = prefix.strip()
     suffix = f"-{hashlib.sha256(prefix.encode()).hexdigest()[:12]}" if prefix else ""
     # --git-common-dir may be relative to the working folder.

@@ -87,16 +87,16 @@ def search_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Search the mirrored sessions locally (names, tags, models, bodies), best first."""
-    from syncd.app.browsing import search_sessions
+    from syncd.app.searching import search_sessions
 
     wanted = SessionFilter(project=project, tag=tag, model=model, since=since)
     found = search_sessions(settings_of(ctx), query, wanted, limit=limit)
     for item in found:
-        hit, record, path, project_name = item.hit, item.record, item.path, item.project_name
+        hit, path, project_name = item.hit, item.path, item.project_name
         if as_json:
             row = {
-                "id": record.id,
-                "name": record.name,
+                "id": item.session_id,
+                "name": item.name,
                 "project": project_name,
                 "path": str(path),
                 "rank": hit.rank,
@@ -104,7 +104,7 @@ def search_command(
             }
             print(json.dumps(row, ensure_ascii=False))
             continue
-        print(f"{project_name} / {hit.name_highlight or record.name or '(untitled)'}")
+        print(f"{project_name} / {hit.name_highlight or item.name or '(untitled)'}")
         print(f"  {' '.join(hit.snippet.split())}")
         print(f"  {path}")
     if not found and not as_json:

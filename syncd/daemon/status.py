@@ -11,18 +11,20 @@ import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
-
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from typing import TYPE_CHECKING, Any
 
 from syncd.cloud.budget import BudgetSnapshot
 from syncd.daemon.health import find_problem, run_in_progress
 from syncd.daemon.lock import UNKNOWN_PID, holder
 from syncd.daemon.state import DaemonState, read_state
 from syncd.errors import ConfigError
+from syncd.index.queries import IndexReading
+from syncd.index.reader import sqlite_file
+from syncd.index.records import ArchiveState, BudgetRecord, RunRecord
 from syncd.index.statuses import StoryStatus
-from syncd.index.store import ArchiveState, BudgetRecord, RunRecord, Store
+
+if TYPE_CHECKING:  # SQLAlchemy only when the stdlib reader cannot read the index
+    from syncd.index.store import Store
 
 RECENT_RUNS = 5
 MAX_RECENT_ERRORS = 10
@@ -154,6 +156,14 @@ class StatusReport:
 def open_index(database_url: str) -> Store | None:
     """The index opened for reading (no migration), or None when it is a SQLite file that
     does not exist yet: opening it would create it, and a status must not."""
+    plain_file = sqlite_file(database_url)
+    if plain_file is not None and not plain_file.exists():
+        return None  # said without importing SQLAlchemy: a root never synced answers fast
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    from syncd.index.store import Store
+
     try:
         url = make_url(database_url)
     except ArgumentError:
@@ -166,7 +176,7 @@ def open_index(database_url: str) -> Store | None:
 
 
 def collect_status(
-    store: Store | None,
+    store: IndexReading | None,
     state_dir: Path,
     *,
     now: datetime,
@@ -224,12 +234,12 @@ def collect_status(
     )
 
 
-def _archive_state(store: Store) -> ArchiveState | None:
+def _archive_state(store: IndexReading) -> ArchiveState | None:
     state = store.archive_state()
     return None if state == ArchiveState() else state
 
 
-def _push_status(store: Store) -> PushStatus | None:
+def _push_status(store: IndexReading) -> PushStatus | None:
     # Counts and the last few URLs only: the stories' briefs are never loaded here.
     counts = store.story_counts()
     state = store.push_state()

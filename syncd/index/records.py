@@ -8,8 +8,9 @@ metadata is kept as JSON under the API's key names (`clientName`), as it always 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -132,13 +133,13 @@ def metadata_from_json(values: object) -> SessionMetadata:
     unknown (or empty), and unknown keys are ignored."""
     data = values if isinstance(values, dict) else {}
     fields: dict[str, Any] = {}
-    for f in _METADATA_FIELDS:
-        value = data.get(_camel(f.name))
-        if isinstance(f.default, tuple):
-            items = value if isinstance(value, list | tuple) else ()
-            fields[f.name] = tuple(str(item) for item in items)
+    for name, key, is_list in _METADATA_KEYS:
+        value = data.get(key)
+        if is_list:
+            items = value if isinstance(value, (list, tuple)) else ()
+            fields[name] = tuple(map(str, items))
         else:
-            fields[f.name] = value if isinstance(value, str) else None
+            fields[name] = value if isinstance(value, str) else None
     return SessionMetadata(**fields)
 
 
@@ -148,6 +149,10 @@ _METADATA_FIELDS = dataclasses.fields(SessionMetadata)
 def _camel(name: str) -> str:
     head, *rest = name.split("_")
     return head + "".join(part.title() for part in rest)
+
+
+# (field, JSON key, whether a list): worked out once, as `ls` reads thousands of rows.
+_METADATA_KEYS = [(f.name, _camel(f.name), isinstance(f.default, tuple)) for f in _METADATA_FIELDS]
 
 
 def _json_value(value: object) -> object:
@@ -172,3 +177,61 @@ def session_from_json(values: dict[str, Any]) -> SessionRecord:
     fields["synced_at"] = datetime.fromisoformat(synced_at) if synced_at else None
     fields["metadata"] = metadata_from_json(fields.get("metadata"))
     return SessionRecord(**fields)
+
+
+# --- from the index's columns ------------------------------------------------------------
+# One function per record type, from a row's values by column name (JSON already parsed,
+# timestamps already datetimes): the Store and the stdlib reader (`queries`) both use them,
+# so a row reads as the same record whichever of them read it.
+
+_PROJECT_FIELDS = [f.name for f in dataclasses.fields(ProjectRecord)]
+_SESSION_FIELDS = [f.name for f in dataclasses.fields(SessionRecord) if f.name != "metadata"]
+_RUN_FIELDS = [f.name for f in dataclasses.fields(RunRecord)]
+_ARCHIVE_FIELDS = [f.name for f in dataclasses.fields(ArchiveState)]
+_BUDGET_FIELDS = [f.name for f in dataclasses.fields(BudgetRecord)]
+_PUSH_STATE_FIELDS = [f.name for f in dataclasses.fields(PushState)]
+
+
+def project_from_columns(columns: Mapping[str, Any]) -> ProjectRecord:
+    return ProjectRecord(**{name: columns[name] for name in _PROJECT_FIELDS})
+
+
+def session_from_columns(columns: Mapping[str, Any]) -> SessionRecord:
+    """A session from its row; the metadata comes from the JSON column `metadata`."""
+    values = {name: columns[name] for name in _SESSION_FIELDS}
+    return SessionRecord(**values, metadata=metadata_from_json(columns["metadata"]))
+
+
+def run_from_columns(columns: Mapping[str, Any]) -> RunRecord:
+    values = {name: columns[name] for name in _RUN_FIELDS}
+    ended, outcome = columns["ended_at"], columns["outcome"]
+    return RunRecord(
+        **values
+        | {
+            "started_at": as_utc(columns["started_at"]),
+            "ended_at": as_utc(ended) if ended is not None else None,
+            "outcome": RunOutcome(outcome) if outcome is not None else None,
+        }
+    )
+
+
+def archive_from_columns(columns: Mapping[str, Any]) -> ArchiveState:
+    values: dict[str, Any] = {}
+    for name in _ARCHIVE_FIELDS:
+        value = columns[name]
+        values[name] = as_utc(value) if isinstance(value, datetime) else value
+    return ArchiveState(**values)
+
+
+def budget_from_columns(columns: Mapping[str, Any]) -> BudgetRecord:
+    return BudgetRecord(**{name: columns[name] for name in _BUDGET_FIELDS})
+
+
+def push_state_from_columns(columns: Mapping[str, Any]) -> PushState:
+    return PushState(**{name: columns[name] for name in _PUSH_STATE_FIELDS})
+
+
+def as_utc(value: datetime) -> datetime:
+    """`value` with its zone: SQLite hands timestamps back without one; they were written
+    in UTC."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,7 @@ from syncd.errors import ConfigError, StorageError, driver_message
 from syncd.index import migrate, search
 from syncd.index.models import (
     ArchiveStateRow,
+    Base,
     GitJournalRow,
     PendingWriteRow,
     ProjectRow,
@@ -53,8 +54,13 @@ from syncd.index.records import (
     RunOutcome,
     RunRecord,
     StoryRecord,
-    metadata_from_json,
+    archive_from_columns,
+    budget_from_columns,
     metadata_to_json,
+    project_from_columns,
+    push_state_from_columns,
+    run_from_columns,
+    session_from_columns,
     session_from_json,
     session_to_json,
 )
@@ -352,9 +358,7 @@ class Store:
     def push_state(self) -> PushState:
         with self._transaction() as db:
             row = db.get(PushStateRow, 1)
-            if row is None:
-                return PushState()
-            return PushState(**{name: getattr(row, name) for name in _PUSH_STATE_FIELDS})
+            return push_state_from_columns(_columns(row)) if row is not None else PushState()
 
     def save_push_state(self, state: PushState) -> None:
         with self._transaction() as db:
@@ -404,13 +408,7 @@ class Store:
     def archive_state(self) -> ArchiveState:
         with self._transaction() as db:
             row = db.get(ArchiveStateRow, 1)
-            if row is None:
-                return ArchiveState()
-            values: dict[str, Any] = {}
-            for name in _ARCHIVE_FIELDS:
-                value = getattr(row, name)
-                values[name] = _as_utc(value) if isinstance(value, datetime) else value
-            return ArchiveState(**values)
+            return archive_from_columns(_columns(row)) if row is not None else ArchiveState()
 
     def save_archive_state(self, state: ArchiveState) -> None:
         with self._transaction() as db:
@@ -424,11 +422,7 @@ class Store:
     def budget(self) -> BudgetRecord | None:
         with self._transaction() as db:
             row = db.get(RateBudgetRow, 1)
-            if row is None:
-                return None
-            return BudgetRecord(
-                row.limit, row.remaining, row.reset_at, row.observed_at, row.blocked_until
-            )
+            return budget_from_columns(_columns(row)) if row is not None else None
 
     def save_budget(self, record: BudgetRecord) -> None:
         with self._transaction() as db:
@@ -569,8 +563,13 @@ def _story_record(row: StoryRow) -> StoryRecord:
     return StoryRecord(id=row.id, **values)
 
 
+def _columns(row: Base) -> dict[str, Any]:
+    """The row's values by column name, as the records' `*_from_columns` take them."""
+    return {prop.columns[0].name: getattr(row, prop.key) for prop in row.__mapper__.column_attrs}
+
+
 def _project_record(row: ProjectRow) -> ProjectRecord:
-    return ProjectRecord(**{name: getattr(row, name) for name in _PROJECT_FIELDS})
+    return project_from_columns(_columns(row))
 
 
 def _session_values(record: SessionRecord) -> dict[str, Any]:
@@ -580,20 +579,11 @@ def _session_values(record: SessionRecord) -> dict[str, Any]:
 
 
 def _session_record(row: SessionRow) -> SessionRecord:
-    values = {name: getattr(row, column) for name, column in _SESSION_COLUMNS.items()}
-    return SessionRecord(**(values | {"metadata": metadata_from_json(row.session_metadata)}))
+    return session_from_columns(_columns(row))
 
 
 def _run_record(row: SyncRunRow) -> RunRecord:
-    started, ended = _as_utc(row.started_at), _as_utc(row.ended_at) if row.ended_at else None
-    values = {name: getattr(row, name) for name in _RUN_FIELDS}
-    outcome = RunOutcome(row.outcome) if row.outcome is not None else None
-    return RunRecord(**(values | {"started_at": started, "ended_at": ended, "outcome": outcome}))
-
-
-def _as_utc(value: datetime) -> datetime:
-    # SQLite hands timestamps back without their zone; they were written in UTC.
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    return run_from_columns(_columns(row))
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

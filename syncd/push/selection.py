@@ -16,7 +16,8 @@ from datetime import UTC
 from pathlib import Path
 
 from syncd.brief import Brief, NoBrief, build_brief
-from syncd.errors import NoBriefError, SessionNotFoundError, SyncdError
+from syncd.errors import NoBriefError, SyncdError
+from syncd.index import lookup
 from syncd.index.statuses import StorySource, StoryStatus
 from syncd.index.store import SessionRecord, Store, StoryRecord
 from syncd.mirror import frontmatter
@@ -51,29 +52,7 @@ def _any_glob(patterns: Iterable[str], values: Iterable[str]) -> bool:
 
 def resolve_session(store: Store, mirror: Mirror, wanted: str) -> SessionRecord:
     """A session from its id, a unique id prefix, or the path of its mirrored file."""
-    path = Path(wanted).expanduser()
-    if path.suffix == ".md" and path.exists():
-        record = store.session_by_path(_relative_to_root(mirror, path))
-        if record is not None:
-            return record
-        raise SessionNotFoundError(wanted, "this file is not a session syncd mirrored")
-    sessions = store.sessions()
-    if wanted in sessions:
-        return sessions[wanted]
-    matches = [r for r in sessions.values() if r.id.startswith(wanted)] if wanted else []
-    if len(matches) == 1:
-        return matches[0]
-    if not matches:
-        raise SessionNotFoundError(wanted, "no mirrored session has this id or path")
-    listed = ", ".join(sorted(r.id for r in matches)[:10])
-    raise SessionNotFoundError(wanted, f"ambiguous: {len(matches)} sessions match ({listed})")
-
-
-def _relative_to_root(mirror: Mirror, path: Path) -> str:
-    resolved, root = path.resolve(), mirror.root.resolve()
-    if not resolved.is_relative_to(root):
-        raise SessionNotFoundError(str(path), f"it is outside the mirror root {mirror.root}")
-    return resolved.relative_to(root).as_posix()
+    return lookup.resolve_session(store, mirror.root, wanted)
 
 
 def brief_for(mirror: Mirror, record: SessionRecord) -> Brief | NoBrief:

@@ -1,4 +1,9 @@
-"""Keep the full-text index in step with the mirror: one document per session file."""
+"""Keep the full-text index in step with the mirror: one document per session file.
+
+Re-indexing a session leaves its old FTS5 row behind (see index/search.py); when such
+rows are many, a refresh that may take its time (a sync's, not a search's) rebuilds the
+table from the files.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +12,14 @@ from collections.abc import Callable, Iterator
 
 from syncd.errors import SearchUnavailableError, SyncdError
 from syncd.index import search
+from syncd.index.search_reader import MAX_BODY_BYTES
 from syncd.index.store import SessionRecord, Store
 from syncd.mirror import frontmatter
 from syncd.mirror.writer import Mirror
 
 logger = logging.getLogger(__name__)
 
-# The first this-many bytes of a body are searchable: enough for any real conversation's
-# wording, while a pathological 200 MB session cannot bloat the index.
-MAX_BODY_BYTES = 4 * 1024 * 1024
+__all__ = ["MAX_BODY_BYTES", "document", "refresh_search_index"]
 
 
 def document(mirror: Mirror, record: SessionRecord, project: str) -> search.SearchDoc | None:
@@ -46,7 +50,11 @@ def _first_bytes(mirror: Mirror, relative: str, limit: int) -> Iterator[bytes]:
 
 
 def refresh_search_index(
-    store: Store, mirror: Mirror, *, step: Callable[[], None] = lambda: None
+    store: Store,
+    mirror: Mirror,
+    *,
+    step: Callable[[], None] = lambda: None,
+    compact: bool = True,
 ) -> int:
     """Bring the search index up to date with the mirror; returns the sessions (re)indexed.
 
@@ -54,11 +62,14 @@ def refresh_search_index(
     two indexed queries. Syncs call it after writing, and searches before searching, which also
     catches files that changed while nothing was syncing (a rebuild, an interrupted run).
     `step` is called before each file is read: a heartbeat, and where a stop request lands
-    (what was indexed by then is kept).
+    (what was indexed by then is kept). With `compact`, the table is rebuilt from every
+    file once re-indexing left many rows behind.
     """
     engine = store.engine
     if engine.dialect.name != "sqlite":
         raise SearchUnavailableError(engine.dialect.name)
+    if compact and search.needs_compacting(engine):
+        return rebuild_search_index(store, mirror, step=step)
     stale_ids, gone = search.out_of_date(engine)
     if not stale_ids and not gone:
         return 0
@@ -82,6 +93,28 @@ def refresh_search_index(
     if stale or gone:
         logger.debug("search index: %d updated, %d removed", len(stale), len(gone))
     return len(stale) - len(unreadable)
+
+
+def rebuild_search_index(
+    store: Store, mirror: Mirror, *, step: Callable[[], None] = lambda: None
+) -> int:
+    """Index every session's file afresh, in one transaction; returns the sessions indexed."""
+    projects = {p.id: p.name for p in store.projects().values()}
+    records = list(store.sessions().values())
+    indexed = 0
+
+    def documents() -> Iterator[search.SearchDoc]:
+        nonlocal indexed
+        for record in records:
+            step()
+            doc = document(mirror, record, projects.get(record.project_id, ""))
+            if doc is not None:  # an unreadable file is retried by the next refresh
+                indexed += 1
+                yield doc
+
+    search.reindex_all(store.engine, documents())
+    logger.debug("search index rebuilt: %d sessions", indexed)
+    return indexed
 
 
 # Sessions, and characters of text, per indexing transaction: few enough that the write

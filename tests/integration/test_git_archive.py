@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
@@ -736,3 +737,200 @@ def test_paths_the_repository_ignores_are_left_out_not_failing_every_commit(
     assert result.error is None
     assert result.committed
     assert committed_files(repo) == {"proj/s.md"}  # what this commit holds
+
+
+# -- syncd's own index, kept from one commit to the next ---------------------------------
+
+
+class CountingGit:
+    """Starts processes as subprocess.Popen does, keeping each git command's verb; `after`
+    runs a callable once a git command with that verb has finished."""
+
+    def __init__(self, after: dict[str, Callable[[], None]] | None = None) -> None:
+        self.verbs: list[str] = []
+        self._after = after or {}
+
+    def __call__(self, args: list[str], **kwargs: Any) -> subprocess.Popen[str]:
+        verb = next(a for a in args[1:] if not a.startswith("-") and "=" not in a)
+        self.verbs.append(verb)
+        then = self._after.pop(verb, None)
+        return FinishingThen(then, args, **kwargs) if then else subprocess.Popen(args, **kwargs)
+
+
+class FinishingThen(subprocess.Popen[str]):
+    """A process that runs `then` once it has finished (its output read)."""
+
+    def __init__(self, then: Callable[[], None], args: list[str], **kwargs: Any) -> None:
+        super().__init__(args, **kwargs)
+        self._then = then
+
+    def communicate(self, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
+        done = super().communicate(*args, **kwargs)
+        self._then()
+        return done
+
+
+def test_a_commit_after_a_commit_uses_the_kept_index_as_it_is(tmp_path: Path) -> None:
+    repo = init_user_repo(tmp_path / "repo")
+    (repo / "untracked.txt").write_text("new, not added\n")
+    write(repo, "staged.txt", "staged by the user\n")
+    git(repo, "add", "staged.txt")
+    first = write(repo, "proj/first.md")
+    assert GitArchive(repo).commit([first], [], [], ONE_NEW).committed
+    second = write(repo, "proj/second.md")
+    counting = CountingGit()
+
+    archive = GitArchive(repo, popen=counting)
+    archive.ensure_repository()
+    result = archive.commit([first, second], [], [], ONE_NEW)
+
+    assert result.committed
+    assert result.files == 1
+    # No tree read into the index, no diff, ignore check or reset: one git for each job.
+    # HEAD is read from the git directory's files before and after committing.
+    assert counting.verbs == [
+        "rev-parse",  # the repository and HEAD
+        "add",  # staging, which also tells what changed and what the ignore rules keep out
+        "config",  # the user's identity
+        "commit",
+        "update-index",  # the user's index, for syncd's paths only
+    ]
+    assert committed_files(repo) == {second}
+    status = set(git(repo, "status", "--porcelain").splitlines())
+    assert status == {"?? untracked.txt", "A  staged.txt"}
+
+
+def test_a_users_commit_of_a_file_syncd_committed_is_not_reverted(tmp_path: Path) -> None:
+    repo = init_user_repo(tmp_path / "repo")
+    archive = GitArchive(repo)
+    first = write(repo, "proj/first.md", "syncd's version\n")
+    assert archive.commit([first], [], [], ONE_NEW).committed
+    write(repo, first, "the user's own version\n")
+    write(repo, "mine.txt", "the user's new file\n")
+    git(repo, "add", first, "mine.txt")
+    git(repo, "commit", "-q", "-m", "user edits")
+    users_commit = git(repo, "rev-parse", "HEAD").strip()
+
+    second = write(repo, "proj/second.md")
+    result = archive.commit([second], [], [], ONE_NEW)
+
+    assert result.committed
+    assert git(repo, "rev-parse", "HEAD^").strip() == users_commit
+    assert committed_files(repo) == {second}
+    assert blob(repo, f"HEAD:{first}") == b"the user's own version\n"
+    assert blob(repo, "HEAD:mine.txt") == b"the user's new file\n"
+    assert git(repo, "status", "--porcelain") == ""
+
+
+def test_a_head_the_user_moved_back_is_not_moved_forward_again(tmp_path: Path) -> None:
+    repo = init_user_repo(tmp_path / "repo")
+    archive = GitArchive(repo)
+    first = write(repo, "proj/first.md")
+    assert archive.commit([first], [], [], ONE_NEW).committed
+    dropped = write(repo, "proj/dropped.md")
+    assert archive.commit([dropped], [], [], ONE_NEW).committed
+    git(repo, "reset", "-q", "--hard", "HEAD~1")
+
+    third = write(repo, "proj/third.md")
+    assert archive.commit([third], [], [], ONE_NEW).committed
+
+    tree = git(repo, "ls-tree", "-r", "--name-only", "HEAD").split()
+    assert tree == ["notes.txt", first, third]
+    assert git(repo, "status", "--porcelain") == ""
+
+
+def test_a_commit_the_user_makes_while_syncd_stages_is_never_undone(tmp_path: Path) -> None:
+    repo = init_user_repo(tmp_path / "repo")
+    first = write(repo, "proj/first.md")
+    assert GitArchive(repo).commit([first], [], [], ONE_NEW).committed
+
+    def users_commit() -> None:
+        write(repo, "notes.txt", "committed while syncd staged\n")
+        git(repo, "commit", "-q", "-am", "user commit meanwhile")
+
+    second = write(repo, "proj/second.md")
+    racing = GitArchive(repo, popen=CountingGit(after={"add": users_commit}))
+    refused = racing.commit([second], [], [], ONE_NEW)
+
+    assert not refused.committed
+    assert refused.error is not None
+    assert "HEAD moved" in refused.error
+    assert git(repo, "log", "-1", "--format=%s").strip() == "user commit meanwhile"
+    retried = GitArchive(repo).commit([second], [], [], ONE_NEW)
+    assert retried.committed
+    assert committed_files(repo) == {second}
+    assert blob(repo, "HEAD:notes.txt") == b"committed while syncd staged\n"
+    assert git(repo, "status", "--porcelain") == ""
+
+
+def test_a_head_moved_between_finding_the_repository_and_committing_is_kept(
+    tmp_path: Path,
+) -> None:
+    repo = init_user_repo(tmp_path / "repo")
+    first = write(repo, "proj/first.md")
+    assert GitArchive(repo).commit([first], [], [], ONE_NEW).committed
+    archive = GitArchive(repo)
+    archive.ensure_repository()
+    write(repo, first, "the user's version\n")
+    git(repo, "commit", "-q", "-am", "user commit")
+
+    second = write(repo, "proj/second.md")
+    results = [archive.commit([second], [], [], ONE_NEW) for _ in range(2)]
+
+    assert [r.committed for r in results] in ([True, False], [False, True])
+    assert blob(repo, f"HEAD:{first}") == b"the user's version\n"
+    assert blob(repo, f"HEAD:{second}") == b"body\n"
+    assert git(repo, "status", "--porcelain") == ""
+
+
+def test_a_deleted_own_index_is_rebuilt_from_head(tmp_path: Path) -> None:
+    repo = init_user_repo(tmp_path / "repo")
+    archive = GitArchive(repo)
+    first = write(repo, "proj/first.md")
+    assert archive.commit([first], [], [], ONE_NEW).committed
+    (repo / ".git" / "syncd-index").unlink()
+
+    second = write(repo, "proj/second.md")
+    counting = CountingGit()
+    result = GitArchive(repo, popen=counting).commit([second], [], [], ONE_NEW)
+
+    assert result.committed
+    assert "read-tree" in counting.verbs
+    assert git(repo, "ls-tree", "-r", "--name-only", "HEAD").split() == [
+        "notes.txt",
+        first,
+        second,
+    ]
+    assert git(repo, "status", "--porcelain") == ""
+
+
+def test_a_damaged_own_index_its_record_vouches_for_fails_one_attempt_only(
+    tmp_path: Path,
+) -> None:
+    repo = init_user_repo(tmp_path / "repo")
+    archive = GitArchive(repo)
+    first = write(repo, "proj/first.md")
+    assert archive.commit([first], [], [], ONE_NEW).committed
+    index, record = repo / ".git" / "syncd-index", repo / ".git" / "syncd-head"
+    # Damaged in place (a disk error, a crash the file system did not survive): the record
+    # still describes the file, so the first attempt trusts it and git refuses it.
+    kept = index.stat()
+    index.write_bytes(b"\0" * kept.st_size)
+    os.utime(index, ns=(kept.st_atime_ns, kept.st_mtime_ns))
+    fields = json.loads(record.read_text())
+    fields["ctime_ns"] = index.stat().st_ctime_ns
+    record.write_text(json.dumps(fields))
+
+    second = write(repo, "proj/second.md")
+    failed = archive.commit([second], [], [], ONE_NEW)
+    retried = archive.commit([second], [], [], ONE_NEW)
+
+    assert not failed.committed
+    assert failed.error is not None
+    assert retried.committed, retried.error
+    assert committed_files(repo) == {second}
+    assert git(repo, "ls-tree", "-r", "--name-only", "HEAD").split() == [
+        "notes.txt",
+        first,
+        second,
+    ]

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import pytest
 from sqlalchemy import Engine, create_mock_engine, inspect
 
+from syncd.app.searching import file_reader
 from syncd.cli import run
 from syncd.errors import EXIT_CONFIG, SearchQueryError, SearchUnavailableError
 from syncd.index import migrate
@@ -21,8 +22,8 @@ from syncd.index.search import (
     indexed_versions,
     reindex_all,
     remove_sessions,
-    search,
 )
+from syncd.index.search import search as search_index
 from syncd.index.store import ProjectRecord, SessionRecord, Store
 from tests.integration.conftest import Harness, point_cli_at
 
@@ -47,8 +48,12 @@ def add(
     started_at: str | None = None,
     created_at: str | None = None,
 ) -> None:
-    """Save a session (and its project) in the index and make it searchable."""
+    """Save a session (and its project) in the index, write its file and make it
+    searchable."""
     project_id, project_name = project
+    path = mirror_root(store.engine) / project_id / f"{session_id}.md"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"---\nid: {session_id}\n---\n{body}", encoding="utf-8")
     store.save_project(ProjectRecord(project_id, project_name, project_id))
     store.save_session(
         SessionRecord(
@@ -69,6 +74,16 @@ def add(
         models=models or [],
         body=body,
     )
+
+
+def mirror_root(engine: Engine) -> Path:
+    """Where these tests mirror files: beside the index file."""
+    return Path(str(engine.url.database)).parent
+
+
+def search(engine: Engine, query: str, **filters: Any) -> list[Hit]:
+    """search_index reading the bodies `add` wrote beside the index."""
+    return search_index(engine, query, read_file=file_reader(mirror_root(engine)), **filters)
 
 
 def ids(hits: list[Hit]) -> list[str]:
@@ -250,7 +265,7 @@ def test_search_refuses_other_databases_with_one_line() -> None:
     # A mock engine has PostgreSQL's dialect without needing its driver or a server.
     engine = cast(Engine, create_mock_engine("postgresql://", executor=lambda *_: None))
     with pytest.raises(SearchUnavailableError, match="search needs SQLite"):
-        search(engine, "login")
+        search_index(engine, "login", read_file=lambda _: [])
     with pytest.raises(SearchUnavailableError, match="search needs SQLite"):
         index_session(engine, "s-1", name="", project="", tags=[], models=[], body="x")
 
@@ -306,6 +321,9 @@ def test_phrases_known_to_be_in_the_corpus_are_found_there(
         if path.suffix == ".md" and path.name not in {"FORMAT.md", "MANIFEST.tsv"}
     )
     with Store.open(f"sqlite:///{tmp_path / 'index.db'}") as store:
+        store.save_project(ProjectRecord("corpus", "corpus", "corpus"))
+        for path in files:  # the bodies are read back from the corpus files themselves
+            store.save_session(SessionRecord(id=path.stem, project_id="corpus", path=path.name))
         reindex_all(
             store.engine,
             (
@@ -313,7 +331,7 @@ def test_phrases_known_to_be_in_the_corpus_are_found_there(
                 for path in files
             ),
         )
-        hits = search(store.engine, f'"{phrase}"', limit=50)
+        hits = search_index(store.engine, f'"{phrase}"', read_file=file_reader(CORPUS), limit=50)
     found = [hit.session_id for hit in hits]
     assert any(session_id.startswith(file_prefix) for session_id in found), found
     assert all("«" in hit.snippet or "«" in hit.name_highlight for hit in hits)
@@ -353,6 +371,23 @@ def test_a_sync_indexes_what_it_wrote_and_forgets_what_it_removed(
         assert ids(search(store.engine, "heron")) == ["s-a"]
 
 
+def test_a_sync_rebuilds_the_table_once_replaced_rows_are_many(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from syncd.index import search as search_module
+    from syncd.index.search import left_behind
+
+    monkeypatch.setattr(search_module, "ORPHANS_FLOOR", 0)
+    project = shop(harness, monkeypatch)
+    for word in ("heron", "ibis", "crane"):
+        harness.server.put_session(project, session_id="s-a", name="Cart", markdown=f"# {word}\n")
+        assert run(["sync", "--once"]) == 0
+    with harness.store() as store:
+        assert left_behind(store.engine) == 0  # the third refresh rebuilt the table
+        assert ids(search(store.engine, "crane")) == ["s-a"]
+        assert search(store.engine, "ibis") == []
+
+
 def test_a_dry_run_indexes_nothing(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
     shop(harness, monkeypatch)
     harness.sync()
@@ -375,3 +410,44 @@ def test_a_sync_that_changed_nothing_still_fills_an_emptied_index(
 
     with harness.store() as store:
         assert document_count(store.engine) == 1
+
+
+def test_a_phrase_is_checked_on_the_text_under_not_too(sample: Engine) -> None:
+    # The index keeps no positions: both words are in s-login, but not side by side.
+    assert ids(search(sample, '"password lost"')) == []
+    assert set(ids(search(sample, 'login NOT "login bug"'))) == {"s-readme"}
+    assert ids(search(sample, 'login NOT "bug login"')) == ["s-login", "s-readme"]
+
+
+def test_replaced_rows_are_counted_and_a_rebuild_drops_them(store: Store, sample: Engine) -> None:
+    from syncd.index.search import left_behind
+
+    add(store, "s-login", name="Fix the login form", body="Now about caching only.")
+    remove_sessions(sample, ["s-deploy"])
+    assert left_behind(sample) == 2
+    reindex_all(sample, [SearchDoc("s-new", "Fresh", "App", [], [], "brand new keystroke")])
+    assert left_behind(sample) == 0
+
+
+def test_the_upgrade_converts_a_0005_index_in_place(store: Store) -> None:
+    add(store, "s-1", name="Kept", body="the walrus stays searchable")
+    migrate.downgrade(store.engine, "0009")
+    add_0005 = (
+        "INSERT INTO session_search_docs (id, session_id, file_sha256, name, project, tags, "
+        "models, body) VALUES (7, 's-1', '', 'Kept', 'App', '', '', :body)"
+    )
+    import zlib
+
+    from sqlalchemy import text as sql
+
+    with store.engine.begin() as connection:
+        connection.execute(sql(add_0005), {"body": zlib.compress(b"the walrus stays searchable")})
+        connection.execute(
+            sql(
+                "INSERT INTO session_search(rowid, name, project, tags, models, body) "
+                "VALUES (7, 'Kept', 'App', '', '', 'the walrus stays searchable')"
+            )
+        )
+    migrate.upgrade(store.engine)
+    assert indexed_versions(store.engine) == {"s-1": ""}
+    assert ids(search(store.engine, "walrus")) == ["s-1"]

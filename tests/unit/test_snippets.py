@@ -117,3 +117,41 @@ def test_a_snippet_stays_short_beside_a_long_run_of_letters() -> None:
     snippet = snippet_of("pelican", "pelican " + "a" * 100_000)
     assert "«pelican»" in snippet
     assert len(snippet) < 300
+
+
+def bytes_snippet(query: str, text: str, piece: int = 7) -> str:
+    """The snippet of `text` read as UTF-8 chunks of `piece` bytes."""
+    data = text.encode()
+    chunks = [data[i : i + piece] for i in range(0, len(data), piece)]
+    return Highlighter(fts_query(query), "body").snippet_of_bytes(chunks)
+
+
+@pytest.mark.parametrize(
+    ("query", "text", "marked"),
+    [
+        ("error", "first line\nan error here", "«error»"),
+        ("error", "no match in errors but one ERROR", "«ERROR»"),
+        ("error", "only Error here", "«Error»"),
+        ('"dark mode"', "we toggled Dark\n  mode on", "«Dark\n  mode»".replace("\n  ", " ")),
+        ('"dark mode"', "darkmode, dark-mode", "«dark-mode»"),
+        ("migrat*", "the MIGRATIONS ran", "«MIGRATIONS»"),
+        ("migracao", "a migração do banco", "«migração»"),
+        ("café", "the cafe and the café", "«cafe»"),
+    ],
+)
+def test_a_snippet_from_bytes_marks_what_the_text_search_marks(
+    query: str, text: str, marked: str
+) -> None:
+    assert marked in bytes_snippet(query, text)
+    assert bytes_snippet(query, text) == bytes_snippet(query, text, piece=1 << 20)
+
+
+def test_a_snippet_from_bytes_without_a_match_shows_the_opening() -> None:
+    assert bytes_snippet("walrus", "just the opening words") == "just the opening words"
+
+
+def test_a_snippet_from_bytes_never_splits_a_character() -> None:
+    text = "é" * 400 + " the error " + "ü" * 400
+    snippet = bytes_snippet("error", text, piece=3)
+    assert "«error»" in snippet
+    assert "\ufffd" not in snippet
