@@ -133,6 +133,12 @@ class RateBudget:
         interval = (self.reset_at - now) / usable
         return max(0.0, self._last_send + interval - now)
 
+    def has_room_for(self, requests: int) -> bool:
+        """Whether `requests` more may go out now, unpaced: nothing blocks and the window
+        holds them all (or no limit is known). Only then may requests overlap in time."""
+        usable = self.usable()
+        return self.now() >= self.blocked_until and (usable is None or usable >= requests)
+
     def waiting_for_reset(self) -> bool:
         """True when the budget is spent or a 429 holds everything (not mere pacing)."""
         now = self.now()

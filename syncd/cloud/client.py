@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.metadata
 import logging
 import random
+import threading
 import time
 import urllib.parse
 from collections.abc import Callable, Iterator
@@ -134,6 +135,9 @@ class CloudClient:
         self._jitter = jitter
         self._clock = clock  # times transfers; the budget keeps its own (wall) clock
         self._headers = ServerHeaders(self.budget)
+        # Bodies may be fetched on a few threads at once; the budget stays one gate that
+        # lets one request through at a time and counts each.
+        self._gate = threading.Lock()
         self._http = httpx.Client(
             base_url=base_url + API_PREFIX,
             headers={"Authorization": f"Bearer {api_key}", "User-Agent": user_agent()},
@@ -348,8 +352,9 @@ class CloudClient:
         On the last attempt a failure is raised instead (translated into syncd.errors).
         """
         url = self._url(path)
-        self._await_budget()
-        self.budget.note_send()
+        with self._gate:
+            self._await_budget()
+            self.budget.note_send()
         try:
             request = self._http.build_request(method, path, headers=headers)
         except (ValueError, httpx.HTTPError) as exc:  # a header value that cannot be sent
@@ -362,16 +367,18 @@ class CloudClient:
             with head_deadline.head_deadline(self._grace, self._clock):
                 response = self._http.send(request, stream=True)
         except httpx.TransportError as exc:
-            self.stats.record(0)
+            with self._gate:
+                self.stats.record(0)
             logger.debug("%s %s failed: %s", method, url, describe_error(exc))
             if last:
                 raise CloudUnavailableError(url, describe_error(exc)) from exc
             self._sleep(self.retry.backoff(attempt, self._jitter()))
             return None
-        self._observe(response)
         logger.debug("%s %s -> %d", method, url, response.status_code)
         try:
-            wait = self._retry_wait(response, url, attempt, last)
+            with self._gate:
+                self._observe(response)
+                wait = self._retry_wait(response, url, attempt, last)
         except BaseException:
             response.close()
             raise

@@ -14,7 +14,19 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, delete, event, func, insert, select
+from sqlalchemy import (
+    Engine,
+    Table,
+    Text,
+    bindparam,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -210,23 +222,22 @@ class Store:
         A story URL the row has is never cleared: the push worker records it, maybe while
         a sync is writing the same session from what it read before.
         """
+        self.save_sessions([record])
+
+    def save_sessions(self, records: Iterable[SessionRecord]) -> None:
+        """`save_session` for several rows in one transaction (one commit, not one each)."""
         with self._transaction() as db:
-            row = db.get(SessionRow, record.id) or SessionRow(id=record.id)
-            story_url = row.pullstory_url
-            for column, value in _session_values(record).items():
-                setattr(row, column, value)
-            row.pullstory_url = record.pullstory_url or story_url
-            db.add(row)
-            db.execute(delete(PendingWriteRow).where(PendingWriteRow.session_id == record.id))
+            for record in records:
+                _save_session_row(db, record)
+            db.info[_WROTE] = True
 
     def begin_write(self, record: SessionRecord) -> None:
         """Remember the row `record.path`'s new file stands for, before it is renamed in."""
         with self._transaction() as db:
-            # Plain statements: this runs once per file written.
-            db.execute(delete(PendingWriteRow).where(PendingWriteRow.session_id == record.id))
+            # Statements compiled once: this runs once per file written.
+            db.execute(_END_PENDING_WRITE, {"ended": record.id})
             db.execute(
-                insert(PendingWriteRow),
-                [{"session_id": record.id, "record": session_to_json(record)}],
+                _BEGIN_PENDING_WRITE, {"session_id": record.id, "record": session_to_json(record)}
             )
             db.info[_WROTE] = True
 
@@ -502,6 +513,44 @@ def _add_to_journal(db: Session, paths: Iterable[str], reason: str | None = None
     if rows:
         db.execute(insert(GitJournalRow), rows)
         db.info[_WROTE] = True
+
+
+def _save_session_row(db: Session, record: SessionRecord) -> None:
+    # Table statements compiled once, not ORM objects: this runs once per file written.
+    values = _session_values(record).items()
+    columns = {_COLUMN_OF.get(name, name): value for name, value in values}
+    found = db.execute(_UPDATE_SESSION, {f"new_{c}": v for c, v in columns.items()})
+    if not found.rowcount:  # type: ignore[attr-defined]
+        db.execute(_INSERT_SESSION, columns)
+    db.execute(_END_PENDING_WRITE, {"ended": record.id})
+
+
+_SESSIONS: Table = SessionRow.__table__  # type: ignore[assignment]
+# Attribute names that differ from their column's name.
+_COLUMN_OF = {"session_metadata": "metadata"}
+_UPDATE_SESSION = (
+    update(_SESSIONS)
+    .where(_SESSIONS.c.id == bindparam("new_id"))
+    .values(
+        {
+            column: bindparam(f"new_{column.name}", type_=column.type)
+            for column in _SESSIONS.c
+            if column.name not in ("id", "pullstory_url")
+        }
+        # A story URL the row has is never cleared (see save_session).
+        | {
+            _SESSIONS.c.pullstory_url: func.coalesce(
+                bindparam("new_pullstory_url", type_=Text()), _SESSIONS.c.pullstory_url
+            )
+        }
+    )
+)
+_INSERT_SESSION = insert(_SESSIONS)
+_PENDING_WRITES: Table = PendingWriteRow.__table__  # type: ignore[assignment]
+_END_PENDING_WRITE = delete(_PENDING_WRITES).where(
+    _PENDING_WRITES.c.session_id == bindparam("ended")
+)
+_BEGIN_PENDING_WRITE = insert(_PENDING_WRITES)
 
 
 def _story_values(record: StoryRecord) -> dict[str, Any]:

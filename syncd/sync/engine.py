@@ -296,6 +296,7 @@ class SyncEngine:
             self.client.budget,
             self.checkpoint,
             self.progress,
+            catch_up_search=self.update_search_index,
         )
         halt = executor.run(plan, report)
         if halt is not None:

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import PurePosixPath
 
-from syncd.cloud.body import SessionBody
 from syncd.cloud.client import CloudClient
 from syncd.cloud.models import Project, etags_match
 from syncd.errors import (
@@ -33,6 +32,7 @@ from syncd.mirror.writer import Mirror
 from syncd.model import Session, SessionRecord
 from syncd.sync.localedits import FileState, Verdict, classify
 from syncd.sync.plan import Fetch, Reindex, Rewrite
+from syncd.sync.prefetch import ArrivedBody, Prefetcher
 from syncd.sync.report import CycleReport
 
 logger = logging.getLogger(__name__)
@@ -50,6 +50,8 @@ class SessionSync:
     clock: Callable[[], datetime]
     # Called as body bytes arrive: a long download is progress, not a hang.
     heartbeat: Callable[[], None] = lambda: None
+    # Set by the executor for a run: bodies of new sessions fetched a few steps ahead.
+    prefetch: Prefetcher | None = None
 
     def apply(
         self, project: Project, step: Fetch | Rewrite, report: CycleReport
@@ -103,6 +105,14 @@ class SessionSync:
         report: CycleReport,
     ) -> SessionRecord | None:
         session = fetch.session
+        arrived = self.prefetch.take(session.id) if self.prefetch is not None else None
+        if arrived is not None and arrived.body is None:
+            return self._not_modified(project, fetch, report)
+        if arrived is not None and arrived.body is not None:
+            try:
+                return self._write_body(project, fetch, arrived.body, verdict, report)
+            finally:
+                arrived.body.close()
         # A file the user edited does not hold the version its etag names: ask for the body.
         if_none_match = fetch.if_none_match if verdict.body_reusable else None
         with self.client.session_body(
@@ -138,7 +148,7 @@ class SessionSync:
         self,
         project: Project,
         fetch: Fetch,
-        body: SessionBody,
+        body: ArrivedBody,
         verdict: Verdict,
         report: CycleReport,
     ) -> SessionRecord:
@@ -355,7 +365,7 @@ def free_local_copy_name(mirror: Mirror, beside: str, when: datetime) -> str:
 
 
 def _settled_etag(
-    etag: str | None, body: SessionBody, digest: str, previous: SessionRecord | None
+    etag: str | None, body: ArrivedBody, digest: str, previous: SessionRecord | None
 ) -> str | None:
     """The etag to record for a body just written. A body shorter than the listing said
     may have been cut by a Content-Length that lied: it is kept, but its etag is left

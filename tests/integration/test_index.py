@@ -94,6 +94,22 @@ def test_session_round_trips_with_its_metadata(database_url: str) -> None:
         assert store.session("550e8400") == record
 
 
+def test_saving_a_row_keeps_its_story_url_and_ends_its_pending_write(database_url: str) -> None:
+    first = SessionRecord(id="s1", project_id="proj_1", name="One", path="app/1.md")
+    second = SessionRecord(id="s2", project_id="proj_1", name="Two", path="app/2.md")
+    with Store.open(database_url) as store:
+        store.save_project(ProjectRecord("proj_1", "App", "app"))
+        store.save_sessions([first, second])
+        store.set_pullstory_url("s1", "https://pullstory.example/s/1")
+        store.begin_write(first)
+        store.save_session(first)  # written from what the sync read before the URL came
+        assert store.pending_writes() == []
+        saved = store.session("s1")
+        assert saved is not None
+        assert saved.pullstory_url == "https://pullstory.example/s/1"
+        assert store.sessions()["s2"] == second
+
+
 def test_runs_are_recorded_newest_first(database_url: str) -> None:
     with Store.open(database_url) as store:
         first = store.start_run(datetime(2026, 1, 1, tzinfo=UTC))

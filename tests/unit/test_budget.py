@@ -258,3 +258,14 @@ def test_a_sound_saved_budget_is_restored_as_it_was() -> None:
     budget = RateBudget(clock=lambda: clock[0])
     assert not budget.restore(saved)
     assert budget.snapshot() == saved
+
+
+def test_requests_may_overlap_only_when_the_window_holds_them_all() -> None:
+    clock = [0.0]
+    budget = RateBudget(reserve=0.1, clock=lambda: clock[0])
+    assert budget.has_room_for(5000)  # no limit known: nothing to pace
+    budget.observe(1000, 900, 3600.0)
+    assert budget.has_room_for(800)  # 900 left, 100 of them the reserve
+    assert not budget.has_room_for(801)
+    budget.block(30.0)
+    assert not budget.has_room_for(1)

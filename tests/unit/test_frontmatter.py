@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from syncd.errors import SyncdError
+from syncd.mirror import frontmatter
 from syncd.mirror.frontmatter import (
     FrontMatterError,
     SessionHeader,
@@ -167,6 +168,26 @@ def test_render_keeps_unicode_readable_and_quotes_line_breaks() -> None:
 
     assert 'name: "東京 \\U0001F600\\nnext"\n' in text
     assert render(replace(HEADER, name="東京 😀")).decode("utf-8").count("name: 東京 😀\n") == 1
+
+
+@given(
+    st.text(st.characters(max_codepoint=0xFFFF, exclude_categories=("Cs",)), max_size=40),
+    st.lists(st.text(max_size=12), max_size=3),
+)
+def test_render_writes_the_same_bytes_on_either_emitter(name: str, tags: list[str]) -> None:
+    # libyaml renders what it can (the same bytes); Python's emitter the rest (emoji).
+    header = replace(HEADER, name=name, tags=tuple(tags))
+    mapping = {k: list(v) if isinstance(v, tuple) else v for k, v in vars(header).items()}
+    mapping = {k: v for k, v in mapping.items() if v is not None}
+    slow = yaml.dump(
+        mapping,
+        Dumper=frontmatter._HeaderDumper,
+        sort_keys=False,
+        allow_unicode=True,
+        width=2**31 - 1,
+        default_flow_style=False,
+    )
+    assert render(header) == b"---\n" + slow.encode("utf-8") + b"---\n"
 
 
 def test_render_omits_pullstory_keys_unless_set() -> None:
