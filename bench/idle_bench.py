@@ -7,12 +7,13 @@ A devserver holds a small mirror's worth of synthetic sessions; `syncd sync --on
 mirrors them; then `syncd run` syncs every --interval seconds with nothing to do. The
 daemon's CPU time (utime + stime from /proc, every thread) and resident memory are
 sampled once a second; CPU is divided by the cycles its index recorded. Prints one row
-per --row minutes, then the first and the last --window seconds side by side and their
-ratio: flat is ~1.0. Linux only (reads /proc).
+per --row minutes as it ends, then the first and the last --window seconds side by side
+and their ratio: flat is ~1.0. SIGTERM or Ctrl-C ends the run early and reports what was
+measured. Linux only (reads /proc).
 
 --push starts the local PullStory server of the tests and gives the daemon its token, so
-the push worker and the file watcher run (--push-names: the names rule, by default one no
-session matches, so every cycle looks at every session and pushes none). --git keeps the
+the push worker and the file watcher run (--push-names: the names rule; by default one no
+session matches, so the rules are looked at and nothing is pushed). --git keeps the
 mirror as a git archive. --log-level INFO has the daemon log each cycle into a file.
 """
 
@@ -21,10 +22,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -133,24 +136,45 @@ def first_sync(env: dict[str, str]) -> None:
 
 
 def run_idle(env: dict[str, str], root: Path, log: Path, args: argparse.Namespace) -> list[Sample]:
+    """Samples once a second; prints each --row minutes as it ends. SIGTERM or Ctrl-C ends
+    the run early, with what was measured so far reported."""
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
     with log.open("ab") as stderr:
         daemon = subprocess.Popen([*SYNCD, "run"], env=env, stderr=stderr)
     samples: list[Sample] = []
     try:
         started = time.monotonic()
         end = started + args.warmup + 60 * args.minutes
-        while time.monotonic() < end:
-            time.sleep(1.0)
+        while time.monotonic() < end and not stop.wait(1.0):
             if daemon.poll() is not None:
                 raise RuntimeError(f"the daemon exited ({daemon.returncode}); see {log}")
             now = time.monotonic()
             if now - started >= args.warmup:  # start-up and its reconciliation left out
                 cpu, rss = process_cpu(daemon.pid), resident_mb(daemon.pid)
                 samples.append(Sample(now, cpu, finished_runs(root), rss))
+                print_row_if_ended(samples, 60 * args.row)
     finally:
         daemon.terminate()
         daemon.wait(timeout=30)
     return samples
+
+
+def print_row_if_ended(samples: list[Sample], step: float) -> None:
+    """The row of the --row minutes the newest sample ends, if it ends one."""
+    begin, now = samples[0].at, samples[-1].at
+    rows_done = int((now - begin) // step)
+    if rows_done == 0 or len(samples) < 2 or int((samples[-2].at - begin) // step) == rows_done:
+        return
+    start = begin + (rows_done - 1) * step
+    print(
+        row(
+            f"{(rows_done - 1) * step / 60:g}-{rows_done * step / 60:g} min",
+            window(samples, start, now),
+        ),
+        flush=True,
+    )
 
 
 def row(name: str, part: Window) -> str:
@@ -161,27 +185,26 @@ def row(name: str, part: Window) -> str:
     )
 
 
-def report(samples: list[Sample], args: argparse.Namespace, log_bytes: int) -> None:
-    begin, finish = samples[0].at, samples[-1].at
-    total = window(samples, begin, finish)
+def header(args: argparse.Namespace) -> str:
     modes = [f"log {args.log_level}"]
     modes += ["push"] if args.push else []
     modes += ["git"] if args.git else []
-    print(
+    return (
         f"idle daemon: {args.sessions} sessions mirrored, sync every {args.interval:.0f} s, "
-        f"{', '.join(modes)}; {total.seconds / 60:.1f} min measured, {total.cycles} cycles, "
-        f"RSS {samples[0].rss_mb:.1f} MB at the start"
+        f"{', '.join(modes)}; {args.minutes:g} min asked, one row per {args.row:g} min"
     )
-    step = 60 * args.row
-    at = begin
-    while at < finish - 1:
-        end = min(at + step, finish)
-        label = f"{round((at - begin) / 60, 1):g}-{round((end - begin) / 60, 1):g} min"
-        print(row(label, window(samples, at, end)))
-        at = end
+
+
+def report(samples: list[Sample], args: argparse.Namespace, log_bytes: int) -> None:
+    begin, finish = samples[0].at, samples[-1].at
+    total = window(samples, begin, finish)
     span = min(args.window, (finish - begin) / 2)  # the two ends never overlap
     first = window(samples, begin, begin + span)
     last = window(samples, finish - span, finish)
+    print(
+        f"{total.seconds / 60:.1f} min measured, {total.cycles} cycles, "
+        f"RSS {samples[0].rss_mb:.1f} MB at the start"
+    )
     for name, part in (("first", first), ("last", last), ("whole", total)):
         print(row(name, part))
     print(
@@ -213,6 +236,7 @@ def main() -> None:
         pullstory = stack.enter_context(pullstory_server(args.push))
         env = daemon_env(url, root, args, pullstory)
         first_sync(env)
+        print(header(args), flush=True)
         samples = run_idle(env, root, log, args)
         log_bytes = log.stat().st_size
     report(samples, args, log_bytes)
