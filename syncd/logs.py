@@ -29,6 +29,7 @@ def configure_logging(level: str, log_format: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    # httpx logs every request and Alembic every step at INFO; syncd reports its own.
-    for noisy in ("httpx", "httpcore", "alembic"):
+    # httpx logs every request, Alembic every step and APScheduler every job (twice, every
+    # few seconds in the daemon) at INFO; syncd reports its own. Their warnings still show.
+    for noisy in ("httpx", "httpcore", "alembic", "apscheduler"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -17,7 +17,6 @@ import urllib.parse
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
 
 import httpx
 
@@ -138,6 +137,8 @@ class CloudClient:
         # Bodies may be fetched on a few threads at once; the budget stays one gate that
         # lets one request through at a time and counts each.
         self._gate = threading.Lock()
+        # The last recent page's bytes and what they parsed to (see recent_sessions).
+        self._last_recent: tuple[bytes, tuple[list[Session], list[ItemError]]] | None = None
         self._http = httpx.Client(
             base_url=base_url + API_PREFIX,
             headers={"Authorization": f"Bearer {api_key}", "User-Agent": user_agent()},
@@ -232,9 +233,15 @@ class CloudClient:
         """The recently updated sessions: `data.sessions`, `data` as the array, or a bare
         top-level array (the SDKs disagree on the shape)."""
         answer = self._get_json(f"/sessions/recent?limit={limit}")
-        items = recent_items(answer.body, self._url("/sessions/recent"))
-        summaries, errors, _ = parse_items(SessionSummary, items)
-        return [summary.to_session() for summary in summaries], errors
+        # The daemon asks every cycle and the page seldom changes: the same bytes are not
+        # validated again (what they parse to is frozen).
+        if self._last_recent is None or self._last_recent[0] != answer.raw:
+            items = recent_items(answer.body, self._url("/sessions/recent"))
+            summaries, errors, _ = parse_items(SessionSummary, items)
+            parsed = ([summary.to_session() for summary in summaries], errors)
+            self._last_recent = (answer.raw, parsed)
+        sessions, errors = self._last_recent[1]
+        return list(sessions), list(errors)
 
     @contextmanager
     def session_body(
@@ -300,7 +307,7 @@ class CloudClient:
                 if response.status_code == 304:
                     return None
                 etag = valid_etag(response.headers.get("etag"))
-                return _JsonAnswer(self._read_json(response, url), etag)
+                return self._read_json(response, url, etag)
             except _BrokenBody as exc:
                 if last:
                     raise exc.error from exc
@@ -310,7 +317,7 @@ class CloudClient:
             self._sleep(self.retry.backoff(attempt, self._jitter()))
         raise AssertionError("unreachable: the last attempt returns or raises")
 
-    def _read_json(self, response: httpx.Response, url: str) -> dict[str, Any] | list[Any]:
+    def _read_json(self, response: httpx.Response, url: str, etag: str | None) -> _JsonAnswer:
         """The whole answer, read within the size, depth and pace limits (a breach is a
         BadResponseError or TransferTooSlowError, not tried again in this run)."""
         self._keep_pace(response, url)
@@ -324,10 +331,10 @@ class CloudClient:
             error = BadResponseError(url, f"body is not JSON ({describe_error(exc)})")
             raise _BrokenBody(error) from exc
         if isinstance(payload, list):
-            return payload  # a bare array: the endpoint decides whether it may be one
+            return _JsonAnswer(payload, etag, body)  # a bare array: the endpoint decides
         if not isinstance(payload, dict) or payload.get("success") is not True:
             raise BadResponseError(url, "missing {'success': true} wrapper")
-        return payload
+        return _JsonAnswer(payload, etag, body)
 
     @contextmanager
     def _send(self, method: str, path: str, headers: dict[str, str]) -> Iterator[httpx.Response]:
@@ -437,6 +444,7 @@ class CloudClient:
 class _JsonAnswer:
     body: JsonBody
     etag: str | None
+    raw: bytes  # the bytes the body was parsed from
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ from syncd.push.selection import (
     marked_since_synced,
 )
 from syncd.push.watcher import ChangedPaths, MarkWatcher
+from syncd.sync.report import CycleReport
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +66,10 @@ class PushWorker:
         # Sessions whose story is ready and whose file waits for its URL (one commit).
         self._urls_due: list[str] = []
         self._urls_lock = threading.Lock()
+        # Whether the index may hold a session the rules select that has no story yet:
+        # true at start and after a cycle that changed (or may have changed) the index.
+        # Looking reads every session's row, which an idle cycle need not pay for.
+        self._rules_due = True
 
     def start(self, scheduler: BackgroundScheduler) -> None:
         settings = self._settings()
@@ -113,13 +118,20 @@ class PushWorker:
             logger.info("pushing to PullStory is paused; looking at the usage again now")
             self._wake()
 
+    def index_changed(self) -> None:
+        """A cycle changed the index, or may have (one that failed): the rules look again."""
+        self._rules_due = True
+
     def enqueue_by_rules(self) -> None:
-        """After a sync: queue the sessions the rules select that have no story yet."""
+        """After a sync: queue the sessions the rules select that have no story yet, when
+        the index changed since the rules last looked."""
         pullstory = self._settings().pullstory
         rules = Rules(tuple(pullstory.projects), tuple(pullstory.tags), tuple(pullstory.names))
-        if not rules or self._token is None:
+        if not rules or self._token is None or not self._rules_due:
             return
-        if enqueue_by_rules(self._store, self._mirror, rules, time.time()):
+        queued = enqueue_by_rules(self._store, self._mirror, rules, time.time())
+        self._rules_due = False  # only once the look succeeded
+        if queued:
             self._wake()
 
     # --- jobs --------------------------------------------------------------------------
@@ -228,3 +240,11 @@ class PushWorker:
             )
         except SyncdError as exc:
             logger.error("writing the story URL of %s: %s", ", ".join(session_ids), exc.message)
+
+
+def may_change_selection(kind: str, report: CycleReport) -> bool:
+    """Whether a cycle may have given the rules a session to select: one that wrote or
+    removed a file or did not finish; a full listing always (what a cycle cannot see,
+    like a file edited by hand, is caught up with there)."""
+    wrote = report.new or report.updated or report.written or report.removed
+    return kind != "incremental" or bool(wrote) or not report.ok

@@ -30,7 +30,7 @@ from syncd.daemon.connection import ClientFactory, CloudConnection, daemon_clien
 from syncd.daemon.cycle import run_cycle
 from syncd.daemon.heartbeat import Heartbeat
 from syncd.daemon.notify import Notifier
-from syncd.daemon.pushing import PushWorker
+from syncd.daemon.pushing import PushWorker, may_change_selection
 from syncd.daemon.runtime import open_root, sync_options
 from syncd.daemon.state import DaemonState, write_state
 from syncd.errors import AuthError, ConfigError, StopRequested, SyncdError, redact_url
@@ -227,7 +227,7 @@ class Daemon:
                 heartbeat=self.heartbeat.beat,
                 known_bad_items=self._known_bad_items,
             )
-            report = run_cycle(self.settings, self._store, engine, kind)
+            report = self._run_cycle(engine, kind)
             budget = self._budget
             self._log_cycle(kind, report, budget.remaining if budget.known else None, started)
             if self._pushing is not None:
@@ -245,6 +245,19 @@ class Daemon:
             self.activity = "idle"
             self.heartbeat.end_job()
             self._write_state()
+
+    def _run_cycle(self, engine: SyncEngine, kind: str) -> CycleReport:
+        """The cycle, telling the push worker when it changed the index (or may have: one
+        that raised may have written before it did)."""
+        try:
+            report = run_cycle(self.settings, self._store, engine, kind)
+        except BaseException:
+            if self._pushing is not None:
+                self._pushing.index_changed()
+            raise
+        if self._pushing is not None and may_change_selection(kind, report):
+            self._pushing.index_changed()
+        return report
 
     def _checkpoint(self) -> None:
         self.heartbeat.beat()

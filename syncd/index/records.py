@@ -8,6 +8,7 @@ metadata is kept as JSON under the API's key names (`clientName`), as it always 
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -146,6 +147,7 @@ def metadata_from_json(values: object) -> SessionMetadata:
 _METADATA_FIELDS = dataclasses.fields(SessionMetadata)
 
 
+@functools.cache  # a handful of field names, converted for every row read
 def _camel(name: str) -> str:
     head, *rest = name.split("_")
     return head + "".join(part.title() for part in rest)

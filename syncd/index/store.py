@@ -8,7 +8,7 @@ file.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -198,11 +198,16 @@ class Store:
 
     # --- sessions --------------------------------------------------------------------
 
-    def sessions(self, project_id: str | None = None) -> dict[str, SessionRecord]:
+    def sessions(
+        self, project_id: str | None = None, *, ids: Collection[str] | None = None
+    ) -> dict[str, SessionRecord]:
+        """Every session's row, or those of one project, or (`ids`) only these sessions'."""
         with self._transaction() as db:
             query = select(SessionRow)
             if project_id is not None:
                 query = query.where(SessionRow.project_id == project_id)
+            if ids is not None:
+                query = query.where(SessionRow.id.in_(ids))
             return {row.id: _session_record(row) for row in db.scalars(query)}
 
     def session(self, session_id: str) -> SessionRecord | None:

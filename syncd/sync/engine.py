@@ -217,11 +217,16 @@ class SyncEngine:
             self._halt(report, Halt(recent))
             return
         summaries, bad = recent
+        # Most cycles find nothing: the page's own rows decide that, not the whole index.
+        on_page = self.store.sessions(ids={s.id for s in summaries})
+        new_bad = [item for item in bad if item.fingerprint not in self.known_bad_items]
+        if not new_bad and not any(_is_new_or_changed(s, on_page) for s in summaries):
+            report.unchanged = self.store.count_sessions()
+            return
         indexed = self.store.sessions()
         projects = self.store.projects()
         changed = [s for s in summaries if _is_new_or_changed(s, indexed)]
         report.unchanged = len(indexed) - sum(1 for s in changed if s.id in indexed)
-        new_bad = [item for item in bad if item.fingerprint not in self.known_bad_items]
         if not changed and not new_bad:
             return
         page_full = len(summaries) >= RECENT_LIMIT and len(changed) == len(summaries)

@@ -112,6 +112,12 @@ def test_daemon_is_ready_pings_the_watchdog_and_stops_cleanly(
             daemon.process.send_signal(stop_signal)
             assert daemon.process.wait(timeout=10) == 0
             daemon.messages_until("STOPPING=1")
+            assert daemon.process.stderr is not None
+            log = daemon.process.stderr.read()
+        # At INFO, syncd's own line for each cycle; not the scheduler's two for each job.
+        assert "reconcile: 3 new" in log
+        assert "Running job" not in log
+        assert "executed successfully" not in log
         with Store.open(f"sqlite:///{tmp_path / 'mirror' / '.syncd' / 'index.db'}") as store:
             assert store.count_sessions() == 3
             assert store.runs()[-1].kind == "reconcile"
