@@ -281,6 +281,13 @@ def _wait_for_file(root: Path) -> Path:
         time.sleep(0.05)
 
 
+def _wait_for_files(root: Path, pattern: str, count: int) -> None:
+    end = time.monotonic() + DEADLINE
+    while len(list(root.glob(pattern))) < count:
+        assert time.monotonic() < end, f"{count} files matching {pattern} never arrived"
+        time.sleep(0.05)  # polling files with a deadline
+
+
 def test_daemon_paces_a_backlog_within_a_small_rate_limit(tmp_path: Path) -> None:
     # 20 requests per 2 s window for 40 sessions: spread over several windows, never a 429,
     # never more than the 18 a window leaves outside the reserve. (That the reserve itself
@@ -316,9 +323,8 @@ def test_daemon_commits_its_cycle_to_the_git_archive(tmp_path: Path) -> None:
         git_env = {"GIT_CONFIG_GLOBAL": str(empty), "GIT_CONFIG_NOSYSTEM": "1"}
         with running_daemon(server, tmp_path, SYNCD_GIT__ENABLED="true", **git_env) as daemon:
             daemon.messages_until("READY=1")
-            assert server.wait_for_requests(
-                lambda log: sum(r.accept == "text/markdown" for r in log) >= 3, DEADLINE
-            )
+            # Files, not requests: bodies are fetched a few steps ahead of their writes.
+            _wait_for_files(tmp_path / "mirror", "app/*-s*.md", 3)
             assert daemon.stop() == 0  # a stop lets the cycle, and its commit, finish
     log = subprocess.run(
         ["git", "-C", str(tmp_path / "mirror"), "log", "--format=%s", "--name-only"],
