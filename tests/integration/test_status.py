@@ -89,11 +89,13 @@ def add_run(store: Store, started_at: datetime, **fields: Any) -> RunRecord:
 
 @contextmanager
 def slow_sync_process(server: DevServer) -> Iterator[subprocess.Popen[str]]:
-    """`syncd sync --once` as a real process, inside its slow download of 20 new sessions."""
+    """`syncd sync --once` as a real process, inside its slow download of 60 new sessions
+    (half a second each, three at a time: about 10 s, so a signal sent from a loaded
+    machine still lands mid-sync)."""
     server.add_project("Slow", project_id="proj_slow")
-    for n in range(20):
+    for n in range(60):
         server.put_session("proj_slow", session_id=f"{n:08d}-slow", name=f"s{n}", markdown="# s\n")
-    server.inject(Fault(kind="latency", delay=0.2, path=r"-slow$", method="GET", times=-1))
+    server.inject(Fault(kind="latency", delay=0.5, path=r"-slow$", method="GET", times=-1))
     with subprocess.Popen(
         [sys.executable, "-m", "syncd", "sync", "--once"],
         env=dict(os.environ),  # SYNCD_* as cli_root set them
