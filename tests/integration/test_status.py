@@ -96,13 +96,20 @@ def slow_sync_process(server: DevServer) -> Iterator[subprocess.Popen[str]]:
     for n in range(60):
         server.put_session("proj_slow", session_id=f"{n:08d}-slow", name=f"s{n}", markdown="# s\n")
     server.inject(Fault(kind="latency", delay=0.5, path=r"-slow$", method="GET", times=-1))
-    with subprocess.Popen(
-        [sys.executable, "-m", "syncd", "sync", "--once"],
-        env=dict(os.environ),  # SYNCD_* as cli_root set them
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    ) as process:
+    # Ctrl-C reaches the sync as it does from a terminal, even when these tests run in the
+    # background of a shell, which starts them with SIGINT ignored (children inherit that).
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "syncd", "sync", "--once"],
+            env=dict(os.environ),  # SYNCD_* as cli_root set them
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    with process:
         try:
             assert server.wait_for_requests(
                 lambda log: sum(r.path.endswith("-slow") for r in log) >= 2, DEADLINE
