@@ -8,7 +8,6 @@ metadata is kept as JSON under the API's key names (`clientName`), as it always 
 from __future__ import annotations
 
 import dataclasses
-import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -126,7 +125,7 @@ class BudgetRecord:
 
 def metadata_to_json(metadata: SessionMetadata) -> dict[str, Any]:
     """The metadata as the index's JSON column holds it: the API's camelCase key names."""
-    return {_camel(f.name): _json_value(getattr(metadata, f.name)) for f in _METADATA_FIELDS}
+    return {key: _json_value(getattr(metadata, name)) for name, key, _ in _METADATA_KEYS}
 
 
 def metadata_from_json(values: object) -> SessionMetadata:
@@ -147,7 +146,6 @@ def metadata_from_json(values: object) -> SessionMetadata:
 _METADATA_FIELDS = dataclasses.fields(SessionMetadata)
 
 
-@functools.cache  # a handful of field names, converted for every row read
 def _camel(name: str) -> str:
     head, *rest = name.split("_")
     return head + "".join(part.title() for part in rest)
