@@ -292,6 +292,35 @@ class MirrorMissingError(SyncdError):
         super().__init__(f"No mirror at {root}: nothing to read. Check SYNCD_ROOT.")
 
 
+class DriverMissingError(SyncdError):
+    """SYNCD_DATABASE_URL names a database driver that is not installed."""
+
+    exit_code = EXIT_CONFIG
+
+    def __init__(self, url: str, driver: str) -> None:
+        self.url = url
+        self.driver = driver
+        super().__init__(
+            f"The index at {url} needs the {driver} driver, which is not installed: "
+            "pip install 'syncd[postgres]' (psycopg 3, used by postgresql:// URLs)"
+        )
+
+
+class IndexOwnedError(SyncdError):
+    """The index belongs to another mirror root: one database serves one root."""
+
+    exit_code = EXIT_CONFIG
+
+    def __init__(self, url: str, owner: str, root: str) -> None:
+        self.url = url
+        self.owner = owner
+        self.root = root
+        super().__init__(
+            f"The index at {url} belongs to the mirror root {owner}, not {root}: give each "
+            "root its own database (or PostgreSQL schema) in SYNCD_DATABASE_URL"
+        )
+
+
 class PullStoryError(SyncdError):
     """Talking to PullStory failed; the story is tried again later unless said otherwise."""
 
@@ -446,13 +475,13 @@ class SearchQueryError(SyncdError):
 
 
 class SearchUnavailableError(SyncdError):
-    """The index lives in a database without FTS5 (the search migrations skip those)."""
+    """The index lives in a database without search (neither SQLite nor PostgreSQL)."""
 
     exit_code = EXIT_CONFIG
 
     def __init__(self, dialect: str) -> None:
         self.dialect = dialect
         super().__init__(
-            f"search needs SQLite; the index is on {dialect}. Point SYNCD_DATABASE_URL at a "
-            "sqlite:/// file to search sessions."
+            f"search needs SQLite or PostgreSQL; the index is on {dialect}. Point "
+            "SYNCD_DATABASE_URL at a sqlite:/// file or a postgresql:// database to search."
         )

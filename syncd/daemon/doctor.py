@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 
 from syncd.archive.git import GitLock, find_git_locks
 from syncd.cloud.budget import BudgetSnapshot, RateBudget
@@ -31,9 +31,11 @@ from syncd.errors import (
     CloudError,
     CloudUnavailableError,
     ConfigError,
+    DriverMissingError,
     RateLimitedError,
     StorageError,
     SyncdError,
+    redact_url,
 )
 from syncd.index import migrate
 from syncd.index.records import ArchiveState
@@ -226,10 +228,14 @@ def _probe_writable(root: Path) -> Check:
 def _index(database_url: str) -> Check:
     try:
         store = open_index(database_url)
+    except DriverMissingError as exc:
+        fix = "Run pip install 'syncd[postgres]' and use a postgresql:// URL, or use SQLite."
+        return Check(INDEX, False, exc.message, fix)
     except SyncdError as exc:
         fix = "Set SYNCD_DATABASE_URL to a SQLAlchemy URL whose driver is installed."
         return Check(INDEX, False, exc.message, fix)
-    where = make_url(database_url).render_as_string(hide_password=True)
+    url = make_url(database_url)
+    where = url.render_as_string(hide_password=True)
     if store is None:
         return Check(INDEX, True, f"{where} does not exist yet; the first sync creates it")
     try:
@@ -239,17 +245,28 @@ def _index(database_url: str) -> Check:
             current = migrate.current_revision(store.engine)
             head = migrate.head_revision(store.engine)
     except StorageError as exc:
-        fix = (
-            "If the file is damaged, move it aside and run 'syncd db rebuild': the index is "
-            "recovered from the mirror's files."
-        )
-        return Check(INDEX, False, f"cannot read {where}: {exc.reason}", fix)
+        return Check(INDEX, False, f"cannot read {where}: {redact_url(exc.reason)}", _fix(url))
     if current != head:
         fix = "Run 'syncd db upgrade' (every sync does it too)."
         detail = f"{where} is at revision {current or 'none'}; the newest is {head}"
         return Check(INDEX, False, detail, fix)
     noun = "session" if sessions == 1 else "sessions"
     return Check(INDEX, True, f"{where} at revision {current} (newest), {sessions} {noun}")
+
+
+def _fix(url: URL) -> str:
+    """What to do about an index that cannot be read, for its kind of database."""
+    if url.get_backend_name() == "sqlite":
+        return (
+            "If the file is damaged, move it aside and run 'syncd db rebuild': the index is "
+            "recovered from the mirror's files."
+        )
+    # A server database: a refused connection or a login is far likelier than damage.
+    server = f"{url.host or 'localhost'}:{url.port or 'default port'}"
+    return (
+        f"Check that the database server at {server} is running and reachable, and that "
+        "SYNCD_DATABASE_URL names the right database, user and password."
+    )
 
 
 def _lock(state_dir: Path) -> Check:

@@ -170,3 +170,14 @@ class ArchiveStateRow(Base):
     failing_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     push_error: Mapped[str | None] = mapped_column(Text)
     push_failing_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class IndexOwnerRow(Base):
+    """The mirror root this index belongs to (one row, written on first use): one database
+    serves one root, and a second root pointed at it is refused (see index/owner.py)."""
+
+    __tablename__ = "index_owner"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    root_id: Mapped[str] = mapped_column(String(64))
+    root_path: Mapped[str] = mapped_column(Text)

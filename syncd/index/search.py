@@ -15,7 +15,9 @@ re-indexed or removed session leaves its old FTS5 row behind: its DOCS_TABLE row
 every search joins on DOCS_TABLE, and the old row matches nothing. `compact` rebuilds
 the table once such rows are many (see sync/searching.py).
 
-The query syntax is in search_syntax.
+The query syntax is in search_syntax. On PostgreSQL each function hands over to
+pg_search (a tsvector per session); the tables they share the name and the columns of,
+DOCS_TABLE's, are read here for both.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from syncd.errors import SearchUnavailableError, StorageError, driver_message
+from syncd.index import pg_search
 from syncd.index.filters import SessionFilter
 from syncd.index.search_reader import (
     COLUMNS,
@@ -62,6 +65,8 @@ INFLATE_FUNCTION = "syncd_inflate"
 # live ones, and never fewer than this many.
 ORPHANS_FLOOR = 200
 ORPHANS_SHARE = 0.25
+# The backends with a search index (migrations 0010 and 0011).
+SEARCHABLE = ("sqlite", "postgresql")
 
 
 @dataclass(frozen=True)
@@ -94,6 +99,9 @@ def index_session(
 
 def index_many(engine: Engine, docs: Sequence[SearchDoc]) -> None:
     """Index `docs` in one transaction, each replacing what its session had indexed."""
+    if _on_postgresql(engine):
+        pg_search.index_many(engine, docs)
+        return
     with _transaction(engine) as connection:
         for doc in docs:
             _forget(connection, doc.session_id)
@@ -109,6 +117,9 @@ def indexed_versions(engine: Engine) -> dict[str, str]:
 
 def current(engine: Engine) -> bool:
     """Whether the index holds every session's current file version and nothing else."""
+    if _on_postgresql(engine):
+        stale, gone = out_of_date(engine)
+        return not stale and not gone
     with _transaction(engine) as connection:
         return is_current(_driver(connection))
 
@@ -124,7 +135,7 @@ def out_of_date(engine: Engine) -> tuple[list[str], list[str]]:
             text(
                 f"SELECT sessions.id FROM sessions LEFT JOIN {DOCS_TABLE} AS docs "
                 "ON docs.session_id = sessions.id "
-                "WHERE docs.file_sha256 IS NOT COALESCE(sessions.file_sha256, '')"
+                f"WHERE docs.file_sha256 {_distinct(engine)} COALESCE(sessions.file_sha256, '')"
             )
         )
         stale_ids = [row[0] for row in stale]
@@ -139,14 +150,17 @@ def out_of_date(engine: Engine) -> tuple[list[str], list[str]]:
 
 def document_count(engine: Engine) -> int:
     """How many sessions the search index holds (0 where search is unavailable)."""
-    if engine.dialect.name != "sqlite":
+    if engine.dialect.name not in SEARCHABLE:
         return 0
     with engine.connect() as connection:
         return int(connection.execute(text(f"SELECT count(*) FROM {DOCS_TABLE}")).scalar() or 0)
 
 
 def left_behind(engine: Engine) -> int:
-    """How many FTS5 rows belong to no session any more (replaced or removed)."""
+    """How many FTS5 rows belong to no session any more (replaced or removed); none on
+    PostgreSQL, whose rows are replaced in place."""
+    if _on_postgresql(engine):
+        return 0
     with _transaction(engine) as connection:
         rows = connection.execute(text(f"SELECT count(*) FROM {SEARCH_TABLE}_docsize")).scalar()
         live = connection.execute(text(f"SELECT count(*) FROM {DOCS_TABLE}")).scalar()
@@ -160,6 +174,9 @@ def needs_compacting(engine: Engine) -> bool:
 
 def remove_sessions(engine: Engine, session_ids: Iterable[str]) -> None:
     """Forget these sessions; removing one that was never indexed is not an error."""
+    if _on_postgresql(engine):
+        pg_search.remove_sessions(engine, session_ids)
+        return
     with _transaction(engine) as connection:
         for session_id in session_ids:
             _forget(connection, session_id)
@@ -168,6 +185,9 @@ def remove_sessions(engine: Engine, session_ids: Iterable[str]) -> None:
 def reindex_all(engine: Engine, rows: Iterable[SearchDoc]) -> None:
     """Replace the whole search index with `rows`, in one transaction, and merge the
     table into one segment (the smallest and fastest form)."""
+    if _on_postgresql(engine):
+        pg_search.reindex_all(engine, rows)
+        return
     with _transaction(engine) as connection:
         for table in (SEARCH_TABLE, FIELDS_TABLE):
             connection.execute(text(f"INSERT INTO {table}({table}) VALUES ('delete-all')"))
@@ -200,6 +220,8 @@ def search(
     mirrored file (snippets, phrases). The filters are `syncd ls`'s (see SessionFilter);
     `project` also matches the project name the session was indexed under."""
     wanted = SessionFilter(project=project, tag=tag, model=model, since=since)
+    if _on_postgresql(engine):
+        return pg_search.search(engine, query, read_file, wanted=wanted, limit=limit)
     with _transaction(engine) as connection:
         return find(_driver(connection), query, read_file, wanted=wanted, limit=limit)
 
@@ -255,14 +277,24 @@ def _insert(connection: Connection, doc: SearchDoc) -> None:
     )
 
 
+def _on_postgresql(engine: Engine) -> bool:
+    return engine.dialect.name == "postgresql"
+
+
+def _distinct(engine: Engine) -> str:
+    """SQL's null-safe "differs from" (SQLite's spelling is older than the standard's)."""
+    return "IS DISTINCT FROM" if _on_postgresql(engine) else "IS NOT"
+
+
 def _driver(connection: Connection) -> sqlite3.Connection:
     return cast(sqlite3.Connection, connection.connection.driver_connection)
 
 
 @contextmanager
 def _transaction(engine: Engine) -> Iterator[Connection]:
-    """engine.begin() that refuses non-SQLite engines and turns driver errors into ours."""
-    if engine.dialect.name != "sqlite":
+    """engine.begin() that refuses engines without search and turns driver errors into
+    ours (PostgreSQL's share the tables this module reads for both)."""
+    if engine.dialect.name not in SEARCHABLE:
         raise SearchUnavailableError(engine.dialect.name)
     try:
         with engine.begin() as connection:

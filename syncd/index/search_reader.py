@@ -58,7 +58,7 @@ class Hit:
 
 
 @dataclass(frozen=True)
-class _Candidate:
+class Candidate:
     session_id: str
     score: float
     name: str
@@ -87,31 +87,44 @@ def find(
         raise SearchQueryError(query, f"limit must be at least 1, not {limit}")
     wanted = wanted or SessionFilter()
     if wanted.since:
-        _check_iso_date(query, wanted.since)
+        check_iso_date(query, wanted.since)
     fts = search_syntax.fts_query(query)
-    hits: list[Hit] = []
-    in_body, in_name = snippets.Highlighter(fts, "body"), snippets.Highlighter(fts, "name")
-    budget = _Budget(SNIPPET_BUDGET_BYTES)
     try:
         in_bodies = _BodyCheck(connection, _body_query(fts))
-        for candidate in _ranked(connection, fts, wanted):
-            body = _body_bytes(read_file, candidate.path, budget)
-            # A session found only for its body has the words there; one that holds them
-            # in its name or another field may not: the index says.
-            holds = not candidate.in_field or in_bodies.holds(candidate.row_id)
-            if budget.left > 0 and holds:
-                text_limit = max(0, SNIPPET_TEXT_BUDGET_BYTES - in_body.text_scanned)
-                snippet = in_body.snippet_of_bytes(body, text_limit)
-            else:  # the words are in the name or another field: show how the session begins
-                snippet = in_body.snippet_of_bytes(itertools.islice(body, 1))
-            hits.append(_hit(candidate, snippet, in_name.mark(candidate.name)))
-            if len(hits) >= limit:
-                break
+        return hits_of(_ranked(connection, fts, wanted), fts, read_file, in_bodies.holds, limit)
     except sqlite3.Error as exc:
         reason = str(exc)
         if reason.startswith("fts5:") or reason.startswith("unterminated string"):
             raise SearchQueryError(query, reason.removeprefix("fts5: ")) from exc
         raise StorageError("the search index", reason) from exc
+
+
+def hits_of(
+    candidates: Iterable[Candidate],
+    fts: str,
+    read_file: ReadFile,
+    holds: Callable[[int], bool],
+    limit: int,
+) -> list[Hit]:
+    """The first `limit` candidates (best first) as hits, each with its snippet cut from
+    its mirrored file; `holds(row_id)`: whether the body holds a word searched for. The
+    same for every backend: only finding and ranking the candidates differs."""
+    hits: list[Hit] = []
+    in_body, in_name = snippets.Highlighter(fts, "body"), snippets.Highlighter(fts, "name")
+    budget = _Budget(SNIPPET_BUDGET_BYTES)
+    for candidate in candidates:
+        body = _body_bytes(read_file, candidate.path, budget)
+        # A session found only for its body has the words there; one that holds them
+        # in its name or another field may not: the index says.
+        holding = not candidate.in_field or holds(candidate.row_id)
+        if budget.left > 0 and holding:
+            text_limit = max(0, SNIPPET_TEXT_BUDGET_BYTES - in_body.text_scanned)
+            snippet = in_body.snippet_of_bytes(body, text_limit)
+        else:  # the words are in the name or another field: show how the session begins
+            snippet = in_body.snippet_of_bytes(itertools.islice(body, 1))
+        hits.append(_hit(candidate, snippet, in_name.mark(candidate.name)))
+        if len(hits) >= limit:
+            break
     return hits
 
 
@@ -151,9 +164,7 @@ def is_current(connection: sqlite3.Connection) -> bool:
     return bool(row[0])
 
 
-def _ranked(
-    connection: sqlite3.Connection, fts: str, wanted: SessionFilter
-) -> Iterator[_Candidate]:
+def _ranked(connection: sqlite3.Connection, fts: str, wanted: SessionFilter) -> Iterator[Candidate]:
     """Matching sessions, best first, that `wanted` keeps; rows a re-index left behind
     (no longer in DOCS_TABLE) are skipped."""
     order = ranking.rank(connection, fts)
@@ -161,13 +172,13 @@ def _ranked(
         details = _details(connection, [ranked.row_id for ranked in batch])
         for ranked in batch:
             found = details.get(ranked.row_id)
-            if found is not None and _kept(wanted, *found):
+            if found is not None and kept(wanted, *found):
                 yield dataclasses.replace(found[0], score=ranked.score, in_field=ranked.in_field)
 
 
 def _details(
     connection: sqlite3.Connection, row_ids: list[int]
-) -> dict[int, tuple[_Candidate, list[str], str | None]]:
+) -> dict[int, tuple[Candidate, list[str], str | None]]:
     """rowid -> (its session, with a score to fill in; its project names and id; start)."""
     marks = ", ".join("?" * len(row_ids))
     rows = connection.execute(
@@ -182,7 +193,7 @@ def _details(
     )
     found = {}
     for row_id, session_id, name, indexed_as, tags, models, project_id, project, path, at in rows:
-        candidate = _Candidate(
+        candidate = Candidate(
             session_id=session_id,
             score=0.0,
             name=name,
@@ -198,9 +209,7 @@ def _details(
     return found
 
 
-def _kept(
-    wanted: SessionFilter, candidate: _Candidate, projects: list[str], at: str | None
-) -> bool:
+def kept(wanted: SessionFilter, candidate: Candidate, projects: list[str], at: str | None) -> bool:
     if not wanted:
         return True
     return wanted.keeps(
@@ -211,7 +220,7 @@ def _kept(
     )
 
 
-def _hit(candidate: _Candidate, snippet: str, name_highlight: str) -> Hit:
+def _hit(candidate: Candidate, snippet: str, name_highlight: str) -> Hit:
     return Hit(
         session_id=candidate.session_id,
         rank=candidate.score,
@@ -262,7 +271,7 @@ def without_front_matter(data: bytes) -> bytes:
     return data
 
 
-def _check_iso_date(query: str, since: str) -> None:
+def check_iso_date(query: str, since: str) -> None:
     try:
         date.fromisoformat(since) if len(since) == 10 else datetime.fromisoformat(since)
     except ValueError:

@@ -19,7 +19,6 @@ from sqlalchemy import (
     Table,
     Text,
     bindparam,
-    create_engine,
     delete,
     event,
     func,
@@ -27,13 +26,12 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from syncd import durable
-from syncd.errors import ConfigError, StorageError, driver_message
-from syncd.index import migrate, search
+from syncd.errors import StorageError, driver_message
+from syncd.index import migrate, search, urls
 from syncd.index.models import (
     ArchiveStateRow,
     Base,
@@ -108,21 +106,18 @@ class Store:
     @classmethod
     def open(cls, database_url: str, *, migrate_schema: bool = True) -> Store:
         """Connect, creating the SQLite folder if needed, and apply pending migrations."""
-        try:
-            url = make_url(database_url)
-        except ArgumentError:
-            raise ConfigError("SYNCD_DATABASE_URL", "not a database URL") from None
+        url = urls.parse(database_url)
         try:
             if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
                 Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-            engine = create_engine(url)
+            engine = urls.new_engine(url)
             if url.get_backend_name() == "sqlite":
                 event.listen(engine, "connect", _sqlite_pragmas)
             store = cls(engine)
             if migrate_schema:
                 migrate.upgrade(engine)
         except (SQLAlchemyError, OSError) as exc:
-            where = f"the index at {url.render_as_string(hide_password=True)}"
+            where = f"the index at {urls.shown(url)}"
             raise StorageError(where, driver_message(exc)) from exc
         return store
 

@@ -28,6 +28,7 @@ from syncd.errors import (
     StopRequested,
     SyncdError,
 )
+from syncd.index import search
 from syncd.index.store import BudgetRecord, ProjectRecord, RunRecord, SessionRecord, Store
 from syncd.mirror.writer import Mirror
 from syncd.model import Session
@@ -167,7 +168,7 @@ class SyncEngine:
         after runs that changed nothing, so an index emptied by an upgrade or a rebuild
         fills in the background (checking a current index is two indexed queries).
         """
-        if self.store.engine.dialect.name != "sqlite":
+        if self.store.engine.dialect.name not in search.SEARCHABLE:
             return
 
         def step() -> None:

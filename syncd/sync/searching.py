@@ -66,7 +66,7 @@ def refresh_search_index(
     file once re-indexing left many rows behind.
     """
     engine = store.engine
-    if engine.dialect.name != "sqlite":
+    if engine.dialect.name not in search.SEARCHABLE:
         raise SearchUnavailableError(engine.dialect.name)
     if compact and search.needs_compacting(engine):
         return rebuild_search_index(store, mirror, step=step)

@@ -262,11 +262,11 @@ def test_a_bad_since_or_limit_is_a_query_error(sample: Engine) -> None:
 
 
 def test_search_refuses_other_databases_with_one_line() -> None:
-    # A mock engine has PostgreSQL's dialect without needing its driver or a server.
-    engine = cast(Engine, create_mock_engine("postgresql://", executor=lambda *_: None))
-    with pytest.raises(SearchUnavailableError, match="search needs SQLite"):
+    # A mock engine has MySQL's dialect without needing its driver or a server.
+    engine = cast(Engine, create_mock_engine("mysql://", executor=lambda *_: None))
+    with pytest.raises(SearchUnavailableError, match="search needs SQLite or PostgreSQL"):
         search_index(engine, "login", read_file=lambda _: [])
-    with pytest.raises(SearchUnavailableError, match="search needs SQLite"):
+    with pytest.raises(SearchUnavailableError, match="search needs SQLite or PostgreSQL"):
         index_session(engine, "s-1", name="", project="", tags=[], models=[], body="x")
 
 

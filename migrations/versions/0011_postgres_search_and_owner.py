@@ -1,0 +1,59 @@
+"""Search on PostgreSQL, and the mirror root an index belongs to
+
+Revision ID: 0011
+Revises: 0010
+
+`index_owner` (every backend) holds one row: the id and path of the mirror root that
+first used the index, so a second root pointed at the same database is refused.
+
+On PostgreSQL only, `session_search_docs` holds per session its short fields and a
+`document` tsvector (name weighted A, project B, tags and models C, body D) under a GIN
+index; `syncd search` queries it with to_tsquery('simple', ...). SQLite keeps 0010's FTS5
+tables: nothing changes there but the new owner table.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy.dialects import postgresql
+
+revision = "0011"
+down_revision = "0010"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "index_owner",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("root_id", sa.String(length=64), nullable=False),
+        sa.Column("root_path", sa.Text(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_index_owner")),
+    )
+    if op.get_bind().dialect.name != "postgresql":
+        return
+    op.create_table(
+        "session_search_docs",
+        sa.Column("id", sa.BigInteger(), sa.Identity(), primary_key=True),
+        sa.Column("session_id", sa.String(length=255), nullable=False, unique=True),
+        sa.Column("file_sha256", sa.String(length=64), nullable=False),
+        sa.Column("name", sa.Text(), nullable=False),
+        sa.Column("project", sa.Text(), nullable=False),
+        sa.Column("tags", sa.Text(), nullable=False),
+        sa.Column("models", sa.Text(), nullable=False),
+        sa.Column("document", postgresql.TSVECTOR(), nullable=False),
+    )
+    op.create_index(
+        "ix_session_search_docs_document",
+        "session_search_docs",
+        ["document"],
+        postgresql_using="gin",
+    )
+
+
+def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.drop_table("session_search_docs")
+    op.drop_table("index_owner")
