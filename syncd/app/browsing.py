@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from syncd.config import Settings
-from syncd.errors import ConfigError, MirrorMissingError
+from syncd.errors import ConfigError, MirrorMissingError, SyncdError
 from syncd.index import lookup
 from syncd.index.filters import SessionFilter
 from syncd.index.queries import IndexReader, IndexReading
@@ -59,10 +59,18 @@ def open_mirror(settings: Settings) -> tuple[Store, Mirror]:
     store = open_index(settings.index_url)
     if store is None:
         raise MirrorMissingError(str(settings.mirror_root))
-    from syncd.index import migrate  # here: a root never synced is told so without SQLAlchemy
+    from syncd.index import (
+        migrate,
+        owner,
+    )  # here: a root never synced is told so without SQLAlchemy
 
     # An index left behind by an older syncd is upgraded here too (one query when current).
-    migrate.upgrade(store.engine)
+    try:
+        migrate.upgrade(store.engine)
+        owner.check(store.engine, settings.mirror_root, settings.state_dir)
+    except SyncdError:
+        store.close()
+        raise
     return store, Mirror(settings.mirror_root)
 
 

@@ -4,10 +4,15 @@ without a lock and without writing anything."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from syncd.config import Settings
 from syncd.daemon.status import StatusReport, collect_status, open_index
+from syncd.errors import SyncdError
 from syncd.index.queries import IndexReader, IndexReading
+
+if TYPE_CHECKING:
+    from syncd.index.store import Store
 
 
 def read_status(settings: Settings) -> StatusReport:
@@ -16,6 +21,8 @@ def read_status(settings: Settings) -> StatusReport:
     index: IndexReading | None = IndexReader.open(settings.index_url)
     if index is None:
         index = open_index(settings.index_url)
+        if index is not None:
+            _check_owner(settings, index)
     try:
         return collect_status(
             index,
@@ -28,3 +35,14 @@ def read_status(settings: Settings) -> StatusReport:
     finally:
         if index is not None:
             index.close()
+
+
+def _check_owner(settings: Settings, store: Store) -> None:
+    """IndexOwnedError (the store closed) when the index belongs to another root."""
+    from syncd.index import owner
+
+    try:
+        owner.check(store.engine, settings.mirror_root, settings.state_dir)
+    except SyncdError:
+        store.close()
+        raise

@@ -11,6 +11,7 @@ from syncd.cloud.client import CloudClient, RetryPolicy
 from syncd.config import Settings
 from syncd.daemon.archiving import STORY_URL_REASON, commit_journal
 from syncd.daemon.lock import RootLock
+from syncd.index import owner
 from syncd.index.store import Store
 from syncd.mirror.writer import Mirror
 from syncd.push.queue import PushPolicy
@@ -25,6 +26,7 @@ def open_root(settings: Settings) -> Iterator[tuple[Store, Mirror]]:
     (`syncd run`, `sync`, `db rebuild`) works in. Raises RootLockedError when another
     syncd owns the root."""
     with RootLock(settings.state_dir), Store.open(settings.index_url) as store:
+        owner.claim(store.engine, settings.mirror_root, settings.state_dir)
         yield store, Mirror(settings.mirror_root)
 
 
