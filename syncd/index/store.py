@@ -176,7 +176,8 @@ class Store:
             rows = {row.id: row for row in db.scalars(select(ProjectRow))}
             moving = [r for r in records if r.id in rows and rows[r.id].dirname != r.dirname]
             for record in moving:
-                rows[record.id].dirname = f"\x00moving\x00{record.id}"
+                # A "/" is in no folder name (PostgreSQL text holds no NUL): no real name collides.
+                rows[record.id].dirname = f"/moving/{record.id}"
             db.flush()
             for record in moving:
                 rows[record.id].dirname = record.dirname

@@ -16,6 +16,10 @@ from syncd.index.store import Store
 from syncd.mirror.writer import Mirror
 from syncd.sync.engine import SyncEngine
 from syncd.sync.report import CycleReport
+from tests.integration import postgres
+from tests.integration.postgres import postgres_url
+
+__all__ = ["postgres_url"]  # the fixture, for every integration test
 
 NO_WAIT = RetryPolicy(attempts=3, base_delay=0.0, max_delay=0.0, max_retry_after=120.0)
 
@@ -62,10 +66,11 @@ class Harness:
     sleep: Callable[[float], None]
     clock: Callable[[], float] = time.time
     interactive: bool = True
+    index_url: str | None = None  # default: the root's own SQLite file
 
     @property
     def database_url(self) -> str:
-        return f"sqlite:///{self.root / '.syncd' / 'index.db'}"
+        return self.index_url or f"sqlite:///{self.root / '.syncd' / 'index.db'}"
 
     def sync(self, api_key: str | None = None) -> CycleReport:
         client = CloudClient(
@@ -107,6 +112,14 @@ class Harness:
 @pytest.fixture
 def harness(server: DevServer, tmp_path: Path) -> Harness:
     return Harness(server, tmp_path / "mirror", FakeSleep())
+
+
+@pytest.fixture(params=postgres.BACKENDS)
+def any_harness(request: pytest.FixtureRequest, server: DevServer, tmp_path: Path) -> Harness:
+    """`harness` on each backend: SQLite, then PostgreSQL (see postgres.py)."""
+    root = tmp_path / "mirror"
+    url = postgres.database_url(request, request.param, root / ".syncd" / "index.db")
+    return Harness(server, root, FakeSleep(), index_url=url)
 
 
 def point_cli_at(monkeypatch: pytest.MonkeyPatch, url: str, api_key: str, root: Path) -> Path:

@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, text
 
 from syncd.cli import run
 from syncd.devserver import DevServer
@@ -17,6 +18,13 @@ from syncd.sync.rebuild import rebuild_index
 from tests.integration.conftest import Harness, point_cli_at
 from tests.integration.test_lock import lock_held_by_another_process
 from tests.integration.test_sync import body_requests, seed_two_projects
+
+
+@pytest.fixture
+def harness(any_harness: Harness) -> Harness:
+    """These tests run on both backends: SQLite, and PostgreSQL when a server is given."""
+    return any_harness
+
 
 LIST_PATH = re.compile(r"^/api/v1/projects(/[^/]+/sessions)?$")
 # Not in the front matter, so not recoverable from the tree: rawDataSize, and when the
@@ -35,13 +43,20 @@ def rebuild(harness: Harness) -> tuple[int, int, list[tuple[str, str]]]:
 
 
 def forget_index(harness: Harness) -> None:
+    if harness.database_url.startswith("postgresql"):
+        engine = create_engine(harness.database_url)
+        with engine.begin() as connection:
+            connection.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+        engine.dispose()
     for path in (harness.root / ".syncd").glob("index.db*"):
         path.unlink()
 
 
 @pytest.fixture
 def root(monkeypatch: pytest.MonkeyPatch, harness: Harness) -> Path:
-    """SYNCD_* pointed at the harness's devserver and root, for CLI tests."""
+    """SYNCD_* pointed at the harness's devserver, root and index, for CLI tests."""
+    if harness.index_url:
+        monkeypatch.setenv("SYNCD_DATABASE_URL", harness.index_url)
     return point_cli_at(monkeypatch, harness.server.url, harness.server.api_key, harness.root)
 
 

@@ -15,6 +15,13 @@ from syncd.index.store import Store
 from syncd.mirror import frontmatter
 from tests.integration.conftest import FakeClock, FakeSleep, Harness
 
+
+@pytest.fixture
+def harness(any_harness: Harness) -> Harness:
+    """These tests run on both backends: SQLite, and PostgreSQL when a server is given."""
+    return any_harness
+
+
 SESSION_PATH = r"^/api/v1/projects/[^/]+/sessions/[^/]+$"
 
 
