@@ -126,7 +126,7 @@ class _Parser:
         return term(token, only=self._only)
 
     def _fail(self, problem: str) -> None:
-        raise SearchQueryError(self._query, problem)
+        raise SearchQueryError(self._query, f"syntax error: {problem}")
 
 
 def _joined(parts: list[str | None], operator: str) -> str | None:

@@ -118,7 +118,10 @@ def search(
     if wanted.since:
         check_iso_date(query, wanted.since)
     fts = search_syntax.fts_query(query)
-    tsquery = pg_query.tsquery(fts)
+    try:
+        tsquery = pg_query.tsquery(fts)
+    except SearchQueryError as exc:  # said of the query as the user wrote it
+        raise SearchQueryError(query, exc.problem) from None
     body_query = _body_query(fts)
     try:
         with engine.connect() as connection:

@@ -25,15 +25,30 @@ from syncd.index.search import (
 )
 from syncd.index.search import search as search_index
 from syncd.index.store import ProjectRecord, SessionRecord, Store
+from tests.integration import postgres
 from tests.integration.conftest import Harness, point_cli_at
 
 CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "specstory"
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with Store.open(f"sqlite:///{tmp_path / 'index.db'}") as opened:
+# Where `add` writes the files of an index that is no SQLite file (PostgreSQL).
+_ROOTS: dict[Engine, Path] = {}
+
+
+@pytest.fixture(params=postgres.BACKENDS)
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """An index on each backend: SQLite, then PostgreSQL (see postgres.py)."""
+    url = postgres.database_url(request, request.param, tmp_path / "index.db")
+    with Store.open(url) as opened:
+        _ROOTS[opened.engine] = tmp_path
         yield opened
+        del _ROOTS[opened.engine]
+
+
+def fts5_only(store: Store) -> None:
+    """Skip on PostgreSQL: the test is about SQLite's FTS5 tables and their migrations."""
+    if store.engine.dialect.name != "sqlite":
+        pytest.skip("about SQLite's FTS5 tables")
 
 
 def add(
@@ -77,8 +92,8 @@ def add(
 
 
 def mirror_root(engine: Engine) -> Path:
-    """Where these tests mirror files: beside the index file."""
-    return Path(str(engine.url.database)).parent
+    """Where these tests mirror files: beside the index file (or the test's temp dir)."""
+    return _ROOTS.get(engine) or Path(str(engine.url.database)).parent
 
 
 def search(engine: Engine, query: str, **filters: Any) -> list[Hit]:
@@ -211,6 +226,7 @@ def test_a_removed_session_is_no_longer_found(sample: Engine) -> None:
 def test_index_stays_consistent_through_replacements_and_removals(
     store: Store, sample: Engine
 ) -> None:
+    fts5_only(store)
     add(store, "s-login", name="Fix the login form", body="Now about caching only.")
     remove_sessions(sample, ["s-deploy"])
     with sample.begin() as connection:  # FTS5 compares its index with the stored text
@@ -271,6 +287,7 @@ def test_search_refuses_other_databases_with_one_line() -> None:
 
 
 def test_migrations_go_down_and_up_again_with_the_search_table(store: Store) -> None:
+    fts5_only(store)
     assert "session_search" in inspect(store.engine).get_table_names()
     migrate.downgrade(store.engine, "0003")
     assert not any(t.startswith("session_search") for t in inspect(store.engine).get_table_names())
@@ -280,6 +297,7 @@ def test_migrations_go_down_and_up_again_with_the_search_table(store: Store) -> 
 
 
 def test_an_interrupted_upgrade_to_the_compact_index_runs_again(store: Store) -> None:
+    fts5_only(store)
     migrate.downgrade(store.engine, "0004")
     with store.engine.begin() as connection:  # what a crash after the first DDL leaves
         connection.exec_driver_sql("CREATE TABLE session_search_docs (id INTEGER PRIMARY KEY)")
@@ -289,6 +307,7 @@ def test_an_interrupted_upgrade_to_the_compact_index_runs_again(store: Store) ->
 
 
 def test_autogenerate_sees_no_difference_once_search_tables_are_hidden(store: Store) -> None:
+    fts5_only(store)
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
 
@@ -420,6 +439,7 @@ def test_a_phrase_is_checked_on_the_text_under_not_too(sample: Engine) -> None:
 
 
 def test_replaced_rows_are_counted_and_a_rebuild_drops_them(store: Store, sample: Engine) -> None:
+    fts5_only(store)
     from syncd.index.search import left_behind
 
     add(store, "s-login", name="Fix the login form", body="Now about caching only.")
@@ -430,6 +450,7 @@ def test_replaced_rows_are_counted_and_a_rebuild_drops_them(store: Store, sample
 
 
 def test_the_upgrade_converts_a_0005_index_in_place(store: Store) -> None:
+    fts5_only(store)
     add(store, "s-1", name="Kept", body="the walrus stays searchable")
     migrate.downgrade(store.engine, "0009")
     add_0005 = (
