@@ -66,6 +66,8 @@ def open_mirror(settings: Settings) -> tuple[Store, Mirror]:
 
     # An index left behind by an older syncd is upgraded here too (one query when current).
     try:
+        if not migrate.has_schema(store.engine):  # an empty database: never synced
+            raise MirrorMissingError(str(settings.mirror_root))
         migrate.upgrade(store.engine)
         owner.check(store.engine, settings.mirror_root, settings.state_dir)
     except SyncdError:

@@ -22,7 +22,7 @@ def read_status(settings: Settings) -> StatusReport:
     if index is None:
         index = open_index(settings.index_url)
         if index is not None:
-            _check_owner(settings, index)
+            index = _owned(settings, index)
     try:
         return collect_status(
             index,
@@ -37,12 +37,17 @@ def read_status(settings: Settings) -> StatusReport:
             index.close()
 
 
-def _check_owner(settings: Settings, store: Store) -> None:
-    """IndexOwnedError (the store closed) when the index belongs to another root."""
-    from syncd.index import owner
+def _owned(settings: Settings, store: Store) -> Store | None:
+    """`store`, or None (closed) when it is an empty database (never synced);
+    IndexOwnedError (closed) when it belongs to another root."""
+    from syncd.index import migrate, owner
 
     try:
+        if not migrate.has_schema(store.engine):
+            store.close()
+            return None
         owner.check(store.engine, settings.mirror_root, settings.state_dir)
     except SyncdError:
         store.close()
         raise
+    return store

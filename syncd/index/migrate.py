@@ -9,7 +9,7 @@ from __future__ import annotations
 from importlib.resources import files
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, inspect, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from syncd.errors import StorageError, driver_message
@@ -66,6 +66,16 @@ def head_revision(engine: Engine) -> str | None:
     from alembic.script import ScriptDirectory
 
     return ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
+
+
+def has_schema(engine: Engine) -> bool:
+    """Whether any syncd schema is there: an empty database (a server's, before the first
+    sync) has none, and reading it must not create one. StorageError when the database
+    cannot be reached."""
+    try:
+        return inspect(engine).has_table("alembic_version")
+    except SQLAlchemyError as exc:
+        raise StorageError("the index", driver_message(exc)) from exc
 
 
 def _recorded_revision(engine: Engine) -> str | None:

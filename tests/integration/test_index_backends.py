@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, inspect
 
 from syncd.cli import run
 from syncd.daemon.doctor import INDEX, run_checks
@@ -54,6 +55,18 @@ def test_doctor_advises_checking_the_server_not_moving_a_file_for_a_refused_conn
     assert "s3cret" not in index.detail + (index.fix or "")
 
 
+def test_a_server_that_refuses_is_a_storage_error_not_a_never_synced_root(
+    cli_root: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("psycopg", reason="the postgres extra is not installed")
+    monkeypatch.setenv("SYNCD_DATABASE_URL", "postgresql://syncd:s3cret@127.0.0.1:1/nothing")
+    for command in (["status"], ["ls"], ["search", "login"]):
+        assert run(command) == 5, command
+        err = capsys.readouterr().err
+        assert "Connection refused" in err
+        assert "s3cret" not in err
+
+
 def test_a_second_root_on_the_same_index_is_refused_naming_both(
     any_harness: Harness,
     monkeypatch: pytest.MonkeyPatch,
@@ -79,3 +92,17 @@ def test_a_second_root_on_the_same_index_is_refused_naming_both(
     # The owner goes on as before.
     point_cli_at(monkeypatch, any_harness.server.url, "test-key", first)
     assert run(["search", "login"]) == 0
+
+
+def test_reading_an_empty_database_says_never_synced_and_creates_no_table(
+    cli_root: Path, monkeypatch: pytest.MonkeyPatch, postgres_url: str
+) -> None:
+    monkeypatch.setenv("SYNCD_DATABASE_URL", postgres_url)
+    assert run(["ls"]) == 2  # no mirror yet, as on SQLite
+    assert run(["search", "login"]) == 2
+    assert run(["status"]) == 0
+    engine = create_engine(postgres_url)
+    try:
+        assert inspect(engine).get_table_names() == []
+    finally:
+        engine.dispose()

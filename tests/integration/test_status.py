@@ -25,6 +25,7 @@ from syncd.daemon.status_text import describe, duration, when
 from syncd.devserver import DevServer, Fault
 from syncd.index.store import ArchiveState, BudgetRecord, RunRecord, Store
 from syncd.mirror.names import DAEMON_STATE
+from tests.integration import postgres
 from tests.integration.test_lock import lock_held_by_another_process
 from tests.integration.test_sync import seed_two_projects
 
@@ -33,9 +34,27 @@ DEADLINE = 20.0
 NEVER_FINISHED = "never finished: the process was killed or lost power"
 
 
-@pytest.fixture
-def root(cli_root: Path) -> Path:
-    return cli_root
+# The index URL of each root a test made (a PostgreSQL database is not in the root).
+_URLS: dict[Path, str] = {}
+
+
+@pytest.fixture(params=postgres.BACKENDS)
+def root(
+    request: pytest.FixtureRequest, cli_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Path]:
+    """A root never synced, its index on each backend: SQLite, then PostgreSQL."""
+    url = postgres.database_url(request, request.param, cli_root / ".syncd" / "index.db")
+    if request.param != "sqlite":
+        monkeypatch.setenv("SYNCD_DATABASE_URL", url)
+    _URLS[cli_root] = url
+    yield cli_root
+    del _URLS[cli_root]
+
+
+def sqlite_only(root: Path) -> None:
+    """Skip on PostgreSQL: the test is about the SQLite file itself."""
+    if not index_url(root).startswith("sqlite"):
+        pytest.skip("about the SQLite file")
 
 
 def status_json(capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
@@ -58,7 +77,7 @@ def synced(server: DevServer, capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def index_url(root: Path) -> str:
-    return f"sqlite:///{root / '.syncd' / 'index.db'}"
+    return _URLS.get(root) or f"sqlite:///{root / '.syncd' / 'index.db'}"
 
 
 def status_of(store: Store, root: Path, now: datetime = NOW) -> StatusReport:
@@ -504,6 +523,7 @@ def test_status_check_with_a_broken_config_file_exits_1_not_2(
 def test_status_check_with_an_unreadable_index_exits_1(
     root: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    sqlite_only(root)
     (root / ".syncd").mkdir(parents=True)
     (root / ".syncd" / "index.db").write_bytes(b"this is not a database" * 100)
     assert run(["status", "--check"]) == 1
@@ -625,6 +645,7 @@ def test_a_state_file_left_by_a_dead_daemon_is_ignored(
 def test_status_reads_while_a_sync_holds_a_write_transaction(
     server: DevServer, root: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    sqlite_only(root)
     synced(server, capsys)
     writer = sqlite3.connect(root / ".syncd" / "index.db", isolation_level=None)
     try:
