@@ -11,6 +11,7 @@ from sqlalchemy import create_engine, text
 
 from syncd.cli import run
 from syncd.devserver import DevServer
+from syncd.index import search
 from syncd.index.store import SessionRecord, Store
 from syncd.mirror import frontmatter
 from syncd.mirror.writer import Mirror
@@ -258,3 +259,18 @@ def test_db_rebuild_of_a_root_with_no_sessions_empties_the_index(
     assert capsys.readouterr().out == "Rebuilt the index from 0 files in 0 projects (0 skipped)\n"
     with harness.store() as store:
         assert (store.count_sessions(), store.projects()) == (0, {})
+
+
+def test_db_rebuild_fills_the_search_index_of_a_new_database(
+    harness: Harness, root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seed_two_projects(harness.server)
+    harness.sync()
+    forget_index(harness)
+    assert run(["db", "rebuild"]) == 0
+    with harness.store() as store:
+        assert search.current(store.engine)
+        assert search.document_count(store.engine) == 3
+    capsys.readouterr()
+    assert run(["search", "login"]) == 0
+    assert "Fix «login»" in capsys.readouterr().out
