@@ -24,13 +24,39 @@ from syncd.index import search_syntax, snippets
 WEIGHTS = {"name": "A", "project": "B", "tags": "C", "models": "C", "body": "D"}
 _TOKEN = re.compile(r'\s*(?:(?P<phrase>"(?:[^"]|"")*"\*?)|(?P<paren>[()])|(?P<word>[^\s"()]+))')
 _COLUMN = re.compile(r"(?P<column>name|project|tags|models|body):(?P<term>.+)")
-_NOT_WORD = re.compile(r"[\W_]+")
 
 
 def normalized(text: str) -> str:
     """`text` as the index and the queries see it: words of letters and digits (FTS5's
-    unicode61 split: punctuation and underscores separate), lower case, no accents."""
-    return snippets.fold(_NOT_WORD.sub(" ", text))
+    unicode61 split: punctuation and underscores separate), lower case, no accents.
+
+    ASCII punctuation becomes a space here, so PostgreSQL's parser makes no compound
+    token (`readme.md`, `src/app.py`, `auth-migration`) of what FTS5 splits; it splits on
+    the other non-letters itself and its 'simple' dictionary lowers the rest. Done on bytes
+    and on the few accented letters alone: a regex over every character cost more than
+    PostgreSQL's own indexing.
+    """
+    ascii_done = text.encode("utf-8", "ignore").translate(_ASCII_WORDS).decode("utf-8")
+    return _LATIN_LETTER.sub(_unaccented, ascii_done)
+
+
+def _ascii_words_table() -> bytes:
+    """A bytes.translate table: ASCII letters and digits lower-cased, other ASCII bytes a
+    space, every byte of a non-ASCII character kept."""
+    table = bytearray(range(256))
+    for byte in range(128):
+        character = chr(byte)
+        table[byte] = ord(character.lower()) if character.isalnum() else ord(" ")
+    return bytes(table)
+
+
+_ASCII_WORDS = _ascii_words_table()
+# The Latin letters snippets.fold strips accents from (and their capitals).
+_LATIN_LETTER = re.compile("[\u00c0-\u024f\u1e00-\u1eff]")
+
+
+def _unaccented(match: re.Match[str]) -> str:
+    return snippets.fold(match.group())
 
 
 def tsquery(fts: str, *, only: str | None = None) -> str:

@@ -10,9 +10,10 @@ syntax; ranking is ts_rank with weights in the ratios ranking.py gives the field
 Snippets come from the mirrored files, as on SQLite (search_reader.hits_of).
 
 PostgreSQL limits what one tsvector holds: 1 MB of lexemes and positions, positions up
-to 16,383. A body too large is indexed without positions (its words are found, phrases
-in it are matched as all their words), then cut, until it fits; words past the 16,383rd
-share the last position, so a phrase that far into a session may not be found.
+to 16,383. A body whose tsvector would be larger (hundreds of thousands of distinct
+words: logs, encoded data) is cut to its first 1 MB, then 256 KB, of text until it fits;
+words past the 16,383rd share the last position, so a phrase that far into a session may
+not be found.
 """
 
 from __future__ import annotations
@@ -49,17 +50,15 @@ RANK_WEIGHTS = "{0.1, 0.3, 0.4, 1.0}"
 _BATCH = 32  # ranked sessions fetched, and checked for body words, at a time
 # SQLSTATE 54000 (program_limit_exceeded): the tsvector is larger than PostgreSQL allows.
 _TOO_LARGE = "54000"
-# Characters of a body kept without positions, tried in order (None: all of it).
-_SMALLER_BODIES = (None, 1024 * 1024, 256 * 1024, 0)
+# Characters of a body indexed, tried in order until its tsvector fits (None: all of it).
+BODY_CUTS = (None, 1024 * 1024, 256 * 1024, 0)
 
 _DOCUMENT = f"""
 setweight(to_tsvector('{CONFIG}', :name), 'A')
 || setweight(to_tsvector('{CONFIG}', :project), 'B')
 || setweight(to_tsvector('{CONFIG}', :fields), 'C')
-|| {{body}}
+|| setweight(to_tsvector('{CONFIG}', :body), 'D')
 """
-_WITH_POSITIONS = f"setweight(to_tsvector('{CONFIG}', :body), 'D')"
-_WITHOUT_POSITIONS = f"setweight(strip(to_tsvector('{CONFIG}', :body)), 'D')"
 _UPSERT = f"""
 INSERT INTO {DOCS_TABLE} (session_id, file_sha256, name, project, tags, models, document)
 VALUES (:session_id, :file_sha256, :raw_name, :raw_project, :tags, :models, {_DOCUMENT})
@@ -213,15 +212,11 @@ def _upsert(connection: Connection, doc: SearchDoc) -> None:
         "fields": pg_query.normalized(" ".join([*doc.tags, *doc.models])),
     }
     body = pg_query.normalized(doc.body)
-    # The usual body fits with its positions; a huge one is retried smaller (module doc).
-    attempts = [(_WITH_POSITIONS, body)]
-    attempts += [
-        (_WITHOUT_POSITIONS, body[:cut] if cut is not None else body) for cut in _SMALLER_BODIES
-    ]
-    for body_sql, kept_body in attempts:
+    # The usual body fits at once; a huge one is retried shorter (module doc).
+    for cut in BODY_CUTS:
         savepoint = connection.begin_nested()
         try:
-            connection.execute(text(_UPSERT.format(body=body_sql)), values | {"body": kept_body})
+            connection.execute(text(_UPSERT), values | {"body": body[:cut]})
         except DBAPIError as exc:
             savepoint.rollback()
             if getattr(exc.orig, "sqlstate", None) != _TOO_LARGE:

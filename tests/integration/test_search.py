@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, cast
@@ -472,3 +473,13 @@ def test_the_upgrade_converts_a_0005_index_in_place(store: Store) -> None:
     migrate.upgrade(store.engine)
     assert indexed_versions(store.engine) == {"s-1": ""}
     assert ids(search(store.engine, "walrus")) == ["s-1"]
+
+
+def test_a_body_too_large_for_one_tsvector_is_still_found_by_its_opening(store: Store) -> None:
+    # 60,000 distinct words: on PostgreSQL, a tsvector over 1 MB (its limit), so the body
+    # is indexed shorter; the session must still be found, and its neighbours too.
+    words = " ".join(hashlib.sha256(str(n).encode()).hexdigest()[:20] for n in range(60_000))
+    add(store, "s-huge", name="Huge log", body=f"Opening words zanzibar. {words}")
+    add(store, "s-small", name="Small", body="Also about zanzibar.")
+    assert sorted(ids(search(store.engine, "zanzibar"))) == ["s-huge", "s-small"]
+    assert ids(search(store.engine, "name:huge")) == ["s-huge"]
