@@ -6,10 +6,11 @@ Revises: 0010
 `index_owner` (every backend) holds one row: the id and path of the mirror root that
 first used the index, so a second root pointed at the same database is refused.
 
-On PostgreSQL only, `session_search_docs` holds per session its short fields and a
-`document` tsvector (name weighted A, project B, tags and models C, body D) under a GIN
-index; `syncd search` queries it with to_tsquery('simple', ...). SQLite keeps 0010's FTS5
-tables: nothing changes there but the new owner table.
+On PostgreSQL only, `session_search_docs` holds per session its short fields, a
+`document` tsvector (name weighted A, project B, tags and models C, body D) and a
+`fields` one of the short fields alone (small: ranking reads it, never the bodies), each
+under a GIN index; `syncd search` queries them with to_tsquery('simple', ...). SQLite
+keeps 0010's FTS5 tables: nothing changes there but the new owner table.
 """
 
 from __future__ import annotations
@@ -44,13 +45,15 @@ def upgrade() -> None:
         sa.Column("tags", sa.Text(), nullable=False),
         sa.Column("models", sa.Text(), nullable=False),
         sa.Column("document", postgresql.TSVECTOR(), nullable=False),
+        sa.Column("fields", postgresql.TSVECTOR(), nullable=False),
     )
-    op.create_index(
-        "ix_session_search_docs_document",
-        "session_search_docs",
-        ["document"],
-        postgresql_using="gin",
-    )
+    for column in ("document", "fields"):
+        op.create_index(
+            f"ix_session_search_docs_{column}",
+            "session_search_docs",
+            [column],
+            postgresql_using="gin",
+        )
 
 
 def downgrade() -> None:

@@ -85,6 +85,18 @@ def term(term_text: str, column: str | None = None, *, only: str | None = None) 
     return parts[0] if len(parts) == 1 else "(" + " <-> ".join(parts) + ")"
 
 
+def loose(term_text: str, weight: str) -> str | None:
+    """Every word of one term, ANDed, restricted to `weight`: for the short fields, whose
+    tsvector ranking reads as FTS5's fields table without positions."""
+    star = term_text.endswith("*")
+    words = normalized(" ".join(search_syntax.words_of(term_text))).split()
+    if not words:
+        return None
+    last = len(words) - 1
+    parts = [f"{w}:{weight}" + ("*" if star and i == last else "") for i, w in enumerate(words)]
+    return " & ".join(parts)
+
+
 class _Parser:
     """Recursive descent over the tokens: or := and (OR and)*; and := not ([AND] not)*;
     not := primary (NOT primary)*; primary := ( or ) | term."""

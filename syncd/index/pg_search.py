@@ -1,12 +1,18 @@
-"""Full-text search on PostgreSQL: a tsvector per session under a GIN index.
+"""Full-text search on PostgreSQL: tsvectors per session under GIN indexes.
 
 Migration 0011 creates `session_search_docs` on PostgreSQL: per session its short fields,
-the file version it came from and `document`, a tsvector of the name (weight A), project
-(B), tags and models (C) and body (D), built with the 'simple' configuration: no stemming
-and no stop words, so code words (`useEffect`, `README`, `the`) are found as written.
-The text is normalised first (pg_query.normalized), so words split as SQLite's FTS5
-splits them and accents do not matter. Queries are pg_query's translation of the same
-syntax; ranking is ts_rank with weights in the ratios ranking.py gives the fields.
+the file version it came from, `document`, a tsvector of the name (weight A), project
+(B), tags and models (C) and body (D), and `fields`, one of the short fields alone; both
+built with the 'simple' configuration: no stemming and no stop words, so code words
+(`useEffect`, `README`, `the`) are found as written. The text is normalised first
+(pg_query.normalized), so words split as SQLite's FTS5 splits them and accents do not
+matter. Queries are pg_query's translation of the same syntax.
+
+Ranking is ranking.py's, on SQLite and here alike: which sessions hold each word comes
+from the GIN indexes (sets of ids, no tsvector read), which hold it in a short field
+from `fields` (small). ts_rank would read every matching session's whole `document`: on
+a word most sessions have, most of a search's time. PostgreSQL's planner does not count
+that reading either, so a search turns sequential scans off for its own transaction.
 Snippets come from the mirrored files, as on SQLite (search_reader.hits_of).
 
 PostgreSQL limits what one tsvector holds: 1 MB of lexemes and positions, positions up
@@ -27,7 +33,7 @@ from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from syncd.errors import SearchQueryError, StorageError, driver_message
-from syncd.index import pg_query, search_syntax, snippets
+from syncd.index import pg_query, ranking, search_syntax, snippets
 from syncd.index.filters import SessionFilter
 from syncd.index.search_reader import (
     DOCS_TABLE,
@@ -44,39 +50,38 @@ if TYPE_CHECKING:
     from syncd.index.search import SearchDoc
 
 CONFIG = "simple"
-# ts_rank's weights, in the order {D, C, B, A}: body, tags and models, project, name;
-# the ratios of ranking.py's FIELD_WEIGHTS and BODY_WEIGHT.
-RANK_WEIGHTS = "{0.1, 0.3, 0.4, 1.0}"
-_BATCH = 32  # ranked sessions fetched, and checked for body words, at a time
+_BATCH = 32  # ranked sessions looked up, and checked for body words, at a time
 # SQLSTATE 54000 (program_limit_exceeded): the tsvector is larger than PostgreSQL allows.
 _TOO_LARGE = "54000"
 # Characters of a body indexed, tried in order until its tsvector fits (None: all of it).
 BODY_CUTS = (None, 1024 * 1024, 256 * 1024, 0)
 
-_DOCUMENT = f"""
+_FIELDS = f"""
 setweight(to_tsvector('{CONFIG}', :name), 'A')
 || setweight(to_tsvector('{CONFIG}', :project), 'B')
 || setweight(to_tsvector('{CONFIG}', :fields), 'C')
-|| setweight(to_tsvector('{CONFIG}', :body), 'D')
 """
-_UPSERT = f"""
-INSERT INTO {DOCS_TABLE} (session_id, file_sha256, name, project, tags, models, document)
-VALUES (:session_id, :file_sha256, :raw_name, :raw_project, :tags, :models, {_DOCUMENT})
-ON CONFLICT (session_id) DO UPDATE SET
-    file_sha256 = excluded.file_sha256, name = excluded.name, project = excluded.project,
-    tags = excluded.tags, models = excluded.models, document = excluded.document
+# Deleted then inserted, not updated: a new id, so ties go to the session indexed last.
+_DELETE = f"DELETE FROM {DOCS_TABLE} WHERE session_id = :session_id"
+_INSERT = f"""
+INSERT INTO {DOCS_TABLE}
+    (session_id, file_sha256, name, project, tags, models, fields, document)
+SELECT :session_id, :file_sha256, :raw_name, :raw_project, :tags, :models, fields,
+       fields || setweight(to_tsvector('{CONFIG}', :body), 'D')
+FROM (SELECT {_FIELDS} AS fields) AS short
 """
-_RANKED = f"""
+_IDS = (
+    f"SELECT string_agg(id::text, ',') FROM {DOCS_TABLE} "
+    f"WHERE {{column}} @@ to_tsquery('{CONFIG}', :query)"
+)
+_DETAILS = f"""
 SELECT docs.id, docs.session_id, docs.name, docs.project, docs.tags, docs.models,
        sessions.project_id, projects.name, sessions.path,
-       COALESCE(sessions.started_at, sessions.created_at),
-       ts_rank('{RANK_WEIGHTS}', docs.document, query) AS score
+       COALESCE(sessions.started_at, sessions.created_at)
 FROM {DOCS_TABLE} AS docs
-CROSS JOIN to_tsquery('{CONFIG}', :query) AS query
 LEFT JOIN sessions ON sessions.id = docs.session_id
 LEFT JOIN projects ON projects.id = sessions.project_id
-WHERE docs.document @@ query
-ORDER BY score DESC, docs.id DESC
+WHERE docs.id = ANY(:ids)
 """
 _HOLDING = f"""
 SELECT id FROM {DOCS_TABLE}
@@ -88,16 +93,13 @@ def index_many(engine: Engine, docs: Sequence[SearchDoc]) -> None:
     """Index `docs` in one transaction, each replacing what its session had indexed."""
     with _transaction(engine) as connection:
         for doc in docs:
-            _upsert(connection, doc)
+            _replace(connection, doc)
 
 
 def remove_sessions(engine: Engine, session_ids: Iterable[str]) -> None:
     with _transaction(engine) as connection:
         for session_id in session_ids:
-            connection.execute(
-                text(f"DELETE FROM {DOCS_TABLE} WHERE session_id = :session_id"),
-                {"session_id": session_id},
-            )
+            connection.execute(text(_DELETE), {"session_id": session_id})
 
 
 def reindex_all(engine: Engine, docs: Iterable[SearchDoc]) -> None:
@@ -105,7 +107,7 @@ def reindex_all(engine: Engine, docs: Iterable[SearchDoc]) -> None:
     with _transaction(engine) as connection:
         connection.execute(text(f"DELETE FROM {DOCS_TABLE}"))
         for doc in docs:
-            _upsert(connection, doc)
+            _replace(connection, doc)
 
 
 def search(
@@ -118,19 +120,18 @@ def search(
         check_iso_date(query, wanted.since)
     fts = search_syntax.fts_query(query)
     try:
-        tsquery = pg_query.tsquery(fts)
+        pg_query.tsquery(fts)  # a malformed query is said before any lookup
     except SearchQueryError as exc:  # said of the query as the user wrote it
         raise SearchQueryError(query, exc.problem) from None
     body_query = _body_query(fts)
     try:
         with engine.connect() as connection:
+            # Every lookup here is meant for a GIN index (module doc).
+            connection.execute(text("SET LOCAL enable_seqscan = off"))
             holders: set[int] = set()
-
-            def holds(row_id: int) -> bool:
-                return row_id in holders
-
-            candidates = _ranked(connection, tsquery, wanted, body_query, holders)
-            return hits_of(candidates, fts, read_file, holds, limit)
+            order = ranking.rank_with(GinLookups(connection), fts)
+            candidates = _kept(connection, order, wanted, body_query, holders)
+            return hits_of(candidates, fts, read_file, holders.__contains__, limit)
     except DBAPIError as exc:
         if "tsquery" in driver_message(exc):
             raise SearchQueryError(query, driver_message(exc)) from exc
@@ -139,36 +140,56 @@ def search(
         raise StorageError("the search index", driver_message(exc)) from exc
 
 
-def _ranked(
+class GinLookups:
+    """ranking.Lookups from the GIN indexes on `document` and `fields`."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+
+    def matching(self, fts: str) -> set[int]:
+        return self._ids("document", pg_query.tsquery(fts))
+
+    def holding(self, column: str | None, term: str) -> set[int]:
+        query = pg_query.term(term, column)
+        return self._ids("document", query) if query else set()
+
+    def in_field(self, field: str, term: str) -> set[int]:
+        query = pg_query.loose(term, pg_query.WEIGHTS[field])
+        return self._ids("fields", query) if query else set()
+
+    def total(self) -> int:
+        count = self._connection.execute(text(f"SELECT count(*) FROM {DOCS_TABLE}")).scalar()
+        return max(1, int(count or 0))
+
+    def _ids(self, column: str, query: str) -> set[int]:
+        """The ids matching, joined into one string by PostgreSQL: thousands of rows cost
+        one Python object instead of thousands."""
+        sql = _IDS.format(column=column)
+        joined = self._connection.execute(text(sql), {"query": query}).scalar()
+        return set(map(int, joined.split(","))) if joined else set()
+
+
+def _kept(
     connection: Connection,
-    tsquery: str,
+    order: Iterator[ranking.Ranked],
     wanted: SessionFilter,
     body_query: str | None,
     holders: set[int],
 ) -> Iterator[Candidate]:
-    """Matching sessions, best first, that `wanted` keeps; before each batch is handed
-    on, `holders` gains those of its sessions whose body holds a word searched for."""
-    rows = connection.execution_options(stream_results=True, yield_per=_BATCH).execute(
-        text(_RANKED), {"query": tsquery}
-    )
-    while batch := list(itertools.islice(rows, _BATCH)):
+    """The ranked sessions `wanted` keeps, best first; before each batch is handed on,
+    `holders` gains those of its sessions whose body holds a word searched for."""
+    while batch := list(itertools.islice(order, _BATCH)):
+        ids = [ranked.row_id for ranked in batch]
+        details = {row[0]: row for row in connection.execute(text(_DETAILS), {"ids": ids})}
         chosen = []
-        for (
-            row_id,
-            session_id,
-            name,
-            indexed_as,
-            tags,
-            models,
-            pid,
-            project,
-            path,
-            at,
-            score,
-        ) in batch:
+        for ranked in batch:
+            row = details.get(ranked.row_id)
+            if row is None:
+                continue  # removed since the lookups
+            row_id, session_id, name, indexed_as, tags, models, pid, project, path, at = row
             candidate = Candidate(
                 session_id=session_id,
-                score=float(score),
+                score=ranked.score,
                 name=name,
                 project=indexed_as,
                 project_name=project or indexed_as,
@@ -176,14 +197,14 @@ def _ranked(
                 models=models,
                 path=path or "",
                 row_id=row_id,
-                in_field=True,  # the body is checked for the words below
+                in_field=ranked.in_field,
             )
             names = [str(n) for n in (project, pid, indexed_as) if n is not None]
             if kept(wanted, candidate, names, None if at is None else str(at)):
                 chosen.append(candidate)
-        if chosen and body_query:
-            ids = [c.row_id for c in chosen]
-            found = connection.execute(text(_HOLDING), {"ids": ids, "query": body_query})
+        in_fields = [c.row_id for c in chosen if c.in_field]
+        if in_fields and body_query:
+            found = connection.execute(text(_HOLDING), {"ids": in_fields, "query": body_query})
             holders.update(row[0] for row in found)
         yield from chosen
 
@@ -199,7 +220,7 @@ def _body_query(fts: str) -> str | None:
     return " | ".join(present) or None
 
 
-def _upsert(connection: Connection, doc: SearchDoc) -> None:
+def _replace(connection: Connection, doc: SearchDoc) -> None:
     values = {
         "session_id": doc.session_id,
         "file_sha256": doc.file_sha256,
@@ -211,12 +232,13 @@ def _upsert(connection: Connection, doc: SearchDoc) -> None:
         "project": pg_query.normalized(doc.project),
         "fields": pg_query.normalized(" ".join([*doc.tags, *doc.models])),
     }
+    connection.execute(text(_DELETE), values)
     body = pg_query.normalized(doc.body)
     # The usual body fits at once; a huge one is retried shorter (module doc).
     for cut in BODY_CUTS:
         savepoint = connection.begin_nested()
         try:
-            connection.execute(text(_UPSERT), values | {"body": body[:cut]})
+            connection.execute(text(_INSERT), values | {"body": body[:cut]})
         except DBAPIError as exc:
             savepoint.rollback()
             if getattr(exc.orig, "sqlstate", None) != _TOO_LARGE:

@@ -8,6 +8,9 @@ holds it, a hit in the name counting most and the body least. Which sessions hol
 at all is one lookup in `session_search`; which hold it in a short field (name, project,
 tags, models), one in `session_search_fields`, which keeps no positions and is tiny. Ties
 go to the session indexed last (the most recently changed).
+
+The lookups are a backend's (`Lookups`): SQLite's FTS5 tables here (`Fts5Lookups`),
+PostgreSQL's GIN indexes in pg_search; the scoring is the same on both.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import math
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Protocol
 
 from syncd.index import search_syntax, snippets
 
@@ -36,7 +40,54 @@ class Ranked:
     in_field: bool  # a word searched for is in a short field (maybe not in the body)
 
 
+class Lookups(Protocol):
+    """Which sessions hold what, from a backend's index (sets of row ids)."""
+
+    def matching(self, fts: str) -> set[int]:
+        """The sessions matching a whole query."""
+        ...
+
+    def holding(self, column: str | None, term: str) -> set[int]:
+        """The sessions holding one term (a word, `prefix*` or phrase), in `column` or
+        anywhere."""
+        ...
+
+    def in_field(self, field: str, term: str) -> set[int]:
+        """The sessions whose short field (name, project, tags, models) holds every word
+        of `term` (a phrase counts where all its words are: no positions are kept)."""
+        ...
+
+    def total(self) -> int:
+        """How many sessions are indexed (at least 1)."""
+        ...
+
+
+class Fts5Lookups:
+    """Lookups in SQLite's FTS5 tables."""
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self._connection = connection
+
+    def matching(self, fts: str) -> set[int]:
+        return rowids(self._connection, SEARCH_TABLE, fts)
+
+    def holding(self, column: str | None, term: str) -> set[int]:
+        return self.matching(f"{column} : {term}" if column else term)
+
+    def in_field(self, field: str, term: str) -> set[int]:
+        loose = search_syntax.loose(term)
+        return rowids(self._connection, FIELDS_TABLE, f"{field} : ({loose})")
+
+    def total(self) -> int:
+        return _row_count(self._connection)
+
+
 def rank(connection: sqlite3.Connection, fts: str) -> Iterator[Ranked]:
+    """Every session matching `fts` in SQLite's FTS5 tables, best first."""
+    return rank_with(Fts5Lookups(connection), fts)
+
+
+def rank_with(lookups: Lookups, fts: str) -> Iterator[Ranked]:
     """Every session matching `fts`, best first (ties: the higher rowid first).
 
     Bounded: the few sessions holding a word in a short field are scored one by one; the
@@ -44,10 +95,10 @@ def rank(connection: sqlite3.Connection, fts: str) -> Iterator[Ranked]:
     with set operations, each ordered by rowid in C. Nothing is computed per matching
     session in Python, and the merge stops when the caller has enough.
     """
-    matching = rowids(connection, SEARCH_TABLE, fts)
+    matching = lookups.matching(fts)
     if not matching:
         return iter(())
-    total = _row_count(connection)
+    total = lookups.total()
     held: list[tuple[float, set[int]]] = []  # (weight, sessions holding the word anywhere)
     in_fields: dict[int, float] = {}
     for column, term in snippets.positive_terms(fts):
@@ -55,15 +106,14 @@ def rank(connection: sqlite3.Connection, fts: str) -> Iterator[Ranked]:
             continue
         alone = f"{column} : {term}" if column else term
         # A query of one word is its own lookup: not made twice.
-        anywhere = matching if alone == fts else rowids(connection, SEARCH_TABLE, alone) & matching
+        anywhere = matching if alone == fts else lookups.holding(column, term) & matching
         weight = _idf(total, len(anywhere))
         if column in (None, "body"):  # held anywhere: counted as the body's (the usual case)
             held.append((weight * BODY_WEIGHT, anywhere))
         # Positions are not kept for the short fields: a phrase counts where all its words are.
-        loose = search_syntax.loose(term)
         for field, field_weight in FIELD_WEIGHTS.items():
             if column in (None, field):
-                for row_id in rowids(connection, FIELDS_TABLE, f"{field} : ({loose})") & matching:
+                for row_id in lookups.in_field(field, term) & matching:
                     in_fields[row_id] = in_fields.get(row_id, 0.0) + weight * field_weight
     if len(held) > _MOST_GROUPED_WORDS:  # too many groups: score each session instead
         in_fields = {row_id: in_fields.get(row_id, 0.0) for row_id in matching}
