@@ -12,7 +12,8 @@ index from the same files (`db rebuild`'s path). Then, side by side in this proc
 - per query class (words chosen from the corpus's own frequencies, as search_bench.py
   chooses them): p50/p95 of a search of 20 hits through the same call on both backends
   (snippets included), SQLite's standard-library path (what `syncd search` takes on a
-  current SQLite file) beside them, and the PostgreSQL/SQLite ratio.
+  current SQLite file) beside them, the PostgreSQL/SQLite ratio, and how many of SQLite's
+  20 hits PostgreSQL finds too.
 """
 
 from __future__ import annotations
@@ -91,21 +92,26 @@ def run(scratch: Path, sessions: int, projects: int, postgres_url: str) -> None:
         connection = sqlite3.connect(root / ".syncd" / "index.db")
         print(
             f"  {'class':7} {'query':28} {'SQLite p50':>10} {'p95':>7} {'stdlib p50':>10} "
-            f"{'PG p50':>8} {'p95':>7} {'PG/SQLite':>9}"
+            f"{'PG p50':>8} {'p95':>7} {'PG/SQLite':>9} {'same hits':>9}"
         )
         for label, query, _grep in choose_queries(connection, root):
             lite_times = _times(lambda q=query: search.search(lite.engine, q, read_file=read_file))
             stdlib = _times(lambda q=query: find(connection, q, read_file, limit=20))
             pg_times = _times(lambda q=query: search.search(pg.engine, q, read_file=read_file))
-            hits = len(search.search(pg.engine, query, read_file=read_file))
-            if hits == 0:
+            pg_ids = [h.session_id for h in search.search(pg.engine, query, read_file=read_file)]
+            lite_ids = [
+                h.session_id for h in search.search(lite.engine, query, read_file=read_file)
+            ]
+            if not pg_ids:
                 print(f"  (no PostgreSQL hits for {query!r})")
+            same = len(set(pg_ids) & set(lite_ids))
             lite50, pg50 = percentile(lite_times, 0.5), percentile(pg_times, 0.5)
             print(
                 f"  {label:7} {query:28} {lite50 * 1000:8.1f}ms "
                 f"{percentile(lite_times, 0.95) * 1000:5.1f}ms "
                 f"{percentile(stdlib, 0.5) * 1000:8.1f}ms {pg50 * 1000:6.1f}ms "
-                f"{percentile(pg_times, 0.95) * 1000:5.1f}ms {pg50 / lite50:8.1f}x"
+                f"{percentile(pg_times, 0.95) * 1000:5.1f}ms {pg50 / lite50:8.1f}x "
+                f"{same:>4}/{len(lite_ids)}"
             )
         connection.close()
 

@@ -6,11 +6,13 @@ Revises: 0010
 `index_owner` (every backend) holds one row: the id and path of the mirror root that
 first used the index, so a second root pointed at the same database is refused.
 
-On PostgreSQL only, `session_search_docs` holds per session its short fields, a
-`document` tsvector (name weighted A, project B, tags and models C, body D) and a
-`fields` one of the short fields alone (small: ranking reads it, never the bodies), each
-under a GIN index; `syncd search` queries them with to_tsquery('simple', ...). SQLite
-keeps 0010's FTS5 tables: nothing changes there but the new owner table.
+On PostgreSQL only, `session_search_docs` holds per session its short fields and
+`fields`, a tsvector of them (name weighted A, project B, tags and models C), and
+`session_search_parts` its body as tsvectors of a few thousand words each (a tsvector
+keeps word positions only up to 16,383: one per body would lose the phrases of long
+sessions), both under GIN indexes; `syncd search` queries them with
+to_tsquery('simple', ...). SQLite keeps 0010's FTS5 tables: nothing changes there but the
+new owner table.
 """
 
 from __future__ import annotations
@@ -44,19 +46,30 @@ def upgrade() -> None:
         sa.Column("project", sa.Text(), nullable=False),
         sa.Column("tags", sa.Text(), nullable=False),
         sa.Column("models", sa.Text(), nullable=False),
-        sa.Column("document", postgresql.TSVECTOR(), nullable=False),
         sa.Column("fields", postgresql.TSVECTOR(), nullable=False),
     )
-    for column in ("document", "fields"):
-        op.create_index(
-            f"ix_session_search_docs_{column}",
-            "session_search_docs",
-            [column],
-            postgresql_using="gin",
-        )
+    op.create_index(
+        "ix_session_search_docs_fields", "session_search_docs", ["fields"], postgresql_using="gin"
+    )
+    op.create_table(
+        "session_search_parts",
+        sa.Column(
+            "doc_id",
+            sa.BigInteger(),
+            sa.ForeignKey("session_search_docs.id", ondelete="CASCADE"),
+            nullable=False,
+        ),
+        sa.Column("part", sa.Integer(), nullable=False),
+        sa.Column("words", postgresql.TSVECTOR(), nullable=False),
+        sa.PrimaryKeyConstraint("doc_id", "part"),
+    )
+    op.create_index(
+        "ix_session_search_parts_words", "session_search_parts", ["words"], postgresql_using="gin"
+    )
 
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
+        op.drop_table("session_search_parts")
         op.drop_table("session_search_docs")
     op.drop_table("index_owner")

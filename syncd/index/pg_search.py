@@ -1,25 +1,23 @@
-"""Full-text search on PostgreSQL: tsvectors per session under GIN indexes.
+"""Full-text search on PostgreSQL: tsvectors under GIN indexes.
 
-Migration 0011 creates `session_search_docs` on PostgreSQL: per session its short fields,
-the file version it came from, `document`, a tsvector of the name (weight A), project
-(B), tags and models (C) and body (D), and `fields`, one of the short fields alone; both
-built with the 'simple' configuration: no stemming and no stop words, so code words
-(`useEffect`, `README`, `the`) are found as written. The text is normalised first
+Migration 0011 creates, on PostgreSQL, `session_search_docs`: per session its short
+fields, the file version it came from and `fields`, a tsvector of the name (weight A),
+project (B), tags and models (C); and `session_search_parts`: the body as tsvectors of
+PART_WORDS words each, the last few words of a part repeated at the start of the next
+(a phrase across the cut is found). A tsvector keeps word positions only up to 16,383
+and holds at most 1 MB: one per body would lose the phrases of every long session.
+All are built with the 'simple' configuration: no stemming and no stop words, so code
+words (`useEffect`, `README`, `the`) are found as written. The text is normalised first
 (pg_query.normalized), so words split as SQLite's FTS5 splits them and accents do not
-matter. Queries are pg_query's translation of the same syntax.
+matter.
 
-Ranking is ranking.py's, on SQLite and here alike: which sessions hold each word comes
-from the GIN indexes (sets of ids, no tsvector read), which hold it in a short field
-from `fields` (small). ts_rank would read every matching session's whole `document`: on
-a word most sessions have, most of a search's time. PostgreSQL's planner does not count
-that reading either, so a search turns sequential scans off for its own transaction.
-Snippets come from the mirrored files, as on SQLite (search_reader.hits_of).
-
-PostgreSQL limits what one tsvector holds: 1 MB of lexemes and positions, positions up
-to 16,383. A body whose tsvector would be larger (hundreds of thousands of distinct
-words: logs, encoded data) is cut to its first 1 MB, then 256 KB, of text until it fits;
-words past the 16,383rd share the last position, so a phrase that far into a session may
-not be found.
+A query is evaluated on sets of sessions (pg_query.evaluate): each term is one lookup in
+a GIN index (the parts for the body, `fields` for a short field, both for no column),
+and AND / OR / NOT combine the sets, so a query's words may be in different parts.
+Ranking is ranking.py's, on the same lookups: ts_rank would read every match's whole
+text. PostgreSQL's planner does not count reading a tsvector either and, on a small
+table, scans it; a search turns sequential scans off for its own transaction. Snippets
+come from the mirrored files, as on SQLite (search_reader.hits_of).
 """
 
 from __future__ import annotations
@@ -50,11 +48,14 @@ if TYPE_CHECKING:
     from syncd.index.search import SearchDoc
 
 CONFIG = "simple"
+PARTS_TABLE = "session_search_parts"
+# Words (as split by spaces here) per part: PostgreSQL may split one into two (at a
+# non-ASCII mark), which still stays under its 16,383 positions.
+PART_WORDS = 8000
+PART_OVERLAP = 16  # words repeated from the previous part: phrases up to this long
 _BATCH = 32  # ranked sessions looked up, and checked for body words, at a time
 # SQLSTATE 54000 (program_limit_exceeded): the tsvector is larger than PostgreSQL allows.
 _TOO_LARGE = "54000"
-# Characters of a body indexed, tried in order until its tsvector fits (None: all of it).
-BODY_CUTS = (None, 1024 * 1024, 256 * 1024, 0)
 
 _FIELDS = f"""
 setweight(to_tsvector('{CONFIG}', :name), 'A')
@@ -62,17 +63,26 @@ setweight(to_tsvector('{CONFIG}', :name), 'A')
 || setweight(to_tsvector('{CONFIG}', :fields), 'C')
 """
 # Deleted then inserted, not updated: a new id, so ties go to the session indexed last.
+# Its parts go with it (ON DELETE CASCADE).
 _DELETE = f"DELETE FROM {DOCS_TABLE} WHERE session_id = :session_id"
 _INSERT = f"""
-INSERT INTO {DOCS_TABLE}
-    (session_id, file_sha256, name, project, tags, models, fields, document)
-SELECT :session_id, :file_sha256, :raw_name, :raw_project, :tags, :models, fields,
-       fields || setweight(to_tsvector('{CONFIG}', :body), 'D')
-FROM (SELECT {_FIELDS} AS fields) AS short
+INSERT INTO {DOCS_TABLE} (session_id, file_sha256, name, project, tags, models, fields)
+VALUES (:session_id, :file_sha256, :raw_name, :raw_project, :tags, :models, {_FIELDS})
+RETURNING id
 """
-_IDS = (
+_INSERT_PART = f"""
+INSERT INTO {PARTS_TABLE} (doc_id, part, words)
+VALUES (:doc_id, :part, to_tsvector('{CONFIG}', :text))
+"""
+# The ids matching, joined into one string by PostgreSQL: thousands of rows cost one
+# Python object instead of thousands.
+_IN_FIELDS = (
     f"SELECT string_agg(id::text, ',') FROM {DOCS_TABLE} "
-    f"WHERE {{column}} @@ to_tsquery('{CONFIG}', :query)"
+    f"WHERE fields @@ to_tsquery('{CONFIG}', :query)"
+)
+_IN_BODIES = (
+    f"SELECT string_agg(DISTINCT doc_id::text, ',') FROM {PARTS_TABLE} "
+    f"WHERE words @@ to_tsquery('{CONFIG}', :query)"
 )
 _DETAILS = f"""
 SELECT docs.id, docs.session_id, docs.name, docs.project, docs.tags, docs.models,
@@ -84,8 +94,8 @@ LEFT JOIN projects ON projects.id = sessions.project_id
 WHERE docs.id = ANY(:ids)
 """
 _HOLDING = f"""
-SELECT id FROM {DOCS_TABLE}
-WHERE id = ANY(:ids) AND document @@ to_tsquery('{CONFIG}', :query)
+SELECT DISTINCT doc_id FROM {PARTS_TABLE}
+WHERE doc_id = ANY(:ids) AND words @@ to_tsquery('{CONFIG}', :query)
 """
 
 
@@ -120,7 +130,7 @@ def search(
         check_iso_date(query, wanted.since)
     fts = search_syntax.fts_query(query)
     try:
-        pg_query.tsquery(fts)  # a malformed query is said before any lookup
+        pg_query.tsquery(fts)  # a malformed query is said before any lookup is made
     except SearchQueryError as exc:  # said of the query as the user wrote it
         raise SearchQueryError(query, exc.problem) from None
     body_query = _body_query(fts)
@@ -141,30 +151,41 @@ def search(
 
 
 class GinLookups:
-    """ranking.Lookups from the GIN indexes on `document` and `fields`."""
+    """ranking.Lookups from the GIN indexes on the parts and on `fields`; each term is
+    looked up once a search."""
 
     def __init__(self, connection: Connection) -> None:
         self._connection = connection
+        self._held: dict[tuple[str | None, str], set[int]] = {}
 
     def matching(self, fts: str) -> set[int]:
-        return self._ids("document", pg_query.tsquery(fts))
+        return pg_query.evaluate(fts, self.holding)
 
     def holding(self, column: str | None, term: str) -> set[int]:
+        key = (column, term)
+        if key not in self._held:
+            self._held[key] = self._holding(column, term)
+        return self._held[key]
+
+    def _holding(self, column: str | None, term: str) -> set[int]:
+        if column == "body":
+            column_query = pg_query.term(term)
+            return self._ids(_IN_BODIES, column_query) if column_query else set()
         query = pg_query.term(term, column)
-        return self._ids("document", query) if query else set()
+        if query is None:
+            return set()
+        in_fields = self._ids(_IN_FIELDS, query)
+        return in_fields if column else in_fields | self._ids(_IN_BODIES, query)
 
     def in_field(self, field: str, term: str) -> set[int]:
         query = pg_query.loose(term, pg_query.WEIGHTS[field])
-        return self._ids("fields", query) if query else set()
+        return self._ids(_IN_FIELDS, query) if query else set()
 
     def total(self) -> int:
         count = self._connection.execute(text(f"SELECT count(*) FROM {DOCS_TABLE}")).scalar()
         return max(1, int(count or 0))
 
-    def _ids(self, column: str, query: str) -> set[int]:
-        """The ids matching, joined into one string by PostgreSQL: thousands of rows cost
-        one Python object instead of thousands."""
-        sql = _IDS.format(column=column)
+    def _ids(self, sql: str, query: str) -> set[int]:
         joined = self._connection.execute(text(sql), {"query": query}).scalar()
         return set(map(int, joined.split(","))) if joined else set()
 
@@ -212,9 +233,7 @@ def _kept(
 def _body_query(fts: str) -> str | None:
     """A tsquery for the body holding any word searched for (not after NOT)."""
     terms = [
-        pg_query.term(t, only=pg_query.WEIGHTS["body"])
-        for column, t in snippets.positive_terms(fts)
-        if column in (None, "body")
+        pg_query.term(t) for column, t in snippets.positive_terms(fts) if column in (None, "body")
     ]
     present = [t for t in terms if t]
     return " | ".join(present) or None
@@ -233,19 +252,35 @@ def _replace(connection: Connection, doc: SearchDoc) -> None:
         "fields": pg_query.normalized(" ".join([*doc.tags, *doc.models])),
     }
     connection.execute(text(_DELETE), values)
-    body = pg_query.normalized(doc.body)
-    # The usual body fits at once; a huge one is retried shorter (module doc).
-    for cut in BODY_CUTS:
-        savepoint = connection.begin_nested()
-        try:
-            connection.execute(text(_INSERT), values | {"body": body[:cut]})
-        except DBAPIError as exc:
-            savepoint.rollback()
-            if getattr(exc.orig, "sqlstate", None) != _TOO_LARGE:
-                raise
-            continue
-        savepoint.commit()
+    doc_id = connection.execute(text(_INSERT), values).scalar_one()
+    parts = [
+        {"doc_id": doc_id, "part": number, "text": part}
+        for number, part in enumerate(body_parts(pg_query.normalized(doc.body)))
+    ]
+    for part in parts:
+        _insert_part(connection, part)
+
+
+def body_parts(body: str) -> list[str]:
+    """`body` (normalised) as parts of PART_WORDS words, each starting with the last
+    PART_OVERLAP words of the one before."""
+    words = body.split()
+    step = PART_WORDS - PART_OVERLAP
+    return [" ".join(words[start : start + PART_WORDS]) for start in range(0, len(words), step)]
+
+
+def _insert_part(connection: Connection, part: dict[str, object]) -> None:
+    """One part; one whose tsvector is larger than PostgreSQL allows (1 MB: thousands
+    of long distinct tokens, such as encoded data) is left out."""
+    savepoint = connection.begin_nested()
+    try:
+        connection.execute(text(_INSERT_PART), part)
+    except DBAPIError as exc:
+        savepoint.rollback()
+        if getattr(exc.orig, "sqlstate", None) != _TOO_LARGE:
+            raise
         return
+    savepoint.commit()
 
 
 @contextmanager

@@ -483,3 +483,17 @@ def test_a_body_too_large_for_one_tsvector_is_still_found_by_its_opening(store: 
     add(store, "s-small", name="Small", body="Also about zanzibar.")
     assert sorted(ids(search(store.engine, "zanzibar"))) == ["s-huge", "s-small"]
     assert ids(search(store.engine, "name:huge")) == ["s-huge"]
+
+
+def test_phrases_and_words_deep_in_a_long_session_are_found(store: Store) -> None:
+    # Far past the 16,383 word positions one PostgreSQL tsvector keeps, and across the
+    # parts its body is indexed in: a phrase there, and words far apart, are still found.
+    filler = " ".join(f"filler{n % 997}" for n in range(40_000))
+    body = f"Opening zebra. {filler} the needle haystack closes it. {filler} final word"
+    add(store, "s-long", name="Huge log", body=body)
+    add(store, "s-other", name="Other", body="A needle, and a haystack elsewhere.")
+    assert ids(search(store.engine, '"needle haystack"')) == ["s-long"]
+    assert ids(search(store.engine, "zebra AND needle")) == ["s-long"]
+    assert ids(search(store.engine, '"final word"')) == ["s-long"]
+    assert ids(search(store.engine, "name:huge AND haystack")) == ["s-long"]
+    assert ids(search(store.engine, "needle NOT zebra")) == ["s-other"]

@@ -8,7 +8,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from syncd.errors import SearchQueryError
-from syncd.index.pg_query import normalized, tsquery
+from syncd.index.pg_query import evaluate, normalized, tsquery
+from syncd.index.pg_search import PART_OVERLAP, PART_WORDS, body_parts
 from syncd.index.search_syntax import fts_query
 
 
@@ -26,7 +27,7 @@ def translated(query: str) -> str:
         ("(a OR b) c", "((a | b) & c)"),
         ("a AND b OR c", "((a & b) | c)"),
         ("name:login", "login:A"),
-        ("project:app tags:auth models:gpt body:x", "(app:B & auth:C & gpt:C & x:D)"),
+        ("project:app tags:auth models:gpt body:x", "(app:B & auth:C & gpt:C & x)"),
         ("auth-migration", "(auth <-> migration)"),
         ("src/app.py", "(src <-> app <-> py)"),
         ("name:auth-migration*", "(auth:A <-> migration:A*)"),
@@ -67,3 +68,24 @@ def test_no_user_text_reaches_tsquery_syntax(query: str) -> None:
         assert all(c.isalnum() for c in word if c.isascii()), token
         assert word
         assert set(label) <= set("ABCD*"), token
+
+
+def test_operators_combine_the_sessions_each_term_is_held_by() -> None:
+    held = {"a": {1, 2, 3}, "b": {2, 3, 4}, "c": {3}}
+
+    def holding(column: str | None, term: str) -> set[int]:
+        return held[term] if column is None else {9}
+
+    assert evaluate(fts_query("a b"), holding) == {2, 3}
+    assert evaluate(fts_query("a OR b"), holding) == {1, 2, 3, 4}
+    assert evaluate(fts_query("a NOT c"), holding) == {1, 2}
+    assert evaluate(fts_query("c OR a NOT b"), holding) == {1, 3}
+    assert evaluate(fts_query("name:a"), holding) == {9}
+
+
+def test_a_body_is_cut_into_parts_that_overlap() -> None:
+    words = [f"w{n}" for n in range(PART_WORDS * 2)]
+    parts = [part.split() for part in body_parts(" ".join(words))]
+    assert all(len(part) <= PART_WORDS for part in parts)
+    assert parts[1][:PART_OVERLAP] == parts[0][-PART_OVERLAP:]
+    assert set().union(*parts) == set(words)
