@@ -139,7 +139,10 @@ def _sqlite_bytes(root: Path) -> int:
 def _pg_bytes(store: Store) -> int:
     with store.engine.connect() as connection:
         size = connection.execute(
-            text("SELECT pg_total_relation_size('session_search_docs')")
+            text(
+                "SELECT pg_total_relation_size('session_search_docs') "
+                "+ pg_total_relation_size('session_search_parts')"
+            )
         ).scalar()
     return int(size or 0)
 

@@ -5,7 +5,8 @@ fields, the file version it came from and `fields`, a tsvector of the name (weig
 project (B), tags and models (C); and `session_search_parts`: the body as tsvectors of
 PART_WORDS words each, the last few words of a part repeated at the start of the next
 (a phrase across the cut is found). A tsvector keeps word positions only up to 16,383
-and holds at most 1 MB: one per body would lose the phrases of every long session.
+and holds at most 1 MB: one per body would lose the phrases of every long session. A
+part over 1 MB (long distinct tokens: encoded data) is halved until it fits.
 All are built with the 'simple' configuration: no stemming and no stop words, so code
 words (`useEffect`, `README`, `the`) are found as written. The text is normalised first
 (pg_query.normalized), so words split as SQLite's FTS5 splits them and accents do not
@@ -257,8 +258,20 @@ def _replace(connection: Connection, doc: SearchDoc) -> None:
         {"doc_id": doc_id, "part": number, "text": part}
         for number, part in enumerate(body_parts(pg_query.normalized(doc.body)))
     ]
-    for part in parts:
-        _insert_part(connection, part)
+    if not parts:
+        return
+    savepoint = connection.begin_nested()
+    try:  # all at once (one round trip), the usual case
+        connection.execute(text(_INSERT_PART), parts)
+    except DBAPIError as exc:
+        savepoint.rollback()
+        if getattr(exc.orig, "sqlstate", None) != _TOO_LARGE:
+            raise
+        numbers = itertools.count(len(parts))  # after the numbers tried: none is taken
+        for part in parts:  # a part is too large: each is inserted, halved until it fits
+            _insert_fitting(connection, doc_id, str(part["text"]), numbers)
+        return
+    savepoint.commit()
 
 
 def body_parts(body: str) -> list[str]:
@@ -269,16 +282,24 @@ def body_parts(body: str) -> list[str]:
     return [" ".join(words[start : start + PART_WORDS]) for start in range(0, len(words), step)]
 
 
-def _insert_part(connection: Connection, part: dict[str, object]) -> None:
-    """One part; one whose tsvector is larger than PostgreSQL allows (1 MB: thousands
-    of long distinct tokens, such as encoded data) is left out."""
+def _insert_fitting(connection: Connection, doc_id: int, part: str, numbers: Iterator[int]) -> None:
+    """`part`, or its halves (overlapping) until each fits PostgreSQL's 1 MB tsvector
+    (thousands of long distinct tokens, such as encoded data, pass it); a single word
+    that large is left out."""
     savepoint = connection.begin_nested()
     try:
-        connection.execute(text(_INSERT_PART), part)
+        values = {"doc_id": doc_id, "part": next(numbers), "text": part}
+        connection.execute(text(_INSERT_PART), values)
     except DBAPIError as exc:
         savepoint.rollback()
         if getattr(exc.orig, "sqlstate", None) != _TOO_LARGE:
             raise
+        words = part.split()
+        if len(words) > 1:
+            half = len(words) // 2
+            _insert_fitting(connection, doc_id, " ".join(words[:half]), numbers)
+            start = max(0, half - PART_OVERLAP)
+            _insert_fitting(connection, doc_id, " ".join(words[start:]), numbers)
         return
     savepoint.commit()
 
