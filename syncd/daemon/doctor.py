@@ -32,12 +32,13 @@ from syncd.errors import (
     CloudUnavailableError,
     ConfigError,
     DriverMissingError,
+    IndexOwnedError,
     RateLimitedError,
     StorageError,
     SyncdError,
     redact_url,
 )
-from syncd.index import migrate
+from syncd.index import migrate, owner
 from syncd.index.records import ArchiveState
 from syncd.mirror.names import STATE_DIR
 
@@ -88,7 +89,7 @@ def run_checks(config_path: Path | None) -> list[Check]:
     else:
         checks.append(_server(settings, api_key))
     checks.append(_mirror_root(settings.mirror_root))
-    checks.append(_index(settings.index_url))
+    checks.append(_index(settings))
     checks.append(_lock(settings.state_dir))
     if settings.git.enabled:
         checks.append(_git_archive(settings.mirror_root, settings.index_url))
@@ -225,7 +226,8 @@ def _probe_writable(root: Path) -> Check:
     return Check(MIRROR_ROOT, True, f"{root} exists and is writable")
 
 
-def _index(database_url: str) -> Check:
+def _index(settings: Settings) -> Check:
+    database_url = settings.index_url
     try:
         store = open_index(database_url)
     except DriverMissingError as exc:
@@ -244,6 +246,13 @@ def _index(database_url: str) -> Check:
             sessions = store.count_sessions()
             current = migrate.current_revision(store.engine)
             head = migrate.head_revision(store.engine)
+            owner.check(store.engine, settings.mirror_root, settings.state_dir)
+    except IndexOwnedError as exc:
+        fix = (
+            "Give this root its own database, or PostgreSQL schema, in SYNCD_DATABASE_URL "
+            "(an index serves one mirror root)."
+        )
+        return Check(INDEX, False, exc.message, fix)
     except StorageError as exc:
         return Check(INDEX, False, f"cannot read {where}: {redact_url(exc.reason)}", _fix(url))
     if current != head:

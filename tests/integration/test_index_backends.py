@@ -106,3 +106,19 @@ def test_reading_an_empty_database_says_never_synced_and_creates_no_table(
         assert inspect(engine).get_table_names() == []
     finally:
         engine.dispose()
+
+
+def test_doctor_says_the_index_belongs_to_another_root(
+    any_harness: Harness, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    seed_two_projects(any_harness.server)
+    monkeypatch.setenv("SYNCD_DATABASE_URL", any_harness.database_url)
+    first = point_cli_at(monkeypatch, any_harness.server.url, "test-key", any_harness.root)
+    assert run(["sync", "--once"]) == 0
+    index = next(c for c in run_checks(None) if c.name == INDEX)
+    assert index.ok, index.detail
+    point_cli_at(monkeypatch, any_harness.server.url, "test-key", tmp_path / "other")
+    index = next(c for c in run_checks(None) if c.name == INDEX)
+    assert not index.ok
+    assert str(first.resolve()) in index.detail
+    assert "its own database" in (index.fix or "")
