@@ -7,9 +7,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import platformdirs
-
 from syncd.app.demo import demo_server
+from syncd.app.demo_mirror import demo_root
 from syncd.config import DEFAULT_BASE_URL, Settings
 from syncd.daemon.cycle import run_cycle
 from syncd.daemon.runtime import build_client, open_root, sync_options
@@ -55,7 +54,7 @@ def cloud_endpoint(
             f"no API key for {settings.base_url}; set SYNCD_API_KEY (or api_key_file / "
             "api_key_command), or pass --demo to try syncd on its built-in demo server",
         )
-    root = settings.root or Path(platformdirs.user_data_dir("syncd")) / "demo"
+    root = settings.root or demo_root()
     server, source = demo_server(settings.demo_corpus)
     reason = "" if demo else "No API key configured (SYNCD_API_KEY). "
     say(

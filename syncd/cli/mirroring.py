@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from syncd.cli.options import Options, settings_of
+from syncd.cli.options import Options, reading_settings_of, settings_of
 from syncd.errors import EXIT_ITEMS_FAILED, SyncdError
 
 
@@ -115,7 +115,7 @@ def status_command(
     from syncd.daemon.status_text import check_line, describe
 
     try:
-        report = read_status(settings_of(ctx))
+        report = read_status(reading_settings_of(ctx))
     except SyncdError as exc:
         if not check:
             raise
