@@ -16,9 +16,10 @@ if TYPE_CHECKING:  # pydantic-settings costs more than `syncd --help` may take
 #: -h works wherever --help does (inherited by every command and group).
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"]}
 
-#: Top-level options that take a value and may also come after the command:
-#: `syncd ls --config x.toml` means `syncd --config x.toml ls`.
+#: Top-level options that may also come after the command: `syncd ls --config x.toml`
+#: means `syncd --config x.toml ls`, `syncd ls --version` means `syncd --version`.
 GLOBAL_VALUE_OPTIONS = ("--config",)
+GLOBAL_FLAGS = ("--version",)
 
 
 @dataclass
@@ -41,7 +42,7 @@ def hoist_global_options(argv: list[str]) -> list[str]:
             hoisted += argv[position : position + 2]
             position += 2
             continue
-        if arg.startswith(tuple(f"{name}=" for name in GLOBAL_VALUE_OPTIONS)):
+        if arg in GLOBAL_FLAGS or arg.startswith(tuple(f"{n}=" for n in GLOBAL_VALUE_OPTIONS)):
             hoisted.append(arg)
         else:
             rest.append(arg)

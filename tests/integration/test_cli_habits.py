@@ -45,6 +45,13 @@ def test_config_may_follow_the_command(tmp_path: Path, capsys: pytest.CaptureFix
     assert "missing.toml does not exist" in capsys.readouterr().err
 
 
+def test_version_may_follow_the_command(capsys: pytest.CaptureFixture[str]) -> None:
+    from syncd import __version__
+
+    assert run(["ls", "--version"]) == 0
+    assert capsys.readouterr().out == f"syncd {__version__}\n"
+
+
 @pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
 def test_completion_prints_a_script_that_calls_syncd_back(
     shell: str, capsys: pytest.CaptureFixture[str]

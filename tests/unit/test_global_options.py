@@ -20,6 +20,7 @@ from syncd.cli.options import hoist_global_options
         # After `--` it is an argument, and a trailing --config is left for the parser.
         (["search", "--", "--config", "x"], ["search", "--", "--config", "x"]),
         (["ls", "--config"], ["ls", "--config"]),
+        (["status", "--json", "--version"], ["--version", "status", "--json"]),
         ([], []),
     ],
 )
