@@ -19,8 +19,9 @@ app = typer.Typer(
     help="Mirror your SpecStory Cloud sessions to a Markdown folder tree and a SQLite index.",
     no_args_is_help=True,
     context_settings=CONTEXT_SETTINGS,
-    # No --install-completion/--show-completion: they load the completion machinery on
-    # every start; `syncd completion SHELL` prints the script instead.
+    # No --install-completion/--show-completion on every command line: `syncd completion
+    # SHELL` prints the script, loaded where the user chooses (typer's installer would
+    # edit ~/.bashrc itself).
     add_completion=False,
     pretty_exceptions_enable=False,
     # Plain click help: stable text for logs, pipes and the README's CLI reference.

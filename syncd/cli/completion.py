@@ -1,8 +1,8 @@
 """`syncd completion SHELL`: the shell completion script, printed to be sourced.
 
-Completion itself runs through the command (the script calls `syncd` with
-_SYNCD_COMPLETE set); `commands.run` registers the shells' completion classes then only,
-so no other start-up pays for them.
+Completion itself runs through the command: the script calls `syncd` with
+_SYNCD_COMPLETE set, and `commands.run` then registers typer's completion classes (which
+typer registers itself only with add_completion, left off in `commands`).
 """
 
 from __future__ import annotations
