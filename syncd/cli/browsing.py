@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from syncd.cli.options import SessionArg, reading_settings_of
-from syncd.cli.since import parse_since
 from syncd.errors import ConfigError
 from syncd.index.filters import SessionFilter
 
@@ -22,6 +21,8 @@ def _since(value: str | None) -> str | None:
     if value is None:
         return None
     from datetime import UTC, datetime
+
+    from syncd.cli.since import parse_since  # here: `syncd --help` never parses a date
 
     try:
         return parse_since(value, datetime.now(UTC))
