@@ -10,7 +10,13 @@ from pathlib import PurePosixPath
 from syncd.cloud.models import Project, etags_match
 from syncd.index.records import ProjectRecord
 from syncd.mirror.frontmatter import shows_same
-from syncd.mirror.paths import free_project_dirname, id_tag, parse_time, session_filename
+from syncd.mirror.paths import (
+    free_project_dirname,
+    id_tag,
+    parse_time,
+    project_dirname,
+    session_filename,
+)
 from syncd.model import Session, SessionRecord
 from syncd.model.session import same_listing
 from syncd.sync.deletions import guard, plan_deletions
@@ -30,7 +36,8 @@ from syncd.sync.plan import (
 def assign_dirnames(
     projects: Sequence[Project], indexed: Mapping[str, ProjectRecord]
 ) -> dict[str, str]:
-    """A folder name per project id: kept while the name is unchanged, unique (case-blind)."""
+    """A folder name per project id: kept while the name is unchanged and the folder is one
+    the current naming gives it (so a change of naming moves it once), unique (case-blind)."""
     chosen: dict[str, str] = {}
     listed = {p.id for p in projects}
     # Folders of projects missing from this listing still hold their files: never reuse.
@@ -38,7 +45,12 @@ def assign_dirnames(
     ordered = sorted(projects, key=lambda p: (p.created_at or "", p.id))
     for project in ordered:
         record = indexed.get(project.id)
-        if record and record.name == project.name and record.dirname.casefold() not in taken:
+        if (
+            record
+            and record.name == project.name
+            and record.dirname.casefold() not in taken
+            and _named_now(record.dirname, project)
+        ):
             chosen[project.id] = record.dirname
             taken.add(record.dirname.casefold())
     for project in ordered:
@@ -48,6 +60,17 @@ def assign_dirnames(
         chosen[project.id] = name
         taken.add(name.casefold())
     return chosen
+
+
+def _named_now(dirname: str, project: Project) -> bool:
+    """Whether `dirname` is a folder name the current naming gives `project`: its slug,
+    the slug tagged with its id, or a numbered tag (see `free_project_dirname`)."""
+    plain = project_dirname(project.name)
+    tagged = project_dirname(project.name, id_tag(project.id))
+    if dirname in (plain, tagged):
+        return True
+    number = dirname.removeprefix(f"{tagged}-")
+    return number != dirname and number.isdecimal() and number.isascii()
 
 
 def plan_project(
@@ -105,7 +128,8 @@ def plan_project(
 def _assign_paths(
     dirname: str, listed: Sequence[Session], indexed: Mapping[str, SessionRecord]
 ) -> dict[str, str]:
-    """A unique relative path per session; an unchanged session keeps the one it has."""
+    """A unique relative path per session; a session keeps the path it has while that is
+    the name the current naming gives it (a change of naming moves it once)."""
     folder = PurePosixPath(dirname)
     # A string test, not PurePosixPath per record: this runs for every project in a listing.
     taken = {
@@ -114,15 +138,14 @@ def _assign_paths(
     result: dict[str, str] = {}
     for session in sorted(listed, key=lambda s: s.id):
         record = indexed.get(session.id)
-        current = (folder / _filename(session, id_tag(session.id))).as_posix()
-        if (
-            record
-            and PurePosixPath(record.path).parent == folder
-            and (record.path == current or _same_name_inputs(session, record))
-        ):
-            result[session.id] = record.path
-            continue
-        for tag in (id_tag(session.id), id_tag(session.id, 64), _hashed_tag(session.id)):
+        tags = (id_tag(session.id), id_tag(session.id, 64), _hashed_tag(session.id))
+        if record and PurePosixPath(record.path).parent == folder:
+            filename = PurePosixPath(record.path).name
+            # Any of its tags: one taken when a name was already in use stays.
+            if any(filename == _filename(session, tag) for tag in tags):
+                result[session.id] = record.path
+                continue
+        for tag in tags:
             candidate = (folder / _filename(session, tag)).as_posix()
             owner = taken.get(candidate.casefold())
             if owner is None or owner == session.id:
@@ -136,15 +159,6 @@ def _filename(session: Session, tag: str) -> str:
     # Dated by the session's start, else its creation.
     when = parse_time(session.started_at) or parse_time(session.created_at)
     return session_filename(when, session.name, tag)
-
-
-def _same_name_inputs(session: Session, record: SessionRecord) -> bool:
-    # A file keeps its name while what the name is made of (date and title) is unchanged.
-    return (
-        session.name == record.name
-        and session.started_at == record.started_at
-        and session.created_at == record.created_at
-    )
 
 
 def _hashed_tag(session_id: str) -> str:
