@@ -401,7 +401,14 @@ listed_sessions = st.lists(
 
 
 def carried_out(plan_steps: list[Fetch]) -> dict[str, SessionRecord]:
-    return {f.session.id: record_of(f.session, f.path) for f in plan_steps}
+    """The records the steps leave; a file named from its body is named by its words, which
+    a body with no user message leaves `untitled` (its stand-in path is then its name)."""
+    return {
+        f.session.id: dataclasses.replace(
+            record_of(f.session, f.path), name_words=None if f.body_name is None else "untitled"
+        )
+        for f in plan_steps
+    }
 
 
 @given(listed_sessions)
