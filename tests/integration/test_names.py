@@ -100,6 +100,16 @@ def test_a_mirror_named_before_transliteration_moves_to_readable_names_in_one_co
     git_root: Path, server: DevServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     seed(server, tuple(PROJECTS))
+    # A project whose folder keeps its name: its listing answers 304 after the upgrade,
+    # and its sessions move all the same.
+    server.add_project("Docs", project_id="proj_docs")
+    server.put_session(
+        "proj_docs",
+        session_id="9a8b7c6d-0000-0000-0000-000000000004",
+        name="Сборка",
+        markdown="_**User**_\n\nbuild it\n",
+        started_at=STARTED,
+    )
     with monkeypatch.context() as before:
         # The naming of earlier releases: letters outside ASCII were only separators.
         before.setattr(paths, "_latin", lambda name: name)
@@ -107,17 +117,23 @@ def test_a_mirror_named_before_transliteration_moves_to_readable_names_in_one_co
         assert run(["sync", "--once"]) == 0
     old = folders(git_root)
     assert "untitled" in old
-    assert len(old) == 3
+    assert len(old) == 4
     (old_session,) = git_root.glob(f"untitled*/*-{CYRILLIC_SESSION[:8]}.md")
     assert old_session.name == f"2025-01-14_10-22-03Z-untitled-{CYRILLIC_SESSION[:8]}.md"
     (old_stamped,) = git_root.glob(f"untitled*/*-{STAMPED_SESSION[:8]}.md")
     assert old_stamped.name == f"2025-01-14_10-22-03Z-2025-01-14-10-22-03z-{STAMPED_SESSION[:8]}.md"
     commits = int(git(git_root, "rev-list", "--count", "HEAD"))
+    server.clear_requests()
 
     assert run(["sync", "--once"]) == 0
 
-    assert folders(git_root) == set(READABLE.values())
+    assert folders(git_root) == {*READABLE.values(), "docs"}
     assert (git_root / "proekt-alfa" / CYRILLIC_FILE).is_file()
+    assert [p.name for p in (git_root / "docs").glob("2025-*.md")] == [
+        "2025-01-14_10-22-03Z-sborka-9a8b7c6d.md"
+    ]
+    docs_listings = [r.status for r in server.requests if r.path.endswith("/proj_docs/sessions")]
+    assert docs_listings == [304]
     assert int(git(git_root, "rev-list", "--count", "HEAD")) == commits + 1
     assert git(git_root, "status", "--porcelain") == ""
     moved = git(git_root, "show", "--name-status", "-M", "--format=", "HEAD")
@@ -128,7 +144,7 @@ def test_a_mirror_named_before_transliteration_moves_to_readable_names_in_one_co
 
     assert run(["sync", "--once"]) == 0  # settled: nothing moves again
     assert int(git(git_root, "rev-list", "--count", "HEAD")) == commits + 1
-    assert folders(git_root) == set(READABLE.values())
+    assert folders(git_root) == {*READABLE.values(), "docs"}
 
 
 def test_a_file_named_from_its_first_message_keeps_its_name_until_the_name_changes(
