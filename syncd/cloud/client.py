@@ -319,7 +319,7 @@ class CloudClient:
                     raise exc.error from exc
                 logger.warning("%s; trying again", exc.error.message)
             finally:
-                response.close()
+                self._close(response)
             self._sleep(self.retry.backoff(attempt, self._jitter()))
         raise AssertionError("unreachable: the last attempt returns or raises")
 
@@ -354,10 +354,14 @@ class CloudClient:
             try:
                 yield response
             finally:
-                response.close()
-                with self._gate:
-                    self.stats.bytes_received += response.num_bytes_downloaded
+                self._close(response)
             return
+
+    def _close(self, response: httpx.Response) -> None:
+        """Close a final response, counting the bytes it brought (for progress displays)."""
+        response.close()
+        with self._gate:
+            self.stats.bytes_received += response.num_bytes_downloaded
 
     def _attempt(
         self, method: str, path: str, headers: dict[str, str], attempt: int, last: bool
