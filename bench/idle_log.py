@@ -15,11 +15,13 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from contextlib import closing
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -42,8 +44,17 @@ def daemon_env(url: str, args: argparse.Namespace) -> dict[str, str]:
     }
 
 
-def run(args: argparse.Namespace) -> tuple[list[tuple[float, str]], float]:
-    """The daemon's lines, each with the seconds since it started, and the seconds run."""
+def cycles_by_kind(root: Path) -> dict[str, int]:
+    """The daemon's finished runs by kind (the first sync, `once`, left out)."""
+    database = root / ".syncd" / "index.db"
+    query = "SELECT kind, count(*) FROM sync_runs WHERE ended_at IS NOT NULL GROUP BY kind"
+    with closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as db:
+        return {str(kind): int(n) for kind, n in db.execute(query) if kind != "once"}
+
+
+def run(args: argparse.Namespace) -> tuple[list[tuple[float, str]], float, dict[str, int]]:
+    """The daemon's lines, each with the seconds since it started; the seconds it ran; its
+    cycles by kind."""
     seeded = ("--synthetic", str(args.sessions), "--projects", str(args.projects))
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -76,7 +87,8 @@ def run(args: argparse.Namespace) -> tuple[list[tuple[float, str]], float]:
         daemon.send_signal(signal.SIGTERM)
         daemon.wait(timeout=60)
         reader.join(timeout=10)
-    return lines, ran
+        cycles = cycles_by_kind(Path(scratch) / "mirror")
+    return lines, ran, cycles
 
 
 def main() -> None:
@@ -94,7 +106,7 @@ def main() -> None:
         f"{args.interval:g} s, {args.minutes:g} min",
         flush=True,
     )
-    lines, ran = run(args)
+    lines, ran, cycles = run(args)
     print("--- the daemon's log, as written ---")
     for _, line in lines:
         print(line)
@@ -103,10 +115,11 @@ def main() -> None:
     idle = sum(1 for at, _ in lines if STARTUP_SECONDS <= at < ran)
     stopping = len(lines) - startup - idle
     idle_seconds = max(ran - STARTUP_SECONDS, 1.0)
+    kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(cycles.items()))
     print(
         f"{len(lines)} lines in {ran / 60:.1f} min: {startup} at start-up (first "
-        f"{STARTUP_SECONDS:g} s), {idle} while idle (about {int(idle_seconds // args.interval)} "
-        f"cycles), {stopping} when stopped"
+        f"{STARTUP_SECONDS:g} s), {idle} while idle, {stopping} when stopped; "
+        f"{sum(cycles.values())} cycles ran ({kinds})"
     )
     print(f"lines per hour while idle: {idle * 3600 / idle_seconds:.1f}")
 
