@@ -276,8 +276,10 @@ def _first_sync(
     """A first sync under way: none has succeeded, and a run is in progress now or the
     newest one stopped early for the rate budget, which a running daemon goes on with.
     None otherwise."""
-    if last_success is not None or pid is None or newest is None:
+    if last_success is not None or pid is None:
         return None
+    if newest is None:  # a daemon that has only just started: its start-up is the sign
+        return None if daemon is None else FirstSync(None, daemon.started_at)
     if not in_progress and newest.outcome != RunOutcome.DEFERRED:
         return None
     waiting = daemon.budget_wait_until if daemon else None

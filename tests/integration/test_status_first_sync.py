@@ -5,6 +5,7 @@ reports are the running daemon's own. Times are injected: `now` and the state fi
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -119,6 +120,18 @@ def test_a_first_sync_run_by_sync_once_counts_from_its_start(root: Path) -> None
         later = status_at(store, root, NOW + timedelta(hours=1))
     assert check_line(report) == "healthy: first sync in progress, last progress 10 min ago"
     assert not later.healthy
+
+
+def test_a_daemon_just_started_on_an_empty_root_is_starting_its_first_sync(root: Path) -> None:
+    state_dir = root / ".syncd"
+    state_dir.mkdir(parents=True, exist_ok=True)
+    with lock_held_by_another_process(state_dir) as holder:
+        state = replace(daemon_state(holder.pid), started_at=NOW - timedelta(seconds=3))
+        write_state(state_dir, state)
+        report = collect_status(
+            None, state_dir, now=NOW, sync_seconds=300, stale_after_seconds=STALE_AFTER
+        )
+    assert check_line(report) == "healthy: first sync in progress, last progress 3 s ago"
 
 
 def test_no_first_sync_under_way_is_still_no_success_yet(root: Path) -> None:
