@@ -1,12 +1,15 @@
 """What an idle daemon writes to its log: every line, and how many that makes an hour.
 
-Run: .venv/bin/python bench/idle_log.py [--minutes 10 --interval 60 --log-level INFO]
+Run: .venv/bin/python bench/idle_log.py [--minutes 10 --interval 60 --log-level INFO
+     --compare ../main/.venv/bin/python]
 
 A devserver holds a small mirror's worth of synthetic sessions; `syncd sync --once`
 mirrors them; then `syncd run` syncs every --interval seconds with nothing to do, logging
 at --log-level. Its stderr is captured as it is (the root is given relative to the
 daemon's working folder, so no path of this machine shows), then printed line by line
 with the count: start-up lines, lines while idle (per hour), and the lines of stopping.
+--compare PYTHON runs the same at the same time with another interpreter (another
+checkout's .venv/bin/python runs that checkout's syncd), each against its own devserver.
 Nothing is asserted beyond sanity.
 """
 
@@ -25,7 +28,7 @@ from contextlib import closing
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from sync_bench import KEY, SYNCD, devserver
+from sync_bench import KEY, devserver
 
 STARTUP_SECONDS = 5.0  # lines in the first seconds are start-up and its reconciliation
 
@@ -52,24 +55,25 @@ def cycles_by_kind(root: Path) -> dict[str, int]:
         return {str(kind): int(n) for kind, n in db.execute(query) if kind != "once"}
 
 
-def run(args: argparse.Namespace) -> tuple[list[tuple[float, str]], float, dict[str, int]]:
+Result = tuple[list[tuple[float, str]], float, dict[str, int]]
+
+
+def run(args: argparse.Namespace, python: str, stop: threading.Event) -> Result:
     """The daemon's lines, each with the seconds since it started; the seconds it ran; its
-    cycles by kind."""
+    cycles by kind. `python` runs syncd (another checkout's interpreter runs its syncd)."""
+    syncd = [python, "-m", "syncd"]
     seeded = ("--synthetic", str(args.sessions), "--projects", str(args.projects))
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
     lines: list[tuple[float, str]] = []
     with tempfile.TemporaryDirectory(prefix="syncd-log-") as scratch, devserver(*seeded) as url:
         env = daemon_env(url, args)
         done = subprocess.run(
-            [*SYNCD, "sync", "--once"], env=env, cwd=scratch, capture_output=True, check=False
+            [*syncd, "sync", "--once"], env=env, cwd=scratch, capture_output=True, check=False
         )
         if done.returncode != 0:
             raise RuntimeError(f"the first sync failed: {done.stderr.decode().strip()}")
         started = time.monotonic()
         daemon = subprocess.Popen(
-            [*SYNCD, "run"], env=env, cwd=scratch, stderr=subprocess.PIPE, text=True
+            [*syncd, "run"], env=env, cwd=scratch, stderr=subprocess.PIPE, text=True
         )
         assert daemon.stderr is not None
         reader = threading.Thread(
@@ -99,6 +103,9 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=300)
     parser.add_argument("--projects", type=int, default=6)
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING"])
+    parser.add_argument(
+        "--compare", metavar="PYTHON", help="also run another checkout's syncd beside it"
+    )
     args = parser.parse_args()
 
     print(
@@ -106,7 +113,37 @@ def main() -> None:
         f"{args.interval:g} s, {args.minutes:g} min",
         flush=True,
     )
-    lines, ran, cycles = run(args)
+    stop = threading.Event()  # SIGTERM or Ctrl-C ends the runs early, reported as they are
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    results: dict[str, Result] = {}
+    runs = [("this syncd", sys.executable)] + (
+        [("--compare", args.compare)] if args.compare else []
+    )
+    threads = [
+        threading.Thread(target=lambda n=name, p=python: results.update({n: run(args, p, stop)}))
+        for name, python in runs
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for name, _ in runs:
+        print(f"=== {name} ===")
+        report(args, *results[name])
+    if len(results) == 2:
+        ours, theirs = (idle_per_hour(*results[name]) for name, _ in runs)
+        print(f"idle lines per hour, side by side: {ours:.1f} here, {theirs:.1f} --compare")
+
+
+def idle_per_hour(lines: list[tuple[float, str]], ran: float, _: object) -> float:
+    idle = sum(1 for at, _ in lines if STARTUP_SECONDS <= at < ran)
+    return idle * 3600 / max(ran - STARTUP_SECONDS, 1.0)
+
+
+def report(
+    args: argparse.Namespace, lines: list[tuple[float, str]], ran: float, cycles: dict[str, int]
+) -> None:
     print("--- the daemon's log, as written ---")
     for _, line in lines:
         print(line)
