@@ -19,7 +19,7 @@ import pytest
 from syncd.config import ScheduleSettings, Settings
 from syncd.daemon.notify import Notifier
 from syncd.daemon.service import Daemon
-from syncd.devserver import DevServer
+from syncd.devserver import DevServer, Fault
 from syncd.logs import configure_logging
 
 DEADLINE = 20.0
@@ -139,3 +139,43 @@ def test_idle_cycles_log_nothing_at_info_and_a_changed_cycle_one_line(
     assert len(others) == 1, others  # the push worker saying it is off
     assert "pushing is off" in log[0]
     assert not any("apscheduler" in line for line in log)
+
+
+@pytest.mark.usefixtures("restore_logging")
+def test_cycles_longer_than_the_interval_delay_the_next_without_a_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each incremental cycle takes 0.6 s against a 0.2 s interval: the scheduler's note
+    that a run was skipped is there at DEBUG (so the overlap really happened) and nowhere
+    at WARNING, and the next cycle waits for the one before."""
+    monkeypatch.delenv("JOURNAL_STREAM", raising=False)
+    notify_path = tmp_path / "notify.sock"
+    with (
+        DevServer(api_key="k", port=0, rate_limit=None) as server,
+        socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock,
+        (tmp_path / "stderr").open("w+", encoding="utf-8") as stream,
+    ):
+        sock.bind(str(notify_path))
+        server.add_project("App", project_id="proj_app")
+        server.put_session("proj_app", session_id="00000001-s", name="s1", markdown="# s\n")
+        settings = Settings(root=tmp_path / "mirror", base_url=server.url, api_key="k").model_copy(
+            update={"schedule": FAST}
+        )
+        configure_logging("DEBUG", "text", stream)
+        statuses = Statuses(sock, [])
+        daemon = Daemon(
+            lambda: settings,
+            notifier=Notifier({"NOTIFY_SOCKET": str(notify_path)}),
+            install_signals=False,
+        )
+        with running(daemon):
+            statuses.cycles(1)  # the start-up reconciliation, at full speed
+            server.inject(Fault("latency", path="/sessions/recent", times=-1, delay=0.6))
+            slow = statuses.cycles(3)
+        log = lines_of(stream)
+
+    assert all(line.startswith("incremental: 0 new, 0 updated, 1 unchanged") for line in slow)
+    scheduler = [line for line in log if " apscheduler." in line]
+    assert any("maximum number of running instances reached" in line for line in scheduler)
+    assert all(line.startswith("DEBUG ") for line in scheduler), scheduler
+    assert not [line for line in log if line.startswith(("WARNING", "ERROR"))]
