@@ -19,6 +19,7 @@ import pytest
 from syncd.config import ScheduleSettings, Settings
 from syncd.daemon.notify import Notifier
 from syncd.daemon.service import Daemon
+from syncd.daemon.state import DaemonSettings, read_state
 from syncd.devserver import DevServer, Fault
 from syncd.logs import configure_logging
 
@@ -110,6 +111,8 @@ def test_idle_cycles_log_nothing_at_info_and_a_changed_cycle_one_line(
         with running(daemon):
             first = statuses.cycles(1)  # the start-up reconciliation mirrors all five
             idle = statuses.cycles(6)  # each 0.2 s after the one before ended
+            # Written after each cycle: idle ones leave the last progress as it was.
+            state = read_state(tmp_path / "mirror" / ".syncd")
             server.put_session(
                 "proj_app", session_id="00000002-s", name="s2", markdown="# edited\n"
             )
@@ -121,6 +124,13 @@ def test_idle_cycles_log_nothing_at_info_and_a_changed_cycle_one_line(
         log = lines_of(stream)
 
     assert first[0].startswith("reconcile: 5 new, 0 updated, 0 unchanged, 0 failed")
+    # What `syncd status` reads: the settings in force and how far the last cycle got.
+    assert state is not None
+    assert state.settings == DaemonSettings(
+        sync_seconds=0.2, reconcile_seconds=3600, push=False, git=False
+    )
+    assert state.progress is not None
+    assert (state.progress.done, state.progress.total) == (4, 5)  # the fifth was under way
     assert all(
         line.startswith("incremental: 0 new, 0 updated, 5 unchanged, 0 failed") for line in idle
     )
