@@ -13,7 +13,7 @@
 FROM python:3.11-slim-bookworm AS build
 WORKDIR /src
 # Only what `pip install .` reads, so edits to tests or docs do not invalidate this layer.
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md LICENSE ./
 COPY syncd ./syncd
 COPY migrations ./migrations
 # A virtualenv is one directory to copy into the final image, without pip's build leftovers.

@@ -20,15 +20,22 @@ START = "<!-- cli-reference:start -->"
 END = "<!-- cli-reference:end -->"
 
 
-def _help_of(command: Any, path: list[str]) -> list[str]:
-    context = typer.Context(command, info_name=" ".join(path), max_content_width=88)
+def _help_of(command: Any, path: list[str], parent: typer.Context | None = None) -> list[str]:
+    # Each context under its parent, as when run: settings such as -h are inherited.
+    context = typer.Context(
+        command,
+        parent=parent,
+        info_name=path[-1],
+        max_content_width=88,
+        **command.context_settings,
+    )
     context.terminal_width = 88
     blocks = [f"$ {' '.join(path)} --help\n{command.get_help(context)}"]
     if hasattr(command, "list_commands"):
         for name in command.list_commands(context):
             sub = command.get_command(context, name)
             if sub is not None:
-                blocks.extend(_help_of(sub, [*path, name]))
+                blocks.extend(_help_of(sub, [*path, name], context))
     return blocks
 
 

@@ -54,6 +54,19 @@ MAX_SECONDS = 30 * 24 * 3600
 #: Hosts plain http:// may always reach: the traffic never leaves the machine.
 LOOPBACK_NAMES = frozenset({"localhost"})
 
+#: SYNCD_* variables that are not settings but are read all the same: by the test suite
+#: and the benchmarks. They are never warned about.
+NOT_SETTINGS = frozenset(
+    {
+        "SYNCD_TEST_POSTGRES_URL",
+        "SYNCD_BENCH_CORPUS",
+        "SYNCD_MACHINE_EXAMPLES",
+        "SYNCD_UPDATE_README",
+    }
+)
+# Unknown variables already warned about: once a process, however often settings load.
+_warned_variables: set[str] = set()
+
 # Which TOML file the next Settings() reads; a context variable keeps load_settings re-entrant.
 _toml_path: ContextVar[Path | None] = ContextVar("syncd_toml_path", default=None)
 
@@ -405,6 +418,7 @@ def load_settings(config_path: Path | None = None, **overrides: object) -> Setti
     if path.is_file():
         _check_toml(path)
     _check_json_variables(os.environ)
+    _warn_unknown_variables(os.environ)
     token = _toml_path.set(path if path.is_file() else None)
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
@@ -434,6 +448,49 @@ def _check_json_variables(environ: Mapping[str, str]) -> None:
             raise ConfigError(
                 variable, f"must be a JSON object, or set each field as {variable}__<FIELD>"
             )
+
+
+def unknown_variables(environ: Mapping[str, str]) -> list[tuple[str, str | None]]:
+    """The SYNCD_* variables that name no setting, each with the closest setting's
+    variable (None when none is close): pydantic-settings ignores them silently."""
+    known = _variable_names(Settings, ENV_PREFIX)
+    unknown = sorted(
+        name.upper()
+        for name in environ
+        if name.upper().startswith(ENV_PREFIX)
+        and name.upper() not in known
+        and name.upper() not in NOT_SETTINGS
+    )
+    if not unknown:
+        return []
+    import difflib  # only when there is something to suggest
+
+    found: list[tuple[str, str | None]] = []
+    for name in unknown:
+        closest = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
+        found.append((name, closest[0] if closest else None))
+    return found
+
+
+def _warn_unknown_variables(environ: Mapping[str, str]) -> None:
+    for name, closest in unknown_variables(environ):
+        if name in _warned_variables:
+            continue
+        _warned_variables.add(name)
+        hint = f"; did you mean {closest}?" if closest else " (see the settings table)"
+        logger.warning("%s is not a setting%s", name, hint)
+
+
+def _variable_names(model: type[BaseModel], prefix: str) -> set[str]:
+    """Every SYNCD_* name a setting is read from, nested tables included (as a whole, as
+    JSON, and field by field)."""
+    found: set[str] = set()
+    for name, field in model.model_fields.items():
+        variable = prefix + name.upper()
+        found.add(variable)
+        if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel):
+            found |= _variable_names(field.annotation, variable + "__")
+    return found
 
 
 def _json_variables(model: type[BaseModel], prefix: str) -> dict[str, type]:

@@ -102,6 +102,41 @@ def list_sessions(
     return [Listed(r, projects.get(r.project_id), settings.mirror_root) for r in records[:limit]]
 
 
+def resolve_project(settings: Settings, wanted: str) -> str:
+    """The id of the project `wanted` names: its id, its name (any case) or its folder in
+    the mirror. ConfigError (exit 2) lists the candidates of an ambiguous name, or the
+    closest names of an unknown one."""
+    with reading_index(settings) as index:
+        projects = list(index.projects().values())
+    return match_project(projects, wanted).id
+
+
+def match_project(projects: list[ProjectRecord], wanted: str) -> ProjectRecord:
+    """The one project `wanted` names (see `resolve_project`)."""
+    for project in projects:
+        if project.id == wanted:
+            return project
+    folded = wanted.casefold().strip("/")
+    found = sorted(
+        (p for p in projects if folded in (p.name.casefold(), p.dirname.casefold())),
+        key=lambda p: p.id,
+    )
+    if len(found) == 1:
+        return found[0]
+    if found:
+        listed = ", ".join(f"{p.name!r} ({p.dirname}/, id {p.id})" for p in found)
+        raise ConfigError(
+            "--project", f"{wanted!r} names {len(found)} projects: {listed}; give the id"
+        )
+    import difflib  # only for a name that matched nothing
+
+    # Case-insensitive, as the match itself: "my ap" is close to "My App".
+    by_folded = {name.casefold(): name for p in projects for name in (p.name, p.dirname)}
+    close = difflib.get_close_matches(folded, sorted(by_folded), n=3, cutoff=0.5)
+    hint = f"; closest: {', '.join(repr(by_folded[c]) for c in close)}" if close else ""
+    raise ConfigError("--project", f"no project named {wanted!r}{hint}")
+
+
 def find_session(settings: Settings, session: str) -> Listed:
     """The session an id, id prefix or file names; an ambiguous prefix raises, listing
     the matches."""

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from syncd.config import Settings
+from syncd.daemon.state import DaemonSettings
 from syncd.daemon.status import StatusReport, collect_status, open_index
 from syncd.errors import SyncdError
 from syncd.index.queries import IndexReader, IndexReading
@@ -31,10 +32,24 @@ def read_status(settings: Settings) -> StatusReport:
             sync_seconds=settings.schedule.sync_seconds,
             stale_after_seconds=settings.stale_after_seconds,
             reserve=settings.budget.reserve,
+            configured=configured(settings),
         )
     finally:
         if index is not None:
             index.close()
+
+
+def configured(settings: Settings) -> DaemonSettings:
+    """What a daemon started with `settings` would run with (no key command is run: a
+    PullStory key set in any of its three ways counts as pushing on)."""
+    pullstory = settings.pullstory
+    keyed = (pullstory.api_key, pullstory.api_key_file, pullstory.api_key_command)
+    return DaemonSettings(
+        sync_seconds=settings.schedule.sync_seconds,
+        reconcile_seconds=settings.schedule.reconcile_seconds,
+        push=any(key is not None for key in keyed),
+        git=settings.git.enabled,
+    )
 
 
 def _owned(settings: Settings, store: Store) -> Store | None:

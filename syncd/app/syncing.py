@@ -7,9 +7,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import platformdirs
-
 from syncd.app.demo import demo_server
+from syncd.app.demo_mirror import demo_root
+from syncd.app.progress import ProgressDisplay
+from syncd.cloud.client import CloudClient
 from syncd.config import DEFAULT_BASE_URL, Settings
 from syncd.daemon.cycle import run_cycle
 from syncd.daemon.runtime import build_client, open_root, sync_options
@@ -55,7 +56,7 @@ def cloud_endpoint(
             f"no API key for {settings.base_url}; set SYNCD_API_KEY (or api_key_file / "
             "api_key_command), or pass --demo to try syncd on its built-in demo server",
         )
-    root = settings.root or Path(platformdirs.user_data_dir("syncd")) / "demo"
+    root = settings.root or demo_root()
     server, source = demo_server(settings.demo_corpus)
     reason = "" if demo else "No API key configured (SYNCD_API_KEY). "
     say(
@@ -72,7 +73,7 @@ def sync_once(
     demo: bool = False,
     dry_run: bool = False,
     allow_mass_delete: bool = False,
-    progress: Progress | None = None,
+    progress: ProgressDisplay | None = None,
     say: Callable[[str], None],
 ) -> SyncResult:
     """One full sync of the root (deletions confirmed and trashed), as `syncd sync` runs
@@ -82,11 +83,27 @@ def sync_once(
         options = sync_options(settings, allow_mass_delete=allow_mass_delete, dry_run=dry_run)
         with (
             open_root(settings) as (store, mirror),
-            build_client(settings, endpoint.base_url, endpoint.api_key, interactive=True) as client,
+            build_client(
+                settings,
+                endpoint.base_url,
+                endpoint.api_key,
+                interactive=True,
+                on_budget_wait=None if progress is None else progress.budget_wait,
+            ) as client,
         ):
-            engine = SyncEngine(client, store, mirror, progress=progress, options=options)
+            steps = None if progress is None else _steps_to(progress, client)
+            engine = SyncEngine(client, store, mirror, progress=steps, options=options)
             report = run_cycle(settings, store, engine, "once")
     return SyncResult(report, settings.mirror_root)
+
+
+def _steps_to(display: ProgressDisplay, client: CloudClient) -> Progress:
+    """The engine's step callback, with the bytes the client has received so far."""
+
+    def step(done: int, total: int, label: str) -> None:
+        display.step(done, total, label, client.stats.bytes_received)
+
+    return step
 
 
 def run_daemon(load_settings: Callable[[], Settings]) -> int:

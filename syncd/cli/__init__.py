@@ -3,7 +3,8 @@
 - `commands`: the typer app, which command is which, and the error handler;
 - `mirroring`: sync, run, status, doctor, db; `pushing`: brief, push;
   `browsing`: ls, show, search; `devserver`: the local server;
-- `options`: what every command shares (global options, settings, the session argument).
+- `options`: what every command shares (global options, settings, the session argument);
+  `since`: the forms --since takes; `completion`: the shell completion scripts.
 
 Start-up time is part of the interface: `syncd --version` answers before typer is
 imported, and the command modules import their heavy dependencies (SQLAlchemy, pydantic,

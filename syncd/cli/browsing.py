@@ -7,18 +7,44 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from syncd.cli.options import SessionArg, settings_of
+from syncd.cli.options import SessionArg, reading_settings_of
 from syncd.errors import ConfigError
 from syncd.index.filters import SessionFilter
 
 if TYPE_CHECKING:  # commands import what only they need, so `syncd search` starts fast
     from syncd.app.browsing import Listed
+    from syncd.config import Settings
 
-ProjectOpt = Annotated[str | None, typer.Option("--project", help="Project name or id.")]
+
+def _since(value: str | None) -> str | None:
+    """--since as the UTC moment it names; a form not understood is a usage error."""
+    if value is None:
+        return None
+    from datetime import UTC, datetime
+
+    from syncd.cli.since import parse_since  # here: `syncd --help` never parses a date
+
+    try:
+        return parse_since(value, datetime.now(UTC))
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
+ProjectOpt = Annotated[
+    str | None,
+    typer.Option("--project", help="Project id, name (any case) or folder in the mirror."),
+]
 TagOpt = Annotated[str | None, typer.Option("--tag", help="Only sessions with this tag.")]
 ModelOpt = Annotated[str | None, typer.Option("--model", help="Only sessions using this model.")]
 SinceOpt = Annotated[
-    str | None, typer.Option("--since", help="Only sessions started on or after (YYYY-MM-DD).")
+    str | None,
+    typer.Option(
+        "--since",
+        callback=_since,
+        metavar="WHEN",
+        help="Only sessions started on or after WHEN: 2025-07-20, 2025-07-20T10:30, "
+        "7d, 12h, 30m, 2w, today or yesterday (UTC).",
+    ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON (one object per line).")]
 
@@ -30,7 +56,9 @@ def ls_command(
     model: ModelOpt = None,
     since: SinceOpt = None,
     sort: Annotated[str, typer.Option(help="date, name or size.")] = "date",
-    limit: Annotated[int | None, typer.Option(help="Show at most N sessions.")] = None,
+    limit: Annotated[
+        int | None, typer.Option(min=1, metavar="N", help="Show at most N sessions.")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """List mirrored sessions (newest first) with their PullStory story when there is one."""
@@ -38,8 +66,9 @@ def ls_command(
 
     if sort not in SORTS:
         raise ConfigError("--sort", "use date, name or size")
-    wanted = SessionFilter(project=project, tag=tag, model=model, since=since)
-    for listed in list_sessions(settings_of(ctx), wanted, sort=sort, limit=limit):
+    settings = reading_settings_of(ctx)
+    wanted = _filter(settings, project, tag, model, since)
+    for listed in list_sessions(settings, wanted, sort=sort, limit=limit):
         _print_session(listed, as_json)
 
 
@@ -53,7 +82,7 @@ def show_command(
     """Show one session: metadata, file path and story URL. Ambiguous prefixes list matches."""
     from syncd.app.browsing import find_session, open_in_editor
 
-    listed = find_session(settings_of(ctx), session)
+    listed = find_session(reading_settings_of(ctx), session)
     record, project = listed.record, listed.project
     meta = record.metadata
     rows = [
@@ -83,14 +112,15 @@ def search_command(
     tag: TagOpt = None,
     model: ModelOpt = None,
     since: SinceOpt = None,
-    limit: Annotated[int, typer.Option(help="Show at most N results.")] = 20,
+    limit: Annotated[int, typer.Option(min=1, metavar="N", help="Show at most N results.")] = 20,
     as_json: JsonOpt = False,
 ) -> None:
     """Search the mirrored sessions locally (names, tags, models, bodies), best first."""
     from syncd.app.searching import search_sessions
 
-    wanted = SessionFilter(project=project, tag=tag, model=model, since=since)
-    found = search_sessions(settings_of(ctx), query, wanted, limit=limit)
+    settings = reading_settings_of(ctx)
+    wanted = _filter(settings, project, tag, model, since)
+    found = search_sessions(settings, query, wanted, limit=limit)
     for item in found:
         hit, path, project_name = item.hit, item.path, item.project_name
         if as_json:
@@ -109,6 +139,17 @@ def search_command(
         print(f"  {path}")
     if not found and not as_json:
         print("No matches.")
+
+
+def _filter(
+    settings: Settings, project: str | None, tag: str | None, model: str | None, since: str | None
+) -> SessionFilter:
+    """The filters as given, --project resolved to one project's id (or exit 2)."""
+    if project is not None:
+        from syncd.app.browsing import resolve_project
+
+        project = resolve_project(settings, project)
+    return SessionFilter(project=project, tag=tag, model=model, since=since)
 
 
 def _print_session(listed: Listed, as_json: bool) -> None:

@@ -11,19 +11,28 @@ from typing import Annotated
 import typer
 
 from syncd import __version__
-from syncd.cli import browsing, devserver, mirroring, pushing
-from syncd.cli.options import Options
+from syncd.cli import browsing, completion, devserver, mirroring, pushing
+from syncd.cli.options import CONTEXT_SETTINGS, Options, hoist_global_options
 from syncd.errors import SyncdError
 
 app = typer.Typer(
     help="Mirror your SpecStory Cloud sessions to a Markdown folder tree and a SQLite index.",
     no_args_is_help=True,
+    context_settings=CONTEXT_SETTINGS,
+    # No --install-completion/--show-completion on every command line: `syncd completion
+    # SHELL` prints the script, loaded where the user chooses (typer's installer would
+    # edit ~/.bashrc itself).
     add_completion=False,
     pretty_exceptions_enable=False,
     # Plain click help: stable text for logs, pipes and the README's CLI reference.
     rich_markup_mode=None,
 )
-db_app = typer.Typer(help="Manage the index database.", no_args_is_help=True, rich_markup_mode=None)
+db_app = typer.Typer(
+    help="Manage the index database.",
+    no_args_is_help=True,
+    context_settings=CONTEXT_SETTINGS,
+    rich_markup_mode=None,
+)
 app.add_typer(db_app, name="db")
 
 
@@ -43,7 +52,7 @@ def main_options(
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
     ] = False,
 ) -> None:
-    """Global options shared by every command."""
+    """Global options shared by every command (before or after the command's name)."""
     ctx.obj = Options(config=config)
 
 
@@ -59,6 +68,7 @@ app.command("ls")(browsing.ls_command)
 app.command("show")(browsing.show_command)
 app.command("search")(browsing.search_command)
 app.command("devserver")(devserver.devserver_command)
+app.command("completion")(completion.completion_command)
 
 
 def run(argv: list[str] | None = None) -> int:
@@ -67,8 +77,10 @@ def run(argv: list[str] | None = None) -> int:
     Usage errors, --help and interrupts are handled by the argument parser (standalone
     mode) and arrive here as SystemExit.
     """
+    completion.prepare_if_completing()
     try:
-        app(args=argv, prog_name="syncd", standalone_mode=True)
+        args = hoist_global_options(sys.argv[1:] if argv is None else argv)
+        app(args=args, prog_name="syncd", standalone_mode=True)
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 1
     except SyncdError as exc:

@@ -5,14 +5,19 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from syncd.cli.options import Options, settings_of
+from syncd.cli.options import Options, reading_settings_of, settings_of
 from syncd.errors import EXIT_ITEMS_FAILED, SyncdError
+
+if TYPE_CHECKING:  # rich and the sync machinery load only when a sync runs
+    from rich.progress import Progress, TaskID
+
+    from syncd.app.progress import BudgetWait, ProgressDisplay
 
 
 def sync_command(
@@ -115,7 +120,7 @@ def status_command(
     from syncd.daemon.status_text import check_line, describe
 
     try:
-        report = read_status(settings_of(ctx))
+        report = read_status(reading_settings_of(ctx))
     except SyncdError as exc:
         if not check:
             raise
@@ -227,17 +232,39 @@ def _to_stderr(line: str) -> None:
 
 
 @contextmanager
-def _progress() -> Iterator[Callable[[int, int, str], None] | None]:
+def _progress() -> Iterator[ProgressDisplay | None]:
     """A progress bar on a terminal; nothing when output goes to a log."""
     if not sys.stderr.isatty():
         yield None
         return
-    from rich.progress import Progress
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    with Progress(transient=True) as bar:
-        task = bar.add_task("syncing", total=None)
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[received]}"),
+    )
+    with Progress(*columns, transient=True) as bar:
+        yield _Bar(bar, bar.add_task("syncing", total=None, received=""))
 
-        def update(done: int, total: int, label: str) -> None:
-            bar.update(task, completed=done, total=total, description=label[:40] or "(unnamed)")
 
-        yield update
+class _Bar:
+    """The rich bar as the sync's ProgressDisplay: steps, bytes, and why it stands still."""
+
+    def __init__(self, bar: Progress, task: TaskID) -> None:
+        self._bar, self._task = bar, task
+
+    def step(self, done: int, total: int, label: str, received: int) -> None:
+        self._bar.update(
+            self._task,
+            completed=done,
+            total=total,
+            description=label[:40] or "(unnamed)",
+            received=f"{received / 1_000_000:.1f} MB",
+        )
+
+    def budget_wait(self, wait: BudgetWait) -> None:
+        from syncd.app.progress import budget_wait_text
+
+        self._bar.update(self._task, description=budget_wait_text(wait))

@@ -197,6 +197,33 @@ class RateBudget:
         return BudgetSnapshot(self.limit, self.remaining, self.reset_at, self.observed_at, blocked)
 
 
+@dataclass(frozen=True)
+class BudgetWait:
+    """The client is about to wait for the rate budget: what a progress display says.
+
+    `until` is epoch seconds; `backlog` the requests the caller still has to make (the
+    executor's steps left); `per_hour` what the budget lets through in an hour, when known.
+    """
+
+    until: float
+    seconds: float
+    backlog: int
+    per_hour: float | None
+
+    def backlog_seconds(self) -> float | None:
+        """How long the whole backlog takes at the budget's rate, from the end of this wait."""
+        if not self.per_hour:
+            return None
+        return self.backlog / self.per_hour * 3600.0
+
+
+def budget_wait(budget: RateBudget, seconds: float, window_seconds: float = 3600.0) -> BudgetWait:
+    """The wait `budget` asks for now, as an event (the window is the API's hour)."""
+    usable = None if budget.limit is None else budget.limit - budget.reserved()
+    per_hour = None if usable is None else usable * 3600.0 / window_seconds
+    return BudgetWait(budget.now() + seconds, seconds, max(budget.pending, 1), per_hour)
+
+
 def _same(a: BudgetSnapshot, b: BudgetSnapshot) -> bool:
     """Field by field, NaN never being the same as anything (it had to be replaced)."""
     return dataclasses.astuple(a) == dataclasses.astuple(b) and not any(

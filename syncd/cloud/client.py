@@ -31,7 +31,7 @@ from syncd.cloud.answers import (
     stated_total,
 )
 from syncd.cloud.body import DEFAULT_MAX_BODY_BYTES, SessionBody, describe_error
-from syncd.cloud.budget import RateBudget
+from syncd.cloud.budget import BudgetWait, RateBudget, budget_wait
 from syncd.cloud.headers import ServerHeaders
 from syncd.cloud.models import (
     PROJECT_VOLATILE,
@@ -68,6 +68,8 @@ API_PREFIX = "/api/v1"
 MAX_LIST_PAGES = 500
 DEFAULT_MIN_TRANSFER_RATE = 1024.0
 """Bytes per second a body must average, after the timeout's grace, unless told otherwise."""
+# A budget wait at least this long is announced (on_budget_wait); shorter pacing is not.
+NOTICEABLE_WAIT = 1.0
 
 
 @dataclass(frozen=True)
@@ -91,6 +93,7 @@ class RequestStats:
 
     requests: int = 0
     not_modified: int = 0
+    bytes_received: int = 0  # bodies as they came over the wire, for progress displays
 
     def record(self, status: int) -> None:
         self.requests += 1
@@ -117,6 +120,7 @@ class CloudClient:
         max_json_bytes: int = MAX_JSON_BYTES,
         min_transfer_rate: float = DEFAULT_MIN_TRANSFER_RATE,
         clock: Callable[[], float] = time.monotonic,
+        on_budget_wait: Callable[[BudgetWait], None] | None = None,
     ) -> None:
         base_url = base_url.rstrip("/")
         # Shown in messages, logs and front matter: never a password the URL may carry.
@@ -126,6 +130,8 @@ class CloudClient:
         # Every request passes through one budget; interactive when nobody says otherwise.
         self.budget = budget or RateBudget(interactive=True)
         self.max_budget_wait = max_budget_wait
+        # Told before every wait for the budget that a person would notice (a progress bar).
+        self.on_budget_wait = on_budget_wait
         self.max_body_bytes = max_body_bytes
         self.max_json_bytes = max_json_bytes
         self._min_rate = min_transfer_rate
@@ -313,7 +319,7 @@ class CloudClient:
                     raise exc.error from exc
                 logger.warning("%s; trying again", exc.error.message)
             finally:
-                response.close()
+                self._close(response)
             self._sleep(self.retry.backoff(attempt, self._jitter()))
         raise AssertionError("unreachable: the last attempt returns or raises")
 
@@ -348,8 +354,14 @@ class CloudClient:
             try:
                 yield response
             finally:
-                response.close()
+                self._close(response)
             return
+
+    def _close(self, response: httpx.Response) -> None:
+        """Close a final response, counting the bytes it brought (for progress displays)."""
+        response.close()
+        with self._gate:
+            self.stats.bytes_received += response.num_bytes_downloaded
 
     def _attempt(
         self, method: str, path: str, headers: dict[str, str], attempt: int, last: bool
@@ -428,6 +440,8 @@ class CloudClient:
             # Pacing waits are part of the plan; only a spent budget ends the cycle early.
             if wait > self.max_budget_wait and self.budget.waiting_for_reset():
                 raise BudgetExhaustedError(self.budget.now() + wait, wait)
+            if self.on_budget_wait is not None and wait >= NOTICEABLE_WAIT:
+                self.on_budget_wait(budget_wait(self.budget, wait))
             self._sleep(wait)
 
     def _observe(self, response: httpx.Response) -> None:

@@ -29,6 +29,19 @@ def run_cycle(settings: Settings, store: Store, engine: SyncEngine, kind: str) -
     return report
 
 
+def cycle_line(kind: str, report: CycleReport, budget_left: int | None, seconds: float) -> str:
+    """The one line a cycle is logged (and told to systemd) with."""
+    budget = "unknown" if budget_left is None else str(budget_left)
+    return f"{kind}: {report.summary()}; budget left {budget}; {seconds:.1f} s"
+
+
+def worth_telling(report: CycleReport) -> bool:
+    """Whether a cycle changed something, failed or stopped early: an INFO line. An idle
+    cycle (everything unchanged) is logged at DEBUG, so an idle day adds nothing at INFO."""
+    changed = report.new or report.updated or report.deleted or report.written or report.removed
+    return bool(changed) or not report.ok or bool(report.deferred)
+
+
 def _sync(engine: SyncEngine, kind: str) -> CycleReport:
     if kind in FULL_KINDS:
         return engine.run_once(kind)

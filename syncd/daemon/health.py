@@ -7,9 +7,11 @@ Each problem is one line that says what happened and, where it helps, what to do
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
-from syncd.daemon.status_text import duration, one_line, plural, run_kind, when
+from syncd.daemon.state import CycleProgress
+from syncd.daemon.status_text import clock, duration, one_line, plural, run_kind, when
 from syncd.index.records import ArchiveState, RunOutcome, RunRecord
 
 NO_SUCCESS_YET = "no successful sync yet"
@@ -28,6 +30,38 @@ def run_in_progress(
     if newest is None or newest.ended_at is not None or holder_pid is None:
         return False
     return holder_started_at is None or newest.started_at >= holder_started_at
+
+
+@dataclass(frozen=True)
+class FirstSync:
+    """A first sync under way: how far (when the daemon says), its newest sign of life,
+    and the end of the rate budget wait it is in, if any."""
+
+    progress: CycleProgress | None
+    last_progress: datetime
+    budget_wait_until: datetime | None = None
+
+
+def first_sync_health(first: FirstSync, now: datetime, stale_after: float) -> tuple[bool, str]:
+    """Healthy while it progresses or waits for the budget; stalled once it has made no
+    progress for `stale_after` seconds or more. (healthy, the line that says so)."""
+    counts = _counts(first.progress)
+    waiting = first.budget_wait_until
+    if waiting is not None and waiting > now:
+        return True, f"first sync waiting for the rate budget until {clock(waiting)}{counts}"
+    quiet = max(0.0, (now - first.last_progress).total_seconds())
+    if quiet < stale_after:
+        return True, f"first sync in progress{counts}, last progress {duration(quiet)} ago"
+    return False, (
+        f"the first sync has stalled: no progress for {duration(quiet)} "
+        f"(more than the {duration(stale_after)} allowed){counts}"
+    )
+
+
+def _counts(progress: CycleProgress | None) -> str:
+    if progress is None:
+        return ""
+    return f": {progress.done:,} of {progress.total:,} sessions"
 
 
 def find_problem(

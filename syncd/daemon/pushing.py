@@ -71,6 +71,11 @@ class PushWorker:
         # Looking reads every session's row, which an idle cycle need not pay for.
         self._rules_due = True
 
+    @property
+    def enabled(self) -> bool:
+        """Whether pushing runs: a PullStory token was found at start."""
+        return self._token is not None
+
     def start(self, scheduler: BackgroundScheduler) -> None:
         settings = self._settings()
         token = settings.pullstory.resolve_api_key()

@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from syncd.cloud.budget import RateBudget
+from syncd.cloud.budget import BudgetWait, RateBudget
 from syncd.cloud.client import CloudClient, RetryPolicy
 from syncd.config import Settings
 from syncd.daemon.archiving import STORY_URL_REASON, commit_journal
@@ -48,6 +48,7 @@ def build_client(
     interactive: bool,
     sleep: Callable[[float], None] = time.sleep,
     budget: RateBudget | None = None,
+    on_budget_wait: Callable[[BudgetWait], None] | None = None,
 ) -> CloudClient:
     """A client whose every request passes through a budget with the configured reserve.
 
@@ -65,6 +66,7 @@ def build_client(
         max_budget_wait=settings.budget.max_inline_wait_seconds,
         max_body_bytes=settings.max_body_bytes,
         min_transfer_rate=settings.min_transfer_bytes_per_second,
+        on_budget_wait=on_budget_wait,
     )
 
 

@@ -1,7 +1,8 @@
 """`syncd run`: the scheduler, signals, the watchdog and the daemon's own state file.
 
 APScheduler 3 runs the jobs on a single worker thread, so two syncs never overlap:
-- incremental: every schedule.sync_seconds (jittered, coalesced),
+- incremental: schedule.sync_seconds (jittered) after the last cycle ended, so a long
+  cycle delays the next one instead of piling runs up behind it,
 - reconcile: at start-up and every schedule.reconcile_seconds (the only deletions),
 - drain: once, when the rate budget allows again, after a cycle it cut short.
 Pushing to PullStory has a thread of its own (`pushing.PushWorker`).
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 import signal
 import threading
 import time
@@ -27,12 +29,13 @@ from apscheduler.triggers.interval import IntervalTrigger
 from syncd.cloud.budget import RateBudget
 from syncd.config import ScheduleSettings, Settings
 from syncd.daemon.connection import ClientFactory, CloudConnection, daemon_client
-from syncd.daemon.cycle import run_cycle
+from syncd.daemon.cycle import cycle_line, run_cycle, worth_telling
 from syncd.daemon.heartbeat import Heartbeat
 from syncd.daemon.notify import Notifier
+from syncd.daemon.progress import ProgressNotes
 from syncd.daemon.pushing import PushWorker, may_change_selection
 from syncd.daemon.runtime import open_root, sync_options
-from syncd.daemon.state import DaemonState, write_state
+from syncd.daemon.state import DaemonSettings, DaemonState, write_state
 from syncd.errors import AuthError, ConfigError, StopRequested, SyncdError, redact_url
 from syncd.mirror.writer import Mirror
 from syncd.sync.engine import SyncEngine
@@ -68,6 +71,7 @@ class Daemon:
         self.budget_wait_until: datetime | None = None
         self._scheduler: BackgroundScheduler | None = None
         self._pushing: PushWorker | None = None
+        self._progress: ProgressNotes | None = None
         # One budget for the daemon's life: pacing and 429 back-off carry across jobs.
         self._budget = RateBudget(reserve=self.settings.budget.reserve, interactive=False)
         # One client (pool, TLS context) for every cycle; rebuilt after a reload.
@@ -86,6 +90,7 @@ class Daemon:
         Mirror(settings.mirror_root).ensure_root()
         with open_root(settings) as (store, mirror):
             self._store, self._mirror = store, mirror
+            self._progress = ProgressNotes(store.count_sessions)
             self._pushing = PushWorker(
                 lambda: self.settings, store, mirror, self.stop_event, lambda: self._api_key
             )
@@ -214,6 +219,9 @@ class Daemon:
             return
         self.heartbeat.start_job()
         self.activity = f"{kind} sync"
+        progress = self._progress
+        if progress is not None:
+            progress.new_cycle()
         self._write_state()
         started = time.monotonic()
         try:
@@ -226,6 +234,7 @@ class Daemon:
                 checkpoint=self._checkpoint,
                 heartbeat=self.heartbeat.beat,
                 known_bad_items=self._known_bad_items,
+                progress=None if progress is None else progress.step,
             )
             report = self._run_cycle(engine, kind)
             budget = self._budget
@@ -237,13 +246,17 @@ class Daemon:
                 self._schedule_drain(report)
         except AuthError as exc:
             logger.error("%s; will try again at the next cycle", exc.message)
+            self.notifier.status(f"{kind} failed: {exc.message}")
         except SyncdError as exc:
             logger.error("%s sync failed: %s", kind, exc.message)
-        except Exception:
+            self.notifier.status(f"{kind} failed: {exc.message}")
+        except Exception as exc:
             logger.exception("%s sync crashed; will try again at the next cycle", kind)
+            self.notifier.status(f"{kind} crashed: {type(exc).__name__}")
         finally:
             self.activity = "idle"
             self.heartbeat.end_job()
+            self._next_incremental_after_this()
             self._write_state()
 
     def _run_cycle(self, engine: SyncEngine, kind: str) -> CycleReport:
@@ -274,16 +287,24 @@ class Daemon:
     def _log_cycle(
         self, kind: str, report: CycleReport, remaining: int | None, started: float
     ) -> None:
-        budget = "unknown" if remaining is None else str(remaining)
-        logger.info(
-            "%s: %s; budget left %s; %.1f s",
-            kind,
-            report.summary(),
-            budget,
-            time.monotonic() - started,
-        )
+        line = cycle_line(kind, report, remaining, time.monotonic() - started)
+        logger.log(logging.INFO if worth_telling(report) else logging.DEBUG, "%s", line)
         for error in report.errors[:10]:
             logger.error("%s", error)
+        self.notifier.status(line)
+
+    def _next_incremental_after_this(self) -> None:
+        """The next incremental sync one interval (and its jitter) after this cycle ended:
+        a cycle longer than the interval delays it rather than queueing another behind."""
+        scheduler = self._scheduler
+        if scheduler is None or not scheduler.running or self.stop_event.is_set():
+            return
+        schedule = self.settings.schedule
+        delay = schedule.sync_seconds + random.uniform(0, schedule.jitter_seconds)
+        next_run = datetime.now(UTC) + timedelta(seconds=delay)
+        job = scheduler.get_job("incremental")
+        if job is not None and (job.next_run_time is None or job.next_run_time < next_run):
+            scheduler.modify_job("incremental", next_run_time=next_run)
 
     # --- reload and state --------------------------------------------------------------
 
@@ -334,6 +355,15 @@ class Daemon:
             trigger=IntervalTrigger(seconds=schedule.reconcile_seconds, timezone=UTC),
         )
 
+    def _effective_settings(self) -> DaemonSettings:
+        schedule = self.settings.schedule
+        return DaemonSettings(
+            sync_seconds=schedule.sync_seconds,
+            reconcile_seconds=schedule.reconcile_seconds,
+            push=self._pushing is not None and self._pushing.enabled,
+            git=self.settings.git.enabled,
+        )
+
     def _write_state(self) -> None:
         scheduler = self._scheduler
         next_sync = next_reconcile = None
@@ -352,6 +382,8 @@ class Daemon:
                     next_sync=next_sync,
                     next_reconcile=next_reconcile,
                     budget_wait_until=self.budget_wait_until,
+                    settings=self._effective_settings(),
+                    progress=None if self._progress is None else self._progress.latest,
                 ),
             )
         except SyncdError as exc:

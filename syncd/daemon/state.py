@@ -7,6 +7,7 @@ the file only describes; the lock says whether a daemon runs.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import secrets
@@ -23,6 +24,25 @@ logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
+class DaemonSettings:
+    """The settings the daemon runs with (after its last reload), for `syncd status`."""
+
+    sync_seconds: float
+    reconcile_seconds: float
+    push: bool  # a PullStory token was found, so the push worker runs
+    git: bool
+
+
+@dataclass(frozen=True)
+class CycleProgress:
+    """How far the running cycle is: `done` of `total` sessions, the last step at `at`."""
+
+    done: int
+    total: int
+    at: AwareDatetime
+
+
+@dataclass(frozen=True)
 class DaemonState:
     """The daemon's own account of what it is doing; times are aware (UTC when written)."""
 
@@ -32,6 +52,9 @@ class DaemonState:
     next_sync: AwareDatetime | None
     next_reconcile: AwareDatetime | None
     budget_wait_until: AwareDatetime | None
+    # Absent from a file an older syncd wrote.
+    settings: DaemonSettings | None = None
+    progress: CycleProgress | None = None
 
 
 _ADAPTER = TypeAdapter(DaemonState)
@@ -81,4 +104,8 @@ def _in_utc(state: DaemonState) -> DaemonState:
         next_sync=utc(state.next_sync),
         next_reconcile=utc(state.next_reconcile),
         budget_wait_until=utc(state.budget_wait_until),
+        settings=state.settings,
+        progress=None
+        if state.progress is None
+        else dataclasses.replace(state.progress, at=state.progress.at.astimezone(UTC)),
     )

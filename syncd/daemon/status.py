@@ -14,13 +14,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from syncd.cloud.budget import BudgetSnapshot
-from syncd.daemon.health import find_problem, run_in_progress
+from syncd.daemon.health import FirstSync, find_problem, first_sync_health, run_in_progress
 from syncd.daemon.lock import UNKNOWN_PID, holder
-from syncd.daemon.state import DaemonState, read_state
+from syncd.daemon.state import DaemonSettings, DaemonState, read_state
 from syncd.errors import ConfigError
 from syncd.index.queries import IndexReading
 from syncd.index.reader import sqlite_file
-from syncd.index.records import ArchiveState, BudgetRecord, RunRecord
+from syncd.index.records import ArchiveState, BudgetRecord, RunOutcome, RunRecord
 from syncd.index.statuses import StoryStatus
 
 if TYPE_CHECKING:  # SQLAlchemy only when the stdlib reader cannot read the index
@@ -28,6 +28,8 @@ if TYPE_CHECKING:  # SQLAlchemy only when the stdlib reader cannot read the inde
 
 RECENT_RUNS = 5
 MAX_RECENT_ERRORS = 10
+SETTINGS_OF_DAEMON = "daemon"
+SETTINGS_OF_CONFIG = "config"
 # `syncd status --check` exits with this when the mirror is not healthy.
 EXIT_UNHEALTHY = 1
 
@@ -101,6 +103,12 @@ class StatusReport:
     listed_at: datetime | None = None
     live_sessions: int = 0  # not counting those kept after their deletion in the cloud
     last_run_in_progress: bool = False
+    # The settings in force: the running daemon's own when it says them (SETTINGS_OF_DAEMON),
+    # else this command's configuration (SETTINGS_OF_CONFIG). sync_seconds is its interval.
+    settings: DaemonSettings | None = None
+    settings_from: str = "config"
+    # How a first sync under way is doing ("first sync in progress: 1,234 of 20,000 ...").
+    first_sync: str | None = None
 
     @property
     def daemon_running(self) -> bool:
@@ -114,6 +122,7 @@ class StatusReport:
             "now": _iso(self.now),
             "healthy": self.healthy,
             "problem": self.problem,
+            "first_sync": self.first_sync,
             "index_exists": self.index_exists,
             "daemon": {
                 "running": self.daemon_running,
@@ -136,7 +145,13 @@ class StatusReport:
             "recent_errors": [_error_json(e) for e in self.recent_errors],
             "schedule": {
                 "sync_seconds": self.sync_seconds,
+                "reconcile_seconds": self.settings.reconcile_seconds if self.settings else None,
                 "stale_after_seconds": self.stale_after_seconds,
+            },
+            "settings": {
+                "from": self.settings_from,
+                "push": self.settings.push if self.settings else None,
+                "git": self.settings.git if self.settings else None,
             },
             "pullstory": None
             if self.pushes is None
@@ -183,11 +198,14 @@ def collect_status(
     sync_seconds: float,
     stale_after_seconds: float,
     reserve: float = 0.0,
+    configured: DaemonSettings | None = None,
 ) -> StatusReport:
     """Gather the status of the root whose syncd folder is `state_dir`.
 
     `store` is None when there is no index yet (a root never synced). Healthy means none
-    of the problems `health.find_problem` looks for, in its order, is found.
+    of the problems `health.find_problem` looks for, in its order, is found. The settings
+    reported are the running daemon's own when its state file says them; otherwise
+    `configured` (this command's, with `sync_seconds` its interval).
     """
     pid = holder(state_dir)
     state = read_state(state_dir) if pid is not None else None
@@ -199,15 +217,25 @@ def collect_status(
     listing = store.last_listing() if store else None
     newest = runs[0] if runs else None
     in_progress = run_in_progress(newest, pid, daemon.started_at if daemon else None)
-    problem = find_problem(
-        runs,
-        last_success,
-        archive,
-        now=now,
-        stale_after=stale_after_seconds,
-        daemon_running=pid is not None,
-        in_progress=in_progress,
-    )
+    settings, settings_from = configured, SETTINGS_OF_CONFIG
+    if daemon is not None and daemon.settings is not None:
+        settings, settings_from = daemon.settings, SETTINGS_OF_DAEMON
+        sync_seconds = daemon.settings.sync_seconds
+    first = _first_sync(last_success, newest, in_progress, daemon, pid, now)
+    first_note: str | None = None
+    if first is not None:
+        healthy, first_note = first_sync_health(first, now, stale_after_seconds)
+        problem = None if healthy else first_note
+    else:
+        problem = find_problem(
+            runs,
+            last_success,
+            archive,
+            now=now,
+            stale_after=stale_after_seconds,
+            daemon_running=pid is not None,
+            in_progress=in_progress,
+        )
     return StatusReport(
         now=now,
         root=state_dir.parent,
@@ -231,7 +259,34 @@ def collect_status(
         listed=listing.listed if listing else None,
         listed_at=(listing.ended_at or listing.started_at) if listing else None,
         last_run_in_progress=in_progress,
+        settings=settings,
+        settings_from=settings_from,
+        first_sync=first_note,
     )
+
+
+def _first_sync(
+    last_success: RunRecord | None,
+    newest: RunRecord | None,
+    in_progress: bool,
+    daemon: DaemonState | None,
+    pid: int | None,
+    now: datetime,
+) -> FirstSync | None:
+    """A first sync under way: none has succeeded, and a run is in progress now or the
+    newest one stopped early for the rate budget, which a running daemon goes on with.
+    None otherwise."""
+    if last_success is not None or pid is None:
+        return None
+    if newest is None:  # a daemon that has only just started: its start-up is the sign
+        return None if daemon is None else FirstSync(None, daemon.started_at)
+    if not in_progress and newest.outcome != RunOutcome.DEFERRED:
+        return None
+    waiting = daemon.budget_wait_until if daemon else None
+    progress = daemon.progress if daemon else None
+    signs = [newest.ended_at or newest.started_at]
+    signs += [progress.at] if progress is not None else []
+    return FirstSync(progress, max(signs), waiting)
 
 
 def _archive_state(store: IndexReading) -> ArchiveState | None:

@@ -23,12 +23,14 @@ def describe(report: StatusReport) -> list[tuple[str, str]]:
     """The human status as (label, value) rows, local clock times; values are one line."""
     now = report.now
     rows = [("mirror", str(report.root))]
-    rows.append(("health", "healthy" if report.healthy else f"UNHEALTHY: {report.problem}"))
+    rows.append(("health", _describe_health(report)))
     rows.append(("daemon", _describe_daemon(report)))
     if report.daemon_running:
         every = f"every {duration(report.sync_seconds)}"
         nxt = f"{when(report.next_sync, now)}, {every}" if report.next_sync else every
         rows.append(("next sync", nxt))
+    if report.settings is not None:
+        rows.append(("settings", _describe_settings(report)))
     if not report.index_exists:
         rows.append(("index", "none yet: this root was never synced (run 'syncd sync --once')"))
         return rows
@@ -49,8 +51,16 @@ def describe(report: StatusReport) -> list[tuple[str, str]]:
     return rows
 
 
+def _describe_health(report: StatusReport) -> str:
+    if not report.healthy:
+        return f"UNHEALTHY: {report.problem}"
+    return f"healthy: {report.first_sync}" if report.first_sync else "healthy"
+
+
 def check_line(report: StatusReport) -> str:
     """The one line `syncd status --check` prints."""
+    if report.healthy and report.first_sync:
+        return f"healthy: {report.first_sync}"
     ended = report.last_success.ended_at if report.last_success else None
     if not report.healthy or ended is None:
         return f"unhealthy: {report.problem}"
@@ -69,6 +79,22 @@ def _describe_daemon(report: StatusReport) -> str:
     if daemon.budget_wait_until is not None and daemon.budget_wait_until > report.now:
         text += f"; waiting for the rate budget until {clock(daemon.budget_wait_until)}"
     return text
+
+
+def _describe_settings(report: StatusReport) -> str:
+    """'sync every 5 min, reconcile every 1 h, push off, git on (the running daemon's)'."""
+    settings = report.settings
+    assert settings is not None
+    text = (
+        f"sync every {duration(settings.sync_seconds)}, "
+        f"reconcile every {duration(settings.reconcile_seconds)}, "
+        f"push {'on' if settings.push else 'off'}, git {'on' if settings.git else 'off'}"
+    )
+    if report.settings_from == "daemon":
+        return f"{text} (the running daemon's)"
+    if report.daemon_running:
+        return f"{text} (this command's configuration; the running daemon does not say its own)"
+    return f"{text} (this command's configuration; no daemon is running)"
 
 
 def _describe_run(run: RunRecord | None, now: datetime, in_progress: bool) -> str:

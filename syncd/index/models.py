@@ -56,6 +56,8 @@ class SessionRow(Base):
     pullstory_url: Mapped[str | None] = mapped_column(Text)
     # When a deletion in the cloud was confirmed, for a session kept (deletion.mode = keep).
     cloud_deleted_at: Mapped[str | None] = mapped_column(String(40))
+    # The slug the file is named by when its name says nothing (see sync/naming.py).
+    name_words: Mapped[str | None] = mapped_column(Text)
 
 
 class SyncRunRow(Base):

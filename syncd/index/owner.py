@@ -2,7 +2,7 @@
 
 Two roots pointed at one database would see each other's runs and sessions and could
 sync at the same time (each root's lock is a file in its own folder). So the first root
-to write to an index records itself in `index_owner` (migration 0011): its resolved path
+to write to an index records itself in `index_owner` (migration 0012): its resolved path
 and a random id, which is also kept in the root's own folder (ROOT_ID_FILE). A root is the
 owner when its id matches, or, having no id file yet (an index made by an older syncd, or
 a folder restored without it), when its path matches: then it takes the recorded id.

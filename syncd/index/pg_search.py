@@ -1,6 +1,6 @@
 """Full-text search on PostgreSQL: tsvectors under GIN indexes.
 
-Migration 0011 creates, on PostgreSQL, `session_search_docs`: per session its short
+Migration 0012 creates, on PostgreSQL, `session_search_docs`: per session its short
 fields, the file version it came from and `fields`, a tsvector of the name (weight A),
 project (B), tags and models (C); and `session_search_parts`: the body as tsvectors of
 PART_WORDS words each, the last few words of a part repeated at the start of the next

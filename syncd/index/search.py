@@ -65,7 +65,7 @@ INFLATE_FUNCTION = "syncd_inflate"
 # live ones, and never fewer than this many.
 ORPHANS_FLOOR = 200
 ORPHANS_SHARE = 0.25
-# The backends with a search index (migrations 0010 and 0011).
+# The backends with a search index (migrations 0010 and 0012).
 SEARCHABLE = ("sqlite", "postgresql")
 
 

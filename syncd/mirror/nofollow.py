@@ -70,8 +70,11 @@ def folder(root: Path, parts: Sequence[str], *, create: bool, path: str) -> Iter
     try:
         for depth, part in enumerate(parts, start=1):
             child = _open_child(fd, part, create, root, "/".join(parts[:depth]), path)
-            os.close(fd)
-            fd = child
+            # `fd` names the child before the parent is closed: a Ctrl-C landing just after
+            # the close must not make the `finally` close the parent's number twice (EBADF
+            # would replace the interrupt, or close a file another thread just opened).
+            parent, fd = fd, child
+            os.close(parent)
             if fd is None:
                 break
         yield fd

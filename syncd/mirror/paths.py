@@ -16,6 +16,8 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import PurePosixPath
 
+from anyascii import anyascii
+
 from syncd.errors import UnsafePathError
 from syncd.mirror.names import local_copy_suffix
 
@@ -32,6 +34,9 @@ MIRROR_ROOT_LABEL = "<mirror root>"
 _NOT_SLUG = re.compile(r"[^a-z0-9]+")
 # Symbols that carry meaning in names are spelled out ("Read @README.md" -> "read-at-readme-md").
 _SPELLED_OUT = str.maketrans({"@": " at ", "&": " and "})
+# Transliterations mark soft signs and syllable breaks with quotes ("Альфа" -> "Al'fa"):
+# dropped inside a word, where a separator would split it ("alfa", not "al-fa").
+_TRANSLIT_MARKS = str.maketrans("", "", "'`")
 _TAG_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
 _HASH_HEX = 8
 _WINDOWS_DEVICES = frozenset(
@@ -44,23 +49,40 @@ _WINDOWS_DEVICES = frozenset(
 def slugify(name: str, max_bytes: int = SLUG_MAX_BYTES) -> str:
     """Return an ASCII slug of ``name``: ``[a-z0-9]`` runs joined by single ``-``.
 
-    Accents are folded (``Café`` -> ``cafe``), ``@`` and ``&`` are spelled out
-    (``at``, ``and``), and everything else that is not an ASCII letter or digit
-    becomes a separator. The result is at most ``max_bytes`` long (cut at a
-    ``-`` when that keeps at least half the budget), never empty (``untitled``,
-    cut to ``max_bytes`` if needed) and never starts or ends with ``-``.
+    Other scripts are transliterated (``Проект Альфа`` -> ``proekt-alfa``,
+    ``日本語`` -> ``ribenyu``, emoji by their names), accents are folded (``Café``
+    -> ``cafe``), ``@`` and ``&`` are spelled out (``at``, ``and``), and everything
+    else that is not an ASCII letter or digit becomes a separator. The result is at
+    most ``max_bytes`` long (cut at a ``-`` when that keeps at least half the budget),
+    never empty (``untitled``, cut to ``max_bytes`` if needed) and never starts or ends
+    with ``-``.
     Slugifying a slug returns it unchanged.
     """
     if max_bytes < 1:
         raise ValueError(f"max_bytes must be at least 1, got {max_bytes}")
     # Decompose before and after casefolding: each can expose what the other folds.
-    decomposed = unicodedata.normalize("NFKD", unicodedata.normalize("NFKD", name).casefold())
+    decomposed = unicodedata.normalize(
+        "NFKD", unicodedata.normalize("NFKD", _latin(name)).casefold()
+    )
     folded = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     folded = folded.translate(_SPELLED_OUT)
     slug = _NOT_SLUG.sub("-", folded).strip("-")
     if len(slug) > max_bytes:
         slug = _cut_at_separator(slug, max_bytes)
     return slug or UNTITLED[:max_bytes]
+
+
+def _latin(name: str) -> str:
+    """`name` with every non-ASCII character transliterated (on the text as given: Hangul
+    syllables read better whole than decomposed), each on its own, so an ASCII quote the
+    name itself holds still separates words (``don't`` -> ``don-t`` as before)."""
+    if name.isascii():
+        return name
+    return "".join(ch if ch.isascii() else _transliterated(ch) for ch in name)
+
+
+def _transliterated(ch: str) -> str:
+    return anyascii(ch).translate(_TRANSLIT_MARKS)
 
 
 def _cut_at_separator(slug: str, max_bytes: int) -> str:

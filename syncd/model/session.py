@@ -64,6 +64,9 @@ class SessionRecord(Session):
     synced_at: datetime | None = None
     pullstory_url: str | None = None
     cloud_deleted_at: str | None = None  # kept after a confirmed deletion in the cloud
+    # The slug of the first words of its first user message when the file is named by them
+    # (its name says nothing), as the file name shows it; None when named by its name.
+    name_words: str | None = None
 
     @classmethod
     def of(
@@ -78,6 +81,7 @@ class SessionRecord(Session):
         synced_at: datetime | None = None,
         pullstory_url: str | None = None,
         cloud_deleted_at: str | None = None,
+        name_words: str | None = None,
     ) -> SessionRecord:
         """The record of `session` mirrored at `path`, its body being `etag`'s version."""
         values: dict[str, Any] = _session_values(session)
@@ -89,6 +93,7 @@ class SessionRecord(Session):
             synced_at=synced_at,
             pullstory_url=pullstory_url,
             cloud_deleted_at=cloud_deleted_at,
+            name_words=name_words,
         )
 
     @property

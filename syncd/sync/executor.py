@@ -82,6 +82,8 @@ class Executor:
             *((None, removal) for removal in plan.removals),
             *((None, drop) for drop in plan.drops),
         ]
+        # A path named from a body must not take one another step may write.
+        self.sessions.claimed = _claimed(plan)
         with self._prefetching(steps):
             halt = self._run_steps(steps, tainted, report)
         self._settle(plan, tainted)
@@ -221,6 +223,15 @@ class Executor:
     def _generated(self, page: str) -> bool:
         content = self.mirror.read_bytes(page) or b""
         return content.rstrip().endswith(GENERATED_MARK.encode())
+
+
+def _claimed(plan: CyclePlan) -> frozenset[str]:
+    """Every path the plan's steps may write or leave, stand-ins included (case-folded)."""
+    paths = set(plan.paths())
+    for _, step in plan.session_steps():
+        if not isinstance(step, Reindex):
+            paths.add(step.path)
+    return frozenset(p.casefold() for p in paths)
 
 
 def _subject(step: SessionStep | Remove | DropProject) -> str:

@@ -12,20 +12,41 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import PurePosixPath
 
 from syncd.cloud.models import Project
 from syncd.index.records import ProjectRecord
+from syncd.mirror.paths import session_filename
 from syncd.model import Session, SessionRecord
 
 
 @dataclass(frozen=True)
+class BodyName:
+    """A file named from the first words of the session's first user message (its name
+    says nothing: see `naming`), read from the body when the step writes it. Their slug
+    is kept in the index, so later cycles plan the same name without the body."""
+
+    folder: str
+    when: datetime | None
+    tag: str
+
+    def path(self, words: str) -> str:
+        return (
+            PurePosixPath(self.folder) / session_filename(self.when, words, self.tag)
+        ).as_posix()
+
+
+@dataclass(frozen=True)
 class Fetch:
-    """Download the body (conditionally when we hold a version) and write it to `path`."""
+    """Download the body (conditionally when we hold a version) and write it to `path`
+    (or, with `body_name`, to the path named from the body; `path` then stands in)."""
 
     session: Session
     path: str
     previous: SessionRecord | None
     if_none_match: str | None
+    body_name: BodyName | None = None
 
 
 @dataclass(frozen=True)
@@ -40,6 +61,7 @@ class Rewrite:
     # When the body on disk is not the cloud's (edited, or gone): download it again, or
     # leave the file exactly as it is (a kept session, a story URL arriving).
     download_if_needed: bool = True
+    body_name: BodyName | None = None  # as for a Fetch: named from the body on disk
 
 
 @dataclass(frozen=True)
@@ -161,7 +183,8 @@ class CyclePlan:
         for plan in self.projects:
             moving: list[Rewrite | Fetch] = [*plan.rewrites, *plan.fetches]
             for item in moving:
-                found[item.path] = None
+                if item.body_name is None:  # a path named from a body is journaled when known
+                    found[item.path] = None
                 if item.previous is not None:
                     found[item.previous.path] = None
         for removal in self.removals:
@@ -196,11 +219,12 @@ def _changes_file(item: SessionStep) -> bool:
 
 
 def _describe(item: Rewrite | Fetch | Reindex) -> str:
-    if isinstance(item, Fetch):
-        verb = "fetch  " if item.previous is None else "update "
-        return f"{verb} {item.path}"
     if isinstance(item, Reindex):
         return f"reindex {item.previous.path}"
-    if item.path != item.previous.path:
-        return f"move    {item.previous.path} -> {item.path}"
+    named = " (named from its first user message)" if item.body_name is not None else ""
+    if isinstance(item, Fetch):
+        verb = "fetch  " if item.previous is None else "update "
+        return f"{verb} {item.path}{named}"
+    if item.path != item.previous.path or named:
+        return f"move    {item.previous.path} -> {item.path}{named}"
     return f"refresh {item.path} (front matter only)"

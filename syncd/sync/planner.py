@@ -5,16 +5,28 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import PurePosixPath
 
 from syncd.cloud.models import Project, etags_match
 from syncd.index.records import ProjectRecord
 from syncd.mirror.frontmatter import shows_same
-from syncd.mirror.paths import free_project_dirname, id_tag, parse_time, session_filename
+from syncd.mirror.paths import (
+    UNTITLED,
+    format_stamp,
+    free_project_dirname,
+    id_tag,
+    parse_time,
+    project_dirname,
+    session_filename,
+    slugify,
+)
 from syncd.model import Session, SessionRecord
 from syncd.model.session import same_listing
 from syncd.sync.deletions import guard, plan_deletions
+from syncd.sync.naming import named_by_body
 from syncd.sync.plan import (
+    BodyName,
     CloudView,
     CyclePlan,
     DropProject,
@@ -30,7 +42,8 @@ from syncd.sync.plan import (
 def assign_dirnames(
     projects: Sequence[Project], indexed: Mapping[str, ProjectRecord]
 ) -> dict[str, str]:
-    """A folder name per project id: kept while the name is unchanged, unique (case-blind)."""
+    """A folder name per project id: kept while the name is unchanged and the folder is one
+    the current naming gives it (so a change of naming moves it once), unique (case-blind)."""
     chosen: dict[str, str] = {}
     listed = {p.id for p in projects}
     # Folders of projects missing from this listing still hold their files: never reuse.
@@ -38,7 +51,12 @@ def assign_dirnames(
     ordered = sorted(projects, key=lambda p: (p.created_at or "", p.id))
     for project in ordered:
         record = indexed.get(project.id)
-        if record and record.name == project.name and record.dirname.casefold() not in taken:
+        if (
+            record
+            and record.name == project.name
+            and record.dirname.casefold() not in taken
+            and _named_now(record.dirname, project)
+        ):
             chosen[project.id] = record.dirname
             taken.add(record.dirname.casefold())
     for project in ordered:
@@ -48,6 +66,17 @@ def assign_dirnames(
         chosen[project.id] = name
         taken.add(name.casefold())
     return chosen
+
+
+def _named_now(dirname: str, project: Project) -> bool:
+    """Whether `dirname` is a folder name the current naming gives `project`: its slug,
+    the slug tagged with its id, or a numbered tag (see `free_project_dirname`)."""
+    plain = project_dirname(project.name)
+    tagged = project_dirname(project.name, id_tag(project.id))
+    if dirname in (plain, tagged):
+        return True
+    number = dirname.removeprefix(f"{tagged}-")
+    return number != dirname and number.isdecimal() and number.isascii()
 
 
 def plan_project(
@@ -71,30 +100,33 @@ def plan_project(
     plan = ProjectPlan(project, dirname)
     paths = _assign_paths(dirname, [*listed, *(r.session for r in kept)], indexed)
     for record in kept:
-        if paths[record.id] != record.path:
+        path, body_name = paths[record.id]
+        if path != record.path or body_name is not None:
             plan.rewrites.append(
                 Rewrite(
                     record.session,
-                    paths[record.id],
+                    path,
                     record,
                     record.cloud_deleted_at,
                     download_if_needed=False,  # deleted in the cloud: nothing to download
+                    body_name=body_name,
                 )
             )
     for session in sorted(listed, key=lambda s: s.id):
-        path = paths[session.id]
+        path, body_name = paths[session.id]
         previous = indexed.get(session.id)
         if previous is None or previous.id in missing:
-            plan.fetches.append(Fetch(session, path, previous, None))
+            plan.fetches.append(Fetch(session, path, previous, None, body_name))
         elif not etags_match(session.etag, previous.etag):
-            plan.fetches.append(Fetch(session, path, previous, previous.etag))
+            plan.fetches.append(Fetch(session, path, previous, previous.etag, body_name))
         elif (
             project_renamed
             or path != previous.path
+            or body_name is not None  # to be named from its body, which is on disk
             or not shows_same(session, previous)
             or previous.cloud_deleted_at is not None  # listed again: its mark must go
         ):
-            plan.rewrites.append(Rewrite(session, path, previous))
+            plan.rewrites.append(Rewrite(session, path, previous, body_name=body_name))
         else:
             plan.unchanged.append(session.id)
             if not same_listing(session, previous):  # what only the index holds changed
@@ -104,47 +136,87 @@ def plan_project(
 
 def _assign_paths(
     dirname: str, listed: Sequence[Session], indexed: Mapping[str, SessionRecord]
-) -> dict[str, str]:
-    """A unique relative path per session; an unchanged session keeps the one it has."""
+) -> dict[str, tuple[str, BodyName | None]]:
+    """A unique relative path per session; a session keeps the path it has while that is
+    the name the current naming gives it (a change of naming moves it once).
+
+    A session whose name says nothing is named by the words of its first user message the
+    index keeps; without them (new, or named before there were any) its path comes from
+    its body when the step writes it (a `BodyName`), and the path given here only holds
+    its place among the others."""
     folder = PurePosixPath(dirname)
     # A string test, not PurePosixPath per record: this runs for every project in a listing.
     taken = {
         r.path.casefold(): r.id for r in indexed.values() if r.path.rpartition("/")[0] == dirname
     }
-    result: dict[str, str] = {}
+    result: dict[str, tuple[str, BodyName | None]] = {}
     for session in sorted(listed, key=lambda s: s.id):
         record = indexed.get(session.id)
-        current = (folder / _filename(session, id_tag(session.id))).as_posix()
-        if (
-            record
-            and PurePosixPath(record.path).parent == folder
-            and (record.path == current or _same_name_inputs(session, record))
-        ):
-            result[session.id] = record.path
-            continue
-        for tag in (id_tag(session.id), id_tag(session.id, 64), _hashed_tag(session.id)):
-            candidate = (folder / _filename(session, tag)).as_posix()
+        title = _title(session, record)
+        tags = _tags(session.id)
+        if title is not None and record and PurePosixPath(record.path).parent == folder:
+            filename = PurePosixPath(record.path).name
+            # Any of its tags: one taken when a name was already in use stays.
+            if any(filename == _filename(session, title, tag) for tag in tags):
+                result[session.id] = (record.path, None)
+                continue
+        for tag in tags:
+            candidate = (folder / _filename(session, title or "", tag)).as_posix()
             owner = taken.get(candidate.casefold())
             if owner is None or owner == session.id:
                 break
         taken[candidate.casefold()] = session.id
-        result[session.id] = candidate
+        body_name = None if title is not None else BodyName(dirname, _when(session), tag)
+        result[session.id] = (candidate, body_name)
     return result
 
 
-def _filename(session: Session, tag: str) -> str:
+def _title(session: Session, record: SessionRecord | None) -> str | None:
+    """What the file name says: the session's name, or when that says nothing, the words
+    of its first user message the index keeps (None: to be read from the body). Words are
+    kept while the name says nothing, so a later change of the body does not rename."""
+    if not named_by_body(session.name):
+        return session.name
+    return record.name_words if record is not None else None
+
+
+def words_in_path(record: SessionRecord) -> str | None:
+    """The slug a file named from its body shows, read back from its path (for an index
+    rebuilt from the files); None when the session is named by its name, or the file by
+    the naming of an earlier release (the slug of its timestamp name)."""
+    if not named_by_body(record.name):
+        return None
+    filename = PurePosixPath(record.path).name
+    stamp = f"{format_stamp(_when(record))}-"
+    for tag in _tags(record.id):
+        suffix = f"-{tag}.md"
+        if not (filename.startswith(stamp) and filename.endswith(suffix)):
+            continue
+        words = filename[len(stamp) : -len(suffix)]
+        # (A timestamp's own slug is what earlier releases named such a file by.)
+        if words and slugify(words) == words and words != _stamp_slug(record.name):
+            return words
+    return None
+
+
+def _stamp_slug(name: str) -> str | None:
+    slug = slugify(name)
+    return None if slug == UNTITLED else slug
+
+
+def _tags(session_id: str) -> tuple[str, ...]:
+    """The tags a session's file may end with: its id's first characters, then longer
+    ones for a name already taken."""
+    return (id_tag(session_id), id_tag(session_id, 64), _hashed_tag(session_id))
+
+
+def _filename(session: Session, title: str, tag: str) -> str:
+    return session_filename(_when(session), title, tag)
+
+
+def _when(session: Session) -> datetime | None:
     # Dated by the session's start, else its creation.
-    when = parse_time(session.started_at) or parse_time(session.created_at)
-    return session_filename(when, session.name, tag)
-
-
-def _same_name_inputs(session: Session, record: SessionRecord) -> bool:
-    # A file keeps its name while what the name is made of (date and title) is unchanged.
-    return (
-        session.name == record.name
-        and session.started_at == record.started_at
-        and session.created_at == record.created_at
-    )
+    return parse_time(session.started_at) or parse_time(session.created_at)
 
 
 def _hashed_tag(session_id: str) -> str:

@@ -8,6 +8,7 @@ lists every project in full, and then downloads nothing that the files already h
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import logging
 from collections import Counter, defaultdict
@@ -23,6 +24,7 @@ from syncd.mirror.frontmatter import FrontMatterError
 from syncd.mirror.names import LOCAL_COPY_PATTERN, PROJECT_INDEX
 from syncd.mirror.paths import free_project_dirname, parse_time
 from syncd.mirror.writer import Mirror
+from syncd.sync.planner import words_in_path
 from syncd.sync.recovery import finish_pending_writes
 from syncd.sync.report import CycleReport
 
@@ -125,6 +127,8 @@ def _read(mirror: Mirror, relative: str) -> _Found | SkippedFile:
         body_sha256=inspection.body_sha256,
         file_sha256=inspection.file_sha256,
     )
+    # A file named from its first user message keeps that name: its words are in its name.
+    record = dataclasses.replace(record, name_words=words_in_path(record))
     return _Found(record, header.project)
 
 

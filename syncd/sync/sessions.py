@@ -27,11 +27,12 @@ from syncd.errors import (
 from syncd.index.store import Store
 from syncd.mirror import frontmatter
 from syncd.mirror.frontmatter import header_for, shows_same
-from syncd.mirror.paths import local_copy_name
+from syncd.mirror.paths import UNTITLED, local_copy_name, slugify
 from syncd.mirror.writer import Mirror
 from syncd.model import Session, SessionRecord
 from syncd.sync.localedits import FileState, Verdict, classify
-from syncd.sync.plan import Fetch, Reindex, Rewrite
+from syncd.sync.naming import HEAD_BYTES, first_request_words, named_by_body
+from syncd.sync.plan import BodyName, Fetch, Reindex, Rewrite
 from syncd.sync.prefetch import ArrivedBody, Prefetcher
 from syncd.sync.report import CycleReport
 
@@ -52,6 +53,9 @@ class SessionSync:
     heartbeat: Callable[[], None] = lambda: None
     # Set by the executor for a run: bodies of new sessions fetched a few steps ahead.
     prefetch: Prefetcher | None = None
+    # Set by the executor for a run: the paths its plan may write (case-folded), which a
+    # path named from a body must not take.
+    claimed: frozenset[str] = frozenset()
 
     def apply(
         self, project: Project, step: Fetch | Rewrite, report: CycleReport
@@ -139,8 +143,13 @@ class SessionSync:
         if fetch.session.etag and not etags_match(fetch.session.etag, previous.etag):
             raise StaleListingError(fetch.session.id, fetch.session.etag, previous.etag)
         session = dataclasses.replace(fetch.session, etag=previous.etag)
-        if fetch.path != previous.path or not shows_same(session, previous):
-            return self._rewrite(project, Rewrite(session, fetch.path, previous), report)
+        if (
+            fetch.path != previous.path
+            or fetch.body_name is not None
+            or not shows_same(session, previous)
+        ):
+            rewrite = Rewrite(session, fetch.path, previous, body_name=fetch.body_name)
+            return self._rewrite(project, rewrite, report)
         report.unchanged += 1
         return None
 
@@ -157,10 +166,21 @@ class SessionSync:
         story = fetch.previous.pullstory_url if fetch.previous else None
         header = self._header(project, session, etag, verdict, story)
         body_hash = hashlib.sha256()
+        arriving = body.chunks()
+        words = _kept_words(session, fetch.previous)
+        if fetch.body_name is not None:
+            # The start of the body names the file: read it first, then write it all.
+            head = _read_head(arriving, self.heartbeat)
+            arriving = itertools.chain(head, arriving)
+            words = slugify(first_request_words(b"".join(head)))
+            path, words = self._body_named_path(
+                session.id, fetch.body_name, words, fetch.path, fetch.previous
+            )
+            fetch = dataclasses.replace(fetch, path=path)
 
         def chunks() -> Iterator[bytes]:
             yield header
-            for chunk in body.chunks():
+            for chunk in arriving:
                 body_hash.update(chunk)
                 self.heartbeat()
                 yield chunk
@@ -175,6 +195,7 @@ class SessionSync:
                 digest,
                 file_sha256,
                 body.received,
+                name_words=words,
             )
 
         replaceable = _replaceable(fetch.previous, fetch.path, verdict)
@@ -195,8 +216,18 @@ class SessionSync:
                 logger.info("session %s: %s left as it is", previous.id, previous.path)
                 return None
             # The body on disk is not the cloud's any more: fetch it again instead.
-            fetch = Fetch(rewrite.session, rewrite.path, previous, None)
+            fetch = Fetch(rewrite.session, rewrite.path, previous, None, rewrite.body_name)
             return self._fetch(project, fetch, report, known=verdict)
+        words = _kept_words(rewrite.session, previous)
+        if rewrite.body_name is not None:
+            head = _read_head(
+                self.mirror.iter_bytes(previous.path, inspection.body_offset), self.heartbeat
+            )
+            words = slugify(first_request_words(b"".join(head)))
+            path, words = self._body_named_path(
+                previous.id, rewrite.body_name, words, rewrite.path, previous
+            )
+            rewrite = dataclasses.replace(rewrite, path=path)
         header = self._header(
             project,
             rewrite.session,
@@ -220,6 +251,7 @@ class SessionSync:
                 file_sha256,
                 size,
                 rewrite.deleted_in_cloud,
+                name_words=words,
             )
 
         landed = self._land(
@@ -286,6 +318,8 @@ class SessionSync:
         file_sha256: str,
         size: int,
         cloud_deleted_at: str | None = None,
+        *,
+        name_words: str | None,
     ) -> SessionRecord:
         return SessionRecord.of(
             session,
@@ -297,7 +331,30 @@ class SessionSync:
             synced_at=self.clock(),
             pullstory_url=self._story_url(session.id, previous),
             cloud_deleted_at=cloud_deleted_at,
+            name_words=name_words,
         )
+
+    def _body_named_path(
+        self,
+        session_id: str,
+        name: BodyName,
+        words: str,
+        stand_in: str,
+        previous: SessionRecord | None,
+    ) -> tuple[str, str]:
+        """The path named by `words` and the words it is named by, journaled for git
+        before anything is written there. When another session or a file of the user's
+        holds that path, or another step of the plan may, the planned stand-in instead (unique
+        among the plan's paths), named `untitled`: so later cycles plan it too."""
+        path = name.path(words)
+        ours = {stand_in, previous.path if previous is not None else stand_in}
+        if path not in ours:
+            holder = self.store.session_by_path(path)
+            in_use = holder is not None and holder.id != session_id
+            if in_use or path.casefold() in self.claimed or self.mirror.occupied(path):
+                path, words = stand_in, UNTITLED
+        self.store.journal([path])
+        return path, words
 
     def _finish_write(
         self,
@@ -326,6 +383,27 @@ class SessionSync:
             report.updated += 1
             logger.debug("updated %s -> %s", record.id, path)
         return record
+
+
+def _kept_words(session: Session, previous: SessionRecord | None) -> str | None:
+    """The words the file stays named by: kept while the session's name says nothing."""
+    if previous is None or not named_by_body(session.name):
+        return None
+    return previous.name_words
+
+
+def _read_head(chunks: Iterator[bytes], heartbeat: Callable[[], None]) -> list[bytes]:
+    """The first chunks of a body, up to `HEAD_BYTES` (the rest stays in `chunks`)."""
+    head: list[bytes] = []
+    size = 0
+    while size < HEAD_BYTES:
+        chunk = next(chunks, None)
+        if chunk is None:
+            break
+        head.append(chunk)
+        size += len(chunk)
+        heartbeat()
+    return head
 
 
 def _replaceable(previous: SessionRecord | None, path: str, verdict: Verdict) -> frozenset[str]:

@@ -56,8 +56,11 @@ def test_search_ranks_a_name_match_first_and_filters_by_project(
     rows = [json.loads(line) for line in out(capsys, "search", "esphome", "--json").splitlines()]
     assert rows
     assert "esphome" in rows[0]["name"].lower()
-    filtered = out(capsys, "search", "esphome", "--project", "nope/none", "--json")
-    assert filtered.strip() == ""
+    # A project no session is in is named as such, not answered with no results.
+    assert run(["search", "esphome", "--project", "nope/none", "--json"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "no project named 'nope/none'" in captured.err
 
 
 def test_search_supports_prefix_and_boolean_queries(

@@ -2,11 +2,12 @@
 end exactly where an uninterrupted run ends, and a run after that must change nothing.
 
 The cycle mixes every kind of change: a new session, an updated one, a renamed one, one
-moved to another project, a deleted one, a renamed project, and a local edit of a file
-whose session also changed in the cloud, in git archive mode. Its durable steps (files
-renamed into place, index transactions, git commits) are counted on an uninterrupted run;
-then for each step N a fresh copy of the same situation is synced in a child process that
-is killed with SIGKILL right after step N, and restarted.
+moved to another project, a deleted one, a renamed project, a local edit of a file whose
+session also changed in the cloud, and two files named from their first user message (a
+new session named by a timestamp, one whose name was emptied), in git archive mode. Its
+durable steps (files renamed into place, index transactions, git commits) are counted on
+an uninterrupted run; then for each step N a fresh copy of the same situation is synced
+in a child process that is killed with SIGKILL right after step N, and restarted.
 """
 
 from __future__ import annotations
@@ -72,6 +73,11 @@ def change_cloud(server: DevServer) -> None:
     server.delete_session("proj_a", sid("proj_a", 4))
     server.put_session("proj_a", session_id=sid("proj_a", 5), name="Alpha 5", markdown=body(5, 3))
     server.rename_project("proj_b", "Beta, renamed")
+    # Names that say nothing: files named from the first user message, new and on disk.
+    server.put_session(
+        "proj_a", session_id=sid("proj_a", 8), name="2025-07-28 10:00:00Z", markdown=body(8)
+    )
+    server.rename_session("proj_b", sid("proj_b", 1), "")
 
 
 def change_cloud_again(server: DevServer) -> None:
@@ -107,7 +113,7 @@ def capture(root: Path) -> Mirror:
     with sqlite3.connect(root / ".syncd" / "index.db") as db:
         rows = db.execute(
             "SELECT id, project_id, name, path, etag, body_sha256, file_sha256, markdown_size,"
-            " cloud_deleted_at FROM sessions ORDER BY id"
+            " cloud_deleted_at, name_words FROM sessions ORDER BY id"
         ).fetchall()
         projects = db.execute("SELECT * FROM projects ORDER BY id").fetchall()
         journal = db.execute("SELECT count(*) FROM git_journal").fetchone()[0]
@@ -115,7 +121,7 @@ def capture(root: Path) -> Mirror:
     for row in rows:  # the index describes the files as they are
         on_disk = (root / str(row[3])).read_bytes()
         assert hashlib.sha256(on_disk).hexdigest() == row[6]
-    sessions = [(*row[:6], row[7], row[8]) for row in rows]
+    sessions = [(*row[:6], row[7], row[8], row[9]) for row in rows]
     committed = _committed(root)
     # git holds exactly syncd's own files (not the trash, not the user's conflict copies).
     ours = {k: v for k, v in files.items() if not k.startswith(".trash/") and ".local-" not in k}

@@ -318,7 +318,8 @@ def test_a_sync_interrupted_by_ctrl_c_is_unhealthy_until_a_sync_succeeds(
     synced(server, capsys)
     with slow_sync_process(server) as process:
         process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=DEADLINE) == 130
+        code = process.wait(timeout=DEADLINE)
+        assert code == 130, process.communicate()
     assert run(["status", "--check"]) == 1
     assert capsys.readouterr().out == (
         "unhealthy: the last sync (sync --once) was interrupted (stopped by Ctrl-C or a signal); "

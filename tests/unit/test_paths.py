@@ -83,8 +83,8 @@ def test_design_example_file_name() -> None:
         ("UPPER_snake_Case", "upper-snake-case"),
         ("---", "untitled"),
         ("", "untitled"),
-        ("😀🎉🔥", "untitled"),
-        ("東京タワー", "untitled"),
+        ("😀🎉🔥", "grinning-tada-fire"),
+        ("東京タワー", "dongjingtawa"),
         ("\udcff", "untitled"),
         ("a\x00b", "a-b"),
         ("\u202eevil\u202c.md", "evil-md"),
@@ -111,7 +111,7 @@ def test_slugify_of_500_characters_fits_the_default_budget() -> None:
 
 
 def test_slugify_fallback_fits_a_tiny_budget() -> None:
-    assert slugify("😀", max_bytes=3) == "unt"
+    assert slugify("\u2028", max_bytes=3) == "unt"
 
 
 def test_slugify_rejects_a_budget_below_one_byte() -> None:
@@ -260,7 +260,8 @@ def test_session_filename_is_always_a_safe_name_within_budget(
         ("..", "untitled"),
         (".git", "git"),
         ("", "untitled"),
-        ("😀", "untitled"),
+        ("😀", "grinning"),
+        ("\u3000", "untitled"),
     ],
 )
 def test_project_dirname_examples(name: str, dirname: str) -> None:

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from syncd.cloud.models import Project
 from syncd.index.store import ProjectRecord
+from syncd.mirror.paths import id_tag
 from syncd.model import Session, SessionMetadata, SessionRecord
 from syncd.sync.plan import CloudView, CyclePlan, Fetch
 from syncd.sync.planner import DeletionRules, assign_dirnames, plan_cycle, plan_project
@@ -117,8 +118,19 @@ def test_not_modified_listing_plans_from_the_index() -> None:
 
 
 def test_project_folder_survives_while_its_name_is_unchanged() -> None:
-    indexed = {PROJECT.id: ProjectRecord(PROJECT.id, PROJECT.name, "custom-dir")}
-    assert assign_dirnames([PROJECT], indexed) == {PROJECT.id: "custom-dir"}
+    tagged = f"my-app-{id_tag(PROJECT.id)}"  # the name it got when "my-app" was taken
+    indexed = {PROJECT.id: ProjectRecord(PROJECT.id, PROJECT.name, tagged)}
+    assert assign_dirnames([PROJECT], indexed) == {PROJECT.id: tagged}
+
+
+def test_a_folder_named_by_an_older_naming_moves_once() -> None:
+    # Named before names were transliterated: "Проект Альфа" was "untitled".
+    project = Project(id="proj_7ed", name="Проект Альфа", created_at="2025-01-01T00:00:00Z")
+    indexed = {project.id: ProjectRecord(project.id, project.name, "untitled-proj_7ed")}
+    moved = assign_dirnames([project], indexed)
+    assert moved == {project.id: "proekt-alfa"}
+    settled = {project.id: ProjectRecord(project.id, project.name, "proekt-alfa")}
+    assert assign_dirnames([project], settled) == moved
 
 
 def test_projects_with_the_same_name_get_distinct_folders() -> None:
@@ -389,7 +401,14 @@ listed_sessions = st.lists(
 
 
 def carried_out(plan_steps: list[Fetch]) -> dict[str, SessionRecord]:
-    return {f.session.id: record_of(f.session, f.path) for f in plan_steps}
+    """The records the steps leave; a file named from its body is named by its words, which
+    a body with no user message leaves `untitled` (its stand-in path is then its name)."""
+    return {
+        f.session.id: dataclasses.replace(
+            record_of(f.session, f.path), name_words=None if f.body_name is None else "untitled"
+        )
+        for f in plan_steps
+    }
 
 
 @given(listed_sessions)

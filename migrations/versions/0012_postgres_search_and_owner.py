@@ -1,7 +1,7 @@
 """Search on PostgreSQL, and the mirror root an index belongs to
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0012
+Revises: 0011
 
 `index_owner` (every backend) holds one row: the id and path of the mirror root that
 first used the index, so a second root pointed at the same database is refused.
@@ -21,8 +21,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision = "0011"
-down_revision = "0010"
+revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
