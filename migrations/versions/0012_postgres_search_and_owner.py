@@ -13,6 +13,9 @@ keeps word positions only up to 16,383: one per body would lose the phrases of l
 sessions), both under GIN indexes; `syncd search` queries them with
 to_tsquery('simple', ...). SQLite keeps 0010's FTS5 tables: nothing changes there but the
 new owner table.
+
+Idempotent: a table already there (a run of this script cut short before its revision
+was recorded) is kept as it is.
 """
 
 from __future__ import annotations
@@ -28,6 +31,25 @@ depends_on = None
 
 
 def upgrade() -> None:
+    tables = set(sa.inspect(op.get_bind()).get_table_names())
+    if "index_owner" not in tables:
+        _create_owner()
+    if op.get_bind().dialect.name != "postgresql":
+        return
+    if "session_search_docs" not in tables:
+        _create_docs()
+    if "session_search_parts" not in tables:
+        _create_parts()
+
+
+def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP TABLE IF EXISTS session_search_parts")
+        op.execute("DROP TABLE IF EXISTS session_search_docs")
+    op.execute("DROP TABLE IF EXISTS index_owner")
+
+
+def _create_owner() -> None:
     op.create_table(
         "index_owner",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -35,8 +57,9 @@ def upgrade() -> None:
         sa.Column("root_path", sa.Text(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_index_owner")),
     )
-    if op.get_bind().dialect.name != "postgresql":
-        return
+
+
+def _create_docs() -> None:
     op.create_table(
         "session_search_docs",
         sa.Column("id", sa.BigInteger(), sa.Identity(), primary_key=True),
@@ -51,6 +74,9 @@ def upgrade() -> None:
     op.create_index(
         "ix_session_search_docs_fields", "session_search_docs", ["fields"], postgresql_using="gin"
     )
+
+
+def _create_parts() -> None:
     op.create_table(
         "session_search_parts",
         sa.Column(
@@ -66,10 +92,3 @@ def upgrade() -> None:
     op.create_index(
         "ix_session_search_parts_words", "session_search_parts", ["words"], postgresql_using="gin"
     )
-
-
-def downgrade() -> None:
-    if op.get_bind().dialect.name == "postgresql":
-        op.drop_table("session_search_parts")
-        op.drop_table("session_search_docs")
-    op.drop_table("index_owner")

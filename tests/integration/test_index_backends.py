@@ -6,10 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, inspect
+from sqlalchemy import create_engine, inspect, text
 
 from syncd.cli import run
 from syncd.daemon.doctor import INDEX, run_checks
+from syncd.index import migrate
+from syncd.index.store import Store
 from tests.integration.conftest import Harness, point_cli_at
 from tests.integration.test_sync import seed_two_projects
 
@@ -122,3 +124,15 @@ def test_doctor_says_the_index_belongs_to_another_root(
     assert not index.ok
     assert str(first.resolve()) in index.detail
     assert "its own database" in (index.fix or "")
+
+
+def test_the_owner_and_search_tables_are_created_once_whoever_created_them(
+    any_harness: Harness,
+) -> None:
+    with Store.open(any_harness.database_url) as store:
+        migrate.downgrade(store.engine, "0011")
+        with store.engine.begin() as connection:  # as if a cut-short upgrade had made it
+            connection.execute(text("CREATE TABLE index_owner (id INTEGER PRIMARY KEY)"))
+        migrate.upgrade(store.engine)
+        assert migrate.current_revision(store.engine) == migrate.HEAD_REVISION
+        assert "index_owner" in inspect(store.engine).get_table_names()
