@@ -81,14 +81,18 @@ def _refresh_then_search(
 ) -> list[Hit]:
     # Here, not at the top: SQLAlchemy and the sync package cost a search most of its time.
     from syncd.app.browsing import open_mirror
-    from syncd.index.search import search
-    from syncd.sync.searching import refresh_search_index
+    from syncd.index.search import current, search
 
     store, mirror = open_mirror(settings)
     with store:
         try:
-            # compact=False: a rebuild of the whole table is a sync's job, not a search's.
-            refresh_search_index(store, mirror, compact=False)
+            # A current index (a server's, usually: syncs keep it so) is searched without
+            # importing the sync package, a third of such a search's time.
+            if not current(store.engine):
+                from syncd.sync.searching import refresh_search_index
+
+                # compact=False: rebuilding the whole table is a sync's job, not a search's.
+                refresh_search_index(store, mirror, compact=False)
         except StorageError as exc:  # e.g. a sync holds the index longer than the busy wait
             logger.warning("searching without the newest changes: %s", exc)
         return search(
