@@ -59,6 +59,8 @@ LOOPBACK_NAMES = frozenset({"localhost"})
 NOT_SETTINGS = frozenset(
     {
         "SYNCD_TEST_POSTGRES_URL",
+        "SYNCD_TEST_POSTGRES",
+        "SYNCD_TEST_POSTGRES_PORT",
         "SYNCD_BENCH_CORPUS",
         "SYNCD_MACHINE_EXAMPLES",
         "SYNCD_UPDATE_README",
