@@ -110,8 +110,9 @@ def status_command(
     """Show the daemon, the last runs, the mirror and the rate budget.
 
     Takes no lock and writes nothing, so it works while a daemon syncs and on a root that
-    was never synced. Unhealthy while no sync has succeeded yet, the last sync failed, was
-    interrupted or never finished, git commits or pushes fail, or the last success ended
+    was never synced. Unhealthy while no sync has succeeded yet (a first sync that makes
+    progress is healthy; one with none for stale_after_seconds is not), the last sync
+    failed, was interrupted or never finished, git commits or pushes fail, or the last success ended
     stale_after_seconds ago or more. --check exits only 0 or 1: a status that cannot be
     read (a bad setting, an unreadable index) is unhealthy.
     """
