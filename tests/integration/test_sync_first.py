@@ -1,0 +1,108 @@
+"""`syncd sync --first QUERY` and sync.first over real HTTP: under a REST budget too small
+for the whole backlog, the sessions the cloud's search finds are the ones written."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from syncd.cli import run
+from syncd.devserver import DevServer
+from tests.integration.conftest import point_cli_at
+
+GRAPHQL = "/api/v1/graphql"
+# /projects and three listings, then room for exactly three bodies.
+REST_LIMIT = 7
+
+
+def _seed(server: DevServer) -> set[str]:
+    """Twelve sessions over three projects; the three about zebras are in the last one
+    (listed, and so fetched, last in the usual order). Returns their ids."""
+    zebras: set[str] = set()
+    for p, project in enumerate(("Alpha", "Beta", "Gamma")):
+        project_id = server.add_project(project, project_id=f"proj_{p}")
+        for n in range(4):
+            about = "zebra crossing" if p == 2 and n < 3 else f"plain topic {p} {n}"
+            session_id = server.put_session(
+                project_id,
+                session_id=f"5{p}{n}00000-0000-0000-0000-000000000000",
+                name=f"Session {p}{n}",
+                markdown=f"# Session {p}{n}\n\n_**User**_\n\n{about}\n",
+            )
+            if "zebra" in about:
+                zebras.add(session_id)
+    return zebras
+
+
+@pytest.fixture
+def tight(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[DevServer]:
+    with DevServer(api_key="test-key", port=0, rate_limit=REST_LIMIT) as server:
+        point_cli_at(monkeypatch, server.url, server.api_key, tmp_path / "mirror")
+        yield server
+
+
+def _bodies(server: DevServer) -> list[str]:
+    """The session ids whose body was fetched, in order."""
+    return [
+        r.path.rsplit("/", 1)[1]
+        for r in server.requests
+        if r.method == "GET" and r.path.count("/") == 6 and r.status == 200
+    ]
+
+
+def _mirrored_ids(root: Path) -> set[str]:
+    return {
+        line.split(":", 1)[1].strip().strip('"')
+        for path in root.glob("*/*.md")
+        if path.name != "INDEX.md"
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line.startswith("id:")
+    }
+
+
+def test_without_first_the_budget_goes_to_the_first_projects(
+    tight: DevServer, tmp_path: Path
+) -> None:
+    zebras = _seed(tight)
+    assert run(["sync", "--once"]) == 1  # halted on the spent budget
+    assert len(_bodies(tight)) == 3
+    assert not set(_bodies(tight)) & zebras  # the baseline the next test departs from
+
+
+def test_first_writes_the_matching_sessions_before_any_other(
+    tight: DevServer, tmp_path: Path
+) -> None:
+    zebras = _seed(tight)
+    assert run(["sync", "--once", "--first", "zebra"]) == 1  # halted on the spent budget
+    assert set(_bodies(tight)) == zebras
+    assert _mirrored_ids(tmp_path / "mirror") == zebras
+    assert sum(r.path == GRAPHQL for r in tight.requests) == 1
+
+
+def test_a_failing_search_leaves_the_usual_order(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with DevServer(
+        api_key="test-key", port=0, rate_limit=REST_LIMIT, graphql_rate_limit=0
+    ) as server:
+        point_cli_at(monkeypatch, server.url, server.api_key, tmp_path / "mirror")
+        zebras = _seed(server)
+        assert run(["sync", "--once", "--first", "zebra"]) == 1
+        assert len(_bodies(server)) == 3
+        assert not set(_bodies(server)) & zebras
+    assert "sync.first not applied" in capsys.readouterr().err
+
+
+def test_the_setting_works_like_the_option_and_nothing_is_fetched_twice(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("SYNCD_SYNC__FIRST", "zebra")
+    with DevServer(api_key="test-key", port=0, rate_limit=None) as server:
+        point_cli_at(monkeypatch, server.url, server.api_key, tmp_path / "mirror")
+        zebras = _seed(server)
+        assert run(["sync", "--once"]) == 0
+        fetched = _bodies(server)
+    assert set(fetched[:3]) == zebras
+    assert len(fetched) == len(set(fetched)) == 12
