@@ -111,7 +111,9 @@ def search_command(
     project: ProjectOpt = None,
     tag: Annotated[
         list[str] | None,
-        typer.Option("--tag", help="Only sessions with this tag (repeatable with --cloud)."),
+        typer.Option(
+            "--tag", metavar="TAG", help="Only sessions with this tag (repeatable with --cloud)."
+        ),
     ] = None,
     model: ModelOpt = None,
     since: SinceOpt = None,
