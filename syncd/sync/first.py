@@ -38,5 +38,10 @@ def sessions_first(client: CloudClient, store: Store, query: str) -> frozenset[s
             graphql_budget.save(store, budget)
         except SyncdError as exc:
             logger.warning("the GraphQL budget was not saved: %s", exc.message)
-    logger.info("sync.first: %d sessions match %r in the cloud", len(found.hits), query)
+    logger.info(
+        "the cloud's search finds %d session%s for %r (sync.first): new or changed, they go first",
+        len(found.hits),
+        "" if len(found.hits) == 1 else "s",
+        query,
+    )
     return frozenset(hit.id for hit in found.hits)

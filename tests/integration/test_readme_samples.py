@@ -219,7 +219,13 @@ def _project_id(world: World, name: str) -> str:
 
 def sync_first_sample(world: World) -> list[Step]:
     world.server.seed_synthetic(12, 4, seed=7)
-    return [Step("syncd sync --once --first webhook", ["sync", "--once", "--first", "webhook"])]
+    return [
+        Step(
+            "syncd sync --once --first webhook",
+            ["sync", "--once", "--first", "webhook"],
+            stderr=True,
+        )
+    ]
 
 
 #: Each sample the README shows: how to set it up, and the commands it shows.

@@ -104,5 +104,11 @@ def test_the_setting_works_like_the_option_and_nothing_is_fetched_twice(
         zebras = _seed(server)
         assert run(["sync", "--once"]) == 0
         fetched = _bodies(server)
-    assert set(fetched[:3]) == zebras
+        paths = [r.path for r in server.requests]
+    # Bodies may be fetched a few ahead, at once, when the budget holds them all: the
+    # order of the downloads is asserted under a tight budget (above); here, the query
+    # went before any download, and every session came once.
+    first_body = min(i for i, p in enumerate(paths) if p.count("/") == 6)
+    assert paths.index(GRAPHQL) < first_body
+    assert zebras <= set(fetched)
     assert len(fetched) == len(set(fetched)) == 12
