@@ -215,11 +215,12 @@ class DevRequestHandler(KeepAliveHandler):
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """Malformed requests (bad request line, unknown method...): a wrapped JSON error."""
         context = self._dev_server().context
-        decision: RateDecision = context.rate.hit()
+        raw_path = getattr(self, "path", "") or ""
+        window, _ = context.window_for(urlsplit(raw_path).path)
+        decision: RateDecision = window.hit()
         response = error_response(code, message or HTTPStatus(code).phrase)
         response.headers.extend(decision.headers())
         self.close_connection = True
-        raw_path = getattr(self, "path", "") or ""
         headers = getattr(self, "headers", None)
         authorized = headers is not None and bearer_matches(
             headers.get("Authorization"), context.api_key

@@ -61,10 +61,11 @@ class SessionSearch:
     ) -> list[SearchHit]:
         """Every matching session, best rank first, then by id (a stable order)."""
         wanted = sorted(set(words(query)))
-        candidates = [s for s in sessions if _passes(s, filters)]
+        stored = list(sessions)
+        candidates = [s for s in stored if _passes(s, filters)]
         hits: list[SearchHit] = []
         with self._lock:
-            live = {s.body.fingerprint for s in candidates}
+            live = {s.body.fingerprint for s in stored}
             for session in candidates:
                 rank = _rank(wanted, Counter(words(session.name)), self._body_counts(session.body))
                 if rank is not None:

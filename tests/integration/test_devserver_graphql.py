@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 
 import httpx
@@ -354,6 +355,21 @@ def test_graphql_budget_refills_when_its_window_ends(limited: DevServer, clock: 
         again = search(http, "x")
     assert again.status_code == 200
     assert again.headers["x-ratelimit-remaining"] == "1"
+
+
+def test_a_request_the_server_cannot_parse_spends_the_budget_of_its_path(
+    limited: DevServer,
+) -> None:
+    host, port = limited.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as raw:
+        raw.sendall(b"BREW /api/v1/graphql HTTP/1.1\r\nHost: x\r\n\r\n")
+        reply = b""
+        while chunk := raw.recv(65536):
+            reply += chunk
+    head = reply.partition(b"\r\n\r\n")[0].decode()
+    assert head.startswith("HTTP/1.1 501")
+    assert "X-RateLimit-Limit: 2\r\n" in head
+    assert "X-RateLimit-Remaining: 1\r\n" in head
 
 
 def test_unlimited_graphql_never_refuses(clock: FakeClock) -> None:
