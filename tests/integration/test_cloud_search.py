@@ -104,6 +104,8 @@ def test_a_spent_graphql_budget_exits_4_and_rest_still_works(
     err = capsys.readouterr().err
     assert "GraphQL budget spent" in err
     assert "Traceback" not in err
+    # The spent budget was kept in the index: the second search sent nothing.
+    assert sum(r.path == GRAPHQL for r in tight_graphql.requests) == 1
 
     # The GraphQL budget spent (and saved) holds no REST request back.
     tight_graphql.put_session("proj_docs", name="After", markdown="# After\n\nlater\n")
@@ -138,3 +140,30 @@ def test_limit_beyond_the_api_cap_is_a_usage_error(
     assert run(["search", "--cloud", "x", "--limit", "201"]) == 2
     assert "at most 200" in capsys.readouterr().err
     assert server.requests == []
+
+
+@pytest.mark.parametrize(
+    ("body", "said"),
+    [
+        (b'{"errors": [{"message": "Cannot query field \\"bogus\\""}], "data": null}', "bogus"),
+        (b'{"data": null}', "GraphQL answer has no data"),
+        (b"<html>busy</html>", "not JSON"),
+        (b'{"data": {"searchSessions": {"total": 1, "results": 7}}}', "is not a list"),
+        (b'{"data": {"searchSessions": {"results": [{"name": "x"}]}}}', "has no id"),
+    ],
+)
+def test_a_bad_answer_is_one_line_and_exit_4(
+    server: DevServer,
+    cli_root: Path,
+    capsys: pytest.CaptureFixture[str],
+    body: bytes,
+    said: str,
+) -> None:
+    from syncd.devserver import Fault
+
+    server.inject(Fault(kind="body", path="graphql$", body=body))
+    assert run(["search", "--cloud", "login"]) == EXIT_UNAVAILABLE
+    err = capsys.readouterr().err
+    assert said in err
+    assert "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
