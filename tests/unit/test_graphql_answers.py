@@ -175,3 +175,16 @@ def test_an_unreachable_server_is_a_cloud_error() -> None:
     graphql, _, _ = _client(answer)
     with pytest.raises(CloudError, match="unavailable"):
         graphql.search_sessions("x")
+
+
+def test_an_answer_beyond_the_json_limit_is_refused_unread() -> None:
+    big = {"data": {"searchSessions": {"total": 1, "results": [HIT] * 50}}}
+    cloud = CloudClient(
+        "http://cloud.invalid",
+        "key-123",
+        transport=httpx.MockTransport(lambda _: httpx.Response(200, json=big)),
+        max_json_bytes=1000,
+    )
+    graphql = GraphQLClient(cloud, RateBudget(interactive=True, clock=lambda: NOW))
+    with pytest.raises(BadResponseError, match="more than 1000 allowed"):
+        graphql.search_sessions("x")
