@@ -112,3 +112,40 @@ def test_the_setting_works_like_the_option_and_nothing_is_fetched_twice(
     assert paths.index(GRAPHQL) < first_body
     assert zebras <= set(fetched)
     assert len(fetched) == len(set(fetched)) == 12
+
+
+def test_the_daemons_incremental_cycle_puts_them_first_too(tmp_path: Path) -> None:
+    from syncd.cloud.budget import RateBudget
+    from syncd.cloud.client import CloudClient
+    from syncd.index.store import Store
+    from syncd.mirror.writer import Mirror
+    from syncd.sync.engine import SyncEngine
+    from tests.integration.conftest import NO_WAIT
+
+    # Twelve mirrored (/projects, three listings, twelve bodies), then one recent page and
+    # room for three of the six new sessions.
+    with DevServer(api_key="test-key", port=0, rate_limit=16 + 1 + 3) as server:
+        for p in range(3):
+            server.add_project(f"P{p}", project_id=f"proj_{p}")
+            for n in range(4):
+                server.put_session(f"proj_{p}", name=f"Old {p}{n}", markdown=f"# Old {p}{n}\n")
+        root = tmp_path / "mirror"
+
+        def engine(store: Store, client: CloudClient, first: str | None) -> SyncEngine:
+            return SyncEngine(client, store, Mirror(root), first=first)
+
+        client = CloudClient(
+            server.url, "test-key", retry=NO_WAIT, budget=RateBudget(interactive=True)
+        )
+        with client, Store.open(f"sqlite:///{root / 'index.db'}") as store:
+            assert engine(store, client, None).run_once().fetched == 12
+            for n in range(3):
+                server.put_session("proj_0", name=f"New plain {n}", markdown="# plain\n")
+            zebras = {
+                server.put_session("proj_2", name=f"Zebra {n}", markdown="# zebra\n")
+                for n in range(3)
+            }
+            before = len(_bodies(server))
+            report = engine(store, client, "zebra").run_incremental()
+        assert report.halted is not None
+        assert set(_bodies(server)[before:]) == zebras
