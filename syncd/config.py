@@ -165,6 +165,25 @@ class ScheduleSettings(BaseModel):
     jitter_seconds: Seconds = Field(default=30.0, ge=0)
 
 
+#: The longest sync.first query taken (a search, not a document).
+MAX_FIRST_QUERY = 500
+
+
+class SyncSettings(BaseModel):
+    """What a sync cycle does first (SYNCD_SYNC__FIRST)."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    # A cloud search (GraphQL, one query a cycle with downloads); its hits (at most 200)
+    # are downloaded before the rest of a backlog. Empty: the usual order.
+    first: str | None = Field(default=None, max_length=MAX_FIRST_QUERY)
+
+    @field_validator("first")
+    @classmethod
+    def _blank_is_none(cls, value: str | None) -> str | None:
+        return value.strip() or None if value is not None else None
+
+
 class BudgetSettings(BaseModel):
     """The share of the API's rate limit kept free for interactive commands."""
 
@@ -257,6 +276,7 @@ class Settings(BaseSettings):
     demo_corpus: Path | None = None
     retry: RetrySettings = Field(default_factory=RetrySettings)
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
+    sync: SyncSettings = Field(default_factory=SyncSettings)
     budget: BudgetSettings = Field(default_factory=BudgetSettings)
     deletion: DeletionSettings = Field(default_factory=DeletionSettings)
     pullstory: PullStorySettings = Field(default_factory=PullStorySettings)
@@ -279,6 +299,12 @@ class Settings(BaseSettings):
     @classmethod
     def _host_names(cls, values: list[str]) -> list[str]:
         return [_host_name(value) for value in values]
+
+    def with_first(self, query: str) -> Settings:
+        """These settings with sync.first = `query` (`sync --first`), checked as it is."""
+        if len(query) > MAX_FIRST_QUERY:
+            raise ConfigError("--first", f"at most {MAX_FIRST_QUERY} characters")
+        return self.model_copy(update={"sync": SyncSettings(first=query)})
 
     @model_validator(mode="after")
     def _refuse_plain_http(self) -> Settings:

@@ -92,7 +92,9 @@ def sync_once(
             ) as client,
         ):
             steps = None if progress is None else _steps_to(progress, client)
-            engine = SyncEngine(client, store, mirror, progress=steps, options=options)
+            engine = SyncEngine(
+                client, store, mirror, progress=steps, options=options, first=settings.sync.first
+            )
             report = run_cycle(settings, store, engine, "once")
     return SyncResult(report, settings.mirror_root)
 

@@ -109,17 +109,36 @@ def search_command(
     ctx: typer.Context,
     query: Annotated[str, typer.Argument(help='Words, "quoted phrases", prefix*, AND/OR/NOT.')],
     project: ProjectOpt = None,
-    tag: TagOpt = None,
+    tag: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--tag", metavar="TAG", help="Only sessions with this tag (repeatable with --cloud)."
+        ),
+    ] = None,
     model: ModelOpt = None,
     since: SinceOpt = None,
     limit: Annotated[int, typer.Option(min=1, metavar="N", help="Show at most N results.")] = 20,
+    cloud: Annotated[
+        bool,
+        typer.Option(
+            "--cloud",
+            help="Ask SpecStory Cloud's own search (GraphQL budget, no REST request); "
+            "marks what is mirrored already. --limit at most 200.",
+        ),
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Search the mirrored sessions locally (names, tags, models, bodies), best first."""
+    tags = tuple(tag or ())
+    settings = reading_settings_of(ctx)
+    if cloud:
+        _search_cloud(settings, query, project, tags, model, since, limit, as_json)
+        return
     from syncd.app.searching import search_sessions
 
-    settings = reading_settings_of(ctx)
-    wanted = _filter(settings, project, tag, model, since)
+    if len(tags) > 1:
+        raise ConfigError("--tag", "give one --tag to a local search (several with --cloud)")
+    wanted = _filter(settings, project, tags[0] if tags else None, model, since)
     found = search_sessions(settings, query, wanted, limit=limit)
     for item in found:
         hit, path, project_name = item.hit, item.path, item.project_name
@@ -139,6 +158,50 @@ def search_command(
         print(f"  {path}")
     if not found and not as_json:
         print("No matches.")
+
+
+def _search_cloud(
+    settings: Settings,
+    query: str,
+    project: str | None,
+    tags: tuple[str, ...],
+    model: str | None,
+    since: str | None,
+    limit: int,
+    as_json: bool,
+) -> None:
+    """`search --cloud`: the cloud's hits, each marked mirrored (its file) or not yet."""
+    from syncd.app.cloud_search import MAX_CLOUD_LIMIT, search_cloud
+
+    if model is not None or since is not None:
+        raise ConfigError("--cloud", "the cloud's search takes --project and --tag only")
+    if limit > MAX_CLOUD_LIMIT:
+        raise ConfigError("--limit", f"the cloud's search returns at most {MAX_CLOUD_LIMIT}")
+    results = search_cloud(settings, query, project=project, tags=tags, limit=limit)
+    for item in results.found:
+        hit = item.hit
+        if as_json:
+            row = {
+                "id": hit.id,
+                "name": hit.name,
+                "project": item.project,
+                "project_id": hit.project_id,
+                "rank": hit.rank,
+                "tags": list(hit.tags),
+                "path": None if item.path is None else str(item.path),
+                "mirrored": item.path is not None,
+            }
+            print(json.dumps(row, ensure_ascii=False))
+            continue
+        rank = "" if hit.rank is None else f"  (rank {hit.rank:.2f})"
+        print(f"{item.project} / {hit.name or '(untitled)'}{rank}")
+        print(f"  {item.path if item.path is not None else 'not mirrored yet'}")
+    if not as_json:
+        shown = len(results.found)
+        if not shown:
+            print("No matches in the cloud.")
+        elif results.total > shown:
+            print(f"{shown} of {results.total} matches in the cloud (--limit shows more)")
 
 
 def _filter(

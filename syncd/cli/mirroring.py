@@ -45,6 +45,15 @@ def sync_command(
             "--demo", help="Sync the built-in demo server instead of SpecStory Cloud (no key)."
         ),
     ] = False,
+    first: Annotated[
+        str | None,
+        typer.Option(
+            "--first",
+            metavar="QUERY",
+            help="Download the sessions the cloud's search finds for QUERY (at most 200) "
+            "before the rest; overrides sync.first for this run.",
+        ),
+    ] = None,
 ) -> None:
     """Mirror every session once, then say what changed.
 
@@ -55,6 +64,8 @@ def sync_command(
     from syncd.app.syncing import sync_once
 
     settings = settings_of(ctx)
+    if first is not None:
+        settings = settings.with_first(first)
     with _progress() as progress:
         result = sync_once(
             settings,

@@ -288,6 +288,29 @@ class CloudClient:
                 max_bytes=self.max_body_bytes,
             )
 
+    def post_json_once(self, path: str, payload: bytes) -> RawAnswer:
+        """POST `payload` (JSON) once, outside the REST budget and retries: for an API with a
+        budget of its own (GraphQL), which the caller keeps. The answer's head is bounded by
+        the head deadline, its body by the JSON size limit and the transfer pace."""
+        url = self._url(path)
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        request = self._http.build_request("POST", path, headers=headers, content=payload)
+        try:
+            with head_deadline.head_deadline(self._grace, self._clock):
+                response = self._http.send(request, stream=True)
+        except httpx.TransportError as exc:
+            raise CloudUnavailableError(url, describe_error(exc)) from exc
+        try:
+            logger.debug("POST %s -> %d", url, response.status_code)
+            self._keep_pace(response, url)
+            try:
+                body = read_limited(response, url, self.max_json_bytes)
+            except httpx.HTTPError as exc:
+                raise TransferInterruptedError(url, describe_error(exc)) from exc
+            return RawAnswer(url, response.status_code, response.headers, body)
+        finally:
+            response.close()
+
     # --- transport -------------------------------------------------------------------
 
     def _url(self, path: str) -> str:
@@ -452,6 +475,16 @@ class CloudClient:
 
     def _keep_pace(self, response: httpx.Response, url: str) -> None:
         keep_pace(response, Pace(url, self._min_rate, self._grace, self._clock))
+
+
+@dataclass(frozen=True)
+class RawAnswer:
+    """One answer read whole and bounded, not yet interpreted."""
+
+    url: str
+    status: int
+    headers: httpx.Headers
+    body: bytes
 
 
 @dataclass(frozen=True)

@@ -235,6 +235,7 @@ class Daemon:
                 heartbeat=self.heartbeat.beat,
                 known_bad_items=self._known_bad_items,
                 progress=None if progress is None else progress.step,
+                first=self.settings.sync.first,
             )
             report = self._run_cycle(engine, kind)
             budget = self._budget

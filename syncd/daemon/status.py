@@ -109,6 +109,8 @@ class StatusReport:
     settings_from: str = "config"
     # How a first sync under way is doing ("first sync in progress: 1,234 of 20,000 ...").
     first_sync: str | None = None
+    # GraphQL's own budget (search --cloud, sync.first), as its last answer reported it.
+    graphql_budget: BudgetStatus | None = None
 
     @property
     def daemon_running(self) -> bool:
@@ -141,6 +143,7 @@ class StatusReport:
             "listed": self.listed,
             "listed_at": _iso(self.listed_at),
             "budget": _budget_json(self.budget),
+            "graphql_budget": _budget_json(self.graphql_budget),
             "archive": _archive_json(self.archive),
             "recent_errors": [_error_json(e) for e in self.recent_errors],
             "schedule": {
@@ -249,6 +252,7 @@ def collect_status(
         live_sessions=store.count_sessions(live=True) if store else 0,
         projects=store.count_projects() if store else 0,
         budget=_budget_status(store.budget(), now, reserve) if store else None,
+        graphql_budget=_budget_status(store.budget("graphql"), now, reserve) if store else None,
         recent_errors=_recent_errors(runs, archive),
         healthy=problem is None,
         problem=problem,

@@ -41,6 +41,8 @@ def describe(report: StatusReport) -> list[tuple[str, str]]:
     if report.archive is not None:
         rows.extend(_describe_archive(report.archive, now))
     rows.append(("rate budget", _describe_budget(report.budget)))
+    if report.graphql_budget is not None:  # once a GraphQL query was made
+        rows.append(("graphql budget", _describe_budget(report.graphql_budget)))
     if report.pushes is not None:
         rows.append(("pullstory", _describe_pushes(report.pushes, now)))
         for position, (session_id, url) in enumerate(report.pushes.latest_ready):

@@ -14,7 +14,7 @@ from syncd.devserver.loopback import BadRequestBodyError, KeepAliveHandler, Keep
 from syncd.devserver.ratelimit import RateDecision, RateWindow
 from syncd.devserver.requestlog import RequestLog, RequestRecord
 from syncd.devserver.responses import Response, error_response, not_modified, raw_response
-from syncd.devserver.routes import Api, ApiRequest, is_session_content
+from syncd.devserver.routes import Api, ApiRequest, is_graphql, is_session_content
 
 logger = logging.getLogger(__name__)
 
@@ -31,8 +31,15 @@ class ServerContext:
     api_key: str
     api: Api
     rate: RateWindow
+    graphql_rate: RateWindow
     faults: FaultBook
     log: RequestLog
+
+    def window_for(self, path: str) -> tuple[RateWindow, str]:
+        """The rate window a request spends and what it counts: GraphQL has its own budget."""
+        if is_graphql(path):
+            return self.graphql_rate, "GraphQL queries"
+        return self.rate, "requests"
 
 
 class DevHTTPServer(KeepAliveServer):
@@ -53,7 +60,8 @@ class DevRequestHandler(KeepAliveHandler):
         split = urlsplit(self.path)
         method, path = self.command, split.path
         query = dict(parse_qsl(split.query, keep_blank_values=True))
-        decision = context.rate.hit()
+        window, counted = context.window_for(path)
+        decision = window.hit()
         authorized = bearer_matches(self.headers.get("Authorization"), context.api_key)
         fault: Fault | None = None
         try:
@@ -65,7 +73,7 @@ class DevRequestHandler(KeepAliveHandler):
             if not authorized:
                 response = error_response(401, AUTH_ERROR)
             elif not decision.allowed:
-                message = f"Rate limit of {decision.limit} requests exceeded; retry in "
+                message = f"Rate limit of {decision.limit} {counted} exceeded; retry in "
                 response = error_response(429, f"{message}{decision.retry_after} s")
             else:
                 fault = context.faults.take(
@@ -207,11 +215,12 @@ class DevRequestHandler(KeepAliveHandler):
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """Malformed requests (bad request line, unknown method...): a wrapped JSON error."""
         context = self._dev_server().context
-        decision: RateDecision = context.rate.hit()
+        raw_path = getattr(self, "path", "") or ""
+        window, _ = context.window_for(urlsplit(raw_path).path)
+        decision: RateDecision = window.hit()
         response = error_response(code, message or HTTPStatus(code).phrase)
         response.headers.extend(decision.headers())
         self.close_connection = True
-        raw_path = getattr(self, "path", "") or ""
         headers = getattr(self, "headers", None)
         authorized = headers is not None and bearer_matches(
             headers.get("Authorization"), context.api_key

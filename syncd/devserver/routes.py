@@ -1,15 +1,17 @@
-"""The REST endpoints under /api/v1: a request in, a Response out, against the Store."""
+"""The endpoints under /api/v1 (REST, and GraphQL handed to its own module): a request in,
+a Response out, against the Store."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import chain
 from typing import TypeVar
 from urllib.parse import unquote
 
 from syncd.devserver.body import BytesBody
+from syncd.devserver.graphql_api import GraphQLEndpoint
 from syncd.devserver.headers import none_match_hits, wants_markdown
 from syncd.devserver.listing_shape import BadCursorError, ListingShape, ShapeBox, page_of, shown
 from syncd.devserver.payloads import (
@@ -66,6 +68,11 @@ def segments(path: str) -> list[str] | None:
     return [unquote(part) for part in path[len(API_PREFIX) :].split("/")]
 
 
+def is_graphql(path: str) -> bool:
+    """True for the GraphQL endpoint, which spends a rate budget of its own."""
+    return segments(path) == ["graphql"]
+
+
 def is_session_content(method: str, path: str) -> bool:
     """True for GET/HEAD of one session (where the oversize fault applies)."""
     parts = segments(path)
@@ -84,6 +91,7 @@ class Api:
     clock: Callable[[], float]
     recent_includes_etag: bool
     shapes: ShapeBox
+    graphql: GraphQLEndpoint = field(default_factory=GraphQLEndpoint)
 
     def handle(self, request: ApiRequest, *, oversize: bytes | None = None) -> Response:
         """Answer one authorized, unthrottled request; never raises for a bad request."""
@@ -125,7 +133,8 @@ class Api:
                 _allow(method, "GET", "HEAD")
                 return self._recent(request)
             case ["graphql"]:
-                raise ApiError(501, "GraphQL is not served by the devserver")
+                _allow(method, "POST")
+                return self.graphql.answer(request.body, self.store)
         raise ApiError(404, f"Not found: {request.path}")
 
     # Listings

@@ -28,10 +28,12 @@ logger = logging.getLogger(__name__)
 
 
 class DevServer(LoopbackService):
-    """The SpecStory Cloud REST API (all but GraphQL) over real HTTP, with knobs for tests.
+    """The SpecStory Cloud API (REST and GraphQL `searchSessions`) over real HTTP, with knobs
+    for tests.
 
-    Data methods work before and after start(). `clock` drives the rate window and default
-    timestamps, so tests move time instead of sleeping.
+    Data methods work before and after start(). `clock` drives the rate windows and default
+    timestamps, so tests move time instead of sleeping. REST and GraphQL spend separate
+    budgets (`rate_limit`, `graphql_rate_limit`; None is unlimited) over the same window.
     """
 
     def __init__(
@@ -40,6 +42,7 @@ class DevServer(LoopbackService):
         host: str = "127.0.0.1",
         port: int = 0,
         rate_limit: int | None = 1000,
+        graphql_rate_limit: int | None = 500,
         window_seconds: float = 3600.0,
         clock: Callable[[], float] = time.time,
         recent_includes_etag: bool = False,
@@ -55,6 +58,7 @@ class DevServer(LoopbackService):
             api_key=api_key,
             api=Api(self._store, clock, recent_includes_etag, self._shapes),
             rate=RateWindow(rate_limit, window_seconds, clock),
+            graphql_rate=RateWindow(graphql_rate_limit, window_seconds, clock),
             faults=self._faults,
             log=self._log,
         )

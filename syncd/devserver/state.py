@@ -229,6 +229,11 @@ class Store:
             everything = (s for by_id in self._sessions.values() for s in by_id.values())
             return [s for s in everything if s.id in wanted]
 
+    def all_sessions(self) -> list[Session]:
+        """Every stored session of every project (deleted ones are gone)."""
+        with self._lock:
+            return [s for by_id in self._sessions.values() for s in by_id.values()]
+
     def recent(self, limit: int) -> list[Session]:
         """The `limit` most recently updated sessions across all projects."""
         with self._lock:

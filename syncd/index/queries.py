@@ -18,7 +18,9 @@ from typing import Any, Protocol, TypeVar
 from syncd.errors import StorageError, driver_message
 from syncd.index.reader import open_reader
 from syncd.index.records import (
+    BUDGET_ROWS,
     ArchiveState,
+    BudgetKind,
     BudgetRecord,
     ProjectRecord,
     PushState,
@@ -47,7 +49,7 @@ class IndexReading(Protocol):
     def runs(self, limit: int = 10) -> list[RunRecord]: ...
     def last_success(self) -> RunRecord | None: ...
     def last_listing(self) -> RunRecord | None: ...
-    def budget(self) -> BudgetRecord | None: ...
+    def budget(self, kind: BudgetKind = "rest") -> BudgetRecord | None: ...
     def archive_state(self) -> ArchiveState: ...
     def push_state(self) -> PushState: ...
     def story_counts(self) -> dict[str, int]: ...
@@ -136,9 +138,9 @@ class IndexReader:
         query = "SELECT * FROM sync_runs WHERE listed IS NOT NULL ORDER BY id DESC LIMIT 1"
         return _first(self._rows(query, (), _run))
 
-    def budget(self) -> BudgetRecord | None:
-        query = "SELECT * FROM rate_budget WHERE id = 1"
-        return _first(self._rows(query, (), budget_from_columns))
+    def budget(self, kind: BudgetKind = "rest") -> BudgetRecord | None:
+        query = "SELECT * FROM rate_budget WHERE id = ?"
+        return _first(self._rows(query, (BUDGET_ROWS[kind],), budget_from_columns))
 
     def archive_state(self) -> ArchiveState:
         query = "SELECT * FROM archive_state WHERE id = 1"

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from syncd.index.statuses import StorySource, StoryStatus
 from syncd.model import SessionMetadata, SessionRecord
@@ -110,6 +110,11 @@ class PushState:
     paused_at: float | None = None
     resets_at: float | None = None  # the end of the usage period, when PullStory said it
     minutes_needed: float | None = None  # by the brief PullStory refused with 402
+
+
+#: Which API's budget a rate_budget row holds: REST's and GraphQL's are counted apart.
+BudgetKind = Literal["rest", "graphql"]
+BUDGET_ROWS: dict[str, int] = {"rest": 1, "graphql": 2}
 
 
 @dataclass(frozen=True)

@@ -45,7 +45,9 @@ from syncd.index.models import (
     SyncRunRow,
 )
 from syncd.index.records import (
+    BUDGET_ROWS,
     ArchiveState,
+    BudgetKind,
     BudgetRecord,
     ProjectRecord,
     PushState,
@@ -420,14 +422,16 @@ class Store:
 
     # --- rate budget -----------------------------------------------------------------
 
-    def budget(self) -> BudgetRecord | None:
+    def budget(self, kind: BudgetKind = "rest") -> BudgetRecord | None:
+        """The last word on the REST budget, or on GraphQL's (its own row)."""
         with self._transaction() as db:
-            row = db.get(RateBudgetRow, 1)
+            row = db.get(RateBudgetRow, BUDGET_ROWS[kind])
             return budget_from_columns(_columns(row)) if row is not None else None
 
-    def save_budget(self, record: BudgetRecord) -> None:
+    def save_budget(self, record: BudgetRecord, kind: BudgetKind = "rest") -> None:
         with self._transaction() as db:
-            row = db.get(RateBudgetRow, 1) or RateBudgetRow(id=1)
+            row_id = BUDGET_ROWS[kind]
+            row = db.get(RateBudgetRow, row_id) or RateBudgetRow(id=row_id)
             for name in ("limit", "remaining", "reset_at", "observed_at", "blocked_until"):
                 setattr(row, name, getattr(record, name))
             db.add(row)

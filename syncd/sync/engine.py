@@ -33,9 +33,10 @@ from syncd.index.store import BudgetRecord, ProjectRecord, RunRecord, SessionRec
 from syncd.mirror.writer import Mirror
 from syncd.model import Session
 from syncd.sync.executor import Executor, Progress
+from syncd.sync.first import sessions_first
 from syncd.sync.halts import Halt
 from syncd.sync.listing import Lister
-from syncd.sync.plan import CloudView
+from syncd.sync.plan import CloudView, CyclePlan, Fetch
 from syncd.sync.planner import DeletionRules, plan_cycle
 from syncd.sync.recovery import finish_pending_writes
 from syncd.sync.removal import Removal
@@ -79,6 +80,8 @@ class SyncEngine:
     known_bad_items: set[str] = field(default_factory=set)
     # The newest run's report, also when the run raised (its writes are still committed).
     report: CycleReport = field(default_factory=CycleReport)
+    # sync.first: a cloud search whose hits are downloaded before the rest (see first.py).
+    first: str | None = None
 
     def __post_init__(self) -> None:
         self.sessions = SessionSync(
@@ -289,6 +292,11 @@ class SyncEngine:
             allow_mass_delete=self.options.allow_mass_delete,
         )
         plan = plan_cycle(view, projects, indexed, missing, rules)
+        if self.first and not self.options.dry_run and _downloads(plan):
+            # Asked only when there is something to download: a quiet cycle spends nothing.
+            plan = dataclasses.replace(
+                plan, first=sessions_first(self.client, self.store, self.first)
+            )
         if self.options.dry_run:
             report.unchanged += plan.unchanged
             report.actions.extend(plan.describe())
@@ -309,6 +317,10 @@ class SyncEngine:
             self._halt(report, halt)  # recorded before the pages, which could fail
         executor.finish(plan, report)
         return halt is None
+
+
+def _downloads(plan: CyclePlan) -> bool:
+    return any(isinstance(step, Fetch) for _, step in plan.session_steps())
 
 
 def _view_of_changes(changed: list[Session], projects: dict[str, ProjectRecord]) -> CloudView:

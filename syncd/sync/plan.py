@@ -158,15 +158,32 @@ class CyclePlan:
     refusals: list[str] = field(default_factory=list)  # deletion guards that said no
     write_pages: bool = False
     tidy_folders: bool = False
+    # Sessions whose download goes before every other step (sync.first, `sync --first`).
+    first: frozenset[str] = frozenset()
 
     @property
     def unchanged(self) -> int:
         return sum(len(p.unchanged) for p in self.projects)
 
     def session_steps(self) -> Iterator[tuple[ProjectPlan, SessionStep]]:
-        """Every project's steps, project by project, each with its project's plan."""
+        """Every project's steps, project by project, each with its project's plan; the
+        downloads of the sessions in `first` lead (sync.first), in their projects' order.
+
+        Moving a download ahead is safe: a new path never takes one the index holds, so no
+        step makes room for another."""
+        leading = [
+            (plan, step)
+            for plan in self.projects
+            for step in plan.fetches
+            if step.session.id in self.first
+        ]
+        yield from leading
         for plan in self.projects:
-            yield from ((plan, step) for step in plan.steps())
+            yield from (
+                (plan, step)
+                for step in plan.steps()
+                if not (isinstance(step, Fetch) and step.session.id in self.first)
+            )
 
     def changing(self) -> set[str]:
         """Projects some step changes: their listing ETag no longer holds once one runs."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -46,6 +47,7 @@ class Step:
     code: int = 0
     # In a fresh interpreter: what logging prints before it is configured reaches stderr.
     fresh_process: bool = False
+    grep: str | None = None  # show only the lines holding this (as `| grep` does)
 
 
 @pytest.fixture
@@ -189,6 +191,43 @@ def ls_sample(world: World) -> list[Step]:
     ]
 
 
+def cloud_search_sample(world: World) -> list[Step]:
+    seeded(world)
+    # One the mirror has not fetched yet: the cloud's search finds it all the same.
+    world.server.put_session(
+        _project_id(world, "acme-web"),
+        session_id="7a61c0de-0000-4000-8000-000000000001",
+        name="Docker build cache misses on CI",
+        markdown="# Docker build cache misses on CI\n\n_**User**_\n\nthe docker cache\n",
+    )
+    return [
+        Step("syncd search --cloud docker", ["search", "--cloud", "docker"]),
+        Step(
+            "syncd search --cloud docker --project acme-web --limit 1 --json",
+            ["search", "--cloud", "docker", "--project", "acme-web", "--limit", "1", "--json"],
+        ),
+        Step("syncd status | grep budget", ["status"], grep="budget"),
+    ]
+
+
+def _project_id(world: World, name: str) -> str:
+    """The id of the mirrored project `name` (the devserver's synthetic ids are random)."""
+    with sqlite3.connect(world.root / ".syncd" / "index.db") as db:
+        (found,) = db.execute("SELECT id FROM projects WHERE name = ?", (name,)).fetchone()
+    return str(found)
+
+
+def sync_first_sample(world: World) -> list[Step]:
+    world.server.seed_synthetic(12, 4, seed=7)
+    return [
+        Step(
+            "syncd sync --once --first webhook",
+            ["sync", "--once", "--first", "webhook"],
+            stderr=True,
+        )
+    ]
+
+
 #: Each sample the README shows: how to set it up, and the commands it shows.
 SAMPLES: dict[str, Callable[[World], list[Step]]] = {
     "sync": sync_sample,
@@ -197,9 +236,15 @@ SAMPLES: dict[str, Callable[[World], list[Step]]] = {
     "status": status_sample,
     "doctor": doctor_sample,
     "ls": ls_sample,
+    "cloud-search": cloud_search_sample,
+    "sync-first": sync_first_sample,
 }
 #: Extra normalisations a sample needs (times: `status` and `doctor` only).
-VARYING: dict[str, list[tuple[re.Pattern[str], str]]] = {"status": TIMES, "doctor": TIMES}
+VARYING: dict[str, list[tuple[re.Pattern[str], str]]] = {
+    "status": TIMES,
+    "doctor": TIMES,
+    "cloud-search": TIMES,
+}
 
 
 def block(text: str, name: str) -> tuple[int, int]:
@@ -243,6 +288,8 @@ def run_step(
             code = run(step.argv)
             out, err = capsys.readouterr()
     assert code == step.code, out + err
+    if step.grep is not None:
+        out = "".join(line for line in out.splitlines(keepends=True) if step.grep in line)
     # A terminal shows stderr where it was written: these commands write it before stdout.
     return f"$ {step.shown}\n{err if step.stderr else ''}{out}"
 
