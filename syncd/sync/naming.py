@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from syncd.brief.transcript import clean_input, request_text
+from syncd.brief.transcript import USER, clean_input, read_transcript, request_text
 from syncd.mirror.paths import UNTITLED, slugify
 
 #: Words of the first user message a file is named by (SpecStory's CLI takes four).
@@ -25,8 +25,6 @@ _STAMP = re.compile(
     r"\s*(?:Z|UTC|[+-]\d\d:?\d\d)?\s*\)?",
     re.IGNORECASE,
 )
-_USER_MARKER = re.compile(r"^_\*\*User(?: \((?!sidechain\)).*\))?\*\*_\s*$")
-_ANY_MARKER = re.compile(r"^_\*\*(?:User|Assistant|Agent)\b.*\*\*_\s*$|^_\*\*\*\*_\s*$")
 _WORD = re.compile(r"\w[\w'\u2019.-]*")
 
 
@@ -38,19 +36,13 @@ def named_by_body(name: str) -> bool:
 
 def first_request_words(head: bytes, count: int = FIRST_WORDS) -> str:
     """The first `count` words of the first user message in the start of a SpecStory
-    Markdown body (`head`, cut anywhere); empty when it holds none. Turns are found only
-    by their full-line markers (`_**User**_`, `_**User (time)**_`), as the brief does;
-    slash-command tags and other meta blocks are not words the user wrote."""
-    text = clean_input(head.decode("utf-8", errors="ignore")).replace("\r\n", "\n")
-    lines: list[str] = []
-    inside = False
-    for line in text.split("\n"):
-        if _ANY_MARKER.match(line):
-            if inside and request_text(tuple(lines)):
-                break
-            inside = _USER_MARKER.match(line) is not None
-            lines = []
-        elif inside:
-            lines.append(line)
-    words = _WORD.findall(request_text(tuple(lines)))
-    return " ".join(words[:count])
+    Markdown body (`head`, cut anywhere); empty when it holds none. Turns are split as the
+    brief splits them; sidechain and synthetic turns, slash-command tags and other meta
+    blocks are not words the user wrote."""
+    transcript = read_transcript(clean_input(head.decode("utf-8", errors="ignore")))
+    for turn in transcript.turns:
+        if turn.speaker != USER or turn.sidechain or turn.synthetic:
+            continue
+        if asked := request_text(turn.lines):
+            return " ".join(_WORD.findall(asked)[:count])
+    return ""
