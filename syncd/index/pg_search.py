@@ -23,6 +23,7 @@ come from the mirrored files, as on SQLite (search_reader.hits_of).
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -40,6 +41,7 @@ from syncd.index.search_reader import (
     Candidate,
     Hit,
     ReadFile,
+    candidate_of,
     check_iso_date,
     hits_of,
     kept,
@@ -208,22 +210,11 @@ def _kept(
             row = details.get(ranked.row_id)
             if row is None:
                 continue  # removed since the lookups
-            row_id, session_id, name, indexed_as, tags, models, pid, project, path, at = row
-            candidate = Candidate(
-                session_id=session_id,
-                score=ranked.score,
-                name=name,
-                project=indexed_as,
-                project_name=project or indexed_as,
-                tags=tags,
-                models=models,
-                path=path or "",
-                row_id=row_id,
-                in_field=ranked.in_field,
-            )
-            names = [str(n) for n in (project, pid, indexed_as) if n is not None]
-            if kept(wanted, candidate, names, None if at is None else str(at)):
-                chosen.append(candidate)
+            judged = candidate_of(row)
+            if kept(wanted, *judged):
+                chosen.append(
+                    dataclasses.replace(judged[0], score=ranked.score, in_field=ranked.in_field)
+                )
         in_fields = [c.row_id for c in chosen if c.in_field]
         if in_fields and body_query:
             found = connection.execute(text(_HOLDING), {"ids": in_fields, "query": body_query})

@@ -13,9 +13,10 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from syncd.errors import SearchQueryError, StorageError, SyncdError
 from syncd.index import ranking, search_syntax, snippets
@@ -191,22 +192,27 @@ def _details(
         f"WHERE docs.id IN ({marks})",
         row_ids,
     )
-    found = {}
-    for row_id, session_id, name, indexed_as, tags, models, project_id, project, path, at in rows:
-        candidate = Candidate(
-            session_id=session_id,
-            score=0.0,
-            name=name,
-            project=indexed_as,
-            project_name=project or indexed_as,
-            tags=tags,
-            models=models,
-            path=path or "",
-            row_id=row_id,
-        )
-        names = [str(n) for n in (project, project_id, indexed_as) if n is not None]
-        found[row_id] = (candidate, names, None if at is None else str(at))
-    return found
+    return {row[0]: candidate_of(row) for row in rows}
+
+
+def candidate_of(row: Sequence[Any]) -> tuple[Candidate, list[str], str | None]:
+    """A details row (docs id, session id, name, indexed project, tags, models, project
+    id, project name, path, start) as a candidate with no score yet, the names its project
+    answers to, and its start: what `kept` judges."""
+    row_id, session_id, name, indexed_as, tags, models, project_id, project, path, at = row
+    candidate = Candidate(
+        session_id=session_id,
+        score=0.0,
+        name=name,
+        project=indexed_as,
+        project_name=project or indexed_as,
+        tags=tags,
+        models=models,
+        path=path or "",
+        row_id=row_id,
+    )
+    names = [str(n) for n in (project, project_id, indexed_as) if n is not None]
+    return candidate, names, None if at is None else str(at)
 
 
 def kept(wanted: SessionFilter, candidate: Candidate, projects: list[str], at: str | None) -> bool:
