@@ -76,6 +76,42 @@ def running(daemon: Daemon) -> Iterator[threading.Thread]:
         thread.join(DEADLINE)
 
 
+@dataclass
+class Watched:
+    """A daemon (not started) over the devserver, its log in a file, its STATUS= lines."""
+
+    server: DevServer
+    daemon: Daemon
+    statuses: Statuses
+    stream: TextIO
+
+
+@contextmanager
+def watched_daemon(tmp_path: Path, sessions: int, log_level: str) -> Iterator[Watched]:
+    """A daemon syncing `sessions` sessions of one project every 0.2 s, logging at
+    `log_level` to a file and sending STATUS= to a real unix datagram socket."""
+    notify_path = tmp_path / "notify.sock"
+    with (
+        DevServer(api_key="k", port=0, rate_limit=None) as server,
+        socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock,
+        (tmp_path / "stderr").open("w+", encoding="utf-8") as stream,
+    ):
+        sock.bind(str(notify_path))
+        server.add_project("App", project_id="proj_app")
+        for n in range(sessions):
+            server.put_session("proj_app", session_id=f"{n:08d}-s", name=f"s{n}", markdown="# s\n")
+        settings = Settings(root=tmp_path / "mirror", base_url=server.url, api_key="k").model_copy(
+            update={"schedule": FAST}
+        )
+        configure_logging(log_level, "text", stream)
+        daemon = Daemon(
+            lambda: settings,
+            notifier=Notifier({"NOTIFY_SOCKET": str(notify_path)}),
+            install_signals=False,
+        )
+        yield Watched(server, daemon, Statuses(sock, []), stream)
+
+
 def lines_of(stream: TextIO) -> list[str]:
     for handler in logging.getLogger().handlers:
         handler.flush()
@@ -88,27 +124,9 @@ def test_idle_cycles_log_nothing_at_info_and_a_changed_cycle_one_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("JOURNAL_STREAM", raising=False)
-    notify_path = tmp_path / "notify.sock"
-    with (
-        DevServer(api_key="k", port=0, rate_limit=None) as server,
-        socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock,
-        (tmp_path / "stderr").open("w+", encoding="utf-8") as stream,
-    ):
-        sock.bind(str(notify_path))
-        server.add_project("App", project_id="proj_app")
-        for n in range(5):
-            server.put_session("proj_app", session_id=f"{n:08d}-s", name=f"s{n}", markdown="# s\n")
-        settings = Settings(
-            root=tmp_path / "mirror", base_url=server.url, api_key="k", log_level="INFO"
-        ).model_copy(update={"schedule": FAST})
-        configure_logging("INFO", "text", stream)
-        statuses = Statuses(sock, [])
-        daemon = Daemon(
-            lambda: settings,
-            notifier=Notifier({"NOTIFY_SOCKET": str(notify_path)}),
-            install_signals=False,
-        )
-        with running(daemon):
+    with watched_daemon(tmp_path, sessions=5, log_level="INFO") as world:
+        server, statuses = world.server, world.statuses
+        with running(world.daemon):
             first = statuses.cycles(1)  # the start-up reconciliation mirrors all five
             idle = statuses.cycles(6)  # each 0.2 s after the one before ended
             # Written after each cycle: idle ones leave the last progress as it was.
@@ -121,7 +139,7 @@ def test_idle_cycles_log_nothing_at_info_and_a_changed_cycle_one_line(
             if "1 updated" not in busy[0]:
                 busy += statuses.cycles(1)
             idle_after = statuses.cycles(3)
-        log = lines_of(stream)
+        log = lines_of(world.stream)
 
     assert first[0].startswith("reconcile: 5 new, 0 updated, 0 unchanged, 0 failed")
     # What `syncd status` reads: the settings in force and how far the last cycle got.
@@ -159,30 +177,12 @@ def test_cycles_longer_than_the_interval_delay_the_next_without_a_warning(
     that a run was skipped is there at DEBUG (so the overlap really happened) and nowhere
     at WARNING, and the next cycle waits for the one before."""
     monkeypatch.delenv("JOURNAL_STREAM", raising=False)
-    notify_path = tmp_path / "notify.sock"
-    with (
-        DevServer(api_key="k", port=0, rate_limit=None) as server,
-        socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock,
-        (tmp_path / "stderr").open("w+", encoding="utf-8") as stream,
-    ):
-        sock.bind(str(notify_path))
-        server.add_project("App", project_id="proj_app")
-        server.put_session("proj_app", session_id="00000001-s", name="s1", markdown="# s\n")
-        settings = Settings(root=tmp_path / "mirror", base_url=server.url, api_key="k").model_copy(
-            update={"schedule": FAST}
-        )
-        configure_logging("DEBUG", "text", stream)
-        statuses = Statuses(sock, [])
-        daemon = Daemon(
-            lambda: settings,
-            notifier=Notifier({"NOTIFY_SOCKET": str(notify_path)}),
-            install_signals=False,
-        )
-        with running(daemon):
-            statuses.cycles(1)  # the start-up reconciliation, at full speed
-            server.inject(Fault("latency", path="/sessions/recent", times=-1, delay=0.6))
-            slow = statuses.cycles(3)
-        log = lines_of(stream)
+    with watched_daemon(tmp_path, sessions=1, log_level="DEBUG") as world:
+        with running(world.daemon):
+            world.statuses.cycles(1)  # the start-up reconciliation, at full speed
+            world.server.inject(Fault("latency", path="/sessions/recent", times=-1, delay=0.6))
+            slow = world.statuses.cycles(3)
+        log = lines_of(world.stream)
 
     assert all(line.startswith("incremental: 0 new, 0 updated, 1 unchanged") for line in slow)
     scheduler = [line for line in log if " apscheduler." in line]
